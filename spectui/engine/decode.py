@@ -1,0 +1,255 @@
+"""The speculative decode loop: draft, verify in one pass, decide, roll back.
+
+Each round (names follow the papers: q drafter, p verifier):
+  1. draft k tokens with the drafter and its own KV cache;
+  2. score all k positions (+1 for the bonus token) in ONE verifier forward with its cache;
+  3. decide token by token with the active policy, stopping at the first rejection, where
+     the verifier's argmax is appended (the seed's rule);
+  4. crop both caches back to what was kept.
+Both caches hold every token but the last, so a round feeds each model only what it lacks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+from spectui.engine.cache import (
+    cache_argument,
+    cached_length,
+    crop_to,
+    logits_keep_argument,
+    new_cache,
+)
+from spectui.engine.config import DecodeConfig
+from spectui.engine.errors import PromptError
+from spectui.engine.events import (
+    DecodeFinished,
+    EngineEvent,
+    FinishReason,
+    RoundDrafted,
+    RoundFinished,
+    TokenAppended,
+    TokenChecked,
+    TokenOrigin,
+)
+from spectui.engine.loading import ModelPair
+from spectui.engine.policies import N_ALTERNATIVES, GateCheck, gate_check, measure_draft
+from spectui.engine.stats import StatsTally
+
+
+def encode_prompt(pair: ModelPair, prompt: str | Sequence[int]) -> tuple[int, ...]:
+    """Prompt token ids; an empty prompt starts from the BOS (or EOS) token."""
+    ids = list(prompt) if not isinstance(prompt, str) else pair.tokenizer(prompt).input_ids
+    if not ids:
+        start = pair.tokenizer.bos_token_id
+        start = pair.tokenizer.eos_token_id if start is None else start
+        if start is None:
+            raise PromptError("The prompt is empty and the tokenizer has no BOS token to start from.")
+        ids = [start]
+    if len(ids) >= pair.context_length:
+        raise PromptError(
+            f"The prompt is {len(ids)} tokens but the models attend over at most "
+            f"{pair.context_length}: shorten it to {pair.context_length - 1} tokens or fewer "
+            "so there is room to generate."
+        )
+    return tuple(int(token) for token in ids)
+
+
+class SpeculativeDecoder:
+    """One decode of one prompt. Iterate `events()`; `retune()` between rounds."""
+
+    def __init__(self, pair: ModelPair, config: DecodeConfig, prompt: str | Sequence[int]) -> None:
+        self.pair = pair
+        self.prompt_ids = encode_prompt(pair, prompt)
+        self.tokens: list[int] = list(self.prompt_ids)
+        self.tally = StatsTally()
+        self._config = config
+        self._pending: DecodeConfig | None = None
+        self._drafter_cache = new_cache()
+        self._verifier_cache = new_cache()
+        self._sampler = torch.Generator().manual_seed(config.seed)
+
+    @property
+    def config(self) -> DecodeConfig:
+        """The settings the next round will use."""
+        return self._pending or self._config
+
+    @property
+    def output_ids(self) -> tuple[int, ...]:
+        """Generated tokens so far (prompt excluded)."""
+        return tuple(self.tokens[len(self.prompt_ids) :])
+
+    def retune(self, **changes: Any) -> DecodeConfig:
+        """Change policy or thresholds from the next round on; invalid values raise ConfigError."""
+        self._pending = self.config.retuned(**changes)
+        return self._pending
+
+    def events(self) -> Iterator[EngineEvent]:
+        """Run the decode, yielding what happens as it happens."""
+        torch.manual_seed(self._config.seed)
+        self._prefill()
+        round_index = 0
+        while (reason := self._stop_reason(round_index)) is None:
+            yield from self._round(round_index)
+            round_index += 1
+        yield DecodeFinished(
+            reason=reason, prompt_ids=self.prompt_ids, output_ids=self.output_ids,
+            stats=self.tally.snapshot(),
+        )
+
+    def run(self) -> DecodeFinished:
+        """Run to the end and return the final event."""
+        *_, last = self.events()
+        assert isinstance(last, DecodeFinished)
+        return last
+
+    # --- one round -------------------------------------------------------------------------
+
+    def _round(self, round_index: int) -> Iterator[EngineEvent]:
+        config = self._take_pending()
+        k, bonus_room = self._round_span(config)
+        draft_ids, q = self._draft(k, config)  # 1. k tokens from the drafter
+        yield RoundDrafted(round_index, tuple(draft_ids), tuple(q), config)
+        p_probs = self._verify(draft_ids)  # 2. one verifier pass   # [k+1, vocab]
+        measures = measure_draft(p_probs, draft_ids, max(N_ALTERNATIVES, config.topk_gate))
+        checks: list[GateCheck] = []
+        appended: list[tuple[int, TokenOrigin]] = []
+        for position, (measure, q_t) in enumerate(zip(measures, q, strict=True)):  # 3. decide
+            check = gate_check(measure, q_t, position, len(appended), config)
+            checks.append(check)
+            yield TokenChecked(round_index, check)
+            origin = TokenOrigin.DRAFT if check.accepted else TokenOrigin.CORRECTION
+            token = check.token_id if check.accepted else check.top1_id
+            yield self._append(round_index, token, origin, appended)
+            if origin is TokenOrigin.CORRECTION or self._ended_at_eos():
+                break
+        else:
+            if config.bonus and bonus_room:
+                bonus_id = int(torch.argmax(p_probs[len(draft_ids)]))
+                yield self._append(round_index, bonus_id, TokenOrigin.BONUS, appended)
+        self._roll_back()  # 4. crop both caches to what was kept
+        n_accepted = sum(origin is TokenOrigin.DRAFT for _, origin in appended)
+        self.tally.record_round(len(draft_ids), n_accepted, len(appended))
+        yield RoundFinished(
+            round_index=round_index, draft_ids=tuple(draft_ids), q=tuple(q), checks=tuple(checks),
+            appended_ids=tuple(token for token, _ in appended),
+            origins=tuple(origin for _, origin in appended), n_accepted=n_accepted,
+            config=config, stats=self.tally.snapshot(),
+        )
+
+    def _take_pending(self) -> DecodeConfig:
+        if self._pending is not None:
+            self._config, self._pending = self._pending, None
+        return self._config
+
+    def _round_span(self, config: DecodeConfig) -> tuple[int, bool]:
+        """This round's k, shrunk near max_new_tokens and the context limit; bonus allowed?"""
+        room = self.pair.context_length - len(self.tokens)
+        remaining = config.max_new_tokens - len(self.output_ids) if config.max_new_tokens else room
+        k = min(config.draft_span, remaining, room)
+        return k, k < room and k < remaining
+
+    def _stop_reason(self, round_index: int) -> FinishReason | None:
+        if self._ended_at_eos():
+            return FinishReason.EOS
+        limit = self._config.max_new_tokens
+        if limit is None and round_index >= 1:
+            return FinishReason.SINGLE_ROUND
+        if limit is not None and len(self.output_ids) >= limit:
+            return FinishReason.MAX_TOKENS
+        if len(self.tokens) >= self.pair.context_length:
+            return FinishReason.CONTEXT_LIMIT
+        return None
+
+    def _ended_at_eos(self) -> bool:
+        eos = self.pair.eos_token_id
+        return (
+            self._config.stop_at_eos and eos is not None and len(self.output_ids) > 0
+            and self.tokens[-1] == eos
+        )
+
+    def _append(
+        self, round_index: int, token: int, origin: TokenOrigin,
+        appended: list[tuple[int, TokenOrigin]],
+    ) -> TokenAppended:
+        self.tokens.append(token)
+        appended.append((token, origin))
+        return TokenAppended(round_index, token, origin, len(self.output_ids) - 1)
+
+    # --- the models ------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _prefill(self) -> None:
+        """Cache every prompt token but the last in both models."""
+        started = time.perf_counter()
+        if len(self.tokens) > 1:
+            for model, kv_cache in self._models():
+                self._forward(model, kv_cache, self.tokens[:-1], n_logits=1)
+            self.tally.verifier_forwards += 1
+            self.tally.drafter_forwards += 1
+        self.tally.prefill_seconds += time.perf_counter() - started
+
+    @torch.no_grad()
+    def _draft(self, k: int, config: DecodeConfig) -> tuple[list[int], list[float]]:
+        """The drafter's k proposals and its probability q of each; stops early at EOS."""
+        started = time.perf_counter()
+        draft_ids: list[int] = []
+        q: list[float] = []
+        for _ in range(k):
+            feed = (self.tokens + draft_ids)[cached_length(self._drafter_cache) :]
+            logits = self._forward(self.pair.drafter, self._drafter_cache, feed, n_logits=1)
+            q_probs = torch.softmax(logits[-1].float(), dim=-1)  # [vocab]
+            token = self._choose(q_probs, config.sample_draft)
+            draft_ids.append(token)
+            q.append(float(q_probs[token]))
+            if config.stop_at_eos and token == self.pair.eos_token_id:
+                break
+        self.tally.drafter_forwards += len(draft_ids)
+        self.tally.draft_seconds += time.perf_counter() - started
+        return draft_ids, q
+
+    def _choose(self, q_probs: torch.Tensor, sample: bool) -> int:
+        if not sample:
+            return int(torch.argmax(q_probs))
+        # Sampled on the CPU with our own generator, so a seed replays on any device.
+        return int(torch.multinomial(q_probs.cpu(), 1, generator=self._sampler))
+
+    @torch.no_grad()
+    def _verify(self, draft_ids: list[int]) -> torch.Tensor:
+        """The verifier's distribution at each draft position and after the last: [k+1, vocab]."""
+        started = time.perf_counter()
+        feed = (self.tokens + draft_ids)[cached_length(self._verifier_cache) :]
+        logits = self._forward(
+            self.pair.verifier, self._verifier_cache, feed, n_logits=len(draft_ids) + 1
+        )  # [k+1, vocab]
+        p_probs = torch.softmax(logits.float(), dim=-1)
+        self.tally.verifier_forwards += 1
+        self.tally.verify_seconds += time.perf_counter() - started
+        return p_probs
+
+    def _roll_back(self) -> None:
+        for _, kv_cache in self._models():
+            crop_to(kv_cache, len(self.tokens) - 1)
+
+    def _models(self) -> tuple[tuple[PreTrainedModel, DynamicCache], ...]:
+        return (
+            (self.pair.drafter, self._drafter_cache),
+            (self.pair.verifier, self._verifier_cache),
+        )
+
+    def _forward(
+        self, model: PreTrainedModel, kv_cache: DynamicCache, feed: list[int], n_logits: int
+    ) -> torch.Tensor:
+        """One cached forward over `feed`; logits of its last n_logits positions [n, vocab]."""
+        input_ids = torch.tensor([feed], device=self.pair.device)  # [1, len(feed)]
+        keep = logits_keep_argument(type(model))
+        extra: dict[str, Any] = {cache_argument(type(model)): kv_cache}
+        if keep:
+            extra[keep] = n_logits
+        out = model(input_ids=input_ids, use_cache=True, **extra)
+        return out.logits[0, -n_logits:]

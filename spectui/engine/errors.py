@@ -1,0 +1,15 @@
+"""Errors the engine reports to people: each message says what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class SpectuiError(Exception):
+    """An error with a message fit to show a user as it is (no traceback needed)."""
+
+
+class ModelLoadError(SpectuiError):
+    """A model or tokenizer could not be loaded, or the pair does not fit together."""
+
+
+class PromptError(SpectuiError):
+    """A prompt cannot be decoded (empty with no BOS token, or longer than the context)."""

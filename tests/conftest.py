@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny model pairs built once per test session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tiny_models import build_model, build_tokenizer
+
+
+@dataclass(frozen=True)
+class TinyPair:
+    """Directories of a drafter/verifier pair the tests built."""
+
+    drafter: str
+    verifier: str
+
+
+def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
+    tokenizer = build_tokenizer(root / "verifier")
+    build_tokenizer(root / "drafter")
+    verifier = build_model(root / "verifier", len(tokenizer), n_layer=2, n_embd=32, seed=seed)
+    build_model(
+        root / "drafter", len(tokenizer), n_layer=2, n_embd=32, seed=seed + 1,
+        perturb_from=verifier, noise=noise,
+    )
+    return TinyPair(drafter=str(root / "drafter"), verifier=str(root / "verifier"))
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> TinyPair:
+    """A pair whose drafter is a perturbed copy of the verifier: acceptance in between 0 and 1."""
+    return _build_pair(tmp_path_factory.mktemp("tiny-pair"), noise=0.01)
