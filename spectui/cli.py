@@ -37,37 +37,83 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     defaults = DecodeConfig()
     group = parser.add_argument_group("models and decoding")
     group.add_argument(
-        "--pair", choices=sorted(PAIR_PRESETS),
-        help="a named pair: bundled (default, offline) or seed (gpt2 -> gpt2-medium, needs the hub)",
+        "--pair",
+        choices=sorted(PAIR_PRESETS),
+        help="named pair: bundled (default, offline) or seed (gpt2 -> gpt2-medium, needs the hub)",
     )
     group.add_argument("--drafter", help="drafter: HF id or local directory (default: bundled)")
     group.add_argument("--verifier", help="verifier: HF id or local directory (default: bundled)")
-    group.add_argument("--policy", choices=["greedy", "soft"], default=defaults.policy,
-                       help="acceptance policy: greedy-exact or soft-guarded (default: %(default)s)")
-    group.add_argument("--draft-span", type=int, default=defaults.draft_span, metavar="K",
-                       help="tokens the drafter proposes per round (default: %(default)s)")
-    group.add_argument("--p-thresh", type=float, default=defaults.p_thresh,
-                       help="soft gate: verifier probability >= this (default: %(default)s)")
-    group.add_argument("--topk-gate", type=int, default=defaults.topk_gate,
-                       help="soft gate: draft token in the verifier's top-k (default: %(default)s)")
-    group.add_argument("--margin-gate", type=float, default=defaults.margin_gate,
-                       help="soft gate: p_top1 - p <= this (default: %(default)s)")
-    group.add_argument("--max-accept", type=int, default=defaults.max_accept,
-                       help="soft gate: accepted tokens per round at most (default: %(default)s)")
-    group.add_argument("--sample-draft", action="store_true",
-                       help="sample drafts (T=1, top_p=1) instead of greedy")
+    group.add_argument(
+        "--policy",
+        choices=["greedy", "soft"],
+        default=defaults.policy,
+        help="acceptance policy: greedy-exact or soft-guarded (default: %(default)s)",
+    )
+    group.add_argument(
+        "--draft-span",
+        type=int,
+        default=defaults.draft_span,
+        metavar="K",
+        help="tokens the drafter proposes per round (default: %(default)s)",
+    )
+    group.add_argument(
+        "--p-thresh",
+        type=float,
+        default=defaults.p_thresh,
+        help="soft gate: verifier probability >= this (default: %(default)s)",
+    )
+    group.add_argument(
+        "--topk-gate",
+        type=int,
+        default=defaults.topk_gate,
+        help="soft gate: draft token in the verifier's top-k (default: %(default)s)",
+    )
+    group.add_argument(
+        "--margin-gate",
+        type=float,
+        default=defaults.margin_gate,
+        help="soft gate: p_top1 - p <= this (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-accept",
+        type=int,
+        default=defaults.max_accept,
+        help="soft gate: accepted tokens per round at most (default: %(default)s)",
+    )
+    group.add_argument(
+        "--sample-draft", action="store_true", help="sample drafts (T=1, top_p=1) instead of greedy"
+    )
     group.add_argument("--seed", type=int, default=defaults.seed, help="(default: %(default)s)")
-    group.add_argument("--device", default=defaults.device,
-                       help="auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps")
-    group.add_argument("--dtype", choices=DTYPE_NAMES, default=defaults.dtype,
-                       help="auto = float32 (default)")
+    group.add_argument(
+        "--device", default=defaults.device, help="auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps"
+    )
+    group.add_argument(
+        "--dtype", choices=DTYPE_NAMES, default=defaults.dtype, help="auto = float32 (default)"
+    )
     group.add_argument("--threads", type=int, help="torch CPU threads")
-    group.add_argument("--max-new-tokens", type=int,
-                       help="decode this many tokens (default: one round, as the seed's step)")
-    group.add_argument("--bonus", action=argparse.BooleanOptionalAction, default=defaults.bonus,
-                       help="extra verifier token when the whole draft is accepted")
-    group.add_argument("--prompt", action="append",
-                       help="prompt text; may repeat (default: the seed's six prompts)")
+    group.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="decode this many tokens (default: one round, as the seed's step)",
+    )
+    group.add_argument(
+        "--bonus",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.bonus,
+        help="extra verifier token when the whole draft is accepted",
+    )
+    group.add_argument(
+        "--prompt",
+        action="append",
+        help="prompt text; may repeat (default: the seed's six prompts)",
+    )
+
+
+def set_option_choices(parser: argparse.ArgumentParser, option: str, choices: list[str]) -> None:
+    """Let one sub-command accept other values for a shared option (e.g. run's --policy both)."""
+    for action in parser._actions:
+        if option in action.option_strings:
+            action.choices = choices
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeConfig:
@@ -76,7 +122,7 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
     values: dict[str, object] = {
         "drafter": args.drafter or drafter,
         "verifier": args.verifier or verifier,
-        "policy": args.policy,
+        "policy": args.policy or "soft",
         "draft_span": args.draft_span,
         "p_thresh": args.p_thresh,
         "topk_gate": args.topk_gate,

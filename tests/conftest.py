@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from tiny_models import build_model, build_tokenizer
 
 
@@ -23,8 +22,13 @@ def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
     build_tokenizer(root / "drafter")
     verifier = build_model(root / "verifier", len(tokenizer), n_layer=2, n_embd=32, seed=seed)
     build_model(
-        root / "drafter", len(tokenizer), n_layer=2, n_embd=32, seed=seed + 1,
-        perturb_from=verifier, noise=noise,
+        root / "drafter",
+        len(tokenizer),
+        n_layer=2,
+        n_embd=32,
+        seed=seed + 1,
+        perturb_from=verifier,
+        noise=noise,
     )
     return TinyPair(drafter=str(root / "drafter"), verifier=str(root / "verifier"))
 
@@ -33,3 +37,18 @@ def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
 def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> TinyPair:
     """A pair whose drafter is a perturbed copy of the verifier: acceptance in between 0 and 1."""
     return _build_pair(tmp_path_factory.mktemp("tiny-pair"), noise=0.01)
+
+
+@pytest.fixture(scope="session")
+def tiny_loaded(tiny_pair: TinyPair):  # type: ignore[no-untyped-def]
+    """The tiny pair loaded once through the real loading code."""
+    from spectui.engine import DecodeConfig, load_pair
+
+    return load_pair(DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier))
+
+
+def tiny_config(tiny_pair: TinyPair, **values: object):  # type: ignore[no-untyped-def]
+    """A DecodeConfig on the tiny pair."""
+    from spectui.engine import DecodeConfig
+
+    return DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier, **values)  # type: ignore[arg-type]

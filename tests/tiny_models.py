@@ -26,8 +26,10 @@ def build_tokenizer(directory: Path) -> PreTrainedTokenizerFast:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE, special_tokens=[EOS],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+        vocab_size=VOCAB_SIZE,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
     )
     tokenizer.train_from_iterator(CORPUS, trainer=trainer)
     wrapped = PreTrainedTokenizerFast(
@@ -38,15 +40,27 @@ def build_tokenizer(directory: Path) -> PreTrainedTokenizerFast:
 
 
 def build_model(
-    directory: Path, vocab_size: int, n_layer: int, n_embd: int, seed: int,
-    n_positions: int = 64, eos_token_id: int = 0, perturb_from: GPT2LMHeadModel | None = None,
+    directory: Path,
+    vocab_size: int,
+    n_layer: int,
+    n_embd: int,
+    seed: int,
+    n_positions: int = 64,
+    eos_token_id: int = 0,
+    perturb_from: GPT2LMHeadModel | None = None,
     noise: float = 0.0,
 ) -> GPT2LMHeadModel:
     """A random GPT-2 (or a perturbed copy of `perturb_from`), saved to `directory`."""
     torch.manual_seed(seed)
     config = GPT2Config(
-        vocab_size=vocab_size, n_positions=n_positions, n_embd=n_embd, n_layer=n_layer,
-        n_head=2, initializer_range=0.3, bos_token_id=eos_token_id, eos_token_id=eos_token_id,
+        vocab_size=vocab_size,
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
+        n_head=2,
+        initializer_range=0.3,
+        bos_token_id=eos_token_id,
+        eos_token_id=eos_token_id,
     )
     model = GPT2LMHeadModel(config)
     if perturb_from is not None:

@@ -1,47 +1,50 @@
-"""KV-cache handling across transformers 4.x and 5.x, and the one rollback the engine does."""
+"""A model with its own KV cache, across transformers 4.x and 5.x, and the one rollback."""
 
 from __future__ import annotations
 
 import inspect
-from functools import cache
 
+import torch
 from transformers import DynamicCache, PreTrainedModel
 
 
-def new_cache() -> DynamicCache:
-    """An empty dynamic cache (filled lazily by the first forward)."""
-    return DynamicCache()
+class CachedModel:
+    """A causal LM and the KV cache of the sequence it has seen so far."""
 
+    def __init__(self, model: PreTrainedModel, device: torch.device) -> None:
+        self.model = model
+        self.device = device
+        self.kv_cache = DynamicCache()
+        parameters = inspect.signature(model.forward).parameters
+        # transformers 5.2x renamed forward's `past_key_values` to `cache`.
+        self._cache_keyword = "cache" if "cache" in parameters else "past_key_values"
+        self._keep_keyword = next(
+            (name for name in ("logits_to_keep", "num_logits_to_keep") if name in parameters),
+            None,
+        )
 
-def cached_length(kv_cache: DynamicCache) -> int:
-    """How many positions the cache holds."""
-    return int(kv_cache.get_seq_length())
+    @property
+    def cached_length(self) -> int:
+        """How many positions the cache holds."""
+        return int(self.kv_cache.get_seq_length())
 
+    @torch.no_grad()
+    def forward(self, feed: list[int], n_logits: int) -> torch.Tensor:
+        """Extend the cache by `feed`; logits of its last n_logits positions: [n_logits, vocab]."""
+        input_ids = torch.tensor([feed], device=self.device)  # [1, len(feed)]
+        keywords: dict[str, object] = {self._cache_keyword: self.kv_cache}
+        if self._keep_keyword:
+            keywords[self._keep_keyword] = n_logits
+        out = self.model(input_ids=input_ids, use_cache=True, **keywords)
+        return out.logits[0, -n_logits:]
 
-def crop_to(kv_cache: DynamicCache, length: int) -> None:
-    """Drop cached positions beyond `length`.
+    def crop_to(self, length: int) -> None:
+        """Drop cached positions beyond `length`.
 
-    transformers 4.x's `crop(max_length)` took the length to keep (negative: count from the
-    end); 5.x's `crop(tokens_to_remove)` only accepts a negative count to remove. A negative
-    argument means "remove this many" in both, so that is the only form used.
-    """
-    excess = cached_length(kv_cache) - length
-    if excess > 0:
-        kv_cache.crop(-excess)
-
-
-@cache
-def cache_argument(model_class: type[PreTrainedModel]) -> str:
-    """forward()'s keyword for the KV cache: `cache` from transformers 5.2x, else the old name."""
-    parameters = inspect.signature(model_class.forward).parameters
-    return "cache" if "cache" in parameters else "past_key_values"
-
-
-@cache
-def logits_keep_argument(model_class: type[PreTrainedModel]) -> str | None:
-    """The forward() keyword that limits which positions get logits, if the model has one."""
-    parameters = inspect.signature(model_class.forward).parameters
-    for name in ("logits_to_keep", "num_logits_to_keep"):
-        if name in parameters:
-            return name
-    return None
+        transformers 4.x's `crop(max_length)` took the length to keep (negative: count from
+        the end); 5.x's `crop(tokens_to_remove)` only accepts a negative count to remove. A
+        negative argument means "remove this many" in both, so that is the only form used.
+        """
+        excess = self.cached_length - length
+        if excess > 0:
+            self.kv_cache.crop(-excess)

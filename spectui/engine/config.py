@@ -94,7 +94,8 @@ def _unit_problem(name: str, value: object) -> str | None:
 
 def _problems(config: DecodeConfig) -> list[str]:
     checks = [
-        None if config.policy in POLICY_NAMES
+        None
+        if config.policy in POLICY_NAMES
         else f"policy must be one of {', '.join(POLICY_NAMES)}, got {config.policy!r}",
         _int_problem("draft_span", config.draft_span, 1, MAX_DRAFT_SPAN),
         _unit_problem("p_thresh", config.p_thresh),
@@ -102,12 +103,15 @@ def _problems(config: DecodeConfig) -> list[str]:
         _unit_problem("margin_gate", config.margin_gate),
         _int_problem("max_accept", config.max_accept, 0, None),
         _int_problem("seed", config.seed, 0, 2**63 - 1),
-        None if config.dtype in DTYPE_NAMES
+        None
+        if config.dtype in DTYPE_NAMES
         else f"dtype must be one of {', '.join(DTYPE_NAMES)}, got {config.dtype!r}",
-        None if config.device.split(":")[0] in DEVICE_KINDS
+        None
+        if config.device.split(":")[0] in DEVICE_KINDS
         else f"device must be auto, cpu, cuda[:N] or mps, got {config.device!r}",
         None if config.threads is None else _int_problem("threads", config.threads, 1, 1024),
-        None if config.max_new_tokens is None
+        None
+        if config.max_new_tokens is None
         else _int_problem("max_new_tokens", config.max_new_tokens, 1, 1_000_000),
         None if config.drafter.strip() else "drafter must name a model id or directory",
         None if config.verifier.strip() else "verifier must name a model id or directory",

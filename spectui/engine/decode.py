@@ -16,15 +16,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from transformers import DynamicCache, PreTrainedModel
 
-from spectui.engine.cache import (
-    cache_argument,
-    cached_length,
-    crop_to,
-    logits_keep_argument,
-    new_cache,
-)
+from spectui.engine.cache import CachedModel
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.events import (
@@ -49,7 +42,9 @@ def encode_prompt(pair: ModelPair, prompt: str | Sequence[int]) -> tuple[int, ..
         start = pair.tokenizer.bos_token_id
         start = pair.tokenizer.eos_token_id if start is None else start
         if start is None:
-            raise PromptError("The prompt is empty and the tokenizer has no BOS token to start from.")
+            raise PromptError(
+                "The prompt is empty and the tokenizer has no BOS token to start from."
+            )
         ids = [start]
     if len(ids) >= pair.context_length:
         raise PromptError(
@@ -70,8 +65,8 @@ class SpeculativeDecoder:
         self.tally = StatsTally()
         self._config = config
         self._pending: DecodeConfig | None = None
-        self._drafter_cache = new_cache()
-        self._verifier_cache = new_cache()
+        self._drafter = CachedModel(pair.drafter, pair.device)
+        self._verifier = CachedModel(pair.verifier, pair.device)
         self._sampler = torch.Generator().manual_seed(config.seed)
 
     @property
@@ -98,7 +93,9 @@ class SpeculativeDecoder:
             yield from self._round(round_index)
             round_index += 1
         yield DecodeFinished(
-            reason=reason, prompt_ids=self.prompt_ids, output_ids=self.output_ids,
+            reason=reason,
+            prompt_ids=self.prompt_ids,
+            output_ids=self.output_ids,
             stats=self.tally.snapshot(),
         )
 
@@ -136,10 +133,15 @@ class SpeculativeDecoder:
         n_accepted = sum(origin is TokenOrigin.DRAFT for _, origin in appended)
         self.tally.record_round(len(draft_ids), n_accepted, len(appended))
         yield RoundFinished(
-            round_index=round_index, draft_ids=tuple(draft_ids), q=tuple(q), checks=tuple(checks),
+            round_index=round_index,
+            draft_ids=tuple(draft_ids),
+            q=tuple(q),
+            checks=tuple(checks),
             appended_ids=tuple(token for token, _ in appended),
-            origins=tuple(origin for _, origin in appended), n_accepted=n_accepted,
-            config=config, stats=self.tally.snapshot(),
+            origins=tuple(origin for _, origin in appended),
+            n_accepted=n_accepted,
+            config=config,
+            stats=self.tally.snapshot(),
         )
 
     def _take_pending(self) -> DecodeConfig:
@@ -169,12 +171,17 @@ class SpeculativeDecoder:
     def _ended_at_eos(self) -> bool:
         eos = self.pair.eos_token_id
         return (
-            self._config.stop_at_eos and eos is not None and len(self.output_ids) > 0
+            self._config.stop_at_eos
+            and eos is not None
+            and len(self.output_ids) > 0
             and self.tokens[-1] == eos
         )
 
     def _append(
-        self, round_index: int, token: int, origin: TokenOrigin,
+        self,
+        round_index: int,
+        token: int,
+        origin: TokenOrigin,
         appended: list[tuple[int, TokenOrigin]],
     ) -> TokenAppended:
         self.tokens.append(token)
@@ -188,8 +195,8 @@ class SpeculativeDecoder:
         """Cache every prompt token but the last in both models."""
         started = time.perf_counter()
         if len(self.tokens) > 1:
-            for model, kv_cache in self._models():
-                self._forward(model, kv_cache, self.tokens[:-1], n_logits=1)
+            for model in (self._drafter, self._verifier):
+                model.forward(self.tokens[:-1], n_logits=1)
             self.tally.verifier_forwards += 1
             self.tally.drafter_forwards += 1
         self.tally.prefill_seconds += time.perf_counter() - started
@@ -201,8 +208,8 @@ class SpeculativeDecoder:
         draft_ids: list[int] = []
         q: list[float] = []
         for _ in range(k):
-            feed = (self.tokens + draft_ids)[cached_length(self._drafter_cache) :]
-            logits = self._forward(self.pair.drafter, self._drafter_cache, feed, n_logits=1)
+            feed = (self.tokens + draft_ids)[self._drafter.cached_length :]
+            logits = self._drafter.forward(feed, n_logits=1)
             q_probs = torch.softmax(logits[-1].float(), dim=-1)  # [vocab]
             token = self._choose(q_probs, config.sample_draft)
             draft_ids.append(token)
@@ -223,33 +230,13 @@ class SpeculativeDecoder:
     def _verify(self, draft_ids: list[int]) -> torch.Tensor:
         """The verifier's distribution at each draft position and after the last: [k+1, vocab]."""
         started = time.perf_counter()
-        feed = (self.tokens + draft_ids)[cached_length(self._verifier_cache) :]
-        logits = self._forward(
-            self.pair.verifier, self._verifier_cache, feed, n_logits=len(draft_ids) + 1
-        )  # [k+1, vocab]
+        feed = (self.tokens + draft_ids)[self._verifier.cached_length :]
+        logits = self._verifier.forward(feed, n_logits=len(draft_ids) + 1)  # [k+1, vocab]
         p_probs = torch.softmax(logits.float(), dim=-1)
         self.tally.verifier_forwards += 1
         self.tally.verify_seconds += time.perf_counter() - started
         return p_probs
 
     def _roll_back(self) -> None:
-        for _, kv_cache in self._models():
-            crop_to(kv_cache, len(self.tokens) - 1)
-
-    def _models(self) -> tuple[tuple[PreTrainedModel, DynamicCache], ...]:
-        return (
-            (self.pair.drafter, self._drafter_cache),
-            (self.pair.verifier, self._verifier_cache),
-        )
-
-    def _forward(
-        self, model: PreTrainedModel, kv_cache: DynamicCache, feed: list[int], n_logits: int
-    ) -> torch.Tensor:
-        """One cached forward over `feed`; logits of its last n_logits positions [n, vocab]."""
-        input_ids = torch.tensor([feed], device=self.pair.device)  # [1, len(feed)]
-        keep = logits_keep_argument(type(model))
-        extra: dict[str, Any] = {cache_argument(type(model)): kv_cache}
-        if keep:
-            extra[keep] = n_logits
-        out = model(input_ids=input_ids, use_cache=True, **extra)
-        return out.logits[0, -n_logits:]
+        for model in (self._drafter, self._verifier):
+            model.crop_to(len(self.tokens) - 1)

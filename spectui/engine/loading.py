@@ -88,8 +88,13 @@ def load_pair(config: DecodeConfig, progress: Progress | None = None) -> ModelPa
     verifier = _load_model(config.verifier, "verifier", device, dtype)
     _check_vocabularies(config, tokenizer, drafter, verifier)
     return ModelPair(
-        tokenizer=tokenizer, drafter=drafter, verifier=verifier, device=device, dtype=dtype,
-        drafter_id=config.drafter, verifier_id=config.verifier,
+        tokenizer=tokenizer,
+        drafter=drafter,
+        verifier=verifier,
+        device=device,
+        dtype=dtype,
+        drafter_id=config.drafter,
+        verifier_id=config.verifier,
         context_length=min(context_length(drafter), context_length(verifier)),
         load_seconds=time.perf_counter() - started,
     )
@@ -116,9 +121,7 @@ def _checked_device(requested: str) -> torch.device:
     return device
 
 
-def _load_model(
-    name: str, role: str, device: torch.device, dtype: torch.dtype
-) -> PreTrainedModel:
+def _load_model(name: str, role: str, device: torch.device, dtype: torch.dtype) -> PreTrainedModel:
     model = _load(AutoModelForCausalLM, name, role, dtype=dtype)
     try:
         model = model.to(device)

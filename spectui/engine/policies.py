@@ -90,9 +90,7 @@ POLICIES: dict[PolicyName, Callable[[DraftMeasures, Gates], bool]] = {
 
 
 @torch.no_grad()
-def measure_draft(
-    p_probs: torch.Tensor, draft_ids: list[int], n_top: int
-) -> list[DraftMeasures]:
+def measure_draft(p_probs: torch.Tensor, draft_ids: list[int], n_top: int) -> list[DraftMeasures]:
     """Measures for each draft token from the verifier's probabilities `[k(+1), vocab]`.
 
     `n_top` is how many of the verifier's best tokens to keep: at least the top-k gate's k.
@@ -106,13 +104,22 @@ def measure_draft(
     rank = (probs > p).sum(dim=1) + 1  # [k]
     top_probs, top_ids = torch.topk(probs, k=min(n_top, probs.shape[-1]), dim=-1)  # [k, n_top]
     rows = zip(
-        draft_ids, p.squeeze(1).tolist(), rank.tolist(), top_ids.tolist(), top_probs.tolist(),
+        draft_ids,
+        p.squeeze(1).tolist(),
+        rank.tolist(),
+        top_ids.tolist(),
+        top_probs.tolist(),
         strict=True,
     )
     return [
         DraftMeasures(
-            token_id=token_id, p=p_t, rank=r, top1_id=t_ids[0], p_top1=t_probs[0],
-            topk_ids=tuple(t_ids), topk_probs=tuple(t_probs),
+            token_id=token_id,
+            p=p_t,
+            rank=r,
+            top1_id=t_ids[0],
+            p_top1=t_probs[0],
+            topk_ids=tuple(t_ids),
+            topk_probs=tuple(t_probs),
         )
         for token_id, p_t, r, t_ids, t_probs in rows
     ]
@@ -133,11 +140,22 @@ def gate_check(
         max_accept=n_accepted < config.max_accept,
     )
     return GateCheck(
-        position=position, token_id=measures.token_id, q=q, p=measures.p, rank=measures.rank,
-        top1_id=measures.top1_id, p_top1=measures.p_top1, margin=margin, gates=gates,
+        position=position,
+        token_id=measures.token_id,
+        q=q,
+        p=measures.p,
+        rank=measures.rank,
+        top1_id=measures.top1_id,
+        p_top1=measures.p_top1,
+        margin=margin,
+        gates=gates,
         verdicts={name: policy(measures, gates) for name, policy in POLICIES.items()},
         policy=config.policy,
         alternatives=tuple(
-            zip(measures.topk_ids[:N_ALTERNATIVES], measures.topk_probs[:N_ALTERNATIVES], strict=True)
+            zip(
+                measures.topk_ids[:N_ALTERNATIVES],
+                measures.topk_probs[:N_ALTERNATIVES],
+                strict=True,
+            )
         ),
     )

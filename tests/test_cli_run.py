@@ -1,0 +1,119 @@
+"""`spectui run`: the seed-style report and the JSON Lines contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TinyPair
+
+from spectui.cli import SEED_PROMPTS, main
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def pair_args(pair: TinyPair) -> list[str]:
+    return ["--drafter", pair.drafter, "--verifier", pair.verifier]
+
+
+def test_json_lines_contract(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_cli(
+        capsys,
+        "run",
+        *pair_args(tiny_pair),
+        "--json",
+        "--policy",
+        "both",
+        "--prompt",
+        "She walked into the",
+        "--prompt",
+        "Once upon",
+        "--max-new-tokens",
+        "12",
+    )
+    assert status == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    done = [line for line in lines if line["event"] == "done"]
+    rounds = [line for line in lines if line["event"] == "round"]
+    assert [(d["prompt"], d["policy"]) for d in done] == [
+        ("She walked into the", "soft"),
+        ("She walked into the", "greedy"),
+        ("Once upon", "soft"),
+        ("Once upon", "greedy"),
+    ]
+    for line in rounds:
+        assert {"draft_ids", "checks", "appended_ids"} <= set(line)
+        for check in line["checks"]:
+            assert {
+                "token_id",
+                "q",
+                "p",
+                "rank",
+                "top1_id",
+                "p_top1",
+                "margin",
+                "gates",
+                "accepted",
+            } <= set(check)
+            assert set(check["gates"]) == {"p_thresh", "topk", "margin", "max_accept"}
+    for line in done:
+        assert len(line["output_ids"]) == 12
+        assert isinstance(line["text"], str)
+        assert {"rounds", "verifier_forwards", "drafted", "accepted"} <= set(line["stats"])
+        own_rounds = [
+            r for r in rounds if r["prompt"] == line["prompt"] and r["policy"] == line["policy"]
+        ]
+        assert len(own_rounds) == line["stats"]["rounds"]
+        assert sum((r["appended_ids"] for r in own_rounds), []) == line["output_ids"]
+
+
+def test_default_is_one_round_over_the_seed_prompts(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run_cli(capsys, "run", *pair_args(tiny_pair), "--json")
+    assert status == 0
+    done = [json.loads(line) for line in out.splitlines() if '"event": "done"' in line]
+    assert [d["prompt"] for d in done if d["policy"] == "soft"] == list(SEED_PROMPTS)
+    assert all(d["stats"]["rounds"] == 1 and d["reason"] == "single_round" for d in done)
+
+
+def test_human_report(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run_cli(
+        capsys,
+        "run",
+        *pair_args(tiny_pair),
+        "--prompt",
+        "She walked into the",
+        "--gates",
+        "--policy",
+        "greedy",
+    )
+    assert status == 0
+    assert "greedy-exact" in out and "soft-guarded" not in out
+    assert "She walked into the" in out and "acceptance rate" in out
+    assert "p✓" in out or "p✗" in out
+
+
+def test_too_long_prompt_is_an_error_line(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run_cli(
+        capsys,
+        "run",
+        *pair_args(tiny_pair),
+        "--json",
+        "--policy",
+        "soft",
+        "--prompt",
+        "word " * 200,
+        "--prompt",
+        "fine",
+    )
+    assert status == 1
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["event"] == "error" and "shorten it" in lines[0]["message"]
+    assert lines[-1]["event"] == "done" and lines[-1]["prompt"] == "fine"
