@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tiny_models import build_model, build_tokenizer
-
-
-@dataclass(frozen=True)
-class TinyPair:
-    """Directories of a drafter/verifier pair the tests built."""
-
-    drafter: str
-    verifier: str
+from tiny_models import TinyPair, build_model, build_tokenizer
 
 
 def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
@@ -45,10 +36,3 @@ def tiny_loaded(tiny_pair: TinyPair):  # type: ignore[no-untyped-def]
     from spectui.engine import DecodeConfig, load_pair
 
     return load_pair(DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier))
-
-
-def tiny_config(tiny_pair: TinyPair, **values: object):  # type: ignore[no-untyped-def]
-    """A DecodeConfig on the tiny pair."""
-    from spectui.engine import DecodeConfig
-
-    return DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier, **values)  # type: ignore[arg-type]

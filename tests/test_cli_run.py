@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TinyPair
+from tiny_models import TinyPair
 
 from spectui.cli import SEED_PROMPTS, main
 

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TinyPair
-from tiny_models import build_model, build_tokenizer
+from tiny_models import TinyPair, build_model, build_tokenizer
 
 from spectui.engine import ConfigError, DecodeConfig, ModelLoadError, load_pair
 

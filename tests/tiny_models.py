@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -71,3 +72,11 @@ def build_model(
     model.eval()
     model.save_pretrained(directory)
     return model
+
+
+@dataclass(frozen=True)
+class TinyPair:
+    """Directories of a drafter/verifier pair the tests built."""
+
+    drafter: str
+    verifier: str

@@ -8,9 +8,13 @@ from typing import Any, Literal, get_args
 
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
-PolicyName = Literal["greedy", "soft"]
+PolicyName = Literal["greedy", "soft", "sample"]
 POLICY_NAMES: tuple[PolicyName, ...] = get_args(PolicyName)
-POLICY_LABELS: dict[PolicyName, str] = {"greedy": "greedy-exact", "soft": "soft-guarded"}
+POLICY_LABELS: dict[PolicyName, str] = {
+    "greedy": "greedy-exact",
+    "soft": "soft-guarded",
+    "sample": "speculative-sampling",
+}
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 MAX_DRAFT_SPAN = 64
@@ -31,7 +35,9 @@ class DecodeConfig:
 
     drafter: str = str(BUNDLED_DRAFTER)  # HF id or local dir of the small proposing model
     verifier: str = str(BUNDLED_VERIFIER)  # HF id or local dir; its tokenizer is used (as the seed)
-    policy: PolicyName = "soft"  # the seed's headline policy; "greedy" is its exact baseline
+    # "soft" is the seed's headline policy, "greedy" its exact baseline; "sample" is Leviathan
+    # et al.'s lossless rejection sampling (output distributed as the verifier's at T=1).
+    policy: PolicyName = "soft"
     draft_span: int = 5  # k: tokens the drafter proposes per round
     p_thresh: float = 0.05  # soft gate 1: verifier probability p of the draft token >= this
     topk_gate: int = 5  # soft gate 2: draft token within the verifier's top-k

@@ -34,6 +34,8 @@ from spectui.engine.loading import ModelPair
 from spectui.engine.policies import N_ALTERNATIVES, GateCheck, gate_check, measure_draft
 from spectui.engine.stats import StatsTally
 
+CHANCE_SEED_OFFSET = 0x9E3779B9
+
 
 def encode_prompt(pair: ModelPair, prompt: str | Sequence[int]) -> tuple[int, ...]:
     """Prompt token ids; an empty prompt starts from the BOS (or EOS) token."""
@@ -68,6 +70,9 @@ class SpeculativeDecoder:
         self._drafter = CachedModel(pair.drafter, pair.device)
         self._verifier = CachedModel(pair.verifier, pair.device)
         self._sampler = torch.Generator().manual_seed(config.seed)
+        # A second stream for acceptance coins and resamples, offset so it never mirrors the
+        # draft sampler's draws (correlated draws would bias speculative sampling).
+        self._chance = torch.Generator().manual_seed(config.seed + CHANCE_SEED_OFFSET)
 
     @property
     def config(self) -> DecodeConfig:
@@ -110,24 +115,28 @@ class SpeculativeDecoder:
     def _round(self, round_index: int) -> Iterator[EngineEvent]:
         config = self._take_pending()
         k, bonus_room = self._round_span(config)
-        draft_ids, q = self._draft(k, config)  # 1. k tokens from the drafter
+        draft_ids, q, q_probs = self._draft(k, config)  # 1. k tokens from the drafter
         yield RoundDrafted(round_index, tuple(draft_ids), tuple(q), config)
         p_probs = self._verify(draft_ids)  # 2. one verifier pass   # [k+1, vocab]
         measures = measure_draft(p_probs, draft_ids, max(N_ALTERNATIVES, config.topk_gate))
         checks: list[GateCheck] = []
         appended: list[tuple[int, TokenOrigin]] = []
         for position, (measure, q_t) in enumerate(zip(measures, q, strict=True)):  # 3. decide
-            check = gate_check(measure, q_t, position, len(appended), config)
+            check = gate_check(measure, q_t, position, len(appended), config, self._coin())
             checks.append(check)
             yield TokenChecked(round_index, check)
             origin = TokenOrigin.DRAFT if check.accepted else TokenOrigin.CORRECTION
-            token = check.token_id if check.accepted else check.top1_id
+            token = (
+                check.token_id
+                if check.accepted
+                else self._correction(check, p_probs[position], q_probs[position], config)
+            )
             yield self._append(round_index, token, origin, appended)
             if origin is TokenOrigin.CORRECTION or self._ended_at_eos():
                 break
         else:
             if config.bonus and bonus_room:
-                bonus_id = int(torch.argmax(p_probs[len(draft_ids)]))
+                bonus_id = self._verifier_token(p_probs[len(draft_ids)], config)
                 yield self._append(round_index, bonus_id, TokenOrigin.BONUS, appended)
         self._roll_back()  # 4. crop both caches to what was kept
         n_accepted = sum(origin is TokenOrigin.DRAFT for _, origin in appended)
@@ -143,6 +152,39 @@ class SpeculativeDecoder:
             config=config,
             stats=self.tally.snapshot(),
         )
+
+    def _coin(self) -> float:
+        return float(torch.rand((), generator=self._chance))
+
+    def _verifier_token(self, p_row: torch.Tensor, config: DecodeConfig) -> int:
+        """The verifier's own next token: sampled under speculative sampling, else argmax."""
+        if config.policy == "sample":
+            return int(torch.multinomial(p_row.cpu(), 1, generator=self._chance))
+        return int(torch.argmax(p_row))
+
+    def _correction(
+        self, check: GateCheck, p_row: torch.Tensor, q_row: torch.Tensor, config: DecodeConfig
+    ) -> int:
+        """The token appended at a rejection.
+
+        The seed's rule appends the verifier's argmax. Speculative sampling instead samples
+        from the residual max(0, p - q), normalised, which keeps the output distributed
+        exactly as the verifier's; q is the distribution the draft was drawn from (one-hot
+        for greedy drafts).
+        """
+        if config.policy != "sample":
+            return check.top1_id
+        q_drawn = (
+            q_row
+            if config.sample_draft
+            else torch.nn.functional.one_hot(torch.tensor(check.token_id), p_row.shape[-1]).to(
+                p_row
+            )
+        )
+        residual = torch.clamp(p_row - q_drawn.to(p_row.device), min=0.0).cpu()  # [vocab]
+        if float(residual.sum()) <= 0.0:  # p == q: every draft is accepted, so never reached
+            residual = p_row.cpu()
+        return int(torch.multinomial(residual, 1, generator=self._chance))
 
     def _take_pending(self) -> DecodeConfig:
         if self._pending is not None:
@@ -202,11 +244,14 @@ class SpeculativeDecoder:
         self.tally.prefill_seconds += time.perf_counter() - started
 
     @torch.no_grad()
-    def _draft(self, k: int, config: DecodeConfig) -> tuple[list[int], list[float]]:
-        """The drafter's k proposals and its probability q of each; stops early at EOS."""
+    def _draft(
+        self, k: int, config: DecodeConfig
+    ) -> tuple[list[int], list[float], list[torch.Tensor]]:
+        """The drafter's k proposals, q of each and its distributions; stops early at EOS."""
         started = time.perf_counter()
         draft_ids: list[int] = []
         q: list[float] = []
+        q_rows: list[torch.Tensor] = []
         for _ in range(k):
             feed = (self.tokens + draft_ids)[self._drafter.cached_length :]
             logits = self._drafter.forward(feed, n_logits=1)
@@ -214,11 +259,12 @@ class SpeculativeDecoder:
             token = self._choose(q_probs, config.sample_draft)
             draft_ids.append(token)
             q.append(float(q_probs[token]))
+            q_rows.append(q_probs)
             if config.stop_at_eos and token == self.pair.eos_token_id:
                 break
         self.tally.drafter_forwards += len(draft_ids)
         self.tally.draft_seconds += time.perf_counter() - started
-        return draft_ids, q
+        return draft_ids, q, q_rows
 
     def _choose(self, q_probs: torch.Tensor, sample: bool) -> int:
         if not sample:

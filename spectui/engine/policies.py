@@ -51,6 +51,14 @@ class Gates:
 
 
 @dataclass(frozen=True)
+class Chance:
+    """Speculative sampling's coin: accept when uniform < accept_probability."""
+
+    accept_probability: float  # min(1, p / q), q the probability the draft was drawn with
+    uniform: float  # a seeded U[0, 1) draw, recorded so a trace replays identically
+
+
+@dataclass(frozen=True)
 class GateCheck:
     """One draft token's verification: all it was judged on, and every policy's verdict."""
 
@@ -63,6 +71,7 @@ class GateCheck:
     p_top1: float
     margin: float  # p_top1 - p
     gates: Gates
+    chance: Chance
     verdicts: dict[PolicyName, bool]  # what each policy would decide on this same pass
     policy: PolicyName  # the policy that drove the decode at this position
     alternatives: tuple[tuple[int, float], ...]  # verifier's top tokens (id, p), best first
@@ -73,19 +82,25 @@ class GateCheck:
         return self.verdicts[self.policy]
 
 
-def greedy_exact(measures: DraftMeasures, gates: Gates) -> bool:
+def greedy_exact(measures: DraftMeasures, gates: Gates, chance: Chance) -> bool:
     """Accept iff the draft token is the verifier's argmax (lossless for greedy decoding)."""
     return measures.token_id == measures.top1_id
 
 
-def soft_guarded(measures: DraftMeasures, gates: Gates) -> bool:
+def soft_guarded(measures: DraftMeasures, gates: Gates, chance: Chance) -> bool:
     """Accept iff every gate passes: p >= p_thresh, in top-k, within margin, under the cap."""
     return gates.p_thresh and gates.topk and gates.margin and gates.max_accept
 
 
-POLICIES: dict[PolicyName, Callable[[DraftMeasures, Gates], bool]] = {
+def speculative_sampling(measures: DraftMeasures, gates: Gates, chance: Chance) -> bool:
+    """Accept with probability min(1, p/q) (Leviathan et al. 2023; Chen et al. 2023)."""
+    return chance.uniform < chance.accept_probability
+
+
+POLICIES: dict[PolicyName, Callable[[DraftMeasures, Gates, Chance], bool]] = {
     "greedy": greedy_exact,
     "soft": soft_guarded,
+    "sample": speculative_sampling,
 }
 
 
@@ -126,9 +141,23 @@ def measure_draft(p_probs: torch.Tensor, draft_ids: list[int], n_top: int) -> li
 
 
 def gate_check(
-    measures: DraftMeasures, q: float, position: int, n_accepted: int, config: DecodeConfig
+    measures: DraftMeasures,
+    q: float,
+    position: int,
+    n_accepted: int,
+    config: DecodeConfig,
+    uniform: float = 0.0,
 ) -> GateCheck:
-    """Judge one draft token under `config`'s thresholds; the active policy is config.policy."""
+    """Judge one draft token under `config`'s thresholds; the active policy is config.policy.
+
+    `q` is the drafter's probability of its token; greedy drafts are drawn with probability
+    1, which is what speculative sampling's ratio p/q must use to stay lossless.
+    """
+    q_drawn = q if config.sample_draft else 1.0
+    chance = Chance(
+        accept_probability=min(1.0, measures.p / q_drawn) if q_drawn > 0 else 1.0,
+        uniform=uniform,
+    )
     margin = measures.p_top1 - measures.p
     gates = Gates(
         p_thresh=measures.p >= config.p_thresh,
@@ -149,7 +178,8 @@ def gate_check(
         p_top1=measures.p_top1,
         margin=margin,
         gates=gates,
-        verdicts={name: policy(measures, gates) for name, policy in POLICIES.items()},
+        chance=chance,
+        verdicts={name: policy(measures, gates, chance) for name, policy in POLICIES.items()},
         policy=config.policy,
         alternatives=tuple(
             zip(
