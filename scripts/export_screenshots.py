@@ -1,0 +1,69 @@
+"""Generate the SVG screenshots in screenshots/ by driving the real app (`save_screenshot`).
+
+    python scripts/export_screenshots.py                         # the bundled pair
+    python scripts/export_screenshots.py --drafter D --verifier V
+
+Each state is reached with key presses, waiting for the engine worker between them, at 80×24
+(the smallest supported terminal) and 160×48. Timings (tokens/s) are hidden so the images only
+change when the app does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from spectui.app.app import SpectuiApp
+from spectui.engine.config import DecodeConfig, PolicyName
+from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+SIZES = ((80, 24), (160, 48))
+# name -> (policy, keys): each starts from a freshly loaded app.
+STATES: dict[str, tuple[PolicyName, tuple[str, ...]]] = {
+    "mid-round": ("soft", ("enter", "enter", "space", "space")),
+    "stats": ("soft", ("enter",) * 6 + ("space", "space")),
+    "greedy-rejection": ("greedy", ("enter", "enter", "enter", "space", "space")),
+    "selected-token": ("soft", ("enter", "enter", "enter", "home", "right")),
+    "help": ("soft", ("question_mark",)),
+}
+
+
+async def capture(
+    config: DecodeConfig, prompt: str, name: str, keys: tuple[str, ...], size: tuple[int, int]
+) -> Path:
+    """Run the app at `size`, press `keys`, save one SVG; returns its path."""
+    app = SpectuiApp(config, prompt, timings=False)
+    async with app.run_test(size=size) as pilot:
+        screen = app.decode_screen
+        await screen.settled()
+        for key in keys:
+            await pilot.press(key)
+            await screen.settled()
+        await pilot.pause()
+        if screen.error is not None:
+            raise SystemExit(f"spectui: {screen.error}")
+        path = OUT / f"{name}-{size[0]}x{size[1]}.svg"
+        app.save_screenshot(filename=path.name, path=str(OUT))
+        return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--drafter", default=str(BUNDLED_DRAFTER))
+    parser.add_argument("--verifier", default=str(BUNDLED_VERIFIER))
+    parser.add_argument("--prompt", default="Once upon a time,")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    for name, (policy, keys) in STATES.items():
+        config = DecodeConfig(
+            drafter=args.drafter, verifier=args.verifier, policy=policy, max_new_tokens=200
+        )
+        for size in SIZES:
+            print(asyncio.run(capture(config, args.prompt, name, keys, size)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""The hand-off between the UI thread (which asks for steps) and the engine worker (which waits).
+
+The worker stops at two kinds of points: before it shows the next gate check, and before it
+starts drafting a new round. Stopping *before* a round, rather than drafting ahead, is what
+lets a policy or threshold change apply to the very next round.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# Autoplay speeds, slowest first: (seconds between steps, label). "max" still rests a frame
+# between steps: faster than the eye is pointless, and the rest keeps keys responsive.
+SPEEDS: tuple[tuple[float, str], ...] = (
+    (2.0, "0.5/s"),
+    (1.0, "1/s"),
+    (0.5, "2/s"),
+    (0.25, "4/s"),
+    (0.1, "10/s"),
+    (1 / 30, "max"),
+)
+DEFAULT_SPEED = 3
+
+
+class StepControl:
+    """Thread-safe step requests, autoplay and pending retunes for one decode run."""
+
+    def __init__(self, speed: int = DEFAULT_SPEED) -> None:
+        self._cond = threading.Condition()
+        self._steps = 0  # single steps granted and not yet taken
+        self._through_round = False  # pass every stop until the current round ends
+        self._playing = False
+        self._speed = speed
+        self._stopped = False
+        self._changes: dict[str, Any] = {}
+        self._requests = 0  # every request ever made (lets the UI tell when the worker caught up)
+        self._posted = 0  # messages the worker posted ...
+        self._handled = 0  # ... and how many of them the UI has handled
+
+    # --- the UI side -------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> int:
+        """How many step/round/play requests were made so far."""
+        with self._cond:
+            return self._requests
+
+    @property
+    def playing(self) -> bool:
+        """Whether autoplay is on."""
+        return self._playing
+
+    @property
+    def speed(self) -> int:
+        """Index into SPEEDS."""
+        return self._speed
+
+    def step(self) -> None:
+        """Let the worker pass one stop point."""
+        with self._cond:
+            self._steps += 1
+            self._request()
+
+    def finish_round(self) -> None:
+        """Let the worker run to the end of this round (or through the next, between rounds)."""
+        with self._cond:
+            self._through_round = True
+            self._request()
+
+    def set_playing(self, playing: bool) -> None:
+        """Start or stop autoplay."""
+        with self._cond:
+            self._playing = playing
+            self._request()
+
+    def set_speed(self, speed: int) -> None:
+        """Change autoplay speed (an index into SPEEDS); takes effect at once."""
+        with self._cond:
+            self._speed = max(0, min(len(SPEEDS) - 1, speed))
+            self._cond.notify_all()
+
+    def handled(self, count: int) -> None:
+        """The UI has shown `count` more of the worker's messages (autoplay never outruns it)."""
+        with self._cond:
+            self._handled += count
+            if self._handled >= self._posted:
+                self._cond.notify_all()
+
+    def retune(self, **changes: Any) -> None:
+        """Queue settings for the next round (validated by the caller)."""
+        with self._cond:
+            self._changes.update(changes)
+
+    def stop(self) -> None:
+        """End the run: the worker returns at its next stop point."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    # --- the worker side ---------------------------------------------------------------------
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the run was ended."""
+        return self._stopped
+
+    def posted(self) -> None:
+        """The worker posted a message."""
+        with self._cond:
+            self._posted += 1
+
+    def take_changes(self) -> dict[str, Any]:
+        """The retunes queued since the last call (applied by the worker between rounds)."""
+        with self._cond:
+            changes, self._changes = self._changes, {}
+            return changes
+
+    def round_ended(self) -> None:
+        """The worker finished a round: a round request is used up."""
+        with self._cond:
+            self._through_round = False
+
+    def decode_ended(self) -> None:
+        """The decode is over: autoplay stops."""
+        with self._cond:
+            self._playing = False
+            self._steps = 0
+            self._through_round = False
+
+    def wait(self, on_idle: Callable[[int], None] | None = None) -> bool:
+        """Block until the worker may pass its next stop point; False when the run was stopped.
+
+        `on_idle(requests)` is called (with the lock released) when the worker is about to
+        block with nothing to do, so the UI can tell that it has caught up.
+        """
+        with self._cond:
+            reported = -1  # the request count last reported idle
+            while not self._stopped:
+                if self._through_round or self._steps > 0:
+                    if not self._through_round:
+                        self._steps -= 1
+                    return True
+                if self._playing and self._handled < self._posted:
+                    # Backpressure: at full speed the engine outruns the screen; waiting for
+                    # the UI to show each step keeps key presses from queueing behind a flood.
+                    self._cond.wait()
+                    continue
+                if self._playing:
+                    timed_out = not self._cond.wait(timeout=SPEEDS[self._speed][0])
+                    if timed_out and self._playing and not self._stopped:
+                        return True
+                    continue
+                if on_idle is not None and reported != self._requests:
+                    reported = self._requests
+                    self._cond.release()
+                    try:
+                        on_idle(reported)
+                    finally:
+                        self._cond.acquire()
+                    continue
+                self._cond.wait()
+            return False
+
+    def _request(self) -> None:
+        self._requests += 1
+        self._cond.notify_all()

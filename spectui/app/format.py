@@ -1,0 +1,87 @@
+"""Small text helpers shared by the widgets: token display, styles, numbers, bars, sparklines.
+
+Every style pairs a colour with an attribute (underline, bold, strike, italic) so the meaning
+survives a monochrome or `NO_COLOR` terminal; the help screen's legend spells them out.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from spectui.app.state import PieceKind
+
+PASS, FAIL = "✓", "✗"
+SPARKS = " ▁▂▃▄▅▆▇█"
+
+PIECE_STYLES: dict[PieceKind, str] = {
+    PieceKind.DRAFT: "underline green",
+    PieceKind.CORRECTION: "bold yellow",
+    PieceKind.BONUS: "bold underline cyan",
+    PieceKind.PENDING: "italic dim",
+    PieceKind.REJECTED: "strike red",
+    PieceKind.UNCHECKED: "strike dim",
+}
+PIECE_NAMES: dict[PieceKind, str] = {
+    PieceKind.DRAFT: "accepted draft",
+    PieceKind.CORRECTION: "correction",
+    PieceKind.BONUS: "bonus",
+    PieceKind.PENDING: "pending draft",
+    PieceKind.REJECTED: "rejected draft",
+    PieceKind.UNCHECKED: "discarded draft",
+}
+SELECTED_STYLE = "reverse"
+
+
+def _printable(char: str) -> str:
+    """A control character as its Unicode control picture (never sent raw to a terminal)."""
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code < 0x20:
+        return chr(0x2400 + code)
+    return "␡" if code == 0x7F else "·"
+
+
+def flowing(text: str) -> str:
+    """A token as it reads in running text: newlines and tabs marked, other controls shown."""
+    if not text:
+        return "∅"  # a token that decodes to nothing must still be there to see and select
+    text = text.replace("\n", "⏎\n").replace("\t", "⇥")
+    return "".join(c if c == "\n" else _printable(c) for c in text)
+
+
+def quoted(text: str, width: int | None = None) -> str:
+    """A token on its own (table cells): every space and control character made visible."""
+    shown = text.replace(" ", "␣").replace("\n", "⏎").replace("\t", "⇥")
+    shown = "".join(_printable(c) for c in shown) or "∅"
+    if width is not None and len(shown) > width:
+        shown = shown[: width - 1] + "…"
+    return shown
+
+
+def mark(passed: bool) -> Text:
+    """✓ or ✗, green or red."""
+    return Text(PASS, style="green") if passed else Text(FAIL, style="bold red")
+
+
+def prob(value: float) -> str:
+    """A probability in four characters."""
+    return f"{value:.2f}" if value >= 0.005 or value == 0 else "<.01"
+
+
+def sparkline(values: tuple[float, ...] | list[float], top: float | None = None) -> str:
+    """One block character per value, scaled to `top` (default: the largest value)."""
+    scale = top if top is not None else max(values, default=0.0)
+    if not values:
+        return ""
+    if scale <= 0:
+        return SPARKS[0] * len(values)
+    steps = len(SPARKS) - 1
+    return "".join(SPARKS[max(1 if v > 0 else 0, round(v / scale * steps))] for v in values)
+
+
+def bar(value: float, width: int) -> str:
+    """A horizontal bar of `value` (0..1) in eighths of a cell."""
+    eighths = round(max(0.0, min(1.0, value)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return ("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")).ljust(width)

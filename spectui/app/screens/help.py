@@ -1,0 +1,97 @@
+"""The `?` screen: every key, the stream's legend, and the formulas the panels show."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from spectui.app.format import PIECE_NAMES, PIECE_STYLES
+from spectui.app.state import PieceKind
+
+ABOUT = """\
+Each round the drafter proposes k tokens; the verifier scores all of them in one forward
+pass; the active policy accepts them left to right and stops at the first rejection, where
+the verifier's own token is appended instead (the correction).
+
+greedy-exact          accept iff the draft token is the verifier's top-1 (the output equals
+                      the verifier's own greedy decode).
+soft-guarded          accept iff every gate passes: p ≥ p_thresh (p), rank ≤ top-k (k),
+                      p₁ − p ≤ margin (Δ), fewer than max_accept accepted this round (n).
+speculative-sampling  accept when a uniform coin u < min(1, p/q); on rejection sample from
+                      max(0, p − q) (Leviathan et al.; the output follows the verifier's
+                      distribution).
+t toggles greedy-exact ↔ soft-guarded; the settings screen and ctrl+p offer every policy.
+
+q: drafter's probability of its token · p: verifier's · p₁: verifier's top-1 · Δ = p₁ − p.
+Expected tokens per round (Leviathan et al.): (1 − α^(k+1)) / (1 − α), α the acceptance rate.
+Settings and the policy change from the next round on; the gate panel shows both verdicts."""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys, legend and formulas."""
+
+    BINDINGS = [
+        Binding("escape,q,question_mark", "close", "Close", key_display="esc"),
+    ]
+
+    def __init__(self, bindings: Iterable[BindingType]) -> None:
+        super().__init__()
+        self.bindings = [b for b in bindings if isinstance(b, Binding)]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body", classes="dialog") as body:
+            body.border_title = "spectui keys"
+            body.border_subtitle = "esc close"
+            yield Static(_keys_table(self.bindings))
+            yield Static(_legend())
+            yield Static(Text(ABOUT))
+
+    def action_close(self) -> None:
+        """Close help."""
+        self.dismiss()
+
+
+def _key_names(binding: Binding) -> str:
+    names = {
+        "question_mark": "?",
+        "equals_sign": "=",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+        "plus": "+",
+        "minus": "-",
+        "left": "←",
+        "right": "→",
+        "escape": "esc",
+    }
+    return " ".join(names.get(key, key) for key in binding.key.split(","))
+
+
+def _keys_table(bindings: list[Binding]) -> Table:
+    table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for binding in bindings:
+        table.add_row(_key_names(binding), binding.tooltip or binding.description)
+    table.add_row("ctrl+p", "command palette: every action by name")
+    return table
+
+
+def _legend() -> Text:
+    text = Text("\nstream  ", style="bold")
+    text.append("prompt", style="")
+    for number, kind in enumerate(PieceKind):
+        text.append("\n        " if number == 3 else "  ")
+        text.append(PIECE_NAMES[kind], style=PIECE_STYLES[kind])
+    text.append(
+        "\n        accepted draft: underline · correction: bold · bonus: bold underline"
+        "\n        rejected: struck out · discarded: struck, dim · pending: italic, dim"
+        "\n        gates ✓ pass / ✗ fail · ▸ marks the active policy · ▶ the shown row\n"
+    )
+    return text

@@ -1,0 +1,149 @@
+"""The selected token: its gate row spelled out and the verifier's top-k as bars."""
+
+from __future__ import annotations
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.text import Text
+
+from spectui.app.format import PIECE_NAMES, PIECE_STYLES, bar, mark, prob, quoted
+from spectui.app.state import CheckView, Piece, PieceKind
+from spectui.app.widgets.gate_panel import short_policy
+from spectui.app.widgets.panel import Panel
+from spectui.engine.config import POLICY_LABELS, POLICY_NAMES
+
+LABEL_WIDTH = 9
+
+
+class TokenDetail(Panel):
+    """One token in full: what the drafter proposed, how each gate and policy judged it."""
+
+    DEFAULT_CSS = """
+    TokenDetail { height: auto; }
+    """
+
+    @property
+    def _sized_by_content(self) -> bool:
+        height = self.styles.height
+        return height is None or height.is_auto
+
+    def show(self, piece: Piece | None, live: bool) -> None:
+        """Render `piece` (None: nothing to show yet); `live` means it follows the latest check."""
+        self.border_title = "latest check" if live else "selected token"
+        self.border_subtitle = "←/→ select · esc live" if live else "esc back to live"
+        if piece is None:
+            self.show_content(
+                Text("No gate check yet. Press space to step.", style="dim"),
+                1 if self._sized_by_content else None,
+            )
+            return
+        lines = _describe(piece)
+        height = sum(len(line.rows) if isinstance(line, Bars) else 1 for line in lines)
+        # Only a panel sized by its content (height: auto) needs a layout when lines change.
+        self.show_content(Group(*lines), height if self._sized_by_content else None)
+
+
+class Bars:
+    """The verifier's top tokens as bars sized to the width they are drawn at."""
+
+    NOTE = " ◀ draft"
+
+    def __init__(self, rows: list[tuple[str, float, bool]]) -> None:
+        self.rows = rows  # (token text, p, is the draft token)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = max(4, options.max_width - LABEL_WIDTH - 1 - 5 - len(self.NOTE))
+        # Scaled to the top-1 token, so a flat distribution still shows its shape; the
+        # number beside each bar is the probability itself.
+        top = max((p for _, p, _ in self.rows), default=0.0) or 1.0
+        for text, p, is_draft in self.rows:
+            line = Text(quoted(text, LABEL_WIDTH).ljust(LABEL_WIDTH) + " ")
+            line.append(bar(p / top, width), style="bold green" if is_draft else "cyan")
+            line.append(f" {prob(p)}")
+            if is_draft:
+                line.append(self.NOTE, style="bold")
+            yield line
+
+
+def _describe(piece: Piece) -> list[RenderableType]:
+    where = f"round {piece.round_index + 1}"
+    if piece.position is not None:
+        where += f", draft #{piece.position + 1}"
+    head = Text.assemble(
+        (quoted(piece.text), PIECE_STYLES[piece.kind]),
+        "  ",
+        (PIECE_NAMES[piece.kind], "bold"),
+        f" · {where}",
+    )
+    view = piece.check
+    if piece.kind is PieceKind.BONUS:
+        return [
+            head,
+            Text(
+                "The verifier's own next token after a fully accepted draft: no gate check.",
+                style="dim",
+            ),
+        ]
+    if view is None:
+        q = f"q {prob(piece.q)} · " if piece.q is not None else ""
+        return [head, Text(f"{q}not judged yet: space reveals the next check.", style="dim")]
+    lines: list[RenderableType] = [head]
+    if piece.kind is PieceKind.CORRECTION:
+        lines.append(Text(f"replaces the rejected draft {quoted(view.text)}", style="dim"))
+    lines.extend(_judgement(view))
+    lines.append(
+        Text(f"verifier top-{len(view.alternatives)} (bars relative to top-1)", style="bold")
+    )
+    rows = [
+        (text, p, token_id == view.check.token_id)
+        for (text, p), (token_id, _) in zip(view.alternatives, view.check.alternatives, strict=True)
+    ]
+    lines.append(Bars(rows))
+    if view.check.rank > len(view.alternatives):
+        lines.append(Text(f"(the draft ranks {view.check.rank}: below the bars)", style="dim"))
+    return lines
+
+
+def _judgement(view: CheckView) -> list[Text]:
+    """The measures, each gate against its threshold, the coin, and every policy's verdict."""
+    check, config = view.check, view.config
+    lines = []
+    lines.append(
+        Text(f"q {prob(check.q)} · p {prob(check.p)} · rank {check.rank} · Δ {prob(check.margin)}")
+    )
+    lines.append(Text(f"verifier top-1 {quoted(view.top1_text, 12)} p₁ {prob(check.p_top1)}"))
+    gates = check.gates.as_dict()
+    lines.append(
+        Text.assemble(
+            "gates ",
+            f"p≥{config.p_thresh:g}",
+            mark(gates["p_thresh"]),
+            f" top-{config.topk_gate}",
+            mark(gates["topk"]),
+            f" Δ≤{config.margin_gate:g}",
+            mark(gates["margin"]),
+            f" n<{config.max_accept}",
+            mark(gates["max_accept"]),
+        )
+    )
+    if "sample" in check.verdicts:
+        chance = check.chance
+        lines.append(
+            Text.assemble(
+                (
+                    f"sampling coin u {chance.uniform:.2f} < P(accept) "
+                    f"{chance.accept_probability:.2f} ",
+                    "dim",
+                ),
+                mark(check.verdicts["sample"]),
+            )
+        )
+    verdict = Text.assemble(
+        ("▸ ", "bold"), (POLICY_LABELS[check.policy], "bold"), " ", mark(check.accepted), "  "
+    )
+    others = [name for name in POLICY_NAMES if name != check.policy]
+    for number, name in enumerate(others):
+        verdict.append(("· " if number else "") + short_policy(name) + " ", style="dim")
+        verdict.append_text(mark(check.verdicts[name]))
+        verdict.append(" ")
+    lines.append(verdict)
+    return lines

@@ -1,0 +1,79 @@
+"""Helpers for the app tests: running scenarios, waiting on the engine worker, recording."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from rich.console import Console
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from spectui.app.app import SpectuiApp
+from spectui.app.screens.decode import DecodeScreen
+
+PROMPT = "Once upon a time,"
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run an async test body (no async plugin needed)."""
+    asyncio.run(scenario())
+
+
+def screen_of(pilot: Pilot[Any]) -> DecodeScreen:
+    """The app's decode screen."""
+    app = pilot.app
+    assert isinstance(app, SpectuiApp)
+    return app.decode_screen
+
+
+async def settle(pilot: Pilot[Any]) -> DecodeScreen:
+    """Wait until the engine worker has done all it was asked, then let the UI catch up."""
+    screen = screen_of(pilot)
+    await screen.settled()
+    await pilot.pause()
+    return screen
+
+
+async def press(pilot: Pilot[Any], *keys: str) -> DecodeScreen:
+    """Press keys one at a time, letting the worker finish after each."""
+    screen = screen_of(pilot)
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+    return screen
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 30.0
+) -> None:
+    """Let the app run until `condition()` holds (for autoplay, which never goes idle)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not reached in time"
+        await pilot.pause(0.02)
+
+
+def plain(widget: Static, width: int = 80) -> str:
+    """What a Static shows, as plain text."""
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+class Recorder:
+    """A `message_hook` that keeps every message posted, for asserting on what was sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    def __call__(self, message: Message) -> None:
+        self.messages.append(message)
+
+    def of(self, kind: type[Message]) -> list[Any]:
+        """The messages of one type, in order."""
+        return [m for m in self.messages if isinstance(m, kind)]

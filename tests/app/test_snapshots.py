@@ -1,0 +1,87 @@
+"""Snapshot tests at 80×24 and 120×40 (timings hidden, greedy drafts: deterministic).
+
+Regenerate with `pytest tests/app --snapshot-update`, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from app_helpers import press, settle
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+Before = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+def keys(*pressed: str) -> Before:
+    """A run_before that waits for the models, then presses keys one by one."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await press(pilot, *pressed)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_mid_round(snap_compare: Any, make_app: Any, size: tuple[int, int]) -> None:
+    """A round drafted, two gate checks revealed, three pending."""
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("space", "space", "space"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_after_rounds_with_stats(snap_compare: Any, make_app: Any, size: tuple[int, int]) -> None:
+    """Three finished rounds (stats filled) and a fourth one under way."""
+    run_before = keys("enter", "enter", "enter", "space", "space")
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_greedy_exact_with_a_rejection(
+    snap_compare: Any, make_app: Any, size: tuple[int, int]
+) -> None:
+    """Under greedy-exact a draft is rejected, struck out, and the correction follows."""
+    app = make_app(policy="greedy")
+    assert snap_compare(app, terminal_size=size, run_before=keys("enter", "enter", "enter"))
+
+
+def test_selected_token_at_80x24(snap_compare: Any, make_app: Any) -> None:
+    """An arrow key selects a token: its gate row and the verifier's top-k replace the panels."""
+    run_before = keys("space", "space", "space", "left", "left", "left", "left")
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_settings_refusing_a_value(snap_compare: Any, make_app: Any) -> None:
+    """The settings screen names the allowed range of a refused value."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("s")
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        pilot.app.screen.query_one("#topk_gate", Input).value = "0"
+        await pilot.press("ctrl+s")
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help(snap_compare: Any, make_app: Any) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=keys("question_mark"))
+
+
+def test_model_load_error(snap_compare: Any, make_app: Any) -> None:
+    """Models that cannot load: the reason in a panel, the app still running."""
+    app = make_app(drafter="/nonexistent/drafter")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=keys())
+
+
+def test_no_color(snap_compare: Any, make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With NO_COLOR the origins and verdicts stay readable (styles and ✓/✗, no colour)."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(policy="greedy")
+    run_before = keys("enter", "space", "space")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
