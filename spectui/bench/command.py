@@ -1,0 +1,203 @@
+"""`spectui bench`: time the engine against plain decoding, HF assisted generation and the seed.
+
+Only argparse is imported at module level: the CLI imports this module to build its parser,
+and `spectui --help` must stay instant. torch and transformers load inside `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Defaults of a full run or of --quick."""
+
+    new_tokens: int
+    repeats: int
+    prompts: int | None  # the first n of the seed's prompts; None: all six
+    cost_budget: float  # seconds spent timing the cost model's steps, over all repeats
+
+
+QUICK = Preset(new_tokens=32, repeats=2, prompts=2, cost_budget=1.0)
+FULL = Preset(new_tokens=128, repeats=5, prompts=None, cost_budget=10.0)
+DEFAULT_ALPHAS = (0.0, 0.5, 0.7, 0.9, 1.0)
+SYNTHETIC_CHOICES = ("gpt2", "bundled-size")  # mirrors spectui.bench.synthetic.SYNTHETIC_PAIRS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `spectui bench` beyond the shared engine options."""
+    _reword_shared_options(parser)
+    group = parser.add_argument_group("benchmark")
+    group.add_argument(
+        "--quick",
+        action="store_true",
+        help="32 new tokens, 2 prompts, 2 repeats: well under a minute on the bundled pair",
+    )
+    group.add_argument(
+        "--repeats", type=int, metavar="N", help="interleaved repeats (default: 5; --quick 2)"
+    )
+    group.add_argument(
+        "--n-prompts",
+        type=int,
+        metavar="N",
+        help="use the first N of the seed's six prompts (default: all; --quick 2)",
+    )
+    group.add_argument(
+        "--alphas",
+        type=_alphas,
+        default=DEFAULT_ALPHAS,
+        metavar="A,B,...",
+        help="oracle-drafter acceptances to sweep (default: 0,0.5,0.7,0.9,1; "
+        "'none' skips the sweep)",
+    )
+    group.add_argument(
+        "--seed-prompts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the seed's slow no-cache algorithm on the first N prompts "
+        "(default: %(default)s; 0 skips it)",
+    )
+    group.add_argument(
+        "--seed-repeats",
+        type=int,
+        metavar="N",
+        help="... in the first N repeats only (default: every repeat)",
+    )
+    group.add_argument(
+        "--synthetic",
+        choices=SYNTHETIC_CHOICES,
+        help="instead of loading a pair, build random-weight GPT-2s of these "
+        "shapes: gpt2 (124M) -> gpt2-medium (355M), or the bundled pair's",
+    )
+    group.add_argument(
+        "--synthetic-drafter",
+        choices=("own", "perturbed"),
+        default="own",
+        help="synthetic drafter: random at its own size (acceptance ~0 or ~1; "
+        "use the oracle sweep), or a perturbed copy of the verifier (acceptance "
+        "in between, c ≈ 1) (default: %(default)s)",
+    )
+    group.add_argument(
+        "--synthetic-noise",
+        type=float,
+        default=0.3,
+        help="perturbed drafter: noise in units of each weight tensor's std (default: %(default)s)",
+    )
+    group.add_argument(
+        "--json", action="store_true", help="print the figures as one JSON object instead of tables"
+    )
+    group.add_argument(
+        "--save-json", type=Path, metavar="PATH", help="also write the JSON object to PATH"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark and print tables (or JSON); 0 on success."""
+    import torch
+    from transformers.utils import logging as transformers_logging
+
+    from spectui.bench.report import print_report
+    from spectui.bench.suite import BenchSettings, run_bench
+    from spectui.cli import SEED_PROMPTS, config_from_args
+
+    preset = QUICK if args.quick else FULL
+    threads = args.threads or 1  # one thread is the stable choice on a shared machine
+    config = config_from_args(
+        args,
+        threads=threads,
+        bonus=True,
+        stop_at_eos=False,
+        sample_draft=False,
+        max_new_tokens=None,
+    )
+    prompts = tuple(args.prompt) if args.prompt else SEED_PROMPTS
+    n_prompts = args.n_prompts or preset.prompts
+    repeats = args.repeats or preset.repeats
+    for name, value in (
+        ("--max-new-tokens", args.max_new_tokens),
+        ("--repeats", repeats),
+        ("--n-prompts", n_prompts),
+    ):
+        if value is not None and value < 1:
+            print(f"spectui bench: {name} must be at least 1, got {value}", file=sys.stderr)
+            return 2
+    settings = BenchSettings(
+        config=config,
+        new_tokens=args.max_new_tokens or preset.new_tokens,
+        repeats=repeats,
+        prompts=tuple(prompts[:n_prompts]) if n_prompts else tuple(prompts),
+        alphas=args.alphas,
+        seed_prompts=args.seed_prompts,
+        seed_repeats=args.seed_repeats,
+        cost_budget_seconds=preset.cost_budget,
+    )
+    torch.set_num_threads(threads)
+    # HF assisted generation warns about its own internal generate() call on every decode.
+    transformers_logging.set_verbosity_error()
+    pair = _pair(args, config)
+    result = run_bench(pair, settings, progress=_progress)
+    text = json.dumps(result, indent=2)
+    if args.save_json:
+        args.save_json.parent.mkdir(parents=True, exist_ok=True)
+        args.save_json.write_text(text + "\n", encoding="utf-8")
+    if args.json:
+        print(text)
+    else:
+        print_report(result)
+    return 0
+
+
+def _reword_shared_options(parser: argparse.ArgumentParser) -> None:
+    """Say what the shared engine options mean here, or that bench decides them itself."""
+    help_texts = {
+        "--max-new-tokens": "tokens every method generates, EOS off (default: 128; --quick 32)",
+        "--policy": "ignored: bench runs both policies",
+        "--bonus": "ignored: bench always adds the bonus token (as HF assisted generation)",
+        "--sample-draft": "ignored: bench compares greedy decoders",
+    }
+    for action in parser._actions:
+        for option, text in help_texts.items():
+            if option in action.option_strings:
+                action.help = text
+
+
+def _pair(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
+    if args.synthetic:
+        from spectui.bench.synthetic import build_synthetic_pair
+
+        _progress(f"building a random-weight {args.synthetic} pair")
+        return build_synthetic_pair(
+            args.synthetic,
+            drafter_kind=args.synthetic_drafter,
+            noise=args.synthetic_noise,
+            seed=config.seed,
+            device=config.device,
+            dtype=config.dtype,
+        )
+    from spectui.engine.loading import load_pair
+
+    return load_pair(config, progress=_progress)
+
+
+def _alphas(text: str) -> tuple[float, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of numbers: {text!r}"
+        ) from None
+    if any(not 0.0 <= value <= 1.0 for value in values):
+        raise argparse.ArgumentTypeError(f"every α must be in 0..1, got {text!r}")
+    return values
+
+
+def _progress(message: str) -> None:
+    print(f"spectui bench: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,141 @@
+"""Leviathan et al.'s cost model, with its two costs measured on this machine.
+
+With acceptance α, draft length k, c = (one drafter step) / (one verifier step) and
+r_k = (verifier on k+1 tokens) / (verifier on 1 token), a round costs k·c + r_k verifier steps
+and yields (1 − α^(k+1)) / (1 − α) tokens on average, so the speedup over plain decoding is
+
+    S = (1 − α^(k+1)) / ((1 − α)(k·c + r_k)).
+
+The original paper assumes r_k = 1 (the verifier pass is free to widen); on a CPU it is not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from statistics import median
+
+import torch
+from transformers import PreTrainedModel
+
+from spectui.engine.cache import CachedModel
+from spectui.engine.loading import ModelPair
+from spectui.engine.stats import expected_tokens_per_round
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Measured step costs (seconds, median of interleaved repeats) at one context length."""
+
+    k: int
+    context_tokens: int  # tokens already cached when each step was timed
+    drafter_step: float  # drafter, 1 new token, KV-cached
+    verifier_step: float  # verifier, 1 new token, KV-cached
+    verifier_block: float  # verifier, k+1 new tokens in one forward, KV-cached
+    samples: int  # timed repeats of each
+
+    @property
+    def c(self) -> float:
+        """Drafter step / verifier step."""
+        return self.drafter_step / self.verifier_step
+
+    @property
+    def r_k(self) -> float:
+        """Verifier on k+1 tokens / verifier on 1 token."""
+        return self.verifier_block / self.verifier_step
+
+    @property
+    def round_cost(self) -> float:
+        """One round in verifier steps: k·c + r_k."""
+        return self.k * self.c + self.r_k
+
+    def predicted_speedup(self, alpha: float) -> float:
+        """S = (1 − α^(k+1)) / ((1 − α)(k·c + r_k)) over plain decoding."""
+        return expected_tokens_per_round(alpha, self.k) / self.round_cost
+
+
+def alpha_estimate(accepted: int, checked: int) -> float:
+    """Per-token acceptance α from a decode: accepted / draft tokens the verifier judged.
+
+    Not accepted / drafted: drafts after the first rejection in a round are never judged, so
+    that ratio underestimates α (it is α(1 − α^k) / (k(1 − α)) for independent acceptance).
+    """
+    return accepted / checked if checked else 0.0
+
+
+class CostSampler:
+    """Times the three steps the cost model needs, a few at a time, between the decodes.
+
+    Sampling between the interleaved repeats (not once, before or after them) means the step
+    times see the same machine load as the decodes they are compared with. The forwards are
+    the engine's own: one KV-cached call keeping only the logits needed, with `context` (as
+    long as a typical decode position: attention cost grows with it) already cached.
+    """
+
+    def __init__(self, pair: ModelPair, context: Sequence[int], k: int) -> None:
+        if len(context) < k + 2:
+            raise ValueError(f"the context needs at least {k + 2} tokens, got {len(context)}")
+        self.k = k
+        prefix, feed = list(context[: -(k + 1)]), list(context[-(k + 1) :])
+        self.context_tokens = len(prefix)
+        drafter = _StepTimer(pair, pair.drafter, prefix)
+        verifier = _StepTimer(pair, pair.verifier, prefix)
+        self._steps: list[Callable[[], float]] = [
+            lambda: drafter.time(feed[:1]),
+            lambda: verifier.time(feed[:1]),
+            lambda: verifier.time(feed),
+        ]
+        self._timings: list[list[float]] = [[], [], []]
+        for step in self._steps:  # warm up
+            step()
+
+    @torch.no_grad()
+    def sample(self, budget_seconds: float, at_least: int = 3) -> None:
+        """Time all three steps in turn, repeatedly, for about `budget_seconds`."""
+        started = time.perf_counter()
+        rounds = 0
+        while rounds < at_least or time.perf_counter() - started < budget_seconds:
+            for timings, step in zip(self._timings, self._steps, strict=True):
+                timings.append(step())
+            rounds += 1
+
+    def model(self) -> CostModel:
+        """The medians of every sample so far."""
+        if not self._timings[0]:
+            self.sample(0.0)
+        return CostModel(
+            k=self.k,
+            context_tokens=self.context_tokens,
+            drafter_step=median(self._timings[0]),
+            verifier_step=median(self._timings[1]),
+            verifier_block=median(self._timings[2]),
+            samples=len(self._timings[0]),
+        )
+
+
+class _StepTimer:
+    """A model with `prefix` cached; `time(feed)` runs one forward over feed, then rolls back."""
+
+    def __init__(self, pair: ModelPair, model: PreTrainedModel, prefix: list[int]) -> None:
+        self._device = pair.device
+        self._model = CachedModel(model, pair.device)  # the engine's own forward and rollback
+        self._model.forward(prefix, n_logits=1)
+        self._cached = len(prefix)
+
+    def time(self, feed: list[int]) -> float:
+        synchronize(self._device)
+        started = time.perf_counter()
+        self._model.forward(feed, n_logits=len(feed))
+        synchronize(self._device)
+        elapsed = time.perf_counter() - started
+        self._model.crop_to(self._cached)
+        return elapsed
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so a timer measures it (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

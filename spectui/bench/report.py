@@ -1,0 +1,212 @@
+"""The benchmark's figures as rich tables (the same dict `--json` prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+
+def render(result: dict[str, Any]) -> Group:
+    """Header, headline ratios, speed and work per method, the cost model, the oracle sweep."""
+    return Group(
+        _header(result),
+        _headline(result),
+        _speed_table(result),
+        _work_table(result),
+        _cost_table(result),
+        _oracle_table(result),
+    )
+
+
+def print_report(result: dict[str, Any], console: Console | None = None) -> None:
+    """Print the report to the terminal."""
+    (console or Console()).print(render(result))
+
+
+def _header(result: dict[str, Any]) -> Text:
+    machine, versions, settings = result["machine"], result["versions"], result["settings"]
+    loads = (machine["load_average_before"], machine["load_average_after"])
+    load = " → ".join("/".join(f"{v:.2f}" for v in pair) for pair in loads if pair) or "n/a"
+    lines = [
+        f"machine   {machine['cpu']}, {machine['cpu_count']} CPUs, {machine['platform']}; "
+        f"load average (1/5/15 min) {load}",
+        f"versions  spectui {result['spectui']}, python {versions['python']}, "
+        f"torch {versions['torch']}, transformers {versions['transformers']}",
+        f"pair      drafter {settings['drafter']} ({settings['drafter_parameters'] / 1e6:.1f}M)"
+        f" → verifier {settings['verifier']} ({settings['verifier_parameters'] / 1e6:.1f}M)",
+        f"settings  {settings['device']} {settings['dtype']}, threads {settings['threads']}, "
+        f"k={settings['k']}, {settings['new_tokens']} new tokens (EOS off), bonus on, "
+        f"{len(settings['prompts'])} prompt(s) × {settings['repeats']} interleaved repeat(s), "
+        f"{result['elapsed_seconds']:.0f} s",
+    ]
+    if settings["new_tokens"] < settings["new_tokens_requested"]:
+        lines.append(
+            f"note      {settings['new_tokens_requested']} new tokens do not fit the context; "
+            f"{settings['new_tokens']} used"
+        )
+    return Text("\n".join(lines) + "\n")
+
+
+def _headline(result: dict[str, Any]) -> Text:
+    model = result["engine_vs_model"]
+    factors = model["gap_factors"]
+    at_measured = model["predicted_speedup_at_measured_tokens_per_round"]
+    lines = [
+        f"greedy-exact engine vs HF assisted generation (same k): "
+        f"{_times(result['ratio_vs_hf_assisted'])}",
+        f"greedy-exact engine vs the seed's algorithm: {_times(result['ratio_vs_seed'])}",
+        f"greedy-exact engine vs plain generate: {_times(result['speedup_vs_plain'])} measured, "
+        f"{_times(result['predicted_speedup'])} predicted by the cost model at "
+        f"α={_num(result['alpha'], 2)} ({at_measured:.2f}× "
+        f"at the measured {model['tokens_per_round']:.2f} tokens/round); "
+        f"verifier forwards per round {_num(result['verifier_forwards_per_round'], 2)}",
+        f"  measured/predicted = {factors['tokens_per_round']:.3f} (tokens/round vs formula) × "
+        f"{factors['round_cost']:.3f} (round cost, model vs measured) × "
+        f"{factors['plain_loop']:.3f} (plain generate's step vs the bare verifier step)",
+    ]
+    return Text("\n".join(lines) + "\n", style="bold")
+
+
+def _main_methods(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The five compared methods (the oracle runs have their own table)."""
+    return [summary for key, summary in result["methods"].items() if not key.startswith("oracle_")]
+
+
+def _speed_table(result: dict[str, Any]) -> Table:
+    table = Table(
+        title="Speed (tokens/s: median (min–max) over repeats; ratios paired per repeat)",
+        title_justify="left",
+    )
+    table.add_column("method")
+    for name in ("tokens/s", "× plain", "× HF assisted"):
+        table.add_column(name, justify="right")
+    table.add_column("= plain", justify="center")
+    for summary in _main_methods(result):
+        table.add_row(
+            summary["label"],
+            _spread(summary["tokens_per_second"], 1),
+            _spread(summary["ratio_vs_plain"], 2, "×"),
+            _spread(summary["ratio_vs_hf_assisted"], 2, "×"),
+            _yes_no(summary["identical_to_plain"]),
+        )
+    table.caption = "= plain: output token-identical to plain greedy generate on every prompt"
+    table.caption_justify = "left"
+    return table
+
+
+def _work_table(result: dict[str, Any]) -> Table:
+    table = Table(title="Work", title_justify="left")
+    table.add_column("method")
+    for name in (
+        "V fwd /token",
+        "V in /token",
+        "V fwd /round",
+        "D fwd /round",
+        "acc/draft",
+        "α",
+        "tokens /round",
+    ):
+        table.add_column(name, justify="right")
+    for summary in _main_methods(result):
+        table.add_row(
+            summary["label"],
+            _num(summary["verifier_forwards_per_token"], 2),
+            _num(summary["verifier_input_tokens_per_token"], 1),
+            _num(summary["verifier_forwards_per_round"], 2),
+            _num(summary["drafter_forwards_per_round"], 2),
+            _num(summary["acceptance_rate"], 2),
+            _num(summary["alpha"], 2),
+            _num(summary["tokens_per_round"], 2),
+        )
+    table.caption = (
+        "V/D: verifier/drafter forwards, V in: verifier input tokens (prompt prefill included "
+        "per token, excluded per round); acc/draft: accepted / drafted; α: accepted / judged "
+        "(drafts after a round's first rejection are never judged)"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _cost_table(result: dict[str, Any]) -> Table:
+    cost = result["cost_model"]
+    table = Table(
+        title=f"Cost model (median of {cost['samples']} timings, taken between the repeats, at "
+        f"{cost['context_tokens']} cached tokens): S = (1 − α^(k+1)) / ((1 − α)(k·c + r_k))",
+        title_justify="left",
+        show_header=False,
+    )
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("drafter step (1 token)", f"{cost['drafter_step_ms']:.2f} ms"),
+        ("verifier step (1 token)", f"{cost['verifier_step_ms']:.2f} ms"),
+        (f"verifier on k+1 = {cost['k'] + 1} tokens", f"{cost['verifier_block_ms']:.2f} ms"),
+        ("c = drafter / verifier step", f"{cost['c']:.3f}"),
+        ("r_k = verifier (k+1) / verifier (1)", f"{cost['r_k']:.3f}"),
+        (
+            "plain generate per token",
+            f"{cost['plain_generate_step_ms']:.2f} ms "
+            f"(= {cost['plain_generate_over_verifier_step']:.2f} verifier steps)",
+        ),
+        ("predicted S at α=1 (the ceiling)", f"{cost['predicted_speedup_at_alpha_1']:.2f}×"),
+    ]
+    for figure, value in rows:
+        table.add_row(figure, value)
+    return table
+
+
+def _oracle_table(result: dict[str, Any]) -> Table:
+    table = Table(
+        title="Oracle drafter: speedup over plain generate, measured vs the cost model",
+        title_justify="left",
+    )
+    for name in ("α", "α meas.", "tokens /round", "round cost", "S pred.", "S meas.", "gap"):
+        table.add_column(name, justify="left" if name == "α" else "right")
+    for row in result["oracle"]:
+        table.add_row(
+            f"{row['alpha']:g}",
+            _num(row["measured_alpha"], 3),
+            f"{_num(row['tokens_per_round'], 2)} ({row['expected_tokens_per_round']:.2f})",
+            f"{row['round_cost_measured']:.2f} ({row['round_cost_model']:.2f})",
+            f"{row['predicted_speedup']:.2f}×",
+            _spread(row["measured_speedup"], 2, "×"),
+            _percent(row["gap"]),
+        )
+    identical = all(row["identical_to_plain"] for row in result["oracle"])
+    table.caption = (
+        "S pred.: the formula at the measured α. tokens/round: measured (formula). round cost: "
+        "seconds per round in verifier steps, measured with prefill (model: k·c + r_k). "
+        "measured/predicted = tokens/round ratio × round-cost ratio × plain generate's "
+        "per-token time in verifier steps. Oracle outputs token-identical to plain: "
+        f"{_yes_no(identical)}"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _yes_no(value: bool) -> str:
+    return "✓ yes" if value else "✗ no"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _times(value: float | None) -> str:
+    return "not run" if value is None else f"{value:.2f}×"
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1%}"
+
+
+def _spread(spread: dict[str, float] | None, digits: int, unit: str = "") -> str:
+    if spread is None:
+        return "—"
+    return (
+        f"{spread['median']:.{digits}f}{unit} "
+        f"({spread['min']:.{digits}f}–{spread['max']:.{digits}f})"
+    )

@@ -1,0 +1,376 @@
+"""The benchmark itself: which methods run, in what order, and the figures drawn from them.
+
+`run_bench` returns one JSON-ready dict; `report` renders the same dict as tables, so what
+`--json` prints and what a person reads cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+import torch
+import transformers
+
+from spectui import __version__
+from spectui.bench.baselines import (
+    Decoded,
+    configure_assistant,
+    hf_assisted,
+    plain_generate,
+    seed_decode,
+)
+from spectui.bench.costmodel import CostModel, CostSampler, alpha_estimate
+from spectui.bench.oracle import OracleDrafterDecoder, engine_decode
+from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
+from spectui.engine.config import DecodeConfig
+from spectui.engine.decode import SpeculativeDecoder, encode_prompt
+from spectui.engine.loading import ModelPair
+from spectui.engine.stats import expected_tokens_per_round
+
+Progress = Callable[[str], None]
+WARMUP_TOKENS = 8  # a short untimed decode per method first: lazy allocations, caches, imports
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to run; `config` carries k, the soft thresholds, the seed and the hardware."""
+
+    config: DecodeConfig
+    new_tokens: int
+    repeats: int
+    prompts: tuple[str, ...]
+    alphas: tuple[float, ...]  # oracle-drafter acceptances to sweep
+    seed_prompts: int  # the seed's algorithm runs on this many prompts (0: skipped)
+    seed_repeats: int | None  # ... in this many repeats (None: all)
+    cost_budget_seconds: float  # seconds spent timing the cost model's steps, over all repeats
+
+    @property
+    def k(self) -> int:
+        """Draft length."""
+        return self.config.draft_span
+
+
+def run_bench(pair: ModelPair, settings: BenchSettings, progress: Progress) -> dict[str, Any]:
+    """Run everything; the figures as one JSON-ready dict."""
+    started = time.perf_counter()
+    load_before = _load_average()
+    prompts = [encode_prompt(pair, text) for text in settings.prompts]
+    new_tokens = min(settings.new_tokens, pair.context_length - max(map(len, prompts)))
+    configure_assistant(pair.drafter, settings.k)
+    progress("precomputing the verifier's greedy continuations (the oracle's answers)")
+    targets = {ids: plain_generate(pair, ids, new_tokens).output_ids for ids in prompts}
+    progress("warming up every method")
+    for method in _methods(pair, settings, targets, min(WARMUP_TOKENS, new_tokens)):
+        method.decode(prompts[0])
+    context = prompts[0] + targets[prompts[0]][: new_tokens // 2 + settings.k + 1]
+    while len(context) < settings.k + 2:  # very short runs: any tokens will do for timing
+        context += context
+    sampler = CostSampler(pair, context, settings.k)
+    methods = _methods(pair, settings, targets, new_tokens)
+    timings = run_interleaved(
+        methods,
+        prompts,
+        settings.repeats,
+        pair.verifier,
+        pair.drafter,
+        pair.device,
+        progress,
+        after_repeat=lambda: sampler.sample(settings.cost_budget_seconds / settings.repeats),
+    )
+    cost = sampler.model()
+    summaries = {m.key: _summary(m, timings, new_tokens) for m in methods}
+    greedy = summaries["engine_greedy"]
+    result: dict[str, Any] = {
+        "spectui": __version__,
+        "machine": _machine(load_before),
+        "versions": _versions(),
+        "settings": _settings_dict(pair, settings, prompts, new_tokens),
+        "ratio_vs_hf_assisted": _median(timings.ratio("engine_greedy", "hf_assisted")),
+        "ratio_vs_seed": _median(timings.ratio("engine_greedy", "seed")),
+        "speedup_vs_plain": _median(timings.ratio("engine_greedy", "plain")),
+        "predicted_speedup": cost.predicted_speedup(greedy["alpha"]),
+        "engine_vs_model": _against_model("engine_greedy", summaries, timings, cost),
+        "verifier_forwards_per_round": greedy["verifier_forwards_per_round"],
+        "alpha": greedy["alpha"],
+        "methods": summaries,
+        "cost_model": _cost_dict(cost, timings, new_tokens),
+        "oracle": [_oracle_row(alpha, summaries, timings, cost) for alpha in settings.alphas],
+    }
+    result["machine"]["load_average_after"] = _load_average()
+    result["elapsed_seconds"] = time.perf_counter() - started
+    return result
+
+
+# --- the methods -------------------------------------------------------------------------------
+
+
+def _methods(
+    pair: ModelPair,
+    settings: BenchSettings,
+    targets: dict[tuple[int, ...], tuple[int, ...]],
+    new_tokens: int,
+) -> list[Method]:
+    base = replace(settings.config, max_new_tokens=new_tokens, stop_at_eos=False, bonus=True)
+    greedy, soft = replace(base, policy="greedy"), replace(base, policy="soft")
+
+    def engine(config: DecodeConfig, prompt_ids: tuple[int, ...]) -> Decoded:
+        return engine_decode(SpeculativeDecoder(pair, config, prompt_ids))
+
+    def oracle(alpha: float, prompt_ids: tuple[int, ...]) -> Decoded:
+        decoder = OracleDrafterDecoder(
+            pair, greedy, prompt_ids, target=targets[prompt_ids], alpha=alpha, seed=base.seed
+        )
+        return engine_decode(decoder)
+
+    methods = [
+        Method("plain", "plain", partial(plain_generate, pair, new_tokens=new_tokens)),
+        Method("hf_assisted", "HF assisted", partial(hf_assisted, pair, new_tokens=new_tokens)),
+        Method("engine_greedy", "engine greedy", partial(engine, greedy)),
+        Method("engine_soft", "engine soft", partial(engine, soft)),
+    ]
+    if settings.seed_prompts > 0:
+        methods.append(
+            Method(
+                "seed",
+                "seed (no cache)",
+                partial(seed_decode, pair, k=settings.k, new_tokens=new_tokens),
+                n_prompts=settings.seed_prompts,
+                n_repeats=settings.seed_repeats,
+            )
+        )
+    methods += [
+        Method(oracle_key(alpha), f"engine greedy, oracle α={alpha:g}", partial(oracle, alpha))
+        for alpha in settings.alphas
+    ]
+    return methods
+
+
+def oracle_key(alpha: float) -> str:
+    """The methods-table key of the oracle run at α."""
+    return f"oracle_{alpha:g}"
+
+
+# --- the figures -------------------------------------------------------------------------------
+
+
+def _summary(method: Method, timings: Timings, new_tokens: int) -> dict[str, Any]:
+    runs = timings.all_runs(method.key)
+    tokens = sum(len(run.decoded.output_ids) for run in runs)
+    # prefills: forwards over the prompt alone, outside any round (the engine does one per model)
+    rounds, drafted, accepted, prefills = _round_counts(method.key, runs)
+    checked = _sum_or_none(run.decoded.checked for run in runs)
+    model_seconds = _sum_or_none(run.decoded.model_seconds for run in runs)
+    plain = timings.first_outputs("plain")
+    outputs = timings.first_outputs(method.key)
+    return {
+        "label": method.label,
+        "tokens_per_second": _spread(timings.tokens_per_second(method.key)),
+        "ratio_vs_plain": _spread(timings.ratio(method.key, "plain")),
+        "ratio_vs_hf_assisted": _spread(timings.ratio(method.key, "hf_assisted")),
+        "seconds_per_token": sum(run.seconds for run in runs) / tokens,
+        "verifier_forwards_per_token": sum(run.verifier_forwards for run in runs) / tokens,
+        "verifier_input_tokens_per_token": sum(run.verifier_tokens for run in runs) / tokens,
+        "verifier_forwards_per_round": (
+            (sum(run.verifier_forwards for run in runs) - prefills) / rounds if rounds else None
+        ),
+        "drafter_forwards_per_round": (
+            (sum(run.drafter_forwards for run in runs) - prefills) / rounds if rounds else None
+        ),
+        "tokens_per_round": tokens / rounds if rounds else None,
+        "acceptance_rate": accepted / drafted if drafted else None,
+        "alpha": alpha_estimate(accepted, checked) if checked is not None else None,
+        "engine_overhead_share": (
+            1 - model_seconds / sum(run.seconds for run in runs) if model_seconds else None
+        ),
+        "identical_to_plain": all(plain.get(i) == out for i, out in outputs.items()),
+        "new_tokens": new_tokens,
+        "prompts_run": len(outputs),
+        "repeats_run": len(timings.runs.get(method.key, [])),
+    }
+
+
+def _round_counts(key: str, runs: Sequence[Run]) -> tuple[int, int, int, int]:
+    """(rounds, drafted, accepted, verifier prefill forwards) summed over runs."""
+    if key == "hf_assisted":
+        # transformers does one verifier forward per round (its first also prefills the prompt)
+        # and one drafter forward per draft token; every round appends its matches plus one.
+        rounds = sum(run.verifier_forwards for run in runs)
+        tokens = sum(len(run.decoded.output_ids) for run in runs)
+        return rounds, sum(run.drafter_forwards for run in runs), tokens - rounds, 0
+    if any(run.decoded.rounds is None for run in runs):
+        return 0, 0, 0, 0
+    return (
+        sum(run.decoded.rounds or 0 for run in runs),
+        sum(run.decoded.drafted or 0 for run in runs),
+        sum(run.decoded.accepted or 0 for run in runs),
+        sum(run.decoded.verifier_prefills for run in runs),
+    )
+
+
+def _oracle_row(
+    alpha: float, summaries: dict[str, dict[str, Any]], timings: Timings, cost: CostModel
+) -> dict[str, Any]:
+    key = oracle_key(alpha)
+    summary = summaries[key]
+    return {
+        "alpha": alpha,
+        "measured_alpha": summary["alpha"],
+        "predicted_speedup_at_nominal_alpha": cost.predicted_speedup(alpha),
+        **_against_model(key, summaries, timings, cost),
+        "tokens_per_second": summary["tokens_per_second"],
+        "engine_overhead_share": summary["engine_overhead_share"],
+        "identical_to_plain": summary["identical_to_plain"],
+    }
+
+
+def _against_model(
+    key: str, summaries: dict[str, dict[str, Any]], timings: Timings, cost: CostModel
+) -> dict[str, Any]:
+    """A speculative method's measured speedup over plain next to the cost model's.
+
+    Measured / predicted is the product of three factors (exactly for totals; the measured
+    speedup is a median of per-repeat ratios): tokens per round against the
+    formula's (acceptance that is not independent per token, the short last round), the
+    model's round cost against the measured one (both in verifier steps; the measured includes
+    prefill and the engine's own work), and plain generate's per-token time against the bare
+    verifier step that the model counts in.
+    """
+    summary = summaries[key]
+    measured = timings.ratio(key, "plain")
+    predicted = cost.predicted_speedup(summary["alpha"])
+    expected_per_round = expected_tokens_per_round(summary["alpha"], cost.k)
+    runs = timings.all_runs(key)
+    tokens = sum(len(run.decoded.output_ids) for run in runs)
+    seconds = sum(run.seconds for run in runs)
+    rounds = sum(run.decoded.rounds or 0 for run in runs)
+    round_cost = seconds / rounds / cost.verifier_step
+    plain_step = summaries["plain"]["seconds_per_token"]
+    return {
+        "tokens_per_round": summary["tokens_per_round"],
+        "expected_tokens_per_round": expected_per_round,
+        "round_cost_measured": round_cost,
+        "round_cost_model": cost.round_cost,
+        "predicted_speedup": predicted,
+        "predicted_speedup_at_measured_tokens_per_round": (
+            summary["tokens_per_round"] / cost.round_cost
+        ),
+        "measured_speedup": _spread(measured),
+        "gap": (measured.median / predicted - 1) if measured else None,
+        "gap_factors": {
+            "tokens_per_round": summary["tokens_per_round"] / expected_per_round,
+            "round_cost": cost.round_cost / round_cost,
+            "plain_loop": plain_step / cost.verifier_step,
+        },
+        "speedup_vs_verifier_step": cost.verifier_step * tokens / seconds,
+    }
+
+
+def _cost_dict(cost: CostModel, timings: Timings, new_tokens: int) -> dict[str, Any]:
+    runs = timings.all_runs("plain")
+    plain_step = sum(run.seconds for run in runs) / sum(len(r.decoded.output_ids) for r in runs)
+    return {
+        "c": cost.c,
+        "r_k": cost.r_k,
+        "k": cost.k,
+        "drafter_step_ms": cost.drafter_step * 1e3,
+        "verifier_step_ms": cost.verifier_step * 1e3,
+        "verifier_block_ms": cost.verifier_block * 1e3,
+        "context_tokens": cost.context_tokens,
+        "samples": cost.samples,
+        # Plain generate's seconds per token over the bare verifier step: HF's loop overhead.
+        "plain_generate_step_ms": plain_step * 1e3,
+        "plain_generate_over_verifier_step": plain_step / cost.verifier_step,
+        "predicted_speedup_at_alpha_1": cost.predicted_speedup(1.0),
+    }
+
+
+def _settings_dict(
+    pair: ModelPair, settings: BenchSettings, prompts: Sequence[tuple[int, ...]], new_tokens: int
+) -> dict[str, Any]:
+    config = settings.config
+    return {
+        "drafter": pair.drafter_id,
+        "verifier": pair.verifier_id,
+        "drafter_parameters": _parameters(pair.drafter),
+        "verifier_parameters": _parameters(pair.verifier),
+        "device": str(pair.device),
+        "dtype": str(pair.dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "k": settings.k,
+        "new_tokens": new_tokens,
+        "new_tokens_requested": settings.new_tokens,
+        "repeats": settings.repeats,
+        "prompts": list(settings.prompts),
+        "prompt_tokens": [len(ids) for ids in prompts],
+        "alphas": list(settings.alphas),
+        "seed_prompts": settings.seed_prompts,
+        "seed_repeats": settings.seed_repeats,
+        "bonus": True,
+        "eos": "disabled",
+        "soft_gates": {
+            "p_thresh": config.p_thresh,
+            "topk_gate": config.topk_gate,
+            "margin_gate": config.margin_gate,
+            "max_accept": config.max_accept,
+        },
+        "seed": config.seed,
+    }
+
+
+def _machine(load_before: list[float] | None) -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": load_before,
+    }
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _parameters(model: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def _spread(spread: Spread | None) -> dict[str, float] | None:
+    return spread.as_dict() if spread else None
+
+
+def _median(spread: Spread | None) -> float | None:
+    return spread.median if spread else None
+
+
+def _sum_or_none(values: Any) -> Any:
+    values = list(values)
+    return None if any(value is None for value in values) else sum(values)

@@ -1,0 +1,208 @@
+"""`spectui bench`: it runs, its JSON is well-formed, and its baselines are what they claim.
+
+Benchmarks are not timed tests: nothing here asserts a speed or a speedup, only counts,
+identities and the shape of the output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from spectui.cli import main
+
+TOP_LEVEL_FIGURES = (
+    "ratio_vs_hf_assisted",
+    "ratio_vs_seed",
+    "speedup_vs_plain",
+    "predicted_speedup",
+    "verifier_forwards_per_round",
+    "alpha",
+)
+MAIN_METHODS = ("plain", "hf_assisted", "engine_greedy", "engine_soft", "seed")
+
+
+def pair_args(pair: Any) -> list[str]:
+    return ["--drafter", pair.drafter, "--verifier", pair.verifier]
+
+
+@pytest.fixture(scope="module")
+def quick_json(tiny_pair: Any) -> dict[str, Any]:
+    """`spectui bench --quick --json` on the tiny pair, parsed (run once for the module)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "spectui.cli", "bench", "--quick", "--json", *pair_args(tiny_pair)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)  # the whole of stdout is one JSON object
+
+
+def test_quick_json_has_the_headline_figures(quick_json: dict[str, Any]) -> None:
+    for key in TOP_LEVEL_FIGURES:
+        assert isinstance(quick_json[key], float) and math.isfinite(quick_json[key]), key
+    assert quick_json["verifier_forwards_per_round"] == 1.0
+    assert set(quick_json["machine"]) >= {"cpu", "cpu_count", "platform", "load_average_before"}
+    assert set(quick_json["versions"]) == {"python", "torch", "transformers"}
+    settings = quick_json["settings"]
+    assert settings["threads"] == 1
+    assert settings["k"] == 5
+    assert settings["new_tokens"] == 32
+    assert settings["eos"] == "disabled"
+
+
+def test_quick_json_methods_are_complete_and_exact(quick_json: dict[str, Any]) -> None:
+    methods = quick_json["methods"]
+    assert set(MAIN_METHODS) <= set(methods)
+    for key, summary in methods.items():
+        spread = summary["tokens_per_second"]
+        assert 0 < spread["min"] <= spread["median"] <= spread["max"], key
+        assert summary["verifier_forwards_per_token"] > 0, key
+    # Greedy-exact methods reproduce the verifier's greedy decode token for token.
+    for key in ("hf_assisted", "engine_greedy", "seed"):
+        assert methods[key]["identical_to_plain"], key
+    # The same algorithm at the same k does the same work: HF is configured honestly.
+    engine, hf = methods["engine_greedy"], methods["hf_assisted"]
+    assert hf["tokens_per_round"] == pytest.approx(engine["tokens_per_round"])
+    # (HF drafts one token fewer than the engine when a round reaches the length limit.)
+    assert hf["acceptance_rate"] == pytest.approx(engine["acceptance_rate"], rel=0.1)
+    assert hf["verifier_forwards_per_round"] == 1.0
+    assert hf["drafter_forwards_per_round"] > 4  # k=5, minus the shorter last rounds
+    # The seed re-runs the verifier once per judged draft token, over the whole sequence.
+    assert methods["seed"]["verifier_input_tokens_per_token"] > 5
+
+
+def test_quick_json_oracle_sweep(quick_json: dict[str, Any]) -> None:
+    rows = {row["alpha"]: row for row in quick_json["oracle"]}
+    assert sorted(rows) == [0.0, 0.5, 0.7, 0.9, 1.0]
+    assert rows[0.0]["measured_alpha"] == 0.0
+    assert rows[0.0]["tokens_per_round"] == 1.0
+    assert rows[1.0]["measured_alpha"] == 1.0
+    for row in rows.values():
+        assert row["identical_to_plain"]
+        assert row["predicted_speedup"] > 0
+        assert math.isfinite(row["gap"])
+    cost = quick_json["cost_model"]
+    assert cost["c"] > 0 and cost["r_k"] > 0
+
+
+def test_human_report(tiny_pair: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        [
+            "bench",
+            "--quick",
+            *pair_args(tiny_pair),
+            "--alphas",
+            "0.5",
+            "--repeats",
+            "1",
+            "--max-new-tokens",
+            "12",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    for text in (
+        "machine",
+        "torch",
+        "transformers",
+        "threads 1",
+        "k=5",
+        "12 new tokens",
+        "Speed",
+        "Work",
+        "Cost model",
+        "Oracle drafter",
+        "HF assisted",
+    ):
+        assert text in out, text
+
+
+def test_bad_alphas_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["bench", "--alphas", "0.5,2"])
+    assert "every α must be in 0..1" in capsys.readouterr().err
+
+
+def test_command_module_does_not_import_torch() -> None:
+    code = (
+        "import sys, spectui.bench.command; "
+        "print('torch' in sys.modules, 'transformers' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_oracle_drafter_controls_acceptance(tiny_loaded: Any) -> None:
+    from spectui.bench.baselines import plain_generate
+    from spectui.bench.oracle import OracleDrafterDecoder, engine_decode
+    from spectui.engine import DecodeConfig
+    from spectui.engine.decode import encode_prompt
+
+    pair = tiny_loaded
+    config = DecodeConfig(
+        drafter=pair.drafter_id,
+        verifier=pair.verifier_id,
+        policy="greedy",
+        bonus=True,
+        max_new_tokens=24,
+        stop_at_eos=False,
+    )
+    prompt = encode_prompt(pair, "Once upon a time,")
+    target = plain_generate(pair, prompt, 24).output_ids
+    for alpha in (0.0, 0.6, 1.0):
+        decoded = engine_decode(
+            OracleDrafterDecoder(pair, config, prompt, target=target, alpha=alpha, seed=1)
+        )
+        assert decoded.output_ids == target  # greedy-exact stays lossless whatever is drafted
+        assert decoded.checked
+        if alpha == 0.0:
+            assert decoded.accepted == 0
+        if alpha == 1.0:
+            assert decoded.accepted == decoded.checked == decoded.drafted
+
+
+def test_seed_algorithm_matches_plain_greedy(tiny_loaded: Any) -> None:
+    from spectui.bench.baselines import plain_generate, seed_decode
+    from spectui.engine.decode import encode_prompt
+
+    prompt = encode_prompt(tiny_loaded, "The capital of France is")
+    seed = seed_decode(tiny_loaded, prompt, k=4, new_tokens=20)
+    assert seed.output_ids == plain_generate(tiny_loaded, prompt, 20).output_ids
+    assert seed.rounds and seed.drafted and seed.checked
+
+
+def test_cost_model_formula() -> None:
+    from spectui.bench.costmodel import CostModel, alpha_estimate
+
+    cost = CostModel(
+        k=4, context_tokens=10, drafter_step=0.1, verifier_step=1.0, verifier_block=1.2, samples=5
+    )
+    assert cost.c == pytest.approx(0.1)
+    assert cost.r_k == pytest.approx(1.2)
+    assert cost.predicted_speedup(0.0) == pytest.approx(1 / 1.6)
+    assert cost.predicted_speedup(1.0) == pytest.approx(5 / 1.6)
+    assert cost.predicted_speedup(0.5) == pytest.approx((1 - 0.5**5) / 0.5 / 1.6)
+    assert alpha_estimate(3, 4) == 0.75
+    assert alpha_estimate(0, 0) == 0.0
+
+
+def test_synthetic_pair_builds_and_decodes() -> None:
+    from spectui.bench.baselines import plain_generate
+    from spectui.bench.synthetic import build_synthetic_pair
+    from spectui.engine.decode import encode_prompt
+
+    pair = build_synthetic_pair("bundled-size", drafter_kind="perturbed")
+    assert pair.context_length == 256
+    assert pair.drafter.config.n_layer == pair.verifier.config.n_layer == 6
+    prompt = encode_prompt(pair, "She walked into the")
+    assert len(plain_generate(pair, prompt, 4).output_ids) == 4
