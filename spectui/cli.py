@@ -45,9 +45,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--verifier", help="verifier: HF id or local directory (default: bundled)")
     group.add_argument(
         "--policy",
-        choices=["greedy", "soft"],
+        choices=["greedy", "soft", "sample"],
         default=defaults.policy,
-        help="acceptance policy: greedy-exact or soft-guarded (default: %(default)s)",
+        help=(
+            "acceptance policy: greedy-exact, soft-guarded or speculative-sampling "
+            "(default: %(default)s)"
+        ),
     )
     group.add_argument(
         "--draft-span",

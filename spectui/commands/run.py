@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 POLICY_CHOICES: dict[str, tuple[PolicyName, ...]] = {
     "greedy": ("greedy",),
     "soft": ("soft",),
+    "sample": ("sample",),
     "both": ("soft", "greedy"),  # the seed's main prints soft-guarded first
 }
 
