@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from pathlib import Path
 
 from spectui import __version__
 from spectui.engine.config import DTYPE_NAMES, ConfigError, DecodeConfig
@@ -29,6 +30,7 @@ SEED_PROMPTS = (
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("spectui.commands.run", "decode headlessly and print drafts, verdicts and stats"),
     "bench": ("spectui.bench.command", "benchmark the engine against plain and HF decoding"),
+    "replay": ("spectui.commands.replay", "open the app on a saved trace, with no model loaded"),
 }
 
 
@@ -156,12 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
         "opens the terminal app on the bundled offline model pair.",
     )
     parser.add_argument("--version", action="version", version=f"spectui {__version__}")
+    parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        type=Path,
+        help="save the session's trace (JSON Lines) to FILE when the decode ends and on quit; "
+        "the w key saves it there too (else to ./spectui-trace-<time>.jsonl)",
+    )
     add_engine_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, summary) in SUBCOMMANDS.items():
         sub = commands.add_parser(name, help=summary, description=summary)
-        add_engine_options(sub)
-        _command_module(module_name).add_arguments(sub)
+        module = _command_module(module_name)
+        if getattr(module, "ENGINE_OPTIONS", True):  # replay loads no model: no model options
+            add_engine_options(sub)
+        module.add_arguments(sub)
     return parser
 
 

@@ -18,7 +18,9 @@ float32 on the CPU, and measures on the held-out chapters written by ``prepare_c
    were accepted this round; the first rejection ends the round with the verifier's argmax;
 4. three greedy 40-token continuations by the verifier from held-out prompts;
 5. the loop check: greedy 64-token continuations of the six seed prompts, and the pooled
-   fraction of token 4-grams in each continuation that already occurred earlier in it;
+   fraction of token 4-grams in each continuation that already occurred earlier in it; the
+   same fraction for the verifier's greedy continuations of the held-out contexts (2.) and of
+   twelve other short prompts (``OTHER_PROMPTS``);
 6. the total size of the bundled files and the time to load the pair after imports.
 
 Everything is greedy and deterministic. Usage::
@@ -53,6 +55,22 @@ SEED_PROMPTS = [
     "It is important to",
     "This is a simple",
     "In the beginning,",
+]
+# Other short prompts for a second loop check (the training script's loop monitor uses them to
+# choose among verifier snapshots; never trained on).
+OTHER_PROMPTS = [
+    "He looked at the",
+    "My dear friend,",
+    "The weather was",
+    "When they arrived at the house,",
+    "I do not think",
+    "There was a",
+    "After dinner,",
+    "The letter was",
+    "We should be",
+    "Her mother said",
+    "It was a",
+    "They had not",
 ]
 CONTEXT = 256
 K = 5
@@ -234,8 +252,13 @@ def main() -> int:
     ppl = perplexities(verifier, drafter, ids)
     ctxs = contexts(ids, args.contexts, args.context_len, eos)
     spec = {}
+    held_rep = held_tot = 0
     for policy in ("greedy", "soft"):
         runs = [speculative(verifier, drafter, c, args.new_tokens, policy) for c in ctxs]
+        if policy == "greedy":  # greedy-exact output == the verifier's greedy continuation
+            for r, c in zip(runs, ctxs, strict=True):
+                rr, tt = repeated_4grams(r["seq"][len(c) :])
+                held_rep, held_tot = held_rep + rr, held_tot + tt
         d = sum(r["drafted"] for r in runs)
         a = sum(r["accepted"] for r in runs)
         n_rounds = sum(r["rounds"] for r in runs)
@@ -257,6 +280,10 @@ def main() -> int:
         r, t = repeated_4grams(cont)
         rep, tot = rep + r, tot + t
         loops.append((prompt, tok.decode(cont), r / t))
+    o_rep = o_tot = 0
+    for prompt in OTHER_PROMPTS:
+        r, t = repeated_4grams(greedy(verifier, tok(prompt)["input_ids"], 64))
+        o_rep, o_tot = o_rep + r, o_tot + t
     d_rep = d_tot = 0
     for prompt in SEED_PROMPTS:
         r, t = repeated_4grams(greedy(drafter, tok(prompt)["input_ids"], 64))
@@ -268,6 +295,8 @@ def main() -> int:
         "greedy": spec["greedy"],
         "soft": spec["soft"],
         "repeated_4gram_fraction": rep / tot,
+        "heldout_repeated_4gram_fraction": held_rep / held_tot,
+        "other_prompts_repeated_4gram_fraction": o_rep / o_tot,
         "drafter_repeated_4gram_fraction": d_rep / d_tot,
         "bundle_bytes": total_bytes,
         "load_seconds": load_s,
@@ -321,7 +350,18 @@ def main() -> int:
         f"| repeated 4-grams, verifier greedy 64 tokens × 6 seed prompts (pooled) | "
         f"{100 * rep / tot:.1f}% ({rep}/{tot}) |"
     )
-    L.append(f"| (for comparison) same for the drafter alone | {100 * d_rep / d_tot:.1f}% |")
+    L.append(
+        f"| repeated 4-grams, verifier greedy {args.new_tokens} tokens × the {len(ctxs)} "
+        f"held-out contexts (pooled) | {100 * held_rep / held_tot:.1f}% ({held_rep}/{held_tot}) |"
+    )
+    L.append(
+        f"| repeated 4-grams, verifier greedy 64 tokens × {len(OTHER_PROMPTS)} other short "
+        f"prompts (pooled) | {100 * o_rep / o_tot:.1f}% ({o_rep}/{o_tot}) |"
+    )
+    L.append(
+        f"| (for comparison) seed-prompt figure for the drafter alone | "
+        f"{100 * d_rep / d_tot:.1f}% |"
+    )
     L.append(f"| bundled files, total | {total_bytes / 1e6:.2f} MB ({total_bytes:,} bytes) |")
     L.append(
         f"| load pair + tokenizers with from_pretrained (after imports) | {load_s:.2f} s "

@@ -21,12 +21,16 @@ windows, and the latest and best (lowest held-out loss) checkpoints are saved in
 ``--ckpt/<name>/{last,best}``.
 
 Further stages: ``unlikelihood`` fine-tunes the trained verifier against greedy
-self-repetition (sequence-level unlikelihood, alternating with cross-entropy steps);
-``interpolate`` blends the verifier with that fine-tune in weight space (``--mix``);
-``export`` writes the chosen verifier (``--teacher``) and the drafter to the package
-directory in float16 together with the tokenizer and a generation config.
+self-repetition (sequence-level unlikelihood alternating with cross-entropy steps, or with
+``--ul-mode redirect`` a KL loss toward the start model's own non-repeating alternatives, see
+``redirect_loss``); ``interpolate`` blends the verifier with that fine-tune in weight space
+(``--mix``); ``onpolicy`` writes the verifier's own greedy continuations with its top-k
+log-probs, on which ``drafter --onpolicy`` distils the drafter (where greedy-exact speculative
+decoding actually runs); ``export`` writes the chosen verifier (``--teacher``) and the drafter
+to the package directory in float16 together with the tokenizer and a generation config.
+``--init-from`` continues from any checkpoint or exported model directory.
 
-Usage (see README.md for the exact commands used)::
+Usage (see README.md for the exact commands of both rounds)::
 
     python scripts/bundled_pair/train.py verifier --minutes 60
     python scripts/bundled_pair/train.py unlikelihood --minutes 9 --lr 2e-4
@@ -34,6 +38,12 @@ Usage (see README.md for the exact commands used)::
     python scripts/bundled_pair/train.py drafter --teacher verifier_mix --minutes 11 \
         --warmup 20 --lr 3e-3
     python scripts/bundled_pair/train.py export --teacher verifier_mix
+    # round 2, from the exported round-1 pair
+    python scripts/bundled_pair/train.py unlikelihood --ul-mode redirect \
+        --init-from spectui/models/verifier --out-name verifier_rd --minutes 28 --lr 1e-4
+    python scripts/bundled_pair/train.py onpolicy --teacher verifier_v2 --sequences 1024
+    python scripts/bundled_pair/train.py drafter --teacher verifier_v2 \
+        --init-from spectui/models/drafter --layers 3 --onpolicy .build/bundled/ckpt/onpolicy
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -54,6 +65,7 @@ import torch.nn.functional as F
 CONTEXT = 256
 VOCAB = 4096
 EOT_ID = 0
+NEWLINE_ID = 199  # "\n" in the shipped tokenizer (paragraph break)
 SPECS = {
     "verifier": dict(n_layer=6, n_embd=256, n_head=4, dropout=0.05),
     "drafter": dict(n_layer=2, n_embd=128, n_head=4, dropout=0.0),
@@ -132,7 +144,12 @@ def train(args: argparse.Namespace) -> None:
 
     train_tokens = load_tokens(args.corpus, "train")
     val_windows = eval_windows(load_tokens(args.corpus, "heldout"), args.eval_windows)
-    model = GPT2LMHeadModel(make_config(name))
+    if args.init_from:
+        model = GPT2LMHeadModel.from_pretrained(args.init_from, dtype=torch.float32)
+        if args.layers and args.layers > model.config.n_layer:
+            model = grow(model, args.layers)
+    else:
+        model = GPT2LMHeadModel(make_config(name))
     n_params = sum(p.numel() for p in model.parameters())
     print(
         f"[{name}] params={n_params:,} train_tokens={len(train_tokens):,} "
@@ -145,6 +162,8 @@ def train(args: argparse.Namespace) -> None:
         teacher = GPT2LMHeadModel.from_pretrained(
             args.ckpt / args.teacher / "best", dtype=torch.float32
         )
+        if args.onpolicy:
+            teacher = fp16_rounded(teacher)  # the verifier as shipped
         teacher.eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -160,6 +179,13 @@ def train(args: argparse.Namespace) -> None:
         betas=(0.9, 0.95),
     )
     gen = torch.Generator().manual_seed(args.seed)
+    onpol = OnPolicy(args.onpolicy) if args.onpolicy else None
+    if onpol is not None:
+        print(
+            f"[{name}] on-policy sequences: {onpol.n_train} (+{len(onpol.tokens) - onpol.n_train}"
+            f" kept aside), start agreement {onpol.agreement(model):.4f}",
+            flush=True,
+        )
     budget_s = args.minutes * 60 if args.minutes else None
     best = float("inf")
     t0 = time.time()
@@ -175,12 +201,21 @@ def train(args: argparse.Namespace) -> None:
         lr = lr_at(step, progress, args.lr, args.warmup)
         for g in opt.param_groups:
             g["lr"] = lr
-        starts = torch.randint(0, len(train_tokens) - CONTEXT - 1, (args.batch,), generator=gen)
-        batch = torch.stack([train_tokens[s : s + CONTEXT + 1] for s in starts.tolist()])
-        x, y = batch[:, :-1], batch[:, 1:]
-        logits = model(input_ids=x).logits
-        ce = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
-        if teacher is not None:
+        use_onpol = onpol is not None and float(torch.rand(1, generator=gen)) < args.onpolicy_frac
+        if use_onpol:
+            # 2x the batch: on-policy sequences are 96 tokens, not 256
+            idx = torch.randint(0, onpol.n_train, (2 * args.batch,), generator=gen)
+            loss, kl, ce = onpol.loss(model, idx, args.alpha)
+            x = onpol.tokens[idx, :-1]
+        else:
+            starts = torch.randint(0, len(train_tokens) - CONTEXT - 1, (args.batch,), generator=gen)
+            batch = torch.stack([train_tokens[s : s + CONTEXT + 1] for s in starts.tolist()])
+            x, y = batch[:, :-1], batch[:, 1:]
+            logits = model(input_ids=x).logits
+            ce = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        if use_onpol:
+            pass  # loss, kl and ce set above
+        elif teacher is not None:
             with torch.no_grad():
                 t_logits = teacher(input_ids=x).logits
             kl = F.kl_div(
@@ -203,6 +238,7 @@ def train(args: argparse.Namespace) -> None:
         if step % args.log_every == 0:
             now = time.time()
             extra = f" kl={float(kl):.3f}" if teacher is not None else ""
+            extra += " (on-policy)" if use_onpol else ""
             print(
                 f"[{name}] step={step} t={now - t0:.0f}s lr={lr:.2e} loss={float(loss):.3f} "
                 f"ce={float(ce):.3f}{extra} tok/s={log_tok / (now - log_t):.0f}",
@@ -210,9 +246,11 @@ def train(args: argparse.Namespace) -> None:
             )
             log_t, log_tok = now, 0
         if step % args.eval_every == 0:
-            best = evaluate_and_save(model, val_windows, out_dir, step, t0, tokens_seen, best, name)
+            best = evaluate_and_save(
+                model, val_windows, out_dir, step, t0, tokens_seen, best, name, onpol
+            )
 
-    best = evaluate_and_save(model, val_windows, out_dir, step, t0, tokens_seen, best, name)
+    best = evaluate_and_save(model, val_windows, out_dir, step, t0, tokens_seen, best, name, onpol)
     summary = {
         "model": name,
         "params": n_params,
@@ -230,25 +268,59 @@ def train(args: argparse.Namespace) -> None:
         "dropout": SPECS[name]["dropout"],
         "seed": args.seed,
         "threads": args.threads,
-        "best_val_loss_sample": best,
-        "best_val_ppl_sample": math.exp(best),
+        "init_from": str(args.init_from) if args.init_from else None,
+        "onpolicy": [str(p) for p in args.onpolicy] if args.onpolicy else None,
+        "onpolicy_frac": args.onpolicy_frac if args.onpolicy else None,
     }
+    if onpol is not None:  # best = highest greedy agreement on the kept-aside sequences
+        summary["best_onpolicy_agreement"] = -best
+    else:
+        summary["best_val_loss_sample"] = best
+        summary["best_val_ppl_sample"] = math.exp(best)
     (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
     print(f"[{name}] done: {json.dumps(summary)}", flush=True)
 
 
-def evaluate_and_save(model, val_windows, out_dir, step, t0, tokens_seen, best, name) -> float:
+def grow(model, n_layer: int):
+    """Append blocks that start as the identity (attention and MLP output projections zeroed,
+    so each new residual branch adds 0): same function, more capacity to fine-tune."""
+    from transformers import GPT2LMHeadModel
+
+    cfg = model.config
+    cfg.n_layer = n_layer
+    bigger = GPT2LMHeadModel(cfg)
+    missing, unexpected = bigger.load_state_dict(model.state_dict(), strict=False)
+    assert not unexpected, unexpected
+    with torch.no_grad():
+        for block in bigger.transformer.h[len(model.transformer.h) :]:
+            for proj in (block.attn.c_proj, block.mlp.c_proj):
+                proj.weight.zero_()
+                proj.bias.zero_()
+    print(f"grew the model to {n_layer} layers (new: {sorted({k.split('.')[2] for k in missing})})")
+    return bigger
+
+
+def evaluate_and_save(
+    model, val_windows, out_dir, step, t0, tokens_seen, best, name, onpol=None
+) -> float:
+    """Held-out loss; with on-policy data, "best" is by greedy agreement with the teacher on
+    the kept-aside on-policy sequences (what greedy-exact acceptance depends on)."""
     val = held_out_loss(model, val_windows)
+    score = val
+    extra = ""
+    if onpol is not None:
+        agree = onpol.agreement(model)
+        score, extra = -agree, f" onpolicy_agreement={agree:.4f}"
     model.save_pretrained(out_dir / "last")
     tag = ""
-    if val < best:
-        best = val
+    if score < best:
+        best = score
         model.save_pretrained(out_dir / "best")
         (out_dir / "best" / "step.txt").write_text(f"{step}\n")
         tag = " (best)"
     print(
         f"[{name}] EVAL step={step} t={time.time() - t0:.0f}s tokens={tokens_seen:,} "
-        f"val_loss={val:.4f} val_ppl={math.exp(val):.2f}{tag}",
+        f"val_loss={val:.4f} val_ppl={math.exp(val):.2f}{extra}{tag}",
         flush=True,
     )
     return best
@@ -267,6 +339,47 @@ def repeat_mask(cont: torch.Tensor, n: int = 4) -> torch.Tensor:
     return mask
 
 
+def banned_next(cont: torch.Tensor, n: int = 4) -> list[list[set[int]]]:
+    """[B][T] sets: tokens that, at continuation position t, would complete an n-gram
+    already present earlier in the same continuation (empty for t < n - 1)."""
+    out = []
+    for row in cont.tolist():
+        seen: dict[tuple[int, ...], set[int]] = {}
+        sets = []
+        for t in range(len(row)):
+            ctx = tuple(row[t - n + 1 : t]) if t >= n - 1 else None
+            sets.append(set(seen.get(ctx, ())) if ctx is not None else set())
+            if ctx is not None:
+                seen.setdefault(ctx, set()).add(row[t])
+        out.append(sets)
+    return out
+
+
+def redirect_loss(model, base, prefix: torch.Tensor, cont: torch.Tensor, topk: int, w_loop: float):
+    """Loss on the model's own greedy continuation ``cont`` of ``prefix``: KL(target || p) with
+    target = the frozen base model's distribution at the same position, minus the tokens that
+    would repeat a 4-gram of the continuation; where greedy did repeat one (a loop position),
+    the target is further cut to the base's top-``topk`` (plausible alternatives, not the
+    tail) and weighted ``w_loop``. Returns (loss, fraction of loop positions)."""
+    plen = prefix.shape[1]
+    full = torch.cat([prefix, cont], dim=1)
+    logq = model(input_ids=full[:, :-1]).logits[:, plen - 1 :].log_softmax(-1)  # [B, T, V]
+    with torch.no_grad():
+        pb = base(input_ids=full[:, :-1]).logits[:, plen - 1 :].softmax(-1)  # [B, T, V]
+        loop = torch.zeros(cont.shape, dtype=torch.bool)
+        for b, sets in enumerate(banned_next(cont)):
+            for t, banned in enumerate(sets):
+                if banned:
+                    pb[b, t, list(banned)] = 0.0
+                    loop[b, t] = cont[b, t].item() in banned
+        cut = torch.zeros_like(pb).scatter_(-1, pb.topk(topk, dim=-1).indices, 1.0)
+        target = torch.where(loop[..., None], pb * cut, pb)
+        target = target / target.sum(-1, keepdim=True).clamp_min(1e-12)
+    kl = (target * (target.clamp_min(1e-12).log() - logq)).sum(-1)  # [B, T]
+    w = torch.where(loop, w_loop, 1.0)
+    return (kl * w).sum() / w.sum(), float(loop.float().mean())
+
+
 @torch.no_grad()
 def greedy_batch(model, prefix: torch.Tensor, new_tokens: int) -> torch.Tensor:
     was_training = model.training
@@ -281,83 +394,317 @@ def greedy_batch(model, prefix: torch.Tensor, new_tokens: int) -> torch.Tensor:
     return torch.cat(toks, dim=1)
 
 
+MONITOR_PROMPTS = [
+    # Short prompts for the loop monitor: not the seed's six prompts, never trained on.
+    "He looked at the",
+    "My dear friend,",
+    "The weather was",
+    "When they arrived at the house,",
+    "I do not think",
+    "There was a",
+    "After dinner,",
+    "The letter was",
+    "We should be",
+    "Her mother said",
+    "It was a",
+    "They had not",
+]
+
+
+def heldout_prefixes(corpus: Path, n: int, length: int = 32) -> torch.Tensor:
+    """n evenly spaced held-out windows of `length` tokens without a document break."""
+    ids = load_tokens(corpus, "heldout")
+    out, pos, step = [], 0, (len(ids) - length) // n
+    while len(out) < n and pos + length <= len(ids):
+        w = ids[pos : pos + length]
+        hits = (w == EOT_ID).nonzero()
+        if len(hits):
+            pos += int(hits[0]) + 1
+            continue
+        out.append(w)
+        pos += step
+    return torch.stack(out)
+
+
+def training_words(corpus: Path) -> set[str]:
+    words: set[str] = set()
+    with open(corpus / "train.jsonl", encoding="utf-8") as f:
+        for line in f:
+            words.update(w.lower() for w in WORD_RE.findall(json.loads(line)["text"]))
+    return words
+
+
+WORD_RE = re.compile(r"[A-Za-z]+")
+
+
+@torch.no_grad()
+def loop_monitor(model, tok, prefixes: torch.Tensor, words: set[str]) -> dict[str, float]:
+    """Greedy 64-token continuations of held-out prefixes and of MONITOR_PROMPTS: pooled
+    repeated-4-gram fractions, and the share of generated words never seen in training
+    (a proxy for garbled sub-word output)."""
+
+    def frac(rows: list[list[int]]) -> float:
+        rep = tot = 0
+        for row in rows:
+            seen: set[tuple[int, ...]] = set()
+            for i in range(len(row) - 3):
+                g = tuple(row[i : i + 4])
+                rep += g in seen
+                tot += 1
+                seen.add(g)
+        return rep / max(tot, 1)
+
+    held = greedy_batch(model, prefixes, 64).tolist()
+    short = [
+        greedy_batch(model, torch.tensor([tok(p)["input_ids"]]), 64)[0].tolist()
+        for p in MONITOR_PROMPTS
+    ]
+    gen_words = [w.lower() for row in held + short for w in WORD_RE.findall(tok.decode(row))]
+    unseen = sum(w not in words for w in gen_words) / max(len(gen_words), 1)
+    return {"rep_heldout": frac(held), "rep_prompts": frac(short), "unseen_words": unseen}
+
+
 def unlikelihood(args: argparse.Namespace) -> None:
     """Sequence-level unlikelihood fine-tuning of the trained verifier (Welleck et al., 2020).
 
-    Alternating updates: (a) the verifier greedily continues random 32-token training prefixes
-    by 64 tokens; every continuation token that belongs to a 4-gram already produced earlier in
-    the same continuation gets the loss -log(1 - p(token)), pushing probability away from
-    repeating itself; (b) a plain cross-entropy step on real training text keeps the language
-    model. This changes the model's distribution (a training objective); decoding stays plain
-    greedy.
+    The verifier greedily continues random training prefixes by 64 tokens; every continuation
+    token that belongs to a 4-gram already produced earlier in the same continuation gets the
+    loss -log(1 - p(token)), pushing probability away from repeating itself; a cross-entropy
+    loss on real training text keeps the language model. ``--ul-mode alternate`` (the first
+    round's stage 2) alternates the two as separate steps with 32-token prefixes; ``mixed``
+    (this round's stage 6) takes ``CE + --ul-weight * UL`` in every step, with prefixes of
+    4-32 tokens (short prompts loop the most) and a cosine-decayed LR. This changes the model's
+    distribution (a training objective); decoding stays plain greedy. ``--init-from`` picks
+    the starting weights (default: ``ckpt/verifier/best``); the result goes to
+    ``ckpt/<--out-name>/`` with a snapshot every ``--eval-every`` steps (``step-N``).
     """
-    from transformers import GPT2LMHeadModel
+    from transformers import AutoTokenizer, GPT2LMHeadModel
 
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    out_dir = args.ckpt / "verifier_ul"
+    out_dir = args.ckpt / (args.out_name or "verifier_ul")
     out_dir.mkdir(parents=True, exist_ok=True)
     train_tokens = load_tokens(args.corpus, "train")
     val_windows = eval_windows(load_tokens(args.corpus, "heldout"), args.eval_windows)
-    model = GPT2LMHeadModel.from_pretrained(args.ckpt / "verifier" / "best", dtype=torch.float32)
+    init = args.init_from or args.ckpt / "verifier" / "best"
+    model = GPT2LMHeadModel.from_pretrained(init, dtype=torch.float32)
+    model.config.use_cache = True
     model.train()
+    tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    monitor_prefixes = heldout_prefixes(args.corpus, 24)
+    words = training_words(args.corpus)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
     gen = torch.Generator().manual_seed(args.seed + 1)
     budget_s = args.minutes * 60 if args.minutes else None
+    mixed = args.ul_mode in ("mixed", "redirect")
+    para = ((train_tokens == NEWLINE_ID) | (train_tokens == EOT_ID)).nonzero().squeeze(1) + 1
+    base = None
+    if args.ul_mode == "redirect":
+        base = GPT2LMHeadModel.from_pretrained(init, dtype=torch.float32).eval()
+        for p in base.parameters():
+            p.requires_grad_(False)
     t0 = time.time()
     step = 0
-    val = held_out_loss(model, val_windows)
-    print(f"[ul] start val_ppl={math.exp(val):.2f}", flush=True)
+    history = []
+
+    def checkpoint(tag: str) -> None:
+        val = held_out_loss(model, val_windows)
+        mon = loop_monitor(model, tok, monitor_prefixes, words)
+        row = {"step": step, "t": round(time.time() - t0), "val_ppl": math.exp(val), **mon}
+        history.append(row)
+        if tag:
+            model.save_pretrained(out_dir / tag)
+        print(f"[ul] EVAL {json.dumps(row)}", flush=True)
+
+    print(f"[ul] init={init} mode={args.ul_mode} lr={args.lr}", flush=True)
+    checkpoint("")
     rep_hist: list[float] = []
     while True:
         elapsed = time.time() - t0
-        if (budget_s and elapsed >= budget_s) or (args.steps and step >= args.steps):
+        progress = elapsed / budget_s if budget_s else step / args.steps
+        if progress >= 1.0 or (args.steps and step >= args.steps):
             break
-        if step % 2 == 0:
-            starts = torch.randint(0, len(train_tokens) - 33, (args.batch,), generator=gen)
-            prefix = torch.stack([train_tokens[s : s + 32] for s in starts.tolist()])
+        lr = lr_at(step, progress, args.lr, args.warmup) if mixed else args.lr
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = torch.zeros(())
+        if mixed or step % 2 == 0:
+            plen = int(torch.randint(4, 33, (1,), generator=gen)) if mixed else 32
+            starts = torch.randint(0, len(train_tokens) - plen - 1, (args.batch,), generator=gen)
+            if float(torch.rand(1, generator=gen)) < args.para_starts:
+                # prompts usually begin a sentence: start right after a newline / document break
+                pick = torch.randint(0, len(para), (args.batch,), generator=gen)
+                starts = para[pick].clamp_max(len(train_tokens) - plen - 1)
+            prefix = torch.stack([train_tokens[s : s + plen] for s in starts.tolist()])
             cont = greedy_batch(model, prefix, 64)
-            mask = repeat_mask(cont)
-            rep_hist.append(float(mask.float().mean()))
-            full = torch.cat([prefix, cont], dim=1)
-            logits = model(input_ids=full[:, :-1]).logits[:, 31:]  # predicts cont
-            p = logits.softmax(-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)
-            ul = -torch.log((1 - p).clamp_min(1e-5))
-            loss = (ul * mask).sum() / mask.sum().clamp_min(1)
-        else:
+            if base is not None:
+                ul, loop_frac = redirect_loss(model, base, prefix, cont, 10, args.ul_weight)
+                rep_hist.append(loop_frac)
+                loss = loss + ul
+            else:
+                mask = repeat_mask(cont)
+                rep_hist.append(float(mask.float().mean()))
+                full = torch.cat([prefix, cont], dim=1)
+                logits = model(input_ids=full[:, :-1]).logits[:, plen - 1 :]  # predicts cont
+                p = logits.softmax(-1).gather(-1, cont.unsqueeze(-1)).squeeze(-1)
+                ul = -torch.log((1 - p).clamp_min(1e-5))
+                ul = (ul * mask).sum() / mask.sum().clamp_min(1)
+                loss = loss + (args.ul_weight if mixed else 1.0) * ul
+        if mixed or step % 2 == 1:
             starts = torch.randint(0, len(train_tokens) - CONTEXT - 1, (args.batch,), generator=gen)
             batch = torch.stack([train_tokens[s : s + CONTEXT + 1] for s in starts.tolist()])
             logits = model(input_ids=batch[:, :-1]).logits
-            loss = F.cross_entropy(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
+            loss = loss + F.cross_entropy(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
         step += 1
         if step % args.log_every == 0:
-            recent = rep_hist[-(args.log_every // 2) :]
+            recent = rep_hist[-(args.log_every // (1 if mixed else 2)) :]
             print(
-                f"[ul] step={step} t={time.time() - t0:.0f}s loss={float(loss):.3f} "
+                f"[ul] step={step} t={time.time() - t0:.0f}s lr={lr:.2e} loss={float(loss):.3f} "
                 f"greedy_repeat_frac={sum(recent) / max(1, len(recent)):.3f}",
                 flush=True,
             )
         if step % args.eval_every == 0:
+            checkpoint(f"step-{step}")
             model.save_pretrained(out_dir / "best")
-    val = held_out_loss(model, val_windows)
+    checkpoint(f"step-{step}")
     model.save_pretrained(out_dir / "best")
     summary = {
-        "model": "verifier_ul",
+        "model": out_dir.name,
+        "init_from": str(init),
+        "mode": args.ul_mode,
+        "ul_weight": args.ul_weight if mixed else None,
         "steps": step,
         "batch": args.batch,
         "lr": args.lr,
+        "warmup": args.warmup if mixed else None,
         "train_seconds": round(time.time() - t0, 1),
         "seed": args.seed,
-        "val_ppl_sample": math.exp(val),
+        "history": history,
         "greedy_repeat_frac_first": rep_hist[:5],
         "greedy_repeat_frac_last": rep_hist[-5:],
     }
     (out_dir / "train_summary.json").write_text(json.dumps(summary, indent=2))
     print(f"[ul] done: {json.dumps(summary)}", flush=True)
+
+
+def fp16_rounded(model):
+    """The model as it will be shipped (float16 weights), computing in float32."""
+    return model.to(torch.float16).to(torch.float32)
+
+
+@torch.no_grad()
+def onpolicy(args: argparse.Namespace) -> None:
+    """On-policy distillation data for the drafter: the teacher's own greedy continuations.
+
+        Speculative decoding with greedy-exact acceptance walks the verifier's greedy path, so the
+        drafter is trained where it is used. From ``--sequences`` random training prefixes (length
+        8-32 tokens, per batch of 64) the fp16-rounded teacher (``--init-from`` or
+        ``ckpt/<--teacher>/best``) greedily writes up to 96 tokens in all (KV-cached, batched); at
+        every continuation position the teacher's top-``--topk`` log-probabilities are stored.
+        Writes ``tokens.npy`` [N, 96] (uint16), ``start.npy`` [N] (first predicted position),
+        ``topk_ids.npy``/``topk_logp.npy`` [N, 95, topk] to ``ckpt/<--out-name or onpolicy>/``.
+    Runs with different ``--seed`` draw different prefixes and can run side by side.
+    """
+    from transformers import GPT2LMHeadModel
+
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    init = args.init_from or args.ckpt / args.teacher / "best"
+    teacher = fp16_rounded(GPT2LMHeadModel.from_pretrained(init, dtype=torch.float32)).eval()
+    train_tokens = load_tokens(args.corpus, "train")
+    gen = torch.Generator().manual_seed(args.seed + 2)
+    total, n, bs, kk = 96, args.sequences, 64, args.topk
+    tokens = np.zeros((n, total), dtype=np.uint16)
+    start = np.zeros(n, dtype=np.int64)
+    topk_ids = np.zeros((n, total - 1, kk), dtype=np.uint16)
+    topk_logp = np.zeros((n, total - 1, kk), dtype=np.float16)
+    t0 = time.time()
+    for b0 in range(0, n, bs):
+        b1 = min(b0 + bs, n)
+        plen = int(torch.randint(8, 33, (1,), generator=gen))
+        starts = torch.randint(0, len(train_tokens) - plen - 1, (b1 - b0,), generator=gen)
+        seq = torch.stack([train_tokens[s : s + plen] for s in starts.tolist()])
+        out = teacher(input_ids=seq, use_cache=True)
+        for pos in range(plen - 1, total - 1):
+            logp = out.logits[:, -1].float().log_softmax(-1)  # [B, vocab]
+            v, i = logp.topk(kk, dim=-1)
+            topk_ids[b0:b1, pos] = i.numpy().astype(np.uint16)
+            topk_logp[b0:b1, pos] = v.numpy().astype(np.float16)
+            nxt = i[:, :1]  # greedy = the top-1
+            seq = torch.cat([seq, nxt], dim=1)
+            if pos + 1 < total - 1:
+                out = teacher(input_ids=nxt, past_key_values=out.past_key_values, use_cache=True)
+        tokens[b0:b1] = seq.numpy().astype(np.uint16)
+        start[b0:b1] = plen - 1
+        print(f"[onpolicy] {b1}/{n} sequences t={time.time() - t0:.0f}s", flush=True)
+    out_dir = args.ckpt / (args.out_name or "onpolicy")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, arr in (
+        ("tokens", tokens),
+        ("start", start),
+        ("topk_ids", topk_ids),
+        ("topk_logp", topk_logp),
+    ):
+        np.save(out_dir / f"{name}.npy", arr)
+    summary = {
+        "teacher": str(init),
+        "sequences": n,
+        "total_len": total,
+        "topk": kk,
+        "seed": args.seed,
+        "seconds": round(time.time() - t0, 1),
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(f"[onpolicy] done: {json.dumps(summary)}", flush=True)
+
+
+class OnPolicy:
+    """Batches of on-policy sequences with the teacher's top-k log-probs (see ``onpolicy``);
+    the last ``n_val`` sequences are kept aside to measure greedy agreement."""
+
+    def __init__(self, paths: list[Path], n_val: int = 128):
+        def load(name: str, dtype) -> torch.Tensor:
+            parts = [np.load(p / f"{name}.npy").astype(dtype) for p in paths]
+            return torch.from_numpy(np.concatenate(parts))
+
+        self.tokens = load("tokens", np.int64)
+        self.start = load("start", np.int64)
+        self.ids = load("topk_ids", np.int64)
+        self.logp = load("topk_logp", np.float32)
+        self.n_train = len(self.tokens) - n_val
+        pos = torch.arange(self.tokens.shape[1] - 1)
+        self.valid = pos[None, :] >= self.start[:, None]  # [N, 95]
+
+    def batch(self, idx: torch.Tensor):
+        return self.tokens[idx], self.ids[idx], self.logp[idx], self.valid[idx]
+
+    def loss(self, model, idx: torch.Tensor, alpha: float):
+        """alpha * KL(p_teacher_topk || q) + (1 - alpha) * CE(teacher's greedy token)."""
+        tokens, ids, logp, valid = self.batch(idx)
+        logq = model(input_ids=tokens[:, :-1]).logits.log_softmax(-1)  # [B, 95, vocab]
+        p = logp.softmax(-1)  # renormalised over the top-k  [B, 95, k]
+        kl = (p * (p.clamp_min(1e-12).log() - logq.gather(-1, ids))).sum(-1)
+        ce = -logq.gather(-1, tokens[:, 1:, None]).squeeze(-1)
+        m = valid.float()
+        kl, ce = (kl * m).sum() / m.sum(), (ce * m).sum() / m.sum()
+        return alpha * kl + (1 - alpha) * ce, kl, ce
+
+    @torch.no_grad()
+    def agreement(self, model) -> float:
+        model.eval()
+        hit = tot = 0
+        for i in range(self.n_train, len(self.tokens), 32):
+            idx = torch.arange(i, min(i + 32, len(self.tokens)))
+            tokens, _, _, valid = self.batch(idx)
+            pred = model(input_ids=tokens[:, :-1]).logits.argmax(-1)
+            hit += int(((pred == tokens[:, 1:]) & valid).sum())
+            tot += int(valid.sum())
+        model.train()
+        return hit / tot
 
 
 def interpolate(args: argparse.Namespace) -> None:
@@ -396,6 +743,7 @@ def export(args: argparse.Namespace) -> None:
         src = args.ckpt / src_name / args.which
         model = GPT2LMHeadModel.from_pretrained(src, dtype=torch.float32)
         model = model.to(torch.float16)
+        model.config.use_cache = True  # the engine decodes with a KV cache
         dst = args.models / name
         dst.mkdir(parents=True, exist_ok=True)
         model.generation_config = GenerationConfig(
@@ -420,7 +768,8 @@ def export(args: argparse.Namespace) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "command", choices=["verifier", "unlikelihood", "interpolate", "drafter", "export"]
+        "command",
+        choices=["verifier", "unlikelihood", "interpolate", "onpolicy", "drafter", "export"],
     )
     ap.add_argument("--mix", type=float, default=0.6, help="interpolate: weight of verifier_ul")
     ap.add_argument(
@@ -445,6 +794,46 @@ def main() -> int:
     ap.add_argument("--eval-windows", type=int, default=48)
     ap.add_argument("--log-every", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="unlikelihood/drafter: start from these weights (a checkpoint or a shipped model "
+        "directory such as spectui/models/verifier; cast to float32) instead of the default",
+    )
+    ap.add_argument(
+        "--layers",
+        type=int,
+        default=None,
+        help="drafter with --init-from: append identity-initialised blocks up to this depth",
+    )
+    ap.add_argument("--out-name", default=None, help="checkpoint dir name for the result")
+    ap.add_argument(
+        "--para-starts",
+        type=float,
+        default=0.0,
+        help="unlikelihood: share of batches whose prefixes start a paragraph",
+    )
+    ap.add_argument("--ul-mode", default="alternate", choices=["alternate", "mixed", "redirect"])
+    ap.add_argument(
+        "--ul-weight",
+        type=float,
+        default=1.0,
+        help="mixed: weight of the UL term; redirect: weight of loop positions",
+    )
+    ap.add_argument(
+        "--onpolicy",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="drafter: on-policy data dirs written by `onpolicy` (the teacher's greedy "
+        "continuations; several are concatenated)",
+    )
+    ap.add_argument(
+        "--onpolicy-frac", type=float, default=0.75, help="drafter: share of on-policy batches"
+    )
+    ap.add_argument("--sequences", type=int, default=2048, help="onpolicy: continuations")
+    ap.add_argument("--topk", type=int, default=64, help="onpolicy: teacher log-probs kept")
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
     if args.command == "export":
@@ -452,6 +841,9 @@ def main() -> int:
         return 0
     if args.command == "interpolate":
         interpolate(args)
+        return 0
+    if args.command == "onpolicy":
+        onpolicy(args)
         return 0
     if not args.minutes and not args.steps:
         ap.error("give --minutes or --steps")

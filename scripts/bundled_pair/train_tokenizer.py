@@ -8,10 +8,17 @@ Saved as a transformers ``GPT2TokenizerFast`` (tokenizer.json + tokenizer_config
 the corpus is encoded to flat uint16 token arrays (``train.bin`` / ``heldout.bin``, each chapter
 followed by ``<|endoftext|>``) for ``train.py``.
 
+``--encode-with DIR`` skips training and only encodes the corpus with an existing tokenizer
+(e.g. the shipped one, ``spectui/models/verifier``), copying it to ``--out``. Retraining on
+the same corpus reproduces the shipped vocabulary and merges exactly (checked 2026-11-29; the
+saved JSON differs only in equivalent ``continuing_subword_prefix``/``end_of_word_suffix``
+null-vs-empty fields), so either way gives the same token streams.
+
 Usage::
 
     python scripts/bundled_pair/train_tokenizer.py --corpus .build/bundled/corpus \
         --out .build/bundled/tokenizer
+    python scripts/bundled_pair/train_tokenizer.py --encode-with spectui/models/verifier
 """
 
 from __future__ import annotations
@@ -37,10 +44,24 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=Path(".build/bundled/corpus"))
     ap.add_argument("--out", type=Path, default=Path(".build/bundled/tokenizer"))
+    ap.add_argument(
+        "--encode-with",
+        type=Path,
+        default=None,
+        help="encode the corpus with this existing tokenizer directory instead of training one",
+    )
     args = ap.parse_args()
 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2TokenizerFast
+    from transformers import AutoTokenizer, GPT2TokenizerFast
+
+    if args.encode_with is not None:
+        hf = AutoTokenizer.from_pretrained(args.encode_with)
+        assert len(hf) == VOCAB_SIZE and hf.convert_tokens_to_ids(EOT) == 0
+        args.out.mkdir(parents=True, exist_ok=True)
+        hf.save_pretrained(args.out)
+        encode_corpus(hf.backend_tokenizer, args.corpus)
+        return 0
 
     train_texts = read_texts(args.corpus / "train.jsonl")
     tok = Tokenizer(models.BPE())
@@ -79,17 +100,22 @@ def main() -> int:
         hf.convert_ids_to_tokens(hf("She walked into the")["input_ids"]),
     )
 
+    encode_corpus(tok, args.corpus)
+    return 0
+
+
+def encode_corpus(tok, corpus: Path) -> None:
+    """Flat uint16 token streams ``{train,heldout}.bin``, each chapter + ``<|endoftext|>``."""
     for split in ("train", "heldout"):
-        texts = read_texts(args.corpus / f"{split}.jsonl")
+        texts = read_texts(corpus / f"{split}.jsonl")
         ids: list[int] = []
         for enc in tok.encode_batch(texts):
             ids.extend(enc.ids)
             ids.append(0)
         arr = np.asarray(ids, dtype=np.uint16)
-        arr.tofile(args.corpus / f"{split}.bin")
+        arr.tofile(corpus / f"{split}.bin")
         chars = sum(len(t) for t in texts)
         print(f"{split}: {len(arr)} tokens ({chars / len(arr):.2f} chars/token)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 The worker stops at two kinds of points: before it shows the next gate check, and before it
 starts drafting a new round. Stopping *before* a round, rather than drafting ahead, is what
-lets a policy or threshold change apply to the very next round.
+lets a policy or threshold change apply to the very next round. A branch request (rewind to
+the start of an earlier round, then retune) wakes the worker at either point; it drops what
+is left of an unfinished round and applies the rewind and the settings together before it
+drafts again, so the engine is never seen half-rewound.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class StepControl:
         self._speed = speed
         self._stopped = False
         self._changes: dict[str, Any] = {}
+        self._branch: int | None = None  # rewind to the start of this round, then retune
         self._requests = 0  # every request ever made (lets the UI tell when the worker caught up)
         self._posted = 0  # messages the worker posted ...
         self._handled = 0  # ... and how many of them the UI has handled
@@ -93,6 +97,16 @@ class StepControl:
         with self._cond:
             self._changes.update(changes)
 
+    def branch(self, round_index: int, **changes: Any) -> None:
+        """Rewind to the start of round `round_index`, then go on with `changes` (paused)."""
+        with self._cond:
+            self._branch = round_index
+            self._changes.update(changes)
+            self._playing = False
+            self._steps = 0
+            self._through_round = False
+            self._request()
+
     def stop(self) -> None:
         """End the run: the worker returns at its next stop point."""
         with self._cond:
@@ -117,6 +131,21 @@ class StepControl:
             changes, self._changes = self._changes, {}
             return changes
 
+    @property
+    def branch_pending(self) -> bool:
+        """Whether a branch request waits to be applied."""
+        with self._cond:
+            return self._branch is not None
+
+    def take_branch(self) -> tuple[int, dict[str, Any]] | None:
+        """The branch requested (round, retunes), if any; the worker applies both at once."""
+        with self._cond:
+            if self._branch is None:
+                return None
+            branch = (self._branch, self._changes)
+            self._branch, self._changes = None, {}
+            return branch
+
     def round_ended(self) -> None:
         """The worker finished a round: a round request is used up."""
         with self._cond:
@@ -130,7 +159,7 @@ class StepControl:
             self._through_round = False
 
     def wait(self, on_idle: Callable[[int], None] | None = None) -> bool:
-        """Block until the worker may pass its next stop point; False when the run was stopped.
+        """Block until the worker may pass its next stop point (or branch); False once stopped.
 
         `on_idle(requests)` is called (with the lock released) when the worker is about to
         block with nothing to do, so the UI can tell that it has caught up.
@@ -138,6 +167,8 @@ class StepControl:
         with self._cond:
             reported = -1  # the request count last reported idle
             while not self._stopped:
+                if self._branch is not None:
+                    return True
                 if self._through_round or self._steps > 0:
                     if not self._through_round:
                         self._steps -= 1

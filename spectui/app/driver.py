@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.message import Message
 
 from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.engine.config import DecodeConfig
+from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
     from spectui.engine.decode import SpeculativeDecoder
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from spectui.engine.loading import ModelPair
 
 Post = Callable[[Message], Any]
+
+
+class TokenTexts(Protocol):
+    """What `to_message` needs of a model pair (a replayed trace answers it too)."""
+
+    def token_text(self, token_id: int) -> str: ...
 
 
 def drive(
@@ -41,20 +48,52 @@ def drive(
     from spectui.engine.decode import SpeculativeDecoder
 
     decoder = SpeculativeDecoder(pair, config, prompt)  # PromptError surfaces in the app
-    post(messages.DecodeStarted(run, prompt, len(decoder.prompt_ids), pair.context_length))
+    from spectui.engine.trace import header_for
+
+    header = header_for(pair, config, prompt, decoder.prompt_ids)
+    post(
+        messages.DecodeStarted(
+            run, prompt, len(decoder.prompt_ids), pair.context_length, header=header
+        )
+    )
     stream = decoder.events()
+    texts = StreamText(lambda ids: pair.tokenizer.decode(list(ids), skip_special_tokens=False))
 
     def on_idle(served: int) -> None:
         post(messages.EngineWaiting(run, served))
 
+    ended = False  # DecodeFinished was posted: only a branch takes the decode further
     while True:
-        # Wait *before* drafting, so settings changed between rounds apply to the next one.
-        if not _decode_over(decoder) and not control.wait(on_idle):
+        # Wait *before* drafting, so settings changed between rounds apply to the next one;
+        # when the engine has nothing left to draft, its DecodeFinished is posted at once.
+        if (ended or not decoder.finished) and not control.wait(on_idle):
             return
+        if branch := control.take_branch():
+            stream.close()  # the rest of an unfinished round is dropped; the rewind undoes it
+            _branch(decoder, *branch, post=post, run=run)
+            stream, ended = decoder.events(), False
+            continue
+        if ended:
+            continue
         if changes := control.take_changes():
             decoder.retune(**changes)
-        if not _play_round(stream, post, control, pair, run, on_idle):
+        ended = decoder.finished
+        if not _play_round(stream, post, control, pair, run, on_idle, texts):
             return
+
+
+def _branch(
+    decoder: SpeculativeDecoder, round_index: int, changes: dict[str, Any], post: Post, run: int
+) -> None:
+    """Rewind the engine to the start of round `round_index`, retune it, and tell the UI."""
+    decoder.rewind(round_index)
+    if changes:
+        decoder.retune(**changes)
+    post(
+        messages.Rewound(
+            run, round_index, len(decoder.output_ids), decoder.tally.snapshot(), decoder.config
+        )
+    )
 
 
 def _counted(post: Post, control: StepControl) -> Post:
@@ -92,52 +131,48 @@ def _play_round(
     stream: Iterator[EngineEvent],
     post: Post,
     control: StepControl,
-    pair: ModelPair,
+    pair: TokenTexts,
     run: int,
     on_idle: Callable[[int], None],
+    texts: StreamText | None = None,
 ) -> bool:
-    """Post one round's events, waiting before each gate check; False once the run is over."""
+    """Post one round's events (or DecodeFinished), waiting before each gate check.
+
+    Returns at the round's end, at the decode's end, or early when a branch is requested
+    (the round's remaining checks are never shown); False once the run was stopped.
+    """
     from spectui.engine import events
 
     for event in stream:
-        if isinstance(event, events.TokenChecked) and not control.wait(on_idle):
-            return False
-        post(to_message(event, pair, run))
+        if isinstance(event, events.TokenChecked):
+            if not control.wait(on_idle):
+                return False
+            if control.branch_pending:
+                return True
+        post(to_message(event, pair, run, texts))
         if isinstance(event, events.RoundFinished):
             control.round_ended()
             return True
         if isinstance(event, events.DecodeFinished):
             control.decode_ended()
-            return False
-    return False
+            return True
+    return True
 
 
-def _decode_over(decoder: SpeculativeDecoder) -> bool:
-    """Whether the engine's next event is DecodeFinished (so there is nothing to wait for).
+def to_message(
+    event: EngineEvent, pair: TokenTexts, run: int, texts: StreamText | None = None
+) -> Message:
+    """The app message for one engine event, with token ids decoded to text.
 
-    Mirrors the engine's stop rules from its public state; if it ever guessed wrong, the
-    only effect is that the next round starts without waiting for a key.
+    With `texts`, an appended token's text is its share of the whole output's text, so a
+    character split over several tokens shows whole (see `StreamText`).
     """
-    config, pair = decoder.config, decoder.pair
-    generated = decoder.output_ids
-    eos = pair.eos_token_id
-    return (
-        (config.stop_at_eos and eos is not None and bool(generated) and generated[-1] == eos)
-        or (config.max_new_tokens is None and decoder.tally.rounds >= 1)
-        or (config.max_new_tokens is not None and len(generated) >= config.max_new_tokens)
-        or len(decoder.tokens) >= pair.context_length
-    )
-
-
-def to_message(event: EngineEvent, pair: ModelPair, run: int) -> Message:
-    """The app message for one engine event, with token ids decoded to text."""
     from spectui.engine import events
 
     text = pair.token_text
     if isinstance(event, events.RoundDrafted):
-        return messages.RoundDrafted(
-            run, event.round_index, tuple(text(t) for t in event.draft_ids), event.q, event.config
-        )
+        drafts = tuple(text(t) for t in event.draft_ids)
+        return messages.RoundDrafted(run, event.round_index, drafts, event.q, event.config, event)
     if isinstance(event, events.TokenChecked):
         check = event.check
         return messages.TokenChecked(
@@ -147,11 +182,19 @@ def to_message(event: EngineEvent, pair: ModelPair, run: int) -> Message:
             text(check.token_id),
             text(check.top1_id),
             tuple((text(t), p) for t, p in check.alternatives),
+            event,
         )
     if isinstance(event, events.TokenAppended):
+        shown = text(event.token_id) if texts is None else texts.add(event.token_id, event.index)
         return messages.TokenAppended(
-            run, event.round_index, text(event.token_id), event.origin.value, event.index
+            run,
+            event.round_index,
+            shown,
+            event.origin.value,
+            event.index,
+            token_text=text(event.token_id),
+            event=event,
         )
     if isinstance(event, events.RoundFinished):
-        return messages.RoundFinished(run, event.round_index, event.n_accepted, event.stats)
-    return messages.DecodeFinished(run, event.reason.value, event.stats)
+        return messages.RoundFinished(run, event.round_index, event.n_accepted, event.stats, event)
+    return messages.DecodeFinished(run, event.reason.value, event.stats, event)

@@ -30,6 +30,8 @@ PIECE_NAMES: dict[PieceKind, str] = {
     PieceKind.UNCHECKED: "discarded draft",
 }
 SELECTED_STYLE = "reverse"
+ROUND_STYLE = "on grey23"  # the round stepped back to (b/n); ⟦ ⟧ mark it without colour
+ROUND_MARK_STYLE = "bold"
 
 
 def _printable(char: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from spectui.app.app import SpectuiApp
 from spectui.cli import SEED_PROMPTS, config_from_args
@@ -17,5 +18,9 @@ def main(args: argparse.Namespace) -> int:
     overrides = {} if args.max_new_tokens else {"max_new_tokens": APP_MAX_NEW_TOKENS}
     config = config_from_args(args, **overrides)  # ConfigError -> a usage error, before the UI
     prompts = list(args.prompt) if args.prompt else list(SEED_PROMPTS)
-    SpectuiApp(config, prompts[0], prompts).run()
+    app = SpectuiApp(config, prompts[0], prompts, trace_path=args.trace)
+    app.run()
+    if app.decode_screen.autosave_error:  # the trace could not be saved on the way out
+        print(f"spectui: {app.decode_screen.autosave_error}", file=sys.stderr)
+        return 1
     return 0

@@ -3,6 +3,7 @@
 Engine objects (GateCheck, StatsSnapshot, DecodeConfig) travel as they are; token texts are
 decoded in the worker so the UI thread never touches the tokenizer or torch. Every message
 carries the `run` it belongs to, so a restarted decode ignores a stale worker's stragglers.
+The decode events also carry the engine's own event, which is what a saved trace is made of.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from spectui.engine import events
     from spectui.engine.config import DecodeConfig
     from spectui.engine.policies import GateCheck
     from spectui.engine.stats import StatsSnapshot
+    from spectui.engine.trace import TraceHeader
 
 
 class EngineMessage(Message, bubble=False):
@@ -54,6 +57,7 @@ class DecodeStarted(EngineMessage, bubble=False):
     prompt: str
     n_prompt_tokens: int
     context_length: int
+    header: TraceHeader | None = None  # what a trace of this decode starts with
 
 
 class DecodeEvent(EngineMessage, bubble=False):
@@ -69,6 +73,7 @@ class RoundDrafted(DecodeEvent, bubble=False):
     texts: tuple[str, ...]
     q: tuple[float, ...]
     config: DecodeConfig  # the settings in force for this whole round
+    event: events.RoundDrafted | None = None
 
 
 @dataclass
@@ -81,6 +86,7 @@ class TokenChecked(DecodeEvent, bubble=False):
     text: str  # the draft token
     top1_text: str  # the verifier's argmax
     alternatives: tuple[tuple[str, float], ...]  # the verifier's top tokens as (text, p)
+    event: events.TokenChecked | None = None
 
 
 @dataclass
@@ -92,6 +98,8 @@ class TokenAppended(DecodeEvent, bubble=False):
     text: str
     origin: str
     index: int
+    token_text: str = ""  # the token on its own (`text` is what it adds to the stream)
+    event: events.TokenAppended | None = None
 
 
 @dataclass
@@ -102,6 +110,7 @@ class RoundFinished(DecodeEvent, bubble=False):
     round_index: int
     n_accepted: int
     stats: StatsSnapshot
+    event: events.RoundFinished | None = None
 
 
 @dataclass
@@ -111,6 +120,27 @@ class DecodeFinished(DecodeEvent, bubble=False):
     run: int
     reason: str
     stats: StatsSnapshot
+    event: events.DecodeFinished | None = None
+
+
+@dataclass
+class Rewound(DecodeEvent, bubble=False):
+    """The decode went back to the start of `round_index` (a branch); later rounds are gone."""
+
+    run: int
+    round_index: int
+    n_generated: int  # output tokens kept (those of the rounds before)
+    stats: StatsSnapshot  # the statistics as they were then
+    config: DecodeConfig  # the settings the decode goes on with
+
+
+@dataclass
+class ComparisonReady(Message):
+    """The compare worker decoded the prompt under both policies and scored both outputs."""
+
+    comparison: Any  # spectui.engine.compare.PolicyComparison (it pulls in torch)
+    greedy_texts: tuple[str, ...]  # each output token's text
+    soft_texts: tuple[str, ...]
 
 
 @dataclass

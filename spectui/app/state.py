@@ -108,6 +108,7 @@ class DecodeView:
     n_prompt_tokens: int = 0
     context_length: int = 0
     history: list[Piece] = field(default_factory=list)  # output tokens of finished rounds
+    past: list[RoundView] = field(default_factory=list)  # rounds before `round`, in order
     round: RoundView | None = None
     stats: StatsSnapshot | None = None
     finish_reason: str | None = None
@@ -122,6 +123,7 @@ class DecodeView:
         self.version += 1
         if self.round is not None:
             self.history.extend(self.round.appended)
+            self.past.append(self.round)
         self.round = RoundView(
             index, config, [DraftSlot(t, q_t) for t, q_t in zip(texts, q, strict=True)]
         )
@@ -155,7 +157,26 @@ class DecodeView:
         self.finish_reason = reason
         self.stats = stats
 
+    def rewound(self, round_index: int, stats: StatsSnapshot) -> None:
+        """The decode went back to the start of round `round_index`: later rounds are gone."""
+        self.version += 1
+        kept = self.rounds()[:round_index]
+        self.past = kept[:-1]
+        self.round = kept[-1] if kept else None
+        self.history = [piece for past in self.past for piece in past.appended]
+        self.stats = stats
+        self.finish_reason = None
+
     # --- reading -----------------------------------------------------------------------------
+
+    def rounds(self) -> list[RoundView]:
+        """Every round so far, the current one last (index = round index)."""
+        return self.past + ([self.round] if self.round is not None else [])
+
+    def round_at(self, index: int) -> RoundView | None:
+        """The round with this index, if it was drafted."""
+        rounds = self.rounds()
+        return rounds[index] if 0 <= index < len(rounds) else None
 
     @property
     def n_generated(self) -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spectui.cli import config_from_args, prompts_from_args, set_option_choices
@@ -37,6 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="print JSON Lines: one object per round and one per finished decode",
     )
     parser.add_argument(
+        "--trace",
+        metavar="FILE",
+        type=Path,
+        help="save each decode as a trace (JSON Lines) for `spectui replay`: FILE itself "
+        "when there is one decode, otherwise FILE's name with -<n>-<policy> added per decode "
+        "(n the prompt's number from 1), e.g. out.jsonl -> out-1-soft.jsonl, out-1-greedy.jsonl",
+    )
+    parser.add_argument(
         "--gates",
         action="store_true",
         help="also print every round's gate checks (human output only)",
@@ -52,6 +62,12 @@ class DecodeRecord:
     rounds: list[RoundFinished] = field(default_factory=list)
     done: DecodeFinished | None = None
     error: str | None = None
+    trace: Path | None = None  # where to save the decode's trace, if anywhere
+
+
+def trace_path(path: Path, number: int, policy: str) -> Path:
+    """The trace of prompt `number` under `policy` when one run makes several: out-2-soft.jsonl."""
+    return path.with_name(f"{path.stem}-{number}-{policy}{path.suffix}")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -61,13 +77,19 @@ def main(args: argparse.Namespace) -> int:
     policies = POLICY_CHOICES[args.policy]
     config = config_from_args(args, policy=policies[0])
     pair = load_pair(config, progress=None if args.json else _stderr_progress)
+    prompts = prompts_from_args(args)
     records = []
-    for prompt in prompts_from_args(args):
+    for number, prompt in enumerate(prompts, start=1):
         for policy in policies:
             record = DecodeRecord(prompt, policy)
+            if args.trace is not None:
+                several = len(prompts) * len(policies) > 1
+                record.trace = trace_path(args.trace, number, policy) if several else args.trace
             for line in _decode(pair, config.retuned(policy=policy), record):
                 if args.json:
                     print(json.dumps(line), flush=True)
+            if record.trace is not None and record.error is None:
+                print(f"spectui: trace saved to {record.trace}", file=sys.stderr, flush=True)
             records.append(record)
     if not args.json:
         _print_report(pair, records, config, show_gates=args.gates)
@@ -81,6 +103,7 @@ def _decode(
     from spectui.engine.decode import SpeculativeDecoder
     from spectui.engine.events import DecodeFinished, RoundFinished
     from spectui.engine.serialize import done_as_dict, round_as_dict
+    from spectui.engine.trace import TraceWriter, header_for
 
     try:
         decoder = SpeculativeDecoder(pair, config, record.prompt)
@@ -93,13 +116,29 @@ def _decode(
             "message": record.error,
         }
         return
-    for event in decoder.events():
-        if isinstance(event, RoundFinished):
-            record.rounds.append(event)
-            yield {"prompt": record.prompt, **round_as_dict(event)}
-        elif isinstance(event, DecodeFinished):
-            record.done = event
-            yield done_as_dict(event, record.prompt, config.policy, pair.text(event.output_ids))
+    with ExitStack() as stack:
+        trace = None
+        if record.trace is not None:
+            header = header_for(pair, config, record.prompt, decoder.prompt_ids)
+            writer = TraceWriter(record.trace, header, pair.token_text, _decoder_of(pair))
+            trace = stack.enter_context(writer)
+        for event in decoder.events():
+            if isinstance(event, RoundFinished):
+                record.rounds.append(event)
+                if trace is not None:
+                    trace.round(event)
+                yield {"prompt": record.prompt, **round_as_dict(event)}
+            elif isinstance(event, DecodeFinished):
+                record.done = event
+                if trace is not None:
+                    trace.done(event)
+                text = pair.text(event.output_ids)
+                yield done_as_dict(event, record.prompt, config.policy, text)
+
+
+def _decoder_of(pair: ModelPair) -> Callable[[Sequence[int]], str]:
+    """Token ids to text with special tokens kept, as the app's stream shows them."""
+    return lambda ids: str(pair.tokenizer.decode(list(ids), skip_special_tokens=False))
 
 
 def _stderr_progress(message: str) -> None:

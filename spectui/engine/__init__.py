@@ -18,6 +18,7 @@ _LAZY = {
     "load_pair": "spectui.engine.loading",
     "SpeculativeDecoder": "spectui.engine.decode",
     "encode_prompt": "spectui.engine.decode",
+    "compare_policies": "spectui.engine.compare",
 }
 
 __all__ = [

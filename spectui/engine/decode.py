@@ -11,8 +11,10 @@ Both caches hold every token but the last, so a round feeds each model only what
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -57,8 +59,21 @@ def encode_prompt(pair: ModelPair, prompt: str | Sequence[int]) -> tuple[int, ..
     return tuple(int(token) for token in ids)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The decoder's state at the start of one round: enough to return there exactly."""
+
+    round_index: int
+    n_tokens: int  # prompt + generated tokens before the round
+    cached_lengths: tuple[int, int]  # drafter's and verifier's KV cache lengths
+    tally: StatsTally  # a private copy of the statistics so far
+    config: DecodeConfig  # the settings the round ran with
+    sampler_state: torch.Tensor  # the draft sampler's generator state
+    chance_state: torch.Tensor  # the acceptance coins' generator state
+
+
 class SpeculativeDecoder:
-    """One decode of one prompt. Iterate `events()`; `retune()` between rounds."""
+    """One decode of one prompt. Iterate `events()`; `retune()` or `rewind()` between rounds."""
 
     def __init__(self, pair: ModelPair, config: DecodeConfig, prompt: str | Sequence[int]) -> None:
         self.pair = pair
@@ -73,6 +88,8 @@ class SpeculativeDecoder:
         # A second stream for acceptance coins and resamples, offset so it never mirrors the
         # draft sampler's draws (correlated draws would bias speculative sampling).
         self._chance = torch.Generator().manual_seed(config.seed + CHANCE_SEED_OFFSET)
+        self._prefilled = False
+        self._checkpoints: list[Checkpoint] = []  # [n]: the state at the start of round n
 
     @property
     def config(self) -> DecodeConfig:
@@ -89,14 +106,58 @@ class SpeculativeDecoder:
         self._pending = self.config.retuned(**changes)
         return self._pending
 
-    def events(self) -> Iterator[EngineEvent]:
-        """Run the decode, yielding what happens as it happens."""
-        torch.manual_seed(self._config.seed)
-        self._prefill()
-        round_index = 0
-        while (reason := self._stop_reason(round_index)) is None:
-            yield from self._round(round_index)
-            round_index += 1
+    @property
+    def checkpoints(self) -> tuple[Checkpoint, ...]:
+        """The state at the start of each round so far: `rewind(n)` returns to [n]."""
+        return tuple(self._checkpoints)
+
+    @property
+    def round_index(self) -> int:
+        """The 0-based index of the next round (rounds finished so far)."""
+        return self.tally.rounds
+
+    @property
+    def finish_reason(self) -> FinishReason | None:
+        """Why the decode is over, or None while another round is due."""
+        return self._stop_reason(self.round_index)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the next event is DecodeFinished (no round is due)."""
+        return self.finish_reason is not None
+
+    def rewind(self, round_index: int) -> Checkpoint:
+        """Return to the start of round `round_index`: its tokens, stats, coins and settings.
+
+        Later rounds are forgotten, both KV caches are cropped to what they held then, and a
+        pending retune is dropped; `retune()` then changes how the decode goes on from there.
+        Call it between rounds, or with a round abandoned part-way (all it changed is undone),
+        then iterate a fresh `events()`: an iterator that already finished stays finished.
+        """
+        if not 0 <= round_index < len(self._checkpoints):
+            raise ValueError(
+                f"round_index must be 0..{len(self._checkpoints) - 1} (a round that has "
+                f"started), got {round_index}"
+            )
+        mark = self._checkpoints[round_index]
+        del self._checkpoints[round_index + 1 :]
+        del self.tokens[mark.n_tokens :]
+        self.tally = copy.deepcopy(mark.tally)
+        self._config, self._pending = mark.config, None
+        self._sampler.set_state(mark.sampler_state)
+        self._chance.set_state(mark.chance_state)
+        for model, length in zip((self._drafter, self._verifier), mark.cached_lengths, strict=True):
+            model.crop_to(length)
+        return mark
+
+    def events(self) -> Generator[EngineEvent, None, None]:
+        """Run the decode from where it stands, yielding what happens as it happens."""
+        if not self._prefilled:
+            torch.manual_seed(self._config.seed)
+            self._prefill()
+            self._prefilled = True
+        while (reason := self.finish_reason) is None:
+            yield from self._round(self.round_index)
         yield DecodeFinished(
             reason=reason,
             prompt_ids=self.prompt_ids,
@@ -114,6 +175,7 @@ class SpeculativeDecoder:
 
     def _round(self, round_index: int) -> Iterator[EngineEvent]:
         config = self._take_pending()
+        self._checkpoint(round_index, config)
         k, bonus_room = self._round_span(config)
         draft_ids, q, q_probs = self._draft(k, config)  # 1. k tokens from the drafter
         yield RoundDrafted(round_index, tuple(draft_ids), tuple(q), config)
@@ -151,6 +213,21 @@ class SpeculativeDecoder:
             n_accepted=n_accepted,
             config=config,
             stats=self.tally.snapshot(),
+        )
+
+    def _checkpoint(self, round_index: int, config: DecodeConfig) -> None:
+        """Remember the state at the start of this round (rewind's target)."""
+        del self._checkpoints[round_index:]
+        self._checkpoints.append(
+            Checkpoint(
+                round_index=round_index,
+                n_tokens=len(self.tokens),
+                cached_lengths=(self._drafter.cached_length, self._verifier.cached_length),
+                tally=copy.deepcopy(self.tally),
+                config=config,
+                sampler_state=self._sampler.get_state(),
+                chance_state=self._chance.get_state(),
+            )
         )
 
     def _coin(self) -> float:

@@ -20,6 +20,8 @@ from spectui.engine.errors import ModelLoadError
 
 Progress = Callable[[str], None]
 UNBOUNDED_CONTEXT = 1 << 30  # for models whose config names no position limit
+# Any of these in a directory means it ships its own tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
 
 
 @dataclass
@@ -144,9 +146,17 @@ def _load(loader: Any, name: str, role: str, **kwargs: Any) -> Any:
     except MemoryError as error:
         raise ModelLoadError(_memory_message(name, role, None, error)) from None
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        if "out of memory" in str(error).lower():
+        if _out_of_memory(error):
             raise ModelLoadError(_memory_message(name, role, None, error)) from None
         raise ModelLoadError(_not_loadable_message(name, role, local, error)) from None
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """Whether a load failed for memory: CUDA/MPS OOM or the CPU allocator giving up."""
+    text = str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or any(
+        words in text for words in ("out of memory", "not enough memory", "cannot allocate memory")
+    )
 
 
 def _from_hub(loader: Any, name: str, role: str, **kwargs: Any) -> Any:
@@ -157,7 +167,16 @@ def _from_hub(loader: Any, name: str, role: str, **kwargs: Any) -> Any:
         pass
     if os.environ.get("HF_HUB_OFFLINE") == "1" or not hub_reachable():
         raise ModelLoadError(_offline_message(name, role))
-    return loader.from_pretrained(name, **kwargs)
+    try:
+        return loader.from_pretrained(name, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, MemoryError):
+        raise  # a missing repo, a bad model, memory: told apart by _load
+    except Exception as error:  # the download broke off (httpx errors are not OSErrors)
+        raise ModelLoadError(
+            f"Downloading the {role} {name!r} from the Hugging Face hub failed: "
+            f"{type(error).__name__}: {error}. Check the network and try again, or pass "
+            f"--{role} a local directory."
+        ) from None
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
@@ -204,13 +223,24 @@ def _offline_message(name: str, role: str) -> str:
 
 
 def _not_loadable_message(name: str, role: str, local: bool, error: Exception) -> str:
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    where = f"the directory {name!r}" if local else f"the hub id {name!r}"
+    first_line = _first_line(error)
+    if not local:
+        return (
+            f"Could not load the {role} {name!r} from the Hugging Face hub: {first_line} "
+            "Check the id's spelling at https://huggingface.co/models (a private or gated model "
+            f"needs `hf auth login`), or pass --{role} a local model directory."
+        )
     return (
-        f"Could not load the {role} from {where}: {first_line} "
+        f"Could not load the {role} from the directory {name!r}: {first_line} "
         "A model directory needs config.json, weights (model.safetensors or pytorch_model.bin) "
         "and, for the verifier, tokenizer files; any Hugging Face causal language model works."
     )
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's first line, or its type where it has no message (a bare MemoryError)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _memory_message(name: str, role: str, model: Any, error: BaseException) -> str:
@@ -218,7 +248,7 @@ def _memory_message(name: str, role: str, model: Any, error: BaseException) -> s
     if model is not None:
         size = f" ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters)"
     return (
-        f"Not enough memory to load the {role} {name!r}{size}: {str(error).splitlines()[0]} "
+        f"Not enough memory to load the {role} {name!r}{size}: {_first_line(error)} "
         "Try --dtype float16 or bfloat16, another --device, or a smaller model."
     )
 
@@ -255,8 +285,13 @@ def _check_vocabularies(
 def _optional_tokenizer(name: str) -> Any | None:
     """The drafter's own tokenizer where it ships one; None where it has none."""
     try:
-        if Path(name).expanduser().is_dir():
-            return AutoTokenizer.from_pretrained(str(Path(name).expanduser()))
+        directory = Path(name).expanduser()
+        if directory.is_dir():
+            # Without tokenizer files transformers builds an empty tokenizer from config.json
+            # alone, which would read as a different vocabulary: a model-only directory has none.
+            if not any((directory / file).exists() for file in TOKENIZER_FILES):
+                return None
+            return AutoTokenizer.from_pretrained(str(directory))
         return AutoTokenizer.from_pretrained(name, local_files_only=True)
     except (OSError, ValueError, KeyError):
         return None

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from spectui.engine.config import DecodeConfig, PolicyName
+
+if TYPE_CHECKING:  # torch loads on first use: traces and replays read these records without it
+    import torch
 
 N_ALTERNATIVES = 10  # verifier alternatives kept per position for the app's bars and traces
 
@@ -104,40 +106,42 @@ POLICIES: dict[PolicyName, Callable[[DraftMeasures, Gates, Chance], bool]] = {
 }
 
 
-@torch.no_grad()
 def measure_draft(p_probs: torch.Tensor, draft_ids: list[int], n_top: int) -> list[DraftMeasures]:
     """Measures for each draft token from the verifier's probabilities `[k(+1), vocab]`.
 
     `n_top` is how many of the verifier's best tokens to keep: at least the top-k gate's k.
     """
-    k = len(draft_ids)
-    if k == 0:
-        return []
-    probs = p_probs[:k]  # [k, vocab]
-    ids = torch.tensor(draft_ids, device=probs.device).unsqueeze(1)  # [k, 1]
-    p = probs.gather(1, ids)  # [k, 1]
-    rank = (probs > p).sum(dim=1) + 1  # [k]
-    top_probs, top_ids = torch.topk(probs, k=min(n_top, probs.shape[-1]), dim=-1)  # [k, n_top]
-    rows = zip(
-        draft_ids,
-        p.squeeze(1).tolist(),
-        rank.tolist(),
-        top_ids.tolist(),
-        top_probs.tolist(),
-        strict=True,
-    )
-    return [
-        DraftMeasures(
-            token_id=token_id,
-            p=p_t,
-            rank=r,
-            top1_id=t_ids[0],
-            p_top1=t_probs[0],
-            topk_ids=tuple(t_ids),
-            topk_probs=tuple(t_probs),
+    import torch
+
+    with torch.no_grad():
+        k = len(draft_ids)
+        if k == 0:
+            return []
+        probs = p_probs[:k]  # [k, vocab]
+        ids = torch.tensor(draft_ids, device=probs.device).unsqueeze(1)  # [k, 1]
+        p = probs.gather(1, ids)  # [k, 1]
+        rank = (probs > p).sum(dim=1) + 1  # [k]
+        top_probs, top_ids = torch.topk(probs, k=min(n_top, probs.shape[-1]), dim=-1)  # [k, n_top]
+        rows = zip(
+            draft_ids,
+            p.squeeze(1).tolist(),
+            rank.tolist(),
+            top_ids.tolist(),
+            top_probs.tolist(),
+            strict=True,
         )
-        for token_id, p_t, r, t_ids, t_probs in rows
-    ]
+        return [
+            DraftMeasures(
+                token_id=token_id,
+                p=p_t,
+                rank=r,
+                top1_id=t_ids[0],
+                p_top1=t_probs[0],
+                topk_ids=tuple(t_ids),
+                topk_probs=tuple(t_probs),
+            )
+            for token_id, p_t, r, t_ids, t_probs in rows
+        ]
 
 
 def gate_check(

@@ -1,11 +1,21 @@
-"""Events as JSON-ready dicts: the shape of `spectui run --json` lines and of trace records."""
+"""Events as JSON-ready dicts: the shape of `spectui run --json` lines and of trace records.
+
+`spectui.engine.trace` reads them back (validating every field) into the same events.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
+from spectui.engine.config import DecodeConfig
 from spectui.engine.events import DecodeFinished, RoundFinished
 from spectui.engine.policies import GateCheck
+
+
+def config_as_dict(config: DecodeConfig) -> dict[str, Any]:
+    """Every DecodeConfig field, in declaration order."""
+    return {field.name: getattr(config, field.name) for field in fields(config)}
 
 
 def check_as_dict(check: GateCheck) -> dict[str, Any]:
@@ -20,6 +30,10 @@ def check_as_dict(check: GateCheck) -> dict[str, Any]:
         "p_top1": check.p_top1,
         "margin": check.margin,
         "gates": check.gates.as_dict(),
+        "chance": {
+            "accept_probability": check.chance.accept_probability,
+            "uniform": check.chance.uniform,
+        },
         "verdicts": dict(check.verdicts),
         "policy": check.policy,
         "accepted": check.accepted,
@@ -48,6 +62,7 @@ def round_as_dict(event: RoundFinished) -> dict[str, Any]:
         "appended_ids": list(event.appended_ids),
         "origins": [origin.value for origin in event.origins],
         "n_accepted": event.n_accepted,
+        "stats": event.stats.as_dict(),
     }
 
 

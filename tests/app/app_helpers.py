@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import unicodedata
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rich.console import Console
+from textual import events
+from textual.app import App
+from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
 from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -77,3 +81,22 @@ class Recorder:
     def of(self, kind: type[Message]) -> list[Any]:
         """The messages of one type, in order."""
         return [m for m in self.messages if isinstance(m, kind)]
+
+
+def send_key(app: App[Any], key: str) -> None:
+    """Queue a key press as Pilot does, without its wait for the app to idle after it.
+
+    Keys sent this way arrive as fast as a person mashing them (or a paste) can: the next one
+    may come before the app has finished with the last. (Pilot's wait also measures CPU time,
+    so it crawls while the engine computes in its thread.)
+    """
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    event = events.Key(key, char)
+    event.set_sender(app)
+    assert app._driver is not None
+    app._driver.send_message(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,15 @@ from app_helpers import PROMPT
 
 from spectui.app.app import SpectuiApp
 from spectui.engine.config import DecodeConfig
+
+
+@pytest.fixture(autouse=True)
+def traces_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The save key (w) with no --trace FILE writes into the test's tmp_path, not the checkout."""
+    monkeypatch.setattr(
+        "spectui.app.screens.decode.default_trace_path",
+        lambda: tmp_path / "spectui-trace.jsonl",
+    )
 
 
 @pytest.fixture

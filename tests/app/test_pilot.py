@@ -79,7 +79,10 @@ def test_policy_toggle_takes_effect_from_the_next_round(make_app: Any) -> None:
     async def scenario() -> None:
         async with make_app().run_test() as pilot:
             screen = await settle(pilot)
-            await press(pilot, "space", "space", "t")
+            await press(pilot, "space", "space", "t")  # t cycles: soft → sample → greedy
+            assert screen.config.policy == "sample"
+            assert "speculative-sampling from next round" in screen.status_text
+            await press(pilot, "t")
             assert screen.config.policy == "greedy"
             assert "greedy-exact from next round" in screen.status_text
             assert screen.decode.round is not None and screen.decode.round.config.policy == "soft"
@@ -329,6 +332,10 @@ def test_command_palette_offers_every_action(make_app: Any) -> None:
                 "Edit prompt",
                 "Restart",
                 "Select previous token",
+                "Previous round",
+                "Next round",
+                "Branch here",
+                "Compare policies",
                 "Help",
                 "Quit",
             ):
@@ -337,7 +344,7 @@ def test_command_palette_offers_every_action(make_app: Any) -> None:
             await settle(pilot)
             assert screen.decode.round is not None
             await commands["Toggle policy"].callback()
-            assert screen.config.policy == "greedy"
+            assert screen.config.policy == "sample"  # the cycle after soft-guarded
 
     run(scenario)
 

@@ -85,3 +85,23 @@ def test_no_color(snap_compare: Any, make_app: Any, monkeypatch: pytest.MonkeyPa
     app = make_app(policy="greedy")
     run_before = keys("enter", "space", "space")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare(snap_compare: Any, make_app: Any, size: tuple[int, int]) -> None:
+    """c: both policies' outputs (stacked at 80 columns), divergences marked, the cost table."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await pilot.press("c")
+        await pilot.app.screen.settled()
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+def test_past_sampling_round(snap_compare: Any, make_app: Any) -> None:
+    """b: an earlier speculative-sampling round, with p/q and u, its tokens marked ⟦ ⟧."""
+    app = make_app(policy="sample", sample_draft=True)
+    run_before = keys("enter", "enter", "enter", "b")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

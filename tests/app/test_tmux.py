@@ -128,7 +128,7 @@ def test_step_toggle_policy_and_quit(
     term.send("Space")  # reveal the first gate check
     screen = term.wait_for(lambda s: "1/5 checked" in s)
     assert "✓" in screen or "✗" in screen
-    term.send("t")
+    term.send("t", "t")  # soft-guarded → speculative-sampling → greedy-exact
     screen = term.wait_for(lambda s: "greedy-exact from next round" in s.splitlines()[0])
     term.send("Enter", "Space")  # finish round 1, draft round 2 under greedy-exact
     screen = term.wait_for(lambda s: "round 2 · greedy-exact" in s)

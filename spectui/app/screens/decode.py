@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -18,14 +19,23 @@ from textual.worker import Worker, WorkerState
 from spectui.app import messages
 from spectui.app.control import SPEEDS, StepControl
 from spectui.app.driver import drive
+from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.state import CheckView, DecodeView, Piece, PieceKind
+from spectui.app.tracing import SessionTrace, default_trace_path
 from spectui.app.widgets import GatePanel, StatsPanel, StatusHeader, TokenDetail, TokenStream
 from spectui.app.widgets.panel import Panel
-from spectui.engine.config import POLICY_LABELS, ConfigError, DecodeConfig
+from spectui.engine.config import (
+    POLICY_LABELS,
+    POLICY_NAMES,
+    TUNABLE_FIELDS,
+    ConfigError,
+    DecodeConfig,
+)
 from spectui.engine.errors import SpectuiError
+from spectui.engine.trace import TraceError
 
 if TYPE_CHECKING:
     from spectui.engine.loading import ModelPair
@@ -67,9 +77,43 @@ class DecodeScreen(Screen[None]):
             "t",
             "toggle_policy",
             "Policy",
-            tooltip="Toggle greedy-exact ↔ soft-guarded "
-            "(from the next round; all policies: s or ctrl+p)",
+            tooltip="Policy: greedy-exact → soft-guarded → speculative-sampling (next round)",
             id="policy",
+        ),
+        # The next four stay out of the Footer: at 80 columns it is full. The help screen and
+        # the palette list them, and the header names B while an earlier round is viewed.
+        Binding(
+            "b",
+            "view_round(-1)",
+            "◀ Round",
+            show=False,
+            tooltip="Previous round: view an earlier round's drafts and gate checks",
+            id="prev_round",
+        ),
+        Binding(
+            "n",
+            "view_round(1)",
+            "Round ▶",
+            show=False,
+            tooltip="Next round (past the last: back to live)",
+            id="next_round",
+        ),
+        Binding(
+            "B,shift+b",
+            "branch",
+            "Branch",
+            show=False,
+            key_display="B",
+            tooltip="Branch here: redo the viewed round on, under the current settings",
+            id="branch",
+        ),
+        Binding(
+            "c",
+            "compare",
+            "Compare",
+            show=False,
+            tooltip="Decode the prompt under greedy-exact and soft-guarded side by side",
+            id="compare",
         ),
         Binding(
             "s", "settings", "Settings", tooltip="Gate thresholds, draft span, bonus", id="settings"
@@ -81,6 +125,14 @@ class DecodeScreen(Screen[None]):
             "Restart",
             tooltip="Restart the decode from the prompt",
             id="restart",
+        ),
+        Binding(
+            "w",
+            "save_trace",
+            "Save trace",
+            show=False,  # the Footer is full at 80 columns; ? and the palette list it
+            tooltip="Save this decode as a trace (JSON Lines) that `spectui replay FILE` opens",
+            id="save_trace",
         ),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys", id="help"),
         Binding("q", "quit", "Quit", tooltip="Quit spectui", id="quit"),
@@ -150,15 +202,25 @@ class DecodeScreen(Screen[None]):
     playing: reactive[bool] = reactive(False, repaint=False)
     busy: reactive[bool] = reactive(False, repaint=False)  # the worker is computing for us
     selected: reactive[int | None] = reactive(None, repaint=False)  # into pieces(); None: live
+    # The earlier round the reader stepped back to with b/n (None: live).
+    viewed: reactive[int | None] = reactive(None, bindings=True, repaint=False)
 
     def __init__(
-        self, config: DecodeConfig, prompt: str, prompts: list[str], timings: bool = True
+        self,
+        config: DecodeConfig,
+        prompt: str,
+        prompts: list[str],
+        timings: bool = True,
+        trace_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.config = config  # the settings the next round uses (retunes land here first)
         self.prompt = prompt
         self.prompts = prompts
         self.timings = timings
+        self.trace_path = trace_path  # --trace FILE: saved when a decode ends and on exit
+        self.session_trace = SessionTrace()  # what the save key writes
+        self.autosave_error: str | None = None  # a failed save on exit, for the command to print
         self.decode = DecodeView()
         self.control = StepControl()
         self.pair: ModelPair | None = None
@@ -191,6 +253,11 @@ class DecodeScreen(Screen[None]):
 
     def on_unmount(self) -> None:
         self.control.stop()
+        if self.trace_path is not None and self.session_trace.started:
+            try:
+                self.session_trace.save(self.trace_path)
+            except TraceError as error:
+                self.autosave_error = str(error)
 
     # --- the engine worker -------------------------------------------------------------------
 
@@ -201,9 +268,11 @@ class DecodeScreen(Screen[None]):
         self.run_id += 1
         self._unshown = 0
         self.decode = DecodeView(prompt=self.prompt)
+        self.session_trace = SessionTrace()
         self.error = None
         self.playing = False
         self.selected = None
+        self.viewed = None
         self.phase = "loading"
         self.busy = True
         self._settled.clear()
@@ -253,6 +322,15 @@ class DecodeScreen(Screen[None]):
             await asyncio.sleep(REDRAW_INTERVAL / 5)
 
     # --- messages from the worker ------------------------------------------------------------
+
+    @on(messages.EngineMessage)
+    def record_trace(self, message: messages.EngineMessage) -> None:
+        """Keep what a saved trace needs; with --trace FILE, save it when the decode ends."""
+        if getattr(message, "run", None) != self.run_id:
+            return
+        self.session_trace.record(message)
+        if isinstance(message, messages.DecodeFinished) and self.trace_path is not None:
+            self.save_trace(self.trace_path)
 
     def _current(self, message: Any) -> bool:
         """Whether a message belongs to the running decode; if so, a redraw will show it."""
@@ -309,6 +387,19 @@ class DecodeScreen(Screen[None]):
             self.phase = "finished"
             self.playing = False
             self.refresh_header()
+
+    def on_rewound(self, message: messages.Rewound) -> None:
+        if self._current(message):
+            self.decode.rewound(message.round_index, message.stats)
+            self.phase = "ready"
+            self.playing = False
+            self.viewed = None
+            self.selected = None
+            self.notify(
+                f"back at the start of round {message.round_index + 1} · "
+                f"{message.config.policy_label} from here",
+                title="Branched",
+            )
 
     def on_engine_waiting(self, message: messages.EngineWaiting) -> None:
         if self._current(message) and message.served == self.control.requests:
@@ -390,18 +481,21 @@ class DecodeScreen(Screen[None]):
         stream = self.query_one(TokenStream)
         if self.phase == "loading" and self.error is None:
             stream.show_message(f"⏳ {self.load_status}")
-        elif not stream.unchanged(version):
-            stream.show(self.decode, pieces, selected)
+        elif not stream.unchanged((version, self.viewed)):
+            stream.show(self.decode, pieces, selected, self.viewed)
         stream.border_subtitle = f"←/→ inspect · {self.models}" if self.models else ""
-        current = self.decode.round
+        current, past = self.decode.round, False
+        if self.viewed is not None and (viewed := self.decode.round_at(self.viewed)) is not None:
+            current, past = viewed, viewed is not self.decode.round
         highlight = None
         if piece is not None and current is not None and piece.round_index == current.index:
             highlight = piece.position
-        elif piece is None and current is not None and current.n_checked:
+        elif piece is None and current is not None and current.n_checked and not past:
             highlight = current.n_checked - 1
         gates = self.query_one(GatePanel)
-        if not gates.unchanged((version, highlight)):
-            gates.show(current, highlight, IDLE_HINTS.get(self.phase, IDLE_HINTS["ready"]))
+        if not gates.unchanged((version, highlight, self.viewed)):
+            hint = IDLE_HINTS.get(self.phase, IDLE_HINTS["ready"])
+            gates.show(current, highlight, hint, past=past)
         detail = self.query_one(TokenDetail)
         if not detail.unchanged(version):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
@@ -426,7 +520,9 @@ class DecodeScreen(Screen[None]):
         if round_open and current.config.policy != self.config.policy:  # type: ignore[union-attr]
             policy += " from next round"
         parts = [policy, f"k={self.config.draft_span}"]
-        if current is not None:
+        if current is not None and self.viewed is not None:
+            parts.append(f"◀ round {self.viewed + 1}/{current.index + 1} · B branch")
+        elif current is not None:
             parts.append(f"round {current.index + 1}")
         speed = SPEEDS[self.control.speed][1]
         state = {
@@ -465,7 +561,7 @@ class DecodeScreen(Screen[None]):
         # While the models load, steps queue up (the worker takes them once it is ready).
         if action in DECODE_ACTIONS and self.phase not in ("ready", "loading"):
             return None
-        if action in ("restart", "edit_prompt") and self._loading_models():
+        if action in ("restart", "edit_prompt", "compare") and self._loading_models():
             return None
         return True
 
@@ -510,8 +606,9 @@ class DecodeScreen(Screen[None]):
         self.refresh_header()
 
     def action_toggle_policy(self) -> None:
-        """Switch between greedy-exact and soft-guarded from the next round."""
-        self.retune(policy="greedy" if self.config.policy == "soft" else "soft")
+        """Cycle greedy-exact → soft-guarded → speculative-sampling from the next round."""
+        following = (POLICY_NAMES.index(self.config.policy) + 1) % len(POLICY_NAMES)
+        self.retune(policy=POLICY_NAMES[following])
 
     def action_use_policy(self, name: str) -> None:
         """Use policy `name` from the next round."""
@@ -567,6 +664,22 @@ class DecodeScreen(Screen[None]):
         """List every key."""
         self.app.push_screen(HelpScreen(self.BINDINGS))
 
+    def action_save_trace(self) -> None:
+        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
+        self.save_trace(self.trace_path or default_trace_path())
+
+    def save_trace(self, path: Path) -> Path | None:
+        """Write the session's trace to `path` and say where (or why it could not be)."""
+        try:
+            saved = self.session_trace.save(path)
+        except TraceError as error:
+            self.notify(str(error), title="Trace not saved", severity="error")
+            return None
+        rounds = len(self.session_trace.rounds)
+        ended = "" if self.session_trace.done is not None else " (the decode goes on)"
+        self.notify(f"{rounds} rounds saved to {saved}{ended}", title="Trace saved")
+        return saved
+
     async def action_quit(self) -> None:
         """Quit."""
         self.control.stop()
@@ -592,6 +705,57 @@ class DecodeScreen(Screen[None]):
     def action_live(self) -> None:
         """Stop selecting: follow the latest check again."""
         self.selected = None
+        self.viewed = None
+
+    def action_view_round(self, delta: int) -> None:
+        """Step back (−1) or forward (+1) through the rounds; past the latest: live again."""
+        current = self.decode.round
+        if current is None:
+            self.notify("No round yet: nothing to step back to.", severity="warning")
+            return
+        latest = current.index
+        viewed = (latest if self.viewed is None else self.viewed) + delta
+        if viewed < 0:
+            self.notify("This is the first round.", severity="warning")
+            return
+        self.selected = None
+        self.viewed = None if viewed >= latest and delta > 0 else min(viewed, latest)
+        self.refresh_view()
+
+    def _branchable(self) -> bool:
+        """Whether an earlier round is viewed and the decode can go back to it."""
+        live = self.pair is not None and self.phase in ("ready", "finished")
+        return live and self.viewed is not None
+
+    def action_branch(self) -> None:
+        """Go back to the start of the viewed round and continue under the current settings."""
+        target = self.viewed
+        if target is None or not self._branchable():
+            reason = (
+                "Branching decodes with the models, and none are loaded here."
+                if self.pair is None and not self._loading_models()
+                else "Step back to a round first (b), then branch there."
+            )
+            self.notify(reason, severity="warning")
+            return
+        changes = {name: getattr(self.config, name) for name in sorted(TUNABLE_FIELDS)}
+        self.playing = False
+        self._ask(lambda: self.control.branch(target, **changes))
+
+    def action_compare(self) -> None:
+        """Decode the prompt under greedy-exact and soft-guarded side by side."""
+        if self.pair is None:
+            reason = (
+                "The models are still loading; compare once they are."
+                if self._loading_models()
+                else "Compare decodes with the models, and none are loaded here."
+            )
+            self.notify(reason, severity="warning")
+            return
+        if self.playing:
+            self.action_toggle_play()
+        max_new_tokens = self.config.max_new_tokens or CompareScreen.DEFAULT_TOKENS
+        self.app.push_screen(CompareScreen(self.pair, self.config, self.prompt, max_new_tokens))
 
 
 def _shown(value: object) -> str:

@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES
+from spectui.app.screens.dialog import Dialog
 from spectui.app.state import PieceKind
 
 ABOUT = """\
@@ -27,14 +27,23 @@ soft-guarded          accept iff every gate passes: p ≥ p_thresh (p), rank ≤
 speculative-sampling  accept when a uniform coin u < min(1, p/q); on rejection sample from
                       max(0, p − q) (Leviathan et al.; the output follows the verifier's
                       distribution).
-t toggles greedy-exact ↔ soft-guarded; the settings screen and ctrl+p offer every policy.
+                      The gate panel shows p/q = min(1, p/q) and the draw u for its rounds.
+t cycles greedy-exact → soft-guarded → speculative-sampling (also in settings and ctrl+p).
+
+b / n step back and forward through earlier rounds (their drafts and gate checks; the
+round's tokens sit between ⟦ ⟧ in the stream). B branches: the decode goes back to the
+start of the viewed round and continues under the current policy and settings (pick them
+first), exactly as if they had been switched on live at that round.
+c compares greedy-exact and soft-guarded on the prompt: the outputs side by side, where they
+part (underlined, ▶ at the first divergence), the soft output's tokens that are not the
+verifier's argmax, and the verifier's log-likelihood of each output.
 
 q: drafter's probability of its token · p: verifier's · p₁: verifier's top-1 · Δ = p₁ − p.
 Expected tokens per round (Leviathan et al.): (1 − α^(k+1)) / (1 − α), α the acceptance rate.
-Settings and the policy change from the next round on; the gate panel shows both verdicts."""
+Settings and the policy change from the next round on; the gate panel shows every verdict."""
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Keys, legend and formulas."""
 
     BINDINGS = [
@@ -55,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         """Close help."""
-        self.dismiss()
+        self.close()
 
 
 def _key_names(binding: Binding) -> str:

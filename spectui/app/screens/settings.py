@@ -12,9 +12,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from spectui.app.screens.dialog import Dialog
 from spectui.engine.config import MAX_DRAFT_SPAN, POLICY_LABELS, ConfigError, DecodeConfig
 
 # field -> (label, input type, allowed range shown beside it)
@@ -27,7 +27,7 @@ NUMERIC_FIELDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class SettingsScreen(ModalScreen[dict[str, Any] | None]):
+class SettingsScreen(Dialog[dict[str, Any] | None]):
     """Returns the changed settings (already validated), or None when cancelled."""
 
     BINDINGS = [
@@ -100,12 +100,12 @@ class SettingsScreen(ModalScreen[dict[str, Any] | None]):
             message.update(f"✗ {error}")
             message.display = True
             return
-        self.dismiss(changes)
+        self.close(changes)
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         """Close without changing anything."""
-        self.dismiss(None)
+        self.close(None)
 
 
 def _text(value: object) -> str:

@@ -1,4 +1,4 @@
-"""The gate panel: one row per draft token of the current round, every gate and both verdicts."""
+"""The gate panel: one row per draft token of a round, every gate and all three verdicts."""
 
 from __future__ import annotations
 
@@ -26,8 +26,17 @@ class GatePanel(Panel):
     GatePanel { height: auto; text-wrap: nowrap; text-overflow: clip; }
     """
 
-    def show(self, current: RoundView | None, highlight: int | None, idle_hint: str = "") -> None:
-        """Render `current`; row `highlight` (a draft position) gets a ▶ marker."""
+    def show(
+        self,
+        current: RoundView | None,
+        highlight: int | None,
+        idle_hint: str = "",
+        past: bool = False,
+    ) -> None:
+        """Render `current`; row `highlight` (a draft position) gets a ▶ marker.
+
+        `past`: the round is an earlier one the reader stepped back to (b/n), not the live one.
+        """
         if current is None:
             self.border_title = "gates"
             self.border_subtitle = ""
@@ -35,13 +44,17 @@ class GatePanel(Panel):
             return
         config = current.config
         self.border_title = (
-            f"round {current.index + 1} · {POLICY_LABELS[config.policy]} · "
-            f"{current.n_checked}/{len(current.drafts)} checked"
+            f"{'◀ past ' if past else ''}round {current.index + 1} · "
+            f"{POLICY_LABELS[config.policy]} · {current.n_checked}/{len(current.drafts)} checked"
         )
-        self.border_subtitle = (
-            f"gates: p≥{config.p_thresh:g} · k: top-{config.topk_gate} · Δ≤{config.margin_gate:g}"
+        gates = (
+            f"p≥{config.p_thresh:g} · k: top-{config.topk_gate} · Δ≤{config.margin_gate:g}"
             f" · n<{config.max_accept}"
         )
+        if config.policy == "sample":
+            drawn = "" if config.sample_draft else ", q = 1: greedy drafts"
+            gates = f"sample ✓ iff u < p/q = min(1, p/q){drawn} · {gates}"
+        self.border_subtitle = f"B branch here · {gates}" if past else f"gates: {gates}"
         n_bonus = sum(piece.kind is PieceKind.BONUS for piece in current.appended)
         self.show_content(_table(current, highlight), 1 + len(current.drafts) + n_bonus)
 
@@ -49,7 +62,7 @@ class GatePanel(Panel):
 # (header, width, right-aligned): 73 columns with three policies, so the table fits an
 # 80-column terminal and the left column of a 120-column one. Laid out by hand rather than
 # with a Rich Table: this redraws on every step of autoplay, and measuring a Table is slow.
-COLUMNS = (
+COLUMNS: tuple[tuple[str, int, bool], ...] = (
     ("#", 2, False),
     ("token", 7, False),
     ("q", 4, True),
@@ -59,6 +72,15 @@ COLUMNS = (
     ("p₁", 4, True),
     ("Δ", 4, True),
     (GATES_HEADER, len(GATES_HEADER), False),
+)
+# Under speculative sampling its acceptance probability min(1, p/q) and the uniform draw u
+# take the place of rank and p₁ (both still in the token detail panel), in the same width.
+SAMPLE_COLUMNS: tuple[tuple[str, int, bool], ...] = (
+    *COLUMNS[:4],
+    ("p/q", 4, True),
+    ("u", 4, True),
+    COLUMNS[5],
+    *COLUMNS[7:],
 )
 
 
@@ -75,8 +97,10 @@ def _cell(
 
 def _table(current: RoundView, highlight: int | None) -> Text:
     policies = [(name, len(short_policy(name)) + 1) for name in POLICY_NAMES]
+    sampling = current.config.policy == "sample"
+    columns = SAMPLE_COLUMNS if sampling else COLUMNS
     header = Text(style="bold")
-    for title, width, right in COLUMNS:
+    for title, width, right in columns:
         _cell(header, title, width, right)
     for name, width in policies:
         active = name == current.config.policy
@@ -93,7 +117,7 @@ def _table(current: RoundView, highlight: int | None) -> Text:
             _cell(line, quoted(slot.text, 7), 7, style=PIECE_STYLES[kind])
             _cell(line, prob(slot.q), 4, right=True)
             note = "—" if kind is PieceKind.UNCHECKED else "…"
-            for _, width, right in COLUMNS[3:]:
+            for _, width, right in columns[3:]:
                 _cell(line, note, width, right, style="dim")
             for _, width in policies:
                 _cell(line, note.center(width), width, style="dim")
@@ -103,17 +127,22 @@ def _table(current: RoundView, highlight: int | None) -> Text:
         rejected_seen = rejected_seen or not check.accepted
         kind = PieceKind.DRAFT if check.accepted else PieceKind.REJECTED
         gates = check.gates.as_dict()
+        middle = (
+            (prob(check.chance.accept_probability), prob(check.chance.uniform))
+            if sampling
+            else (str(check.rank),)
+        )
         cells: tuple[str | Text, ...] = (
             Text(quoted(view.text, 7), style=PIECE_STYLES[kind]),
             prob(check.q),
             prob(check.p),
-            str(check.rank),
+            *middle,
             quoted(view.top1_text, 6),
-            prob(check.p_top1),
+            *(() if sampling else (prob(check.p_top1),)),
             prob(check.margin),
             Text(" ").join(mark(gates[key]) for key in GATE_KEYS),
         )
-        for content, (_, width, right) in zip(cells, COLUMNS[1:], strict=True):
+        for content, (_, width, right) in zip(cells, columns[1:], strict=True):
             _cell(line, content, width, right)
         for name, width in policies:
             verdict = Text("▸" if name == check.policy else " ", style="bold")

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from spectui.app.format import PIECE_STYLES, SELECTED_STYLE, flowing
+from spectui.app.format import PIECE_STYLES, ROUND_MARK_STYLE, ROUND_STYLE, SELECTED_STYLE, flowing
 from spectui.app.state import DecodeView, Piece
 from spectui.app.widgets.panel import Panel
 
@@ -40,21 +40,41 @@ class TokenStream(VerticalScroll, can_focus=False):
         """Redraw next time."""
         self.query_one(Panel).forget()
 
-    def show(self, view: DecodeView, pieces: list[Piece], selected: int | None) -> None:
-        """Render the decode, highlighting piece number `selected` (None: follow the end)."""
+    def show(
+        self,
+        view: DecodeView,
+        pieces: list[Piece],
+        selected: int | None,
+        marked_round: int | None = None,
+    ) -> None:
+        """Render the decode, highlighting piece number `selected` (None: follow the end).
+
+        The tokens of round `marked_round` (one stepped back to) sit between ⟦ and ⟧.
+        """
         text = Text(view.prompt, style="")
+        marking = False
         for index, piece in enumerate(pieces):
             style = Style.parse(PIECE_STYLES[piece.kind])
+            in_round = piece.round_index == marked_round
+            if in_round != marking:
+                text.append("⟦" if in_round else "⟧", style=ROUND_MARK_STYLE)
+                marking = in_round
+            if in_round:
+                style += Style.parse(ROUND_STYLE)
+                if selected is None:
+                    style += Style(meta=_SELECTED_META)
             if index == selected:
                 style += Style.parse(SELECTED_STYLE) + Style(meta=_SELECTED_META)
             text.append(flowing(piece.text), style=style)
+        if marking:
+            text.append("⟧", style=ROUND_MARK_STYLE)
         if not pieces and view.round is None:
             text.append(" ▏", style="dim")
         width = max(1, self.scrollable_content_region.width)
         n_lines = len(text.wrap(self.app.console, width))  # a new line costs a layout pass
         following = self.scroll_y >= self.max_scroll_y  # not if the reader scrolled back
         self.query_one(Panel).show_content(text, (width, n_lines))
-        if selected is None and following:
+        if selected is None and marked_round is None and following:
             self.call_after_refresh(self.scroll_end, animate=False)
         else:
             self.call_after_refresh(self._scroll_to_selected, text)

@@ -1,0 +1,40 @@
+"""`spectui replay FILE`: open the app on a saved trace, with no model, tokenizer or torch.
+
+Stepping, selecting, the gate panel, token details and stats work as in a live decode; what
+would need the models (another policy, other settings, another prompt) is refused with a
+reason. A damaged or foreign file is a one-line error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ENGINE_OPTIONS = False  # the trace holds the config: no model or decoding options here
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `spectui replay`."""
+    parser.add_argument(
+        "file",
+        metavar="FILE",
+        type=Path,
+        help="a trace saved by `spectui run --trace FILE` or by the app (w, or --trace FILE)",
+    )
+    parser.add_argument(
+        "--no-timings",
+        dest="timings",
+        action="store_false",
+        help="hide the recorded timings (tokens/s) in the stats panel",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Read and check the trace (TraceError: exit status 2), then open the app on it."""
+    from spectui.engine.trace import read_trace
+
+    trace = read_trace(args.file)
+    from spectui.app.replay import replay_app
+
+    replay_app(trace, timings=args.timings).run()
+    return 0

@@ -1,0 +1,104 @@
+"""Compare greedy-exact and soft-guarded on one prompt: where they part, and what soft costs.
+
+Both decodes share every setting but the policy. Each output is then scored by the verifier
+in one forward pass over prompt + output (no cache): the log-likelihood the verifier gives
+it, and the positions where the token is not the verifier's own argmax there, which is what
+the soft policy trades for accepting more draft tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+
+from spectui.engine.config import DecodeConfig, PolicyName
+from spectui.engine.decode import SpeculativeDecoder
+from spectui.engine.loading import ModelPair
+from spectui.engine.stats import StatsSnapshot
+
+
+@dataclass(frozen=True)
+class ScoredOutput:
+    """One policy's output and what the verifier makes of it."""
+
+    policy: PolicyName
+    output_ids: tuple[int, ...]
+    log_likelihood: float  # sum of log p_verifier(token | prompt + the output before it)
+    off_argmax: tuple[int, ...]  # output positions whose token is not the verifier's argmax
+    stats: StatsSnapshot
+
+    @property
+    def mean_log_likelihood(self) -> float:
+        """Log-likelihood per generated token (0 for an empty output)."""
+        return self.log_likelihood / len(self.output_ids) if self.output_ids else 0.0
+
+
+@dataclass(frozen=True)
+class PolicyComparison:
+    """Greedy-exact and soft-guarded decodes of the same prompt, side by side."""
+
+    prompt_ids: tuple[int, ...]
+    greedy: ScoredOutput
+    soft: ScoredOutput
+    differing: tuple[int, ...]  # output positions where the two differ (or one has ended)
+
+    @property
+    def first_divergence(self) -> int | None:
+        """The first output position where the two differ; None if they are identical."""
+        return self.differing[0] if self.differing else None
+
+    @property
+    def soft_off_argmax(self) -> int:
+        """How many of the soft output's tokens are not the verifier's argmax."""
+        return len(self.soft.off_argmax)
+
+
+def compare_policies(
+    pair: ModelPair, config: DecodeConfig, prompt: str | Sequence[int], max_new_tokens: int
+) -> PolicyComparison:
+    """Decode `prompt` under greedy-exact and soft-guarded (else as `config`); score both."""
+    sides = {}
+    for policy in ("greedy", "soft"):
+        decoder = SpeculativeDecoder(
+            pair, replace(config, policy=policy, max_new_tokens=max_new_tokens), prompt
+        )
+        done = decoder.run()
+        log_likelihood, off_argmax = score_output(pair, done.prompt_ids, done.output_ids)
+        sides[policy] = ScoredOutput(
+            policy, done.output_ids, log_likelihood, off_argmax, done.stats
+        )
+    greedy, soft = sides["greedy"], sides["soft"]
+    return PolicyComparison(
+        prompt_ids=decoder.prompt_ids,
+        greedy=greedy,
+        soft=soft,
+        differing=differing_positions(greedy.output_ids, soft.output_ids),
+    )
+
+
+@torch.no_grad()
+def score_output(
+    pair: ModelPair, prompt_ids: Sequence[int], output_ids: Sequence[int]
+) -> tuple[float, tuple[int, ...]]:
+    """The verifier's log-likelihood of `output_ids` after the prompt, and where it is off-argmax.
+
+    One forward pass over prompt + output: the logits at position i predict token i + 1.
+    """
+    if not output_ids:
+        return 0.0, ()
+    ids = torch.tensor([[*prompt_ids, *output_ids]], device=pair.device)  # [1, n + m]
+    logits = pair.verifier(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]  # [m, vocab]
+    log_p = torch.log_softmax(logits.float(), dim=-1)  # [m, vocab]
+    targets = torch.tensor(output_ids, device=log_p.device).unsqueeze(1)  # [m, 1]
+    log_likelihood = float(log_p.gather(1, targets).sum())
+    off = (log_p.argmax(dim=-1) != targets.squeeze(1)).nonzero().squeeze(1)  # [n_off]
+    return log_likelihood, tuple(int(position) for position in off.tolist())
+
+
+def differing_positions(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """Positions where two outputs differ, counting positions only one of them reaches."""
+    return tuple(
+        i for i in range(max(len(a), len(b))) if i >= len(a) or i >= len(b) or a[i] != b[i]
+    )

@@ -1,0 +1,406 @@
+"""Faults in the app: bad models, a crashing worker, bad settings, odd sizes, quitting, hang-ups.
+
+The Pilot tests check that each fault is shown and leaves the app usable (or lets it exit
+cleanly). The tmux tests run the real `spectui` command: `q` and ctrl+c must leave the shell
+with a normal terminal, and a hang-up (an SSH connection dropping) must end the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from app_helpers import PROMPT, Recorder, plain, press, run, send_key, settle, wait_until
+from textual.notifications import Notify
+from textual.widgets import Footer, Input, Static
+from transformers import AutoModelForCausalLM
+
+import spectui.engine.decode as engine_decode
+from spectui.app.screens.help import HelpScreen
+from spectui.app.screens.settings import SettingsScreen
+from spectui.app.widgets import GatePanel, StatusHeader, TokenStream
+
+# --- bad models at start-up --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", ["missing-verifier", "not-a-model", "out-of-memory"])
+def test_a_bad_model_is_shown_and_q_quits(
+    make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    overrides: dict[str, Any] = {}
+    if fault == "missing-verifier":
+        overrides["verifier"] = "/nonexistent/verifier"
+        expected = "The verifier '/nonexistent/verifier' does not exist"
+    elif fault == "not-a-model":
+        (tmp_path / "notes.txt").write_text("not a model")
+        overrides["verifier"] = str(tmp_path)
+        expected = "Could not load the verifier from the directory"
+    else:
+
+        def from_pretrained(*args: Any, **kwargs: Any) -> Any:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+        monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", from_pretrained)
+        expected = "Not enough memory to load the drafter"
+
+    async def scenario() -> None:
+        app = make_app(**overrides)
+        async with app.run_test() as pilot:
+            screen = await settle(pilot)
+            assert screen.phase == "error" and pilot.app._exception is None
+            panel = plain(screen.query_one("#error", Static), width=200)
+            assert expected in panel and "bug" not in panel
+            await pilot.press("space", "enter", "p")  # refused, not crashed
+            assert screen.phase == "error" and screen.decode.round is None
+            await pilot.press("q")
+            await pilot.pause()
+            assert not pilot.app.is_running and pilot.app._exception is None
+
+    run(scenario)
+
+
+# --- a fault inside the worker -----------------------------------------------------------------
+
+
+def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_verify = engine_decode.SpeculativeDecoder._verify
+    faults = {"left": 1}
+
+    def verify(self: Any, draft_ids: list[int]) -> Any:
+        if faults["left"]:
+            faults["left"] -= 1
+            raise RuntimeError("simulated fault in the verifier")
+        return real_verify(self, draft_ids)
+
+    monkeypatch.setattr(engine_decode.SpeculativeDecoder, "_verify", verify)
+
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "space")  # drafts, then the verifier pass raises
+            assert screen.phase == "error" and pilot.app._exception is None
+            shown = plain(screen.query_one("#error", Static), width=200)
+            assert "RuntimeError: simulated fault in the verifier" in shown
+            assert "ctrl+r retry" in shown
+            await press(pilot, "ctrl+r")
+            assert screen.phase == "ready" and screen.error is None
+            assert not screen.query_one("#error", Static).display
+            await press(pilot, "enter", "enter")
+            assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
+
+    run(scenario)
+
+
+# --- prompts -----------------------------------------------------------------------------------
+
+
+def test_a_character_split_over_tokens_reaches_the_stream_whole(tiny_loaded: Any) -> None:
+    from spectui.app.driver import to_message
+    from spectui.engine.events import TokenAppended, TokenOrigin
+    from spectui.engine.text import StreamText
+
+    tokenizer = tiny_loaded.tokenizer
+    ids = tokenizer(" 🙂 日本!").input_ids
+    texts = StreamText(lambda part: tokenizer.decode(list(part), skip_special_tokens=False))
+    shown = [
+        to_message(TokenAppended(0, token, TokenOrigin.DRAFT, index), tiny_loaded, 1, texts).text
+        for index, token in enumerate(ids)
+    ]
+    assert "".join(shown) == " 🙂 日本!" and "\ufffd" not in "".join(shown)
+
+
+@pytest.mark.parametrize(
+    "prompt", ["", "   ", "Grüße 🙂🚀 naïve 日本"], ids=["empty", "blank", "emoji"]
+)
+def test_unusual_prompts_in_the_app(make_app: Any, prompt: str) -> None:
+    async def scenario() -> None:
+        async with make_app(prompt).run_test(size=(120, 30)) as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "enter", "enter")
+            assert screen.phase == "ready" and pilot.app._exception is None
+            assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
+            stream = plain(screen.query_one("#stream-text", Static), width=200)
+            if prompt.strip():
+                assert stream.startswith(prompt)  # the emoji as typed, not mangled
+
+    run(scenario)
+
+
+# --- keys mashed faster than the app handles them ----------------------------------------------
+
+
+def test_a_dialog_closed_twice_at_once_closes_once(make_app: Any) -> None:
+    """Two enters in the prompt editor used to pop the decode screen too (ScreenStackError)."""
+
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            screen = await settle(pilot)
+            for keys in (["e", "enter", "enter"], ["e", "enter", "escape"], ["s", "escape"] * 2):
+                run_id = screen.run_id
+                for key in keys:
+                    send_key(pilot.app, key)
+                await pilot.pause()
+                await settle(pilot)
+                assert pilot.app._exception is None and pilot.app.screen is screen
+                assert screen.run_id <= run_id + 1, "one restart at most"
+
+    run(scenario)
+
+
+def test_page_keys_right_after_opening_the_policy_list(make_app: Any) -> None:
+    """enter (open the drop-down) then page up at once used to raise KeyError in Textual."""
+
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            settings = pilot.app.screen
+            assert isinstance(settings, SettingsScreen)
+            for page in ("pageup", "pagedown"):
+                settings.query_one("#policy").focus()
+                await pilot.pause()
+                send_key(pilot.app, "enter")
+                await asyncio.sleep(0)  # the drop-down opens, and is not laid out yet
+                send_key(pilot.app, page)
+                await pilot.pause()
+                assert pilot.app._exception is None
+                await pilot.press("escape")  # close the drop-down
+
+    run(scenario)
+
+
+# --- parameters typed in the settings screen ---------------------------------------------------
+
+BAD_SETTINGS = [
+    ({"draft_span": "-1"}, "draft_span must be an integer 1..64, got -1"),
+    ({"draft_span": "abc"}, "draft_span must be an integer 1..64, got 'abc'"),
+    ({"p_thresh": "2"}, "p_thresh must be a number in 0..1, got 2.0"),
+    ({"p_thresh": ""}, "p_thresh must be a number 0..1, got ''"),
+    ({"topk_gate": "0"}, "topk_gate must be an integer >= 1, got 0"),
+    ({"topk_gate": "2.5"}, "topk_gate must be an integer ≥ 1, got '2.5'"),
+    ({"margin_gate": "nan"}, "margin_gate must be a number in 0..1, got nan"),
+    ({"draft_span": "3", "p_thresh": "1.5"}, "p_thresh must be a number in 0..1, got 1.5"),
+]
+
+
+def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test(size=(100, 40)) as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "space", "space")  # mid-round
+            before = screen.config
+            for values, message in BAD_SETTINGS:
+                await pilot.press("s")
+                settings = pilot.app.screen
+                assert isinstance(settings, SettingsScreen)
+                for name, value in values.items():
+                    settings.query_one(f"#{name}", Input).value = value
+                await pilot.press("ctrl+s")
+                error = plain(settings.query_one("#settings-error", Static), width=100)
+                assert message in error, (values, error)
+                assert pilot.app.screen is settings, "a refused value keeps the screen open"
+                await pilot.press("escape")
+                assert pilot.app.screen is screen
+                assert screen.config == before and screen.control.take_changes() == {}
+            await press(pilot, "enter", "enter")  # the rest of this round, then the next
+            assert screen.decode.round is not None and screen.decode.round.config == before
+
+    run(scenario)
+
+
+# --- terminal sizes ----------------------------------------------------------------------------
+
+SIZES = [(40, 12), (300, 100), (80, 24), (41, 13), (300, 12), (40, 100), (120, 40), (200, 60)]
+
+
+def test_sizes_from_40x12_to_300x100_mid_decode(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app(max_new_tokens=60).run_test(size=(80, 24)) as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "space", "space", "plus", "plus")
+            await pilot.press("p")  # resize while autoplay runs
+            for size in SIZES + [(300, 100), (40, 12)]:
+                await pilot.resize_terminal(*size)
+                await pilot.pause()
+                assert pilot.app._exception is None
+                assert (screen.size.width, screen.size.height) == size
+                for widget in (StatusHeader, TokenStream, GatePanel, Footer):
+                    assert screen.query_one(widget).is_mounted
+                assert screen.query_one(TokenStream).region.height >= 1
+            await pilot.press("question_mark")  # a modal at the smallest size
+            await pilot.resize_terminal(40, 12)
+            await pilot.pause()
+            assert isinstance(pilot.app.screen, HelpScreen)
+            await pilot.press("escape")
+            if screen.playing:
+                await pilot.press("p")
+            await wait_until(pilot, lambda: not screen.busy or screen.phase == "finished")
+            assert pilot.app._exception is None and screen.decode.stats is not None
+
+    run(scenario)
+
+
+def test_ctrl_c_quits(make_app: Any) -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("space", "ctrl+c")
+            await pilot.pause()
+            assert not pilot.app.is_running and pilot.app._exception is None
+
+    run(scenario)
+    assert not any("Do you want to quit" in str(n.notification.title) for n in recorder.of(Notify))
+
+
+# --- the real command in a real terminal -------------------------------------------------------
+
+SPECTUI = Path(sys.executable).with_name("spectui")
+PS1 = "spectui-test$ "
+
+
+class Shell:
+    """A detached tmux session (80×24) running a bare bash, or one command via exec."""
+
+    def __init__(self, command: str | None = None) -> None:
+        self.name = f"spectui-faults-{uuid.uuid4().hex[:8]}"
+        program = (
+            f"exec {command}"
+            if command
+            else f"env PS1={shlex.quote(PS1)} bash --norc --noprofile -i"
+        )
+        argv = ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", program]
+        for attempt in range(3):  # a tmux server still exiting after another test refuses
+            if subprocess.run(argv, capture_output=True).returncode == 0:
+                break
+            time.sleep(0.5 * (attempt + 1))
+        else:
+            subprocess.run(argv, check=True)
+
+    def show(self, formats: str) -> str:
+        """tmux's view of the pane (e.g. "#{alternate_on}")."""
+        return subprocess.run(
+            ["tmux", "display-message", "-p", "-t", self.name, formats],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    def screen(self) -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        ).stdout
+
+    def send(self, *keys: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, condition: Callable[[str], bool], timeout: float = 90.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if condition(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; the screen was:\n{screen}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def _spectui(tiny_pair: Any) -> str:
+    program = str(SPECTUI) if SPECTUI.exists() else "spectui"
+    return shlex.join(
+        [program, "--drafter", tiny_pair.drafter, "--verifier", tiny_pair.verifier]
+        + ["--prompt", PROMPT, "--max-new-tokens", "60"]
+    )
+
+
+def _ready(screen: str) -> bool:
+    return "press space to draft one" in screen
+
+
+@pytest.fixture(scope="module")
+def shells(tiny_pair: Any) -> Iterator[dict[str, Shell]]:
+    """Three terminals started together (each process imports torch: start-up overlaps)."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    opened = {"q": Shell(), "ctrl+c": Shell(), "hangup": Shell(_spectui(tiny_pair))}
+    for key in ("q", "ctrl+c"):
+        opened[key].wait_for(lambda s: PS1.strip() in s, timeout=20)
+        opened[key].send("-l", _spectui(tiny_pair))
+        opened[key].send("Enter")
+    yield opened
+    for shell in opened.values():
+        shell.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keys", [["q"], ["C-c"]], ids=["q", "ctrl+c"])
+def test_quitting_restores_the_terminal(shells: dict[str, Shell], keys: list[str]) -> None:
+    shell = shells["q" if keys == ["q"] else "ctrl+c"]
+    shell.wait_for(_ready)
+    shell.send("Space")  # mid-round
+    shell.wait_for(lambda s: "0/5 checked" in s)
+    assert shell.show("#{alternate_on}") == "1"
+    shell.send(*keys)
+    shell.wait_for(lambda s: s.rstrip().endswith(PS1.strip()), timeout=20)
+    # Back on the main screen, cursor shown, no mouse reporting, exit status 0.
+    flags = shell.show("#{alternate_on} #{cursor_flag} #{mouse_any_flag} #{mouse_button_flag}")
+    assert flags == "0 1 0 0"
+    shell.send("-l", 'echo "status=$?"; stty -a | tr " " "\\n" | grep -xE -- "-?(icanon|echo)"')
+    shell.send("Enter")
+    screen = shell.wait_for(lambda s: "status=" in s and s.rstrip().endswith(PS1.strip()))
+    lines = screen.splitlines()
+    assert "status=0" in lines
+    assert "icanon" in lines and "echo" in lines, "cooked mode with echo: the terminal is normal"
+
+
+def _descendants(pid: int) -> set[int]:
+    children = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True
+    ).stdout.split()
+    found = {int(child) for child in children}
+    for child in list(found):
+        found |= _descendants(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_hangup_mid_autoplay_ends_the_process(shells: dict[str, Shell]) -> None:
+    shell = shells["hangup"]
+    shell.wait_for(_ready)
+    pid = int(shell.show("#{pane_pid}"))
+    shell.send("+", "+", "p")
+    shell.wait_for(lambda s: "playing" in s.splitlines()[0])
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    assert threads > 1, "the engine worker thread is running"
+    family = _descendants(pid) | {pid}
+    os.kill(pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while any(_alive(process) for process in family):
+        assert time.monotonic() < deadline, "still running 5 s after SIGHUP"
+        time.sleep(0.05)

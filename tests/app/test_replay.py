@@ -1,0 +1,253 @@
+"""Replay: a decode saved from the app and replayed shows the same events, screens and stats."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from app_helpers import Recorder, press, run, settle, wait_until
+from textual.notifications import Notify
+from textual.pilot import Pilot
+
+from spectui.app import messages
+from spectui.app.app import SpectuiApp
+from spectui.app.replay import ReplayScreen, replay_app
+from spectui.engine.trace import read_trace
+
+SIZE = (80, 24)
+MIDWAY = ("enter", "enter", "enter", "space", "space", "left", "left")  # a token selected
+
+
+def screen_lines(pilot: Pilot[Any]) -> list[str]:
+    """The screen as plain text, one string per row."""
+    return [strip.text for strip in pilot.app.screen._compositor.render_strips()]
+
+
+def decode_events(recorder: Recorder) -> list[messages.DecodeEvent]:
+    return recorder.of(messages.DecodeEvent)
+
+
+async def save_live(app: SpectuiApp, pilot: Pilot[Any], path: Path, *keys: str) -> None:
+    """Press `keys`, then save the trace with w (to --trace FILE, as the app was started)."""
+    await press(pilot, *keys)
+    await press(pilot, "w")
+    assert app.decode_screen.trace_path == path and path.exists()
+
+
+@pytest.fixture
+def live_app(make_app: Any, tmp_path: Path) -> Any:
+    """An app on the tiny pair that saves its trace to tmp_path/live.jsonl."""
+
+    def make(**overrides: Any) -> SpectuiApp:
+        app = make_app(**overrides)
+        app.decode_screen.trace_path = tmp_path / "live.jsonl"
+        return app
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"bonus": True}, id="soft"),
+        pytest.param({"policy": "sample", "sample_draft": True, "seed": 3}, id="sample"),
+    ],
+)
+def test_a_finished_decode_replays_message_for_message(
+    live_app: Any, tmp_path: Path, overrides: dict[str, Any]
+) -> None:
+    """Every engine message of the live decode comes back, equal, in the same order."""
+    live, replayed = Recorder(), Recorder()
+    path = tmp_path / "live.jsonl"
+
+    async def scenario() -> None:
+        app = live_app(max_new_tokens=16, **overrides)
+        async with app.run_test(message_hook=live) as pilot:
+            screen = await settle(pilot)
+            while screen.phase != "finished":
+                await press(pilot, "enter")
+            live_stats = screen.decode.stats
+            live_text = [piece.text for piece in screen.decode.pieces()]
+        assert path.exists(), "--trace FILE saves when the decode ends"
+        async with replay_app(read_trace(path), timings=False).run_test(
+            message_hook=replayed
+        ) as pilot:
+            screen = await settle(pilot)
+            assert isinstance(screen, ReplayScreen) and screen.pair is None
+            while screen.phase != "finished":
+                await press(pilot, "enter")
+            assert screen.decode.stats == live_stats
+            assert [piece.text for piece in screen.decode.pieces()] == live_text
+            assert "finished (max tokens)" in screen.status_text
+
+    run(scenario)
+    assert decode_events(replayed) == decode_events(live)
+
+
+def test_replay_steps_selects_and_restarts(live_app: Any, tmp_path: Path) -> None:
+    path = tmp_path / "live.jsonl"
+
+    async def scenario() -> None:
+        app = live_app()
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            await save_live(app, pilot, path, "enter", "enter", "enter")
+            live_stats = app.decode_screen.decode.stats
+        async with replay_app(read_trace(path)).run_test() as pilot:
+            screen = await settle(pilot)
+            assert screen.phase == "ready" and screen.decode.round is None
+            assert f"replay of {path.name}" in screen.status_text
+            await press(pilot, "space", "space")  # draft, then one gate check
+            assert screen.decode.round is not None and screen.decode.round.n_checked == 1
+            await press(pilot, "enter", "enter", "enter")
+            assert screen.decode.stats == live_stats
+            await press(pilot, "left")
+            piece = screen.selected_piece()
+            assert piece is not None and piece.check is not None
+            assert len(piece.check.alternatives) == len(piece.check.check.alternatives) > 0
+            # A trace saved mid-decode ends after its last round.
+            assert screen.phase == "finished" and "end of trace" in screen.status_text
+            await press(pilot, "ctrl+r")  # restart replays from the start
+            assert screen.phase == "ready" and screen.decode.round is None
+            await press(pilot, "enter")
+            assert screen.decode.round is not None and screen.decode.round.index == 0
+
+    run(scenario)
+
+
+def test_replay_refuses_what_needs_the_models(live_app: Any, tmp_path: Path) -> None:
+    path = tmp_path / "live.jsonl"
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        app = live_app()
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            await save_live(app, pilot, path, "enter")
+        async with replay_app(read_trace(path)).run_test(
+            message_hook=recorder, notifications=True
+        ) as pilot:
+            screen = await settle(pilot)
+            policy = screen.config.policy
+            assert screen.check_action("toggle_policy", ()) is None  # greyed out in the Footer
+            await press(pilot, "t", "s", "e", "right_square_bracket")
+            await screen.run_action("use_policy('greedy')")  # as the command palette does
+            assert screen.config.policy == policy and pilot.app.screen is screen
+            notes = [str(m.notification.message) for m in recorder.of(Notify)]
+            assert any("cannot change the policy" in note for note in notes)
+            assert any("cannot decode another prompt" in note for note in notes)
+            assert any("cannot change the settings" in note for note in notes)
+            assert any("cannot change the draft span" in note for note in notes)
+
+    run(scenario)
+
+
+def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
+    """`spectui replay` works where torch is not even imported."""
+    path = tmp_path / "live.jsonl"
+
+    async def scenario() -> None:
+        app = live_app()
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            await save_live(app, pilot, path, "enter", "enter")
+
+    run(scenario)
+    script = f"""
+import asyncio, sys
+from spectui.app.replay import replay_app
+from spectui.engine.trace import read_trace
+
+async def main():
+    app = replay_app(read_trace({str(path)!r}))
+    async with app.run_test() as pilot:
+        screen = app.decode_screen
+        await screen.settled()
+        for _ in range(3):
+            await pilot.press("enter")
+            await screen.settled()
+        assert screen.decode.stats.rounds == 2, screen.decode.stats
+asyncio.run(main())
+assert "torch" not in sys.modules and "transformers" not in sys.modules
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_replayed_screen_equals_the_live_one(
+    live_app: Any, tmp_path: Path, snap_compare: Any
+) -> None:
+    """At the same point, the replay shows the live screen (the header adds "replay of")."""
+    path = tmp_path / "live.jsonl"
+    seen: dict[str, list[str]] = {}
+
+    async def scenario() -> None:
+        app = live_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, *MIDWAY)
+            seen["live"] = screen_lines(pilot)
+            await save_live(app, pilot, path, "escape", "enter", "enter")
+        async with replay_app(read_trace(path), timings=False).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, *MIDWAY)
+            seen["replay"] = screen_lines(pilot)
+
+    run(scenario)
+    live, replayed = seen["live"], seen["replay"]
+    assert replayed[1:] == live[1:]
+    status = live[0].strip().removeprefix("spectui — ")
+    assert f"spectui — replay of live.jsonl · {status}" in replayed[0]
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await press(pilot, *MIDWAY)
+
+    trace = read_trace(path)
+    # The stored snapshot names no temporary directory: the trace is shown as live.jsonl.
+    assert snap_compare(replay_app(trace, timings=False), terminal_size=SIZE, run_before=run_before)
+
+
+def test_autoplay_in_a_replay(live_app: Any, tmp_path: Path) -> None:
+    path = tmp_path / "live.jsonl"
+
+    async def scenario() -> None:
+        app = live_app(max_new_tokens=12)
+        async with app.run_test() as pilot:
+            screen = await settle(pilot)
+            while screen.phase != "finished":
+                await press(pilot, "enter")
+        async with replay_app(read_trace(path)).run_test() as pilot:
+            screen = await settle(pilot)
+            await pilot.press("plus", "plus", "plus", "p")
+            await wait_until(pilot, lambda: screen.phase == "finished")
+            assert screen.decode.n_generated == 12 and not screen.playing
+
+    run(scenario)
+
+
+def test_a_replay_saves_the_same_trace(live_app: Any, tmp_path: Path) -> None:
+    """w in a replay writes what it replayed: the same rounds, read back equal."""
+    path = tmp_path / "live.jsonl"
+
+    async def scenario() -> None:
+        app = live_app()
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            await save_live(app, pilot, path, "enter", "enter")
+        again = tmp_path / "again.jsonl"
+        async with replay_app(read_trace(path), trace_path=again).run_test() as pilot:
+            await settle(pilot)
+            await press(pilot, "enter", "enter", "w")
+        original, copy = read_trace(path), read_trace(again)
+        assert copy.rounds == original.rounds and copy.header == original.header
+        assert copy.appended_texts == original.appended_texts
+
+    run(scenario)
