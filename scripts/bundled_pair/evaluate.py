@@ -56,22 +56,10 @@ SEED_PROMPTS = [
     "This is a simple",
     "In the beginning,",
 ]
-# Other short prompts for a second loop check (the training script's loop monitor uses them to
-# choose among verifier snapshots; never trained on).
-OTHER_PROMPTS = [
-    "He looked at the",
-    "My dear friend,",
-    "The weather was",
-    "When they arrived at the house,",
-    "I do not think",
-    "There was a",
-    "After dinner,",
-    "The letter was",
-    "We should be",
-    "Her mother said",
-    "It was a",
-    "They had not",
-]
+# Other short prompts for a second loop check: the training script's loop monitor uses the same
+# ones to choose among verifier snapshots (never trained on).
+from train import MONITOR_PROMPTS as OTHER_PROMPTS  # noqa: E402
+
 CONTEXT = 256
 K = 5
 P_THRESH, TOPK_GATE, MARGIN_GATE, MAX_ACCEPT = 0.05, 5, 0.20, 5

@@ -15,8 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch
 from app_helpers import PROMPT, Recorder, plain, press, run, send_key, settle, wait_until
 from textual.notifications import Notify
 from textual.widgets import Footer, Input, Static
+from tmux_session import TmuxSession
 from transformers import AutoModelForCausalLM
 
 import spectui.engine.decode as engine_decode
@@ -274,23 +274,19 @@ SPECTUI = Path(sys.executable).with_name("spectui")
 PS1 = "spectui-test$ "
 
 
-class Shell:
+class Shell(TmuxSession):
     """A detached tmux session (80×24) running a bare bash, or one command via exec."""
 
+    wait_timeout = 90.0
+    check_capture = False
+
     def __init__(self, command: str | None = None) -> None:
-        self.name = f"spectui-faults-{uuid.uuid4().hex[:8]}"
         program = (
             f"exec {command}"
             if command
             else f"env PS1={shlex.quote(PS1)} bash --norc --noprofile -i"
         )
-        argv = ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", program]
-        for attempt in range(3):  # a tmux server still exiting after another test refuses
-            if subprocess.run(argv, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.5 * (attempt + 1))
-        else:
-            subprocess.run(argv, check=True)
+        super().__init__("spectui-faults", program)
 
     def show(self, formats: str) -> str:
         """tmux's view of the pane (e.g. "#{alternate_on}")."""
@@ -300,27 +296,6 @@ class Shell:
             text=True,
             check=True,
         ).stdout.strip()
-
-    def screen(self) -> str:
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
-        ).stdout
-
-    def send(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def wait_for(self, condition: Callable[[str], bool], timeout: float = 90.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if condition(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; the screen was:\n{screen}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
 
 
 def _spectui(tiny_pair: Any) -> str:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
 import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tmux_session import TmuxSession
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,60 +23,17 @@ pytestmark = [
 SPECTUI = Path(sys.executable).with_name("spectui")
 
 
-class Terminal:
+class Terminal(TmuxSession):
     """A detached tmux session running one command."""
 
     def __init__(
         self, command: str, env: dict[str, str], width: int = 80, height: int = 24
     ) -> None:
-        self.name = f"spectui-test-{uuid.uuid4().hex[:8]}"
         unset = "" if "NO_COLOR" in env else "-u NO_COLOR "
         exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
         # Keep the pane after the command exits so its last screen can still be read.
-        argv = [
-            "tmux",
-            "new-session",
-            "-d",
-            "-s",
-            self.name,
-            "-x",
-            str(width),
-            "-y",
-            str(height),
-            f"env {unset}{exports} {command}; sleep 5",
-        ]
-        for attempt in range(3):  # a tmux server still exiting after the last test refuses
-            if subprocess.run(argv, capture_output=True).returncode == 0:
-                return
-            time.sleep(0.5 * (attempt + 1))
-        subprocess.run(argv, check=True)
-
-    def screen(self) -> str:
-        """The visible text."""
-        return subprocess.run(
-            ["tmux", "capture-pane", "-p", "-t", self.name],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-
-    def send(self, *keys: str) -> None:
-        """Send tmux key names (Space, Enter, C-r, t, …)."""
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
-
-    def wait_for(self, condition: Callable[[str], bool], timeout: float = 60.0) -> str:
-        """Poll the screen until `condition(screen)` holds; returns that screen."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if condition(screen):
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; the screen was:\n{screen}")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        program = f"env {unset}{exports} {command}; sleep 5"
+        super().__init__("spectui-test", program, width, height)
 
 
 @pytest.fixture
