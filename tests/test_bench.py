@@ -206,3 +206,17 @@ def test_synthetic_pair_builds_and_decodes() -> None:
     assert pair.drafter.config.n_layer == pair.verifier.config.n_layer == 6
     prompt = encode_prompt(pair, "She walked into the")
     assert len(plain_generate(pair, prompt, 4).output_ids) == 4
+
+
+def test_bundled_size_preset_has_the_shipped_shapes() -> None:
+    from transformers import AutoConfig
+
+    from spectui.bench.synthetic import SYNTHETIC_PAIRS
+    from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
+
+    spec = SYNTHETIC_PAIRS["bundled-size"]
+    for shapes, shipped_dir in ((spec.drafter, BUNDLED_DRAFTER), (spec.verifier, BUNDLED_VERIFIER)):
+        shipped = AutoConfig.from_pretrained(shipped_dir)
+        assert {key: getattr(shipped, key) for key in shapes} == shapes
+    assert spec.vocab_size == shipped.vocab_size
+    assert spec.n_positions == shipped.n_positions

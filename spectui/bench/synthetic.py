@@ -50,11 +50,11 @@ SYNTHETIC_PAIRS: dict[str, SyntheticSpec] = {
         description="gpt2 (124M) -> gpt2-medium (355M) shapes, random weights",
     ),
     "bundled-size": SyntheticSpec(
-        drafter={"n_layer": 2, "n_embd": 128, "n_head": 4},
+        drafter={"n_layer": 3, "n_embd": 128, "n_head": 4},
         verifier={"n_layer": 6, "n_embd": 256, "n_head": 4},
         vocab_size=4096,
         n_positions=256,
-        description="the bundled pair's shapes (1M -> 6M), random weights",
+        description="the bundled pair's shapes (1.2M -> 6M), random weights",
     ),
 }
 
