@@ -98,3 +98,16 @@ def reference_decode(
                 tokens.append(int(torch.argmax(next_probs(pair.verifier, tokens))))
         accepted_lengths.append(accepted)
     return ReferenceResult(output(), accepted_lengths)
+
+
+def verifier_greedy(pair: ModelPair, prompt_ids: tuple[int, ...], max_new_tokens: int) -> list[int]:
+    """The verifier's own KV-cached greedy decoding through transformers' generate()."""
+    input_ids = torch.tensor([list(prompt_ids)])
+    out = pair.verifier.generate(  # type: ignore[operator]
+        input_ids,
+        attention_mask=torch.ones_like(input_ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=pair.eos_token_id,
+    )
+    return list(out[0, input_ids.shape[1] :].tolist())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference import verifier_greedy
 
 from spectui.cli import SEED_PROMPTS, main
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
@@ -26,18 +27,6 @@ def bundled() -> ModelPair:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")  # a fresh machine with no network
         return load_pair(DecodeConfig(device="cpu"))
-
-
-def verifier_greedy(pair: ModelPair, prompt_ids: tuple[int, ...], new_tokens: int) -> list[int]:
-    input_ids = torch.tensor([list(prompt_ids)])
-    out = pair.verifier.generate(
-        input_ids,
-        attention_mask=torch.ones_like(input_ids),
-        max_new_tokens=new_tokens,
-        do_sample=False,
-        pad_token_id=pair.eos_token_id,
-    )
-    return out[0, input_ids.shape[1] :].tolist()
 
 
 def repeated_4gram_fraction(tokens: list[int]) -> tuple[int, int]:

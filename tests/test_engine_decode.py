@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import next_probs, reference_decode
+from reference import next_probs, reference_decode, verifier_greedy
 
 from spectui.engine import SpeculativeDecoder
 from spectui.engine.events import (
@@ -44,19 +44,6 @@ PROMPTS = [
     "x",
 ]
 NEW_TOKENS = 20
-
-
-def verifier_greedy(pair, prompt_ids: tuple[int, ...], max_new_tokens: int) -> list[int]:  # type: ignore[no-untyped-def]
-    """The verifier's own KV-cached greedy decoding through transformers' generate()."""
-    input_ids = torch.tensor([list(prompt_ids)])
-    out = pair.verifier.generate(
-        input_ids,
-        attention_mask=torch.ones_like(input_ids),
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        pad_token_id=pair.eos_token_id,
-    )
-    return out[0, input_ids.shape[1] :].tolist()
 
 
 @pytest.fixture(scope="module")
