@@ -128,7 +128,7 @@ def _freeze_long_lived_objects() -> None:
 
     Those objects live as long as the app, yet every full collection walks them all: during
     autoplay that was a ~250 ms stall of the UI thread every few hundred events (key-to-repaint
-    max 260-280 ms; with the freeze 74-80 ms, `benchmarks/app_latency.py`).
+    max 260-280 ms; with the freeze 66-80 ms, `benchmarks/app_latency.py`).
     """
     gc.collect()
     gc.freeze()
