@@ -44,7 +44,11 @@ if TYPE_CHECKING:
 DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "speed"})
 WIDE = 120  # columns from which every panel is on screen at once
 SHORT = 20  # rows below which the stacked layout drops the stats panel
-REDRAW_INTERVAL = 0.05  # seconds: engine events redraw the screen at most 20 times a second
+# Seconds: engine events redraw the screen at most 15 times a second. Autoplay waits for each
+# redraw, so this also caps "max" speed (~2.4 rounds/s on the bundled pair, 3.4 at 20/s), and
+# the idle time it leaves keeps keys fast: key-to-repaint p95 during max autoplay 30-35 ms,
+# against 53-59 ms at 20/s (`benchmarks/app_latency.py`).
+REDRAW_INTERVAL = 1 / 15
 IDLE_HINTS = {  # the gate panel before the first round
     "ready": "press space to draft one",
     "loading": "the models are loading (keys pressed now are kept)",
