@@ -7,6 +7,8 @@ documented rules for shrinking the span near max_new_tokens and the context limi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -111,3 +113,19 @@ def verifier_greedy(pair: ModelPair, prompt_ids: tuple[int, ...], max_new_tokens
         pad_token_id=pair.eos_token_id,
     )
     return list(out[0, input_ids.shape[1] :].tolist())
+
+
+@contextmanager
+def forward_counts(pair: ModelPair) -> Iterator[dict[str, int]]:
+    """Count the verifier's and the drafter's forward calls inside the `with` block."""
+    calls = {"verifier": 0, "drafter": 0}
+
+    def counter(role: str) -> Callable[..., None]:
+        return lambda *_: calls.__setitem__(role, calls[role] + 1)
+
+    hooks = [getattr(pair, role).register_forward_hook(counter(role)) for role in calls]
+    try:
+        yield calls
+    finally:
+        for hook in hooks:
+            hook.remove()

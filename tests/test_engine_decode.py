@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import next_probs, reference_decode, verifier_greedy
+from reference import forward_counts, next_probs, reference_decode, verifier_greedy
 
 from spectui.engine import SpeculativeDecoder
 from spectui.engine.events import (
@@ -139,21 +139,9 @@ def test_sampled_drafts_match_reference(tiny_loaded, seed):  # type: ignore[no-u
 
 
 def test_one_verifier_forward_per_round(tiny_loaded):  # type: ignore[no-untyped-def]
-    calls = {"verifier": 0, "drafter": 0}
-    hooks = [
-        tiny_loaded.verifier.register_forward_hook(
-            lambda *_: calls.__setitem__("verifier", calls["verifier"] + 1)
-        ),
-        tiny_loaded.drafter.register_forward_hook(
-            lambda *_: calls.__setitem__("drafter", calls["drafter"] + 1)
-        ),
-    ]
-    try:
+    with forward_counts(tiny_loaded) as calls:
         config = _config_for(tiny_loaded, policy="soft", bonus=True, max_new_tokens=40)
         done = SpeculativeDecoder(tiny_loaded, config, "She walked into the").run()
-    finally:
-        for hook in hooks:
-            hook.remove()
     assert done.stats.rounds > 5
     assert calls["verifier"] == 1 + done.stats.rounds  # prefill + one per round
     assert calls["verifier"] == done.stats.verifier_forwards

@@ -6,6 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from reference import forward_counts
 
 from spectui.engine import DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import DecodeFinished, EngineEvent, FinishReason, RoundFinished
@@ -141,20 +142,8 @@ def test_one_verifier_forward_per_round_after_a_rewind(tiny_loaded: Any) -> None
     rounds_before = decoder.tally.rounds
     decoder.rewind(2)
     decoder.retune(policy="greedy")
-    calls = {"verifier": 0, "drafter": 0}
-    hooks = [
-        tiny_loaded.verifier.register_forward_hook(
-            lambda *_: calls.__setitem__("verifier", calls["verifier"] + 1)
-        ),
-        tiny_loaded.drafter.register_forward_hook(
-            lambda *_: calls.__setitem__("drafter", calls["drafter"] + 1)
-        ),
-    ]
-    try:
+    with forward_counts(tiny_loaded) as calls:
         done = decoder.run()
-    finally:
-        for hook in hooks:
-            hook.remove()
     assert rounds_before > 2 and done.stats.rounds > 2
     assert calls["verifier"] == done.stats.rounds - 2  # no second prefill, one per round
     assert calls["drafter"] == done.stats.drafted - decoder.checkpoints[2].tally.drafted

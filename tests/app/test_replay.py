@@ -37,6 +37,13 @@ async def save_live(app: SpectuiApp, pilot: Pilot[Any], path: Path, *keys: str) 
     assert app.decode_screen.trace_path == path and path.exists()
 
 
+async def record_live(app: SpectuiApp, path: Path, *keys: str) -> None:
+    """Run `app`, press `keys` and save its trace to `path`."""
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await save_live(app, pilot, path, *keys)
+
+
 @pytest.fixture
 def live_app(make_app: Any, tmp_path: Path) -> Any:
     """An app on the tiny pair that saves its trace to tmp_path/live.jsonl."""
@@ -123,10 +130,7 @@ def test_replay_refuses_what_needs_the_models(live_app: Any, tmp_path: Path) -> 
     recorder = Recorder()
 
     async def scenario() -> None:
-        app = live_app()
-        async with app.run_test() as pilot:
-            await settle(pilot)
-            await save_live(app, pilot, path, "enter")
+        await record_live(live_app(), path, "enter")
         async with replay_app(read_trace(path)).run_test(
             message_hook=recorder, notifications=True
         ) as pilot:
@@ -150,10 +154,7 @@ def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
 
     async def scenario() -> None:
-        app = live_app()
-        async with app.run_test() as pilot:
-            await settle(pilot)
-            await save_live(app, pilot, path, "enter", "enter")
+        await record_live(live_app(), path, "enter", "enter")
 
     run(scenario)
     script = f"""
@@ -238,10 +239,7 @@ def test_a_replay_saves_the_same_trace(live_app: Any, tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
 
     async def scenario() -> None:
-        app = live_app()
-        async with app.run_test() as pilot:
-            await settle(pilot)
-            await save_live(app, pilot, path, "enter", "enter")
+        await record_live(live_app(), path, "enter", "enter")
         again = tmp_path / "again.jsonl"
         async with replay_app(read_trace(path), trace_path=again).run_test() as pilot:
             await settle(pilot)
