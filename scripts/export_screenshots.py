@@ -15,13 +15,13 @@ import asyncio
 from pathlib import Path
 
 from spectui.app.app import SpectuiApp
-from spectui.engine.config import DecodeConfig, PolicyName
+from spectui.engine.config import DecodeConfig
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZES = ((80, 24), (160, 48))
 # name -> (policy, keys): each starts from a freshly loaded app.
-STATES: dict[str, tuple[PolicyName, tuple[str, ...]]] = {
+STATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "mid-round": ("soft", ("enter", "enter", "space", "space")),
     "stats": ("soft", ("enter",) * 6 + ("space", "space")),
     "greedy-rejection": ("greedy", ("enter", "enter", "enter", "space", "space")),

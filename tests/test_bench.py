@@ -133,7 +133,7 @@ def test_bad_alphas_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_command_module_does_not_import_torch() -> None:
     code = (
-        "import sys, spectui.bench.command; "
+        "import sys, spectui.commands.bench; "
         "print('torch' in sys.modules, 'transformers' in sys.modules)"
     )
     out = subprocess.run(
@@ -144,7 +144,7 @@ def test_command_module_does_not_import_torch() -> None:
 
 def test_oracle_drafter_controls_acceptance(tiny_loaded: Any) -> None:
     from spectui.bench.baselines import plain_generate
-    from spectui.bench.oracle import OracleDrafterDecoder, engine_decode
+    from spectui.bench.oracle import engine_decode, oracle_decoder
     from spectui.engine import DecodeConfig
     from spectui.engine.decode import encode_prompt
 
@@ -161,7 +161,7 @@ def test_oracle_drafter_controls_acceptance(tiny_loaded: Any) -> None:
     target = plain_generate(pair, prompt, 24).output_ids
     for alpha in (0.0, 0.6, 1.0):
         decoded = engine_decode(
-            OracleDrafterDecoder(pair, config, prompt, target=target, alpha=alpha, seed=1)
+            oracle_decoder(pair, config, prompt, target=target, alpha=alpha, seed=1)
         )
         assert decoded.output_ids == target  # greedy-exact stays lossless whatever is drafted
         assert decoded.checked

@@ -14,15 +14,11 @@ from tiny_models import TinyPair
 from spectui.cli import build_parser, main
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
-from spectui.engine.events import DecodeFinished, EngineEvent, RoundFinished
-from spectui.engine.trace import (
-    TRACE_FORMAT,
-    TRACE_VERSION,
-    TraceError,
-    TraceWriter,
-    header_for,
-    read_trace,
-)
+from spectui.engine.events import DecodeFinished, EngineEvent, RoundFinished, TokenAppended
+from spectui.engine.log import EventLog
+from spectui.engine.source import LiveSource
+from spectui.engine.trace import TRACE_FORMAT, TRACE_VERSION, TraceError, TraceWriter
+from spectui.engine.trace_reader import read_trace
 
 PROMPT = "Once upon a time,"
 
@@ -34,21 +30,19 @@ def decode_and_save(
     values: dict[str, Any] = {"max_new_tokens": 24}
     values.update(overrides)
     config = DecodeConfig(drafter=pair.drafter_id, verifier=pair.verifier_id, **values)
-    decoder = SpeculativeDecoder(pair, config, PROMPT)
-    header = header_for(pair, config, PROMPT, decoder.prompt_ids)
+    source = LiveSource(pair, config, PROMPT)
+    log = EventLog(source.header)
     events: list[EngineEvent] = []
-
-    def decode(ids: Any) -> str:
-        return str(pair.tokenizer.decode(list(ids), skip_special_tokens=False))
-
-    with TraceWriter(path, header, pair.token_text, decode) as writer:
-        for event in decoder.events():
+    with TraceWriter(path, source.header) as writer:
+        for event in source.events():
             events.append(event)
+            shown = source.shown(event) if isinstance(event, TokenAppended) else None
+            log.record(event, source.texts(event), shown)
             if isinstance(event, RoundFinished):
-                writer.round(event)
+                writer.round(event, log)
             elif isinstance(event, DecodeFinished):
-                writer.done(event)
-    return events, decoder
+                writer.done(event, log)
+    return events, source.decoder
 
 
 @pytest.fixture(scope="module")

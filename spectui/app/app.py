@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from spectui.app.keys import action_name, key_names
 from spectui.app.screens.decode import DecodeScreen
-from spectui.engine.config import POLICY_LABELS, DecodeConfig
-
-# The palette's entries for the decode screen: (title, help, action on DecodeScreen).
-DECODE_COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("Step one token", "Reveal the next gate check (space)", "step"),
-    ("Finish round", "Run to the end of this round (enter)", "finish_round"),
-    ("Play / pause", "Autoplay on or off (p)", "toggle_play"),
-    ("Faster", "Autoplay faster (+)", "speed(1)"),
-    ("Slower", "Autoplay slower (-)", "speed(-1)"),
-    (
-        "Toggle policy",
-        "greedy-exact → soft-guarded → speculative-sampling from the next round (t)",
-        "toggle_policy",
-    ),
-    ("Previous round", "View an earlier round's drafts and gate checks (b)", "view_round(-1)"),
-    ("Next round", "View the next round; past the last, back to live (n)", "view_round(1)"),
-    (
-        "Branch here",
-        "Continue from the start of the viewed round under the current settings (B)",
-        "branch",
-    ),
-    ("Compare policies", "greedy-exact and soft-guarded side by side (c)", "compare"),
-    ("Settings", "Gate thresholds, draft span, bonus (s)", "settings"),
-    ("Draft span +1", "Draft one more token per round (])", "span(1)"),
-    ("Draft span -1", "Draft one fewer token per round ([)", "span(-1)"),
-    ("Edit prompt", "Edit the prompt and restart the decode (e)", "edit_prompt"),
-    ("Restart", "Restart the decode from the prompt (ctrl+r)", "restart"),
-    ("Save trace", "Save this decode as a trace for `spectui replay` (w)", "save_trace"),
-    ("Select previous token", "Inspect the previous token of the stream (←)", "select(-1)"),
-    ("Select next token", "Inspect the next token of the stream (→)", "select(1)"),
-    ("Back to live", "Follow the latest gate check again (esc)", "live"),
-    ("Help", "Every key, the legend and the formulas (?)", "help"),
-)
+from spectui.app.sessions import Session
+from spectui.engine.config import DecodeConfig
+from spectui.engine.policies import POLICIES
 
 
 class SpectuiApp(App[None]):
@@ -61,12 +33,12 @@ class SpectuiApp(App[None]):
         prompts: list[str] | None = None,
         timings: bool = True,
         trace_path: Path | None = None,
-        screen: DecodeScreen | None = None,
+        session: Session | None = None,
     ) -> None:
-        """`trace_path`: save the session's trace there; `screen`: one to show instead (replay)."""
+        """`trace_path`: save the session's trace there; `session`: a trace to replay."""
         super().__init__()
-        self.decode_screen = screen or DecodeScreen(
-            config, prompt, prompts or [prompt], timings, trace_path
+        self.decode_screen = DecodeScreen(
+            config, prompt, prompts or [prompt], timings, trace_path, session
         )
 
     def get_default_screen(self) -> Screen:
@@ -74,18 +46,29 @@ class SpectuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, DecodeScreen):
-            for title, help_text, action in DECODE_COMMANDS:
-                yield SystemCommand(title, help_text, _runner(screen, action))
-            for name, label in POLICY_LABELS.items():
-                yield SystemCommand(
-                    f"Policy: {label}",
-                    f"Use {label} from the next round",
-                    _runner(screen, f"use_policy({name!r})"),
-                )
+            yield from decode_commands(screen)
         yield from super().get_system_commands(screen)
 
 
-def _runner(screen: DecodeScreen, action: str):  # type: ignore[no-untyped-def]
+def decode_commands(screen: DecodeScreen) -> Iterable[SystemCommand]:
+    """Every decode-screen action this session can do, named as its key's binding is."""
+    for binding in screen.BINDINGS:
+        if not isinstance(binding, Binding):
+            continue
+        if screen.check_action(action_name(binding.action), ()) is False:
+            continue
+        help_text = f"{binding.tooltip or binding.description} ({key_names(binding)})"
+        yield SystemCommand(binding.description, help_text, _runner(screen, binding.action))
+    if screen.check_action("use_policy", ()) is not False:
+        for policy in POLICIES.values():
+            yield SystemCommand(
+                f"Policy: {policy.label}",
+                f"Use {policy.label} from the next round: {policy.summary}",
+                _runner(screen, f"use_policy({policy.name!r})"),
+            )
+
+
+def _runner(screen: DecodeScreen, action: str) -> Callable[[], Coroutine[Any, Any, None]]:
     async def run() -> None:
         await screen.run_action(action)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spectui.engine.config import DecodeConfig
 
 # Autoplay speeds, slowest first: (seconds between steps, label). "max" still rests a frame
 # between steps: faster than the eye is pointless, and the rest keeps keys responsive.
@@ -37,7 +40,7 @@ class StepControl:
         self._playing = False
         self._speed = speed
         self._stopped = False
-        self._changes: dict[str, Any] = {}
+        self._settings: DecodeConfig | None = None  # for the next round, if changed
         self._branch: int | None = None  # rewind to the start of this round, then retune
         self._requests = 0  # every request ever made (lets the UI tell when the worker caught up)
         self._posted = 0  # messages the worker posted ...
@@ -92,16 +95,16 @@ class StepControl:
             if self._handled >= self._posted:
                 self._cond.notify_all()
 
-    def retune(self, **changes: Any) -> None:
-        """Queue settings for the next round (validated by the caller)."""
+    def retune(self, settings: DecodeConfig) -> None:
+        """Use `settings` from the next round on (validated by the caller)."""
         with self._cond:
-            self._changes.update(changes)
+            self._settings = settings
 
-    def branch(self, round_index: int, **changes: Any) -> None:
-        """Rewind to the start of round `round_index`, then go on with `changes` (paused)."""
+    def branch(self, round_index: int, settings: DecodeConfig) -> None:
+        """Rewind to the start of round `round_index`, then go on with `settings` (paused)."""
         with self._cond:
             self._branch = round_index
-            self._changes.update(changes)
+            self._settings = settings
             self._playing = False
             self._steps = 0
             self._through_round = False
@@ -125,11 +128,11 @@ class StepControl:
         with self._cond:
             self._posted += 1
 
-    def take_changes(self) -> dict[str, Any]:
-        """The retunes queued since the last call (applied by the worker between rounds)."""
+    def take_settings(self) -> DecodeConfig | None:
+        """The settings asked for since the last call (applied by the worker between rounds)."""
         with self._cond:
-            changes, self._changes = self._changes, {}
-            return changes
+            settings, self._settings = self._settings, None
+            return settings
 
     @property
     def branch_pending(self) -> bool:
@@ -137,13 +140,13 @@ class StepControl:
         with self._cond:
             return self._branch is not None
 
-    def take_branch(self) -> tuple[int, dict[str, Any]] | None:
-        """The branch requested (round, retunes), if any; the worker applies both at once."""
+    def take_branch(self) -> tuple[int, DecodeConfig | None] | None:
+        """The branch requested (round, settings), if any; the worker applies both at once."""
         with self._cond:
             if self._branch is None:
                 return None
-            branch = (self._branch, self._changes)
-            self._branch, self._changes = None, {}
+            branch = (self._branch, self._settings)
+            self._branch, self._settings = None, None
             return branch
 
     def round_ended(self) -> None:

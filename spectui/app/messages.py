@@ -1,9 +1,9 @@
 """Messages the engine worker posts to the decode screen: one per engine event, plus loading.
 
-Engine objects (GateCheck, StatsSnapshot, DecodeConfig) travel as they are; token texts are
-decoded in the worker so the UI thread never touches the tokenizer or torch. Every message
-carries the `run` it belongs to, so a restarted decode ignores a stale worker's stragglers.
-The decode events also carry the engine's own event, which is what a saved trace is made of.
+An engine event travels inside its message as it is (never as copied fields), with the texts
+of the token ids it names: those are decoded in the worker, so the UI thread never touches
+the tokenizer or torch. Every message carries the `run` it belongs to, so a restarted decode
+ignores a stale worker's stragglers.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from spectui.engine import events
-    from spectui.engine.config import DecodeConfig
-    from spectui.engine.policies import GateCheck
-    from spectui.engine.stats import StatsSnapshot
+    from spectui.engine.events import EngineEvent
     from spectui.engine.trace import TraceHeader
 
 
@@ -51,87 +48,20 @@ class ModelsReady(EngineMessage, bubble=False):
 
 @dataclass
 class DecodeStarted(EngineMessage, bubble=False):
-    """A decode of `prompt` began (prompt tokenized, nothing generated yet)."""
+    """A decode began: `header` says what (prompt tokenized, nothing generated yet)."""
 
     run: int
-    prompt: str
-    n_prompt_tokens: int
-    context_length: int
-    header: TraceHeader | None = None  # what a trace of this decode starts with
+    header: TraceHeader
 
 
+@dataclass
 class DecodeEvent(EngineMessage, bubble=False):
-    """Base of the messages that carry an engine event (autoplay waits until they are shown)."""
-
-
-@dataclass
-class RoundDrafted(DecodeEvent, bubble=False):
-    """The drafter proposed this round's tokens."""
+    """One engine event, with the text of each token id it names (autoplay waits for these)."""
 
     run: int
-    round_index: int
-    texts: tuple[str, ...]
-    q: tuple[float, ...]
-    config: DecodeConfig  # the settings in force for this whole round
-    event: events.RoundDrafted | None = None
-
-
-@dataclass
-class TokenChecked(DecodeEvent, bubble=False):
-    """The verifier judged one draft token (one step)."""
-
-    run: int
-    round_index: int
-    check: GateCheck
-    text: str  # the draft token
-    top1_text: str  # the verifier's argmax
-    alternatives: tuple[tuple[str, float], ...]  # the verifier's top tokens as (text, p)
-    event: events.TokenChecked | None = None
-
-
-@dataclass
-class TokenAppended(DecodeEvent, bubble=False):
-    """A token joined the output (origin: draft, correction or bonus)."""
-
-    run: int
-    round_index: int
-    text: str
-    origin: str
-    index: int
-    token_text: str = ""  # the token on its own (`text` is what it adds to the stream)
-    event: events.TokenAppended | None = None
-
-
-@dataclass
-class RoundFinished(DecodeEvent, bubble=False):
-    """A round ended; `stats` covers every round so far."""
-
-    run: int
-    round_index: int
-    n_accepted: int
-    stats: StatsSnapshot
-    event: events.RoundFinished | None = None
-
-
-@dataclass
-class DecodeFinished(DecodeEvent, bubble=False):
-    """The decode ended (`reason`: eos, max_tokens, context_limit or single_round)."""
-
-    run: int
-    reason: str
-    stats: StatsSnapshot
-    event: events.DecodeFinished | None = None
-
-
-@dataclass
-class Rewound(DecodeEvent, bubble=False):
-    """The decode went back to the start of `round_index` (a branch); later rounds are gone."""
-
-    run: int
-    round_index: int
-    n_generated: int  # output tokens kept (those of the rounds before)
-    stats: StatsSnapshot  # the statistics as they were then
-    config: DecodeConfig  # the settings the decode goes on with
+    event: EngineEvent
+    texts: dict[int, str]
+    shown: str | None = None  # for an appended token: the text it adds to the stream
 
 
 @dataclass

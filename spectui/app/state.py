@@ -1,4 +1,4 @@
-"""What the decode screen knows about the decode: built from messages, read by the widgets.
+"""What the decode screen knows about the decode: a fold over its event log, read by widgets.
 
 Plain Python (no widgets, no torch), so it is easy to reason about and to test. The token
 stream is a list of `Piece`s: the generated tokens, and the current round's draft tokens that
@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from spectui.engine import events
+
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
+    from spectui.engine.log import EventLog
     from spectui.engine.policies import GateCheck
     from spectui.engine.stats import StatsSnapshot
 
@@ -28,6 +31,13 @@ class PieceKind(str, Enum):
     UNCHECKED = "unchecked"  # after a rejection: discarded without a check
 
 
+PIECE_OF_ORIGIN = {
+    events.TokenOrigin.DRAFT: PieceKind.DRAFT,
+    events.TokenOrigin.CORRECTION: PieceKind.CORRECTION,
+    events.TokenOrigin.BONUS: PieceKind.BONUS,
+}
+
+
 @dataclass(frozen=True)
 class CheckView:
     """A gate check with the texts needed to show it."""
@@ -37,6 +47,15 @@ class CheckView:
     top1_text: str
     alternatives: tuple[tuple[str, float], ...]
     config: DecodeConfig  # the round's settings (the thresholds the gates were held to)
+
+    def token_text(self, token_id: int) -> str:
+        """The text of a token this check names (the draft, the top-1, an alternative)."""
+        if token_id == self.check.token_id:
+            return self.text
+        if token_id == self.check.top1_id:
+            return self.top1_text
+        named = zip(self.check.alternatives, self.alternatives, strict=True)
+        return next((text for (t, _), (text, _) in named if t == token_id), str(token_id))
 
 
 @dataclass(frozen=True)
@@ -107,14 +126,51 @@ class DecodeView:
     prompt: str = ""
     n_prompt_tokens: int = 0
     context_length: int = 0
-    history: list[Piece] = field(default_factory=list)  # output tokens of finished rounds
     past: list[RoundView] = field(default_factory=list)  # rounds before `round`, in order
     round: RoundView | None = None
     stats: StatsSnapshot | None = None
-    finish_reason: str | None = None
+    finish_reason: events.FinishReason | None = None
     version: int = 0  # bumped by every update, so panels can skip redrawing what has not changed
 
-    # --- updates, one per message ----------------------------------------------------------
+    @classmethod
+    def fold(cls, log: EventLog) -> DecodeView:
+        """The view of a whole log: every event applied in order."""
+        header = log.header
+        view = cls(header.prompt, len(header.prompt_ids), header.context_length)
+        for event in log.events:
+            view.apply(event, log)
+        return view
+
+    def apply(self, event: events.EngineEvent, log: EventLog) -> None:
+        """Take one engine event into the view (its token texts are in `log`)."""
+        texts = log.texts
+        if isinstance(event, events.RoundDrafted):
+            drafts = tuple(texts[token] for token in event.draft_ids)
+            self.round_drafted(event.round_index, drafts, event.q, event.config)
+        elif isinstance(event, events.TokenChecked) and self.round is not None:
+            check = event.check
+            alternatives = tuple((texts[token], p) for token, p in check.alternatives)
+            self.token_checked(
+                CheckView(
+                    check,
+                    texts[check.token_id],
+                    texts[check.top1_id],
+                    alternatives,
+                    self.round.config,
+                )
+            )
+        elif isinstance(event, events.TokenAppended):
+            self.token_appended(log.shown[event.index], event.origin)
+        elif isinstance(event, events.RoundFinished):
+            self.round_finished(event.stats)
+        elif isinstance(event, events.DecodeFinished):
+            self.decode_finished(event.reason, event.stats)
+        elif isinstance(event, events.RoundRewound):
+            self.version += 1
+            self.stats = event.stats
+            self.finish_reason = None
+
+    # --- updates, one per event ------------------------------------------------------------
 
     def round_drafted(
         self, index: int, texts: tuple[str, ...], q: tuple[float, ...], config: DecodeConfig
@@ -122,7 +178,6 @@ class DecodeView:
         """A new round's drafts arrived; the previous round's output joins the history."""
         self.version += 1
         if self.round is not None:
-            self.history.extend(self.round.appended)
             self.past.append(self.round)
         self.round = RoundView(
             index, config, [DraftSlot(t, q_t) for t, q_t in zip(texts, q, strict=True)]
@@ -134,11 +189,11 @@ class DecodeView:
         assert self.round is not None
         self.round.drafts[check.check.position].check = check
 
-    def token_appended(self, text: str, origin: str) -> None:
+    def token_appended(self, text: str, origin: events.TokenOrigin) -> None:
         """A token joined the output."""
         self.version += 1
         assert self.round is not None
-        kind = PieceKind(origin)
+        kind = PIECE_OF_ORIGIN[origin]
         position = None if kind is PieceKind.BONUS else len(self.round.appended)
         slot = self.round.drafts[position] if position is not None else None
         check, q = (slot.check, slot.q) if slot is not None else (None, None)
@@ -151,21 +206,11 @@ class DecodeView:
         self.round.finished = True
         self.stats = stats
 
-    def decode_finished(self, reason: str, stats: StatsSnapshot) -> None:
+    def decode_finished(self, reason: events.FinishReason, stats: StatsSnapshot) -> None:
         """The decode ended."""
         self.version += 1
         self.finish_reason = reason
         self.stats = stats
-
-    def rewound(self, round_index: int, stats: StatsSnapshot) -> None:
-        """The decode went back to the start of round `round_index`: later rounds are gone."""
-        self.version += 1
-        kept = self.rounds()[:round_index]
-        self.past = kept[:-1]
-        self.round = kept[-1] if kept else None
-        self.history = [piece for past in self.past for piece in past.appended]
-        self.stats = stats
-        self.finish_reason = None
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -177,6 +222,11 @@ class DecodeView:
         """The round with this index, if it was drafted."""
         rounds = self.rounds()
         return rounds[index] if 0 <= index < len(rounds) else None
+
+    @property
+    def history(self) -> list[Piece]:
+        """The output tokens of the finished rounds before the current one."""
+        return [piece for past in self.past for piece in past.appended]
 
     @property
     def n_generated(self) -> int:

@@ -10,15 +10,16 @@ from it. Under greedy-exact verification each draft is then accepted with probab
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
 from spectui.bench.baselines import Decoded
+from spectui.engine.backends import Drafter, LocalDrafter, Proposal
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
 from spectui.engine.loading import ModelPair
+from spectui.engine.policies import GREEDY_EXACT
 
 
 def engine_decode(decoder: SpeculativeDecoder) -> Decoded:
@@ -39,45 +40,88 @@ def engine_decode(decoder: SpeculativeDecoder) -> Decoded:
     )
 
 
-class OracleDrafterDecoder(SpeculativeDecoder):
-    """The engine, with each draft token forced right (probability α) or wrong (1 − α).
+class OracleDrafter:
+    """A drafter whose tokens are forced right (probability α) or wrong (1 − α).
 
+    It wraps the real drafter and drafts one token at a time through it, so every forward the
+    drafter normally runs still runs, and its cache holds the forced tokens it was fed.
     `target` is the verifier's greedy continuation of the prompt (EOS off), precomputed with
-    plain `generate`: under greedy-exact verification the accepted text *is* that continuation,
-    so the verifier's own token at any output position is known at draft time.
+    plain `generate`: under greedy-exact verification the accepted text *is* that
+    continuation, so the verifier's own token at any output position is known at draft time.
     """
 
     def __init__(
         self,
-        pair: ModelPair,
-        config: DecodeConfig,
-        prompt_ids: Sequence[int],
-        *,
+        inner: Drafter,
+        n_prompt_tokens: int,
         target: Sequence[int],
         alpha: float,
         seed: int,
     ) -> None:
-        if config.policy != "greedy":
-            raise ValueError("the oracle drafter needs greedy-exact verification")
-        super().__init__(pair, config, prompt_ids)
-        self._oracle_target = tuple(target)
-        self._oracle_alpha = alpha
-        self._oracle_coin = torch.Generator().manual_seed(seed)
-        self._oracle_drafted = 0
+        self.inner = inner
+        self.n_prompt_tokens = n_prompt_tokens
+        self.target = tuple(target)
+        self.alpha = alpha
+        self.coin = torch.Generator().manual_seed(seed)
 
-    # The engine's private hooks: _draft runs once per round and calls _choose once per draft
-    # position, in order. Arguments pass through untouched, so the engine may change them.
-    def _draft(self, *args: Any, **kwargs: Any) -> Any:
-        self._oracle_drafted = 0
-        return super()._draft(*args, **kwargs)
+    @property
+    def cached_length(self) -> int:
+        """The wrapped drafter's cache length."""
+        return self.inner.cached_length
 
-    def _choose(self, q_probs: torch.Tensor, sample: bool) -> int:
-        own = super()._choose(q_probs, sample)
-        position = len(self.output_ids) + self._oracle_drafted  # output index being drafted
-        self._oracle_drafted += 1
-        if position >= len(self._oracle_target):
+    def prefill(self, tokens: Sequence[int]) -> None:
+        """Prefill the wrapped drafter."""
+        self.inner.prefill(tokens)
+
+    def roll_back(self, length: int) -> None:
+        """Roll the wrapped drafter back."""
+        self.inner.roll_back(length)
+
+    def propose(
+        self,
+        tokens: Sequence[int],
+        k: int,
+        sampler: torch.Generator | None,
+        stop_id: int | None,
+    ) -> Proposal:
+        """k tokens, each the drafter's own step with its token then forced right or wrong."""
+        ids: list[int] = []
+        q: list[float] = []
+        rows: list[torch.Tensor] = []
+        for _ in range(k):
+            step = self.inner.propose([*tokens, *ids], 1, sampler, stop_id)
+            row = step.rows[0] if step.rows else None
+            token = self._forced(step.ids[0], len(tokens) + len(ids) - self.n_prompt_tokens, row)
+            ids.append(token)
+            q.append(float(row[token]) if row is not None else step.q[0])
+            rows.extend(step.rows or ())
+            if token == stop_id:
+                break
+        return Proposal(tuple(ids), tuple(q), tuple(rows) if rows else None)
+
+    def _forced(self, own: int, position: int, row: torch.Tensor | None) -> int:
+        """The verifier's token at output `position` with probability α, else one that differs."""
+        if position >= len(self.target):
             return own
-        right = self._oracle_target[position]
-        if float(torch.rand((), generator=self._oracle_coin)) < self._oracle_alpha:
+        right = self.target[position]
+        if float(torch.rand((), generator=self.coin)) < self.alpha:
             return right
-        return own if own != right else (own + 1) % q_probs.shape[-1]
+        vocab = row.shape[-1] if row is not None else right + 2
+        return own if own != right else (own + 1) % vocab
+
+
+def oracle_decoder(
+    pair: ModelPair,
+    config: DecodeConfig,
+    prompt_ids: Sequence[int],
+    *,
+    target: Sequence[int],
+    alpha: float,
+    seed: int,
+) -> SpeculativeDecoder:
+    """The engine with an `OracleDrafter` around its drafter (greedy-exact verification)."""
+    if config.policy != GREEDY_EXACT.name:
+        raise ValueError("the oracle drafter needs greedy-exact verification")
+    own = LocalDrafter(pair.drafter, pair.device)
+    drafter = OracleDrafter(own, len(prompt_ids), target, alpha, seed)
+    return SpeculativeDecoder(pair, config, prompt_ids, drafter=drafter)

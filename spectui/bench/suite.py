@@ -27,11 +27,12 @@ from spectui.bench.baselines import (
     seed_decode,
 )
 from spectui.bench.costmodel import CostModel, CostSampler, alpha_estimate
-from spectui.bench.oracle import OracleDrafterDecoder, engine_decode
+from spectui.bench.oracle import engine_decode, oracle_decoder
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.loading import ModelPair
+from spectui.engine.policies import GREEDY_EXACT, SOFT_GUARDED
 from spectui.engine.stats import expected_tokens_per_round
 
 Progress = Callable[[str], None]
@@ -118,13 +119,14 @@ def _methods(
     new_tokens: int,
 ) -> list[Method]:
     base = replace(settings.config, max_new_tokens=new_tokens, stop_at_eos=False, bonus=True)
-    greedy, soft = replace(base, policy="greedy"), replace(base, policy="soft")
+    greedy = replace(base, policy=GREEDY_EXACT.name)
+    soft = replace(base, policy=SOFT_GUARDED.name)
 
     def engine(config: DecodeConfig, prompt_ids: tuple[int, ...]) -> Decoded:
         return engine_decode(SpeculativeDecoder(pair, config, prompt_ids))
 
     def oracle(alpha: float, prompt_ids: tuple[int, ...]) -> Decoded:
-        decoder = OracleDrafterDecoder(
+        decoder = oracle_decoder(
             pair, greedy, prompt_ids, target=targets[prompt_ids], alpha=alpha, seed=base.seed
         )
         return engine_decode(decoder)

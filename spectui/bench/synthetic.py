@@ -136,8 +136,10 @@ def _config(spec: SyntheticSpec, shape: dict[str, Any]) -> GPT2Config:
 
 
 def _random_gpt2(spec: SyntheticSpec, shape: dict[str, Any], seed: int) -> GPT2LMHeadModel:
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(_config(spec, shape))
+    # Weight init draws from torch's global generator: seed a fork of it, not the process's.
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return GPT2LMHeadModel(_config(spec, shape))
 
 
 def _perturbed_copy(

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-ENGINE_OPTIONS = False  # the trace holds the config: no model or decoding options here
+SUMMARY = "open the app on a saved trace, with no model loaded"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `spectui replay`."""
+    """Options of `spectui replay` (no model or decoding options: the trace holds them)."""
     parser.add_argument(
         "file",
         metavar="FILE",
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Read and check the trace (TraceError: exit status 2), then open the app on it."""
-    from spectui.engine.trace import read_trace
+    from spectui.engine.trace_reader import read_trace
 
     trace = read_trace(args.file)
     from spectui.app.replay import replay_app

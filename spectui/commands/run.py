@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.cli import config_from_args, prompts_from_args, set_option_choices
-from spectui.engine.config import POLICY_LABELS, DecodeConfig, PolicyName
+from spectui.commands.options import add_config_options, config_from_args, prompts_from_args
+from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
+from spectui.engine.policies import SEED_REPORT, all_gates, policy_label, policy_names
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,18 +22,22 @@ if TYPE_CHECKING:
     from spectui.engine.events import DecodeFinished, RoundFinished
     from spectui.engine.loading import ModelPair
 
-POLICY_CHOICES: dict[str, tuple[PolicyName, ...]] = {
-    "greedy": ("greedy",),
-    "soft": ("soft",),
-    "sample": ("sample",),
-    "both": ("soft", "greedy"),  # the seed's main prints soft-guarded first
-}
+SUMMARY = "decode headlessly and print drafts, verdicts and stats"
+BOTH = "both"  # the seed's main: soft-guarded, then greedy-exact
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `spectui run` beyond the shared engine options."""
-    set_option_choices(parser, "--policy", sorted(POLICY_CHOICES))
-    parser.set_defaults(policy="both")
+    """Options of `spectui run`: every decode setting, and its own."""
+    add_config_options(
+        parser,
+        overrides={
+            "policy": {
+                "choices": [*policy_names(), BOTH],
+                "help": f"acceptance policy, or {BOTH} (the seed's main: "
+                f"{' then '.join(policy_label(name) for name in SEED_REPORT)}; the default)",
+            }
+        },
+    )
     parser.add_argument(
         "--json",
         action="store_true",
@@ -58,7 +63,7 @@ class DecodeRecord:
     """One prompt decoded under one policy."""
 
     prompt: str
-    policy: PolicyName
+    policy: str
     rounds: list[RoundFinished] = field(default_factory=list)
     done: DecodeFinished | None = None
     error: str | None = None
@@ -74,7 +79,8 @@ def main(args: argparse.Namespace) -> int:
     """Run every prompt under the chosen policies; exit 1 if any prompt failed."""
     from spectui.engine.loading import load_pair
 
-    policies = POLICY_CHOICES[args.policy]
+    chosen = getattr(args, "policy", BOTH)
+    policies = SEED_REPORT if chosen == BOTH else (chosen,)
     config = config_from_args(args, policy=policies[0])
     pair = load_pair(config, progress=None if args.json else _stderr_progress)
     prompts = prompts_from_args(args)
@@ -100,13 +106,13 @@ def _decode(
     pair: ModelPair, config: DecodeConfig, record: DecodeRecord
 ) -> Iterator[dict[str, Any]]:
     """Decode one prompt, filling `record` and yielding the JSON lines as they happen."""
-    from spectui.engine.decode import SpeculativeDecoder
-    from spectui.engine.events import DecodeFinished, RoundFinished
-    from spectui.engine.serialize import done_as_dict, round_as_dict
-    from spectui.engine.trace import TraceWriter, header_for
+    from spectui.engine.events import DecodeFinished, RoundFinished, TokenAppended
+    from spectui.engine.log import EventLog
+    from spectui.engine.source import LiveSource
+    from spectui.engine.trace import TraceWriter, done_record, round_record
 
     try:
-        decoder = SpeculativeDecoder(pair, config, record.prompt)
+        source = LiveSource(pair, config, record.prompt)
     except PromptError as error:
         record.error = str(error)
         yield {
@@ -116,29 +122,24 @@ def _decode(
             "message": record.error,
         }
         return
+    log = EventLog(source.header)
     with ExitStack() as stack:
         trace = None
         if record.trace is not None:
-            header = header_for(pair, config, record.prompt, decoder.prompt_ids)
-            writer = TraceWriter(record.trace, header, pair.token_text, _decoder_of(pair))
-            trace = stack.enter_context(writer)
-        for event in decoder.events():
+            trace = stack.enter_context(TraceWriter(record.trace, source.header))
+        for event in source.events():
+            shown = source.shown(event) if isinstance(event, TokenAppended) else None
+            log.record(event, source.texts(event), shown)
             if isinstance(event, RoundFinished):
                 record.rounds.append(event)
                 if trace is not None:
-                    trace.round(event)
-                yield {"prompt": record.prompt, **round_as_dict(event)}
+                    trace.round(event, log)
+                yield {"prompt": record.prompt, **round_record(event)}
             elif isinstance(event, DecodeFinished):
                 record.done = event
                 if trace is not None:
-                    trace.done(event)
-                text = pair.text(event.output_ids)
-                yield done_as_dict(event, record.prompt, config.policy, text)
-
-
-def _decoder_of(pair: ModelPair) -> Callable[[Sequence[int]], str]:
-    """Token ids to text with special tokens kept, as the app's stream shows them."""
-    return lambda ids: str(pair.tokenizer.decode(list(ids), skip_special_tokens=False))
+                    trace.done(event, log)
+                yield done_record(event, record.prompt, config.policy, pair.text(event.output_ids))
 
 
 def _stderr_progress(message: str) -> None:
@@ -157,11 +158,11 @@ def _print_report(
     )
     for policy in dict.fromkeys(record.policy for record in records):
         chosen = [record for record in records if record.policy == policy]
-        console.print(_results_table(pair, chosen, POLICY_LABELS[policy]))
+        console.print(_results_table(pair, chosen, policy_label(policy)))
         if show_gates:
             for record in chosen:
                 _print_gates(console, pair, record)
-        console.print(_stats_table(chosen, POLICY_LABELS[policy]))
+        console.print(_stats_table(chosen, policy_label(policy)))
 
 
 def _results_table(pair: ModelPair, records: list[DecodeRecord], title: str) -> Any:
@@ -189,30 +190,23 @@ def _results_table(pair: ModelPair, records: list[DecodeRecord], title: str) -> 
 def _print_gates(console: Console, pair: ModelPair, record: DecodeRecord) -> None:
     from rich.table import Table
 
+    gates = all_gates()
+    caption = " ".join(f"{gate.symbol}={gate.key}" for gate in gates)
     for event in record.rounds:
+        config = event.config
+        rules = ", ".join(gate.rule(config) for gate in gates)
         table = Table(
             title=f"{record.prompt!r} round {event.round_index + 1}",
             title_justify="left",
-            caption="gates: p=p≥p_thresh k=top-k m=margin c=max_accept cap",
+            caption=f"gates: {caption} ({rules})",
             caption_justify="left",
         )
-        for name in (
-            "#",
-            "token",
-            "q",
-            "p",
-            "rank",
-            "top-1 (p)",
-            "margin",
-            "gates",
-            "greedy",
-            "soft",
-        ):
+        names = list(event.checks[0].verdicts) if event.checks else list(policy_names())
+        for name in ("#", "token", "q", "p", "rank", "top-1 (p)", "margin", "gates", *names):
             table.add_column(name, no_wrap=True, min_width=8 if name == "token" else None)
         for check in event.checks:
-            gates = " ".join(
-                f"{letter}{'✓' if ok else '✗'}"
-                for letter, ok in zip("pkmc", check.gates.as_dict().values(), strict=True)
+            marks = " ".join(
+                f"{gate.symbol}{'✓' if check.gates.get(gate.key) else '✗'}" for gate in gates
             )
             table.add_row(
                 str(check.position + 1),
@@ -222,8 +216,8 @@ def _print_gates(console: Console, pair: ModelPair, record: DecodeRecord) -> Non
                 str(check.rank),
                 f"{pair.token_text(check.top1_id)!r} {check.p_top1:.2f}",
                 f"{check.margin:.2f}",
-                gates,
-                *("✓" if check.verdicts[name] else "✗" for name in ("greedy", "soft")),
+                marks,
+                *("✓" if check.verdicts[name] else "✗" for name in names),
             )
         console.print(table)
 

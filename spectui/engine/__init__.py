@@ -10,8 +10,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from spectui.engine.config import POLICY_LABELS, POLICY_NAMES, ConfigError, DecodeConfig
+from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import ModelLoadError, PromptError, SpectuiError
+from spectui.engine.policies import POLICIES, Policy, register_policy
 
 _LAZY = {
     "ModelPair": "spectui.engine.loading",
@@ -22,13 +23,14 @@ _LAZY = {
 }
 
 __all__ = [
-    "POLICY_LABELS",
-    "POLICY_NAMES",
+    "POLICIES",
     "ConfigError",
     "DecodeConfig",
     "ModelLoadError",
     "PromptError",
+    "Policy",
     "SpectuiError",
+    "register_policy",
     *_LAZY,
 ]
 

@@ -11,9 +11,14 @@ from transformers import DynamicCache, PreTrainedModel
 class CachedModel:
     """A causal LM and the KV cache of the sequence it has seen so far."""
 
-    def __init__(self, model: PreTrainedModel, device: torch.device) -> None:
+    def __init__(
+        self, model: PreTrainedModel, device: torch.device, vocab_size: int | None = None
+    ) -> None:
         self.model = model
         self.device = device
+        # Embedding tables are often padded past the tokenizer (Qwen2.5-0.5B vs -7B): logits
+        # are cut to the tokenizer's ids, so both models score the same vocabulary.
+        self.vocab_size = vocab_size
         self.kv_cache = DynamicCache()
         parameters = inspect.signature(model.forward).parameters
         # transformers 5.2x renamed forward's `past_key_values` to `cache`.
@@ -36,7 +41,7 @@ class CachedModel:
         if self._keep_keyword:
             keywords[self._keep_keyword] = n_logits
         out = self.model(input_ids=input_ids, use_cache=True, **keywords)
-        return out.logits[0, -n_logits:]
+        return out.logits[0, -n_logits:, : self.vocab_size]
 
     def crop_to(self, length: int) -> None:
         """Drop cached positions beyond `length`.

@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from spectui.engine.config import DecodeConfig, PolicyName
+from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.loading import ModelPair
+from spectui.engine.policies import COMPARED
 from spectui.engine.stats import StatsSnapshot
 
 
@@ -23,7 +24,7 @@ from spectui.engine.stats import StatsSnapshot
 class ScoredOutput:
     """One policy's output and what the verifier makes of it."""
 
-    policy: PolicyName
+    policy: str
     output_ids: tuple[int, ...]
     log_likelihood: float  # sum of log p_verifier(token | prompt + the output before it)
     off_argmax: tuple[int, ...]  # output positions whose token is not the verifier's argmax
@@ -60,7 +61,7 @@ def compare_policies(
 ) -> PolicyComparison:
     """Decode `prompt` under greedy-exact and soft-guarded (else as `config`); score both."""
     sides = {}
-    for policy in ("greedy", "soft"):
+    for policy in COMPARED:
         decoder = SpeculativeDecoder(
             pair, replace(config, policy=policy, max_new_tokens=max_new_tokens), prompt
         )
@@ -69,7 +70,7 @@ def compare_policies(
         sides[policy] = ScoredOutput(
             policy, done.output_ids, log_likelihood, off_argmax, done.stats
         )
-    greedy, soft = sides["greedy"], sides["soft"]
+    greedy, soft = (sides[name] for name in COMPARED)
     return PolicyComparison(
         prompt_ids=decoder.prompt_ids,
         greedy=greedy,

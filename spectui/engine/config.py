@@ -1,28 +1,25 @@
-"""The decode configuration: one frozen dataclass, validated once at construction."""
+"""The decode configuration: one frozen dataclass whose fields carry their own metadata.
+
+Each field's `Knob` (its help, label, range, choices, whether it may change between rounds)
+is the one description of that setting: validation here, the CLI options, the settings form
+and the trace/JSON serialization are all made from it, so a new setting is one field.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
-from typing import Any, Literal, get_args
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import Field, dataclass, field, fields, replace
+from functools import cache
+from typing import Any
 
+from spectui.engine.policies import DEFAULT_POLICY, policy_label, policy_names
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
-PolicyName = Literal["greedy", "soft", "sample"]
-POLICY_NAMES: tuple[PolicyName, ...] = get_args(PolicyName)
-POLICY_LABELS: dict[PolicyName, str] = {
-    "greedy": "greedy-exact",
-    "soft": "soft-guarded",
-    "sample": "speculative-sampling",
-}
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 MAX_DRAFT_SPAN = 64
-
-# Fields the caller may change between rounds; the rest pick models and hardware.
-TUNABLE_FIELDS = frozenset(
-    {"policy", "draft_span", "p_thresh", "topk_gate", "margin_gate", "max_accept", "bonus"}
-)
 
 
 class ConfigError(ValueError):
@@ -30,27 +27,117 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Knob:
+    """What a DecodeConfig field means and allows."""
+
+    help: str  # one line, for --help and the settings form
+    label: str = ""  # the settings form's label (tunable fields)
+    note: str = ""  # the settings form's few words beside a switch
+    tunable: bool = False  # may change between rounds of one decode
+    low: float | None = None  # numbers: the smallest allowed value
+    high: float | None = None  # ... and the largest
+    choices: Callable[[], Sequence[str]] | None = None  # strings: the allowed values
+    check: Callable[[str, Any], str | None] | None = None  # any other rule: a problem or None
+    cli: bool = True  # offered as a command-line option
+    metavar: str | None = None
+
+
+def knob(default: Any, help: str, **details: Any) -> Any:
+    """A dataclass field with its `Knob` in the metadata."""
+    return field(default=default, metadata={"knob": Knob(help=help, **details)})
+
+
+def _device_problem(name: str, value: Any) -> str | None:
+    if isinstance(value, str) and value.split(":")[0] in DEVICE_KINDS:
+        return None
+    return f"{name} must be auto, cpu, cuda[:N] or mps, got {value!r}"
+
+
+def _model_problem(name: str, value: Any) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return None
+    return f"{name} must name a model id or directory"
+
+
+@dataclass(frozen=True)
 class DecodeConfig:
     """Everything that decides what a decode does; defaults are the seed notebook's."""
 
-    drafter: str = str(BUNDLED_DRAFTER)  # HF id or local dir of the small proposing model
-    verifier: str = str(BUNDLED_VERIFIER)  # HF id or local dir; its tokenizer is used (as the seed)
-    # "soft" is the seed's headline policy, "greedy" its exact baseline; "sample" is Leviathan
-    # et al.'s lossless rejection sampling (output distributed as the verifier's at T=1).
-    policy: PolicyName = "soft"
-    draft_span: int = 5  # k: tokens the drafter proposes per round
-    p_thresh: float = 0.05  # soft gate 1: verifier probability p of the draft token >= this
-    topk_gate: int = 5  # soft gate 2: draft token within the verifier's top-k
-    margin_gate: float = 0.20  # soft gate 3: p_top1 - p <= this (absolute probability)
-    max_accept: int = 5  # soft gate 4: at most this many accepted draft tokens per round
-    sample_draft: bool = False  # False: greedy drafts (seed default); True: sample at T=1, top_p=1
-    seed: int = 42  # seeds torch and the draft sampler, so sampled decodes replay identically
-    device: str = "auto"  # auto picks mps -> cuda -> cpu, as the seed
-    dtype: str = "auto"  # auto = float32, the seed's precision; float16/bfloat16 on request
-    threads: int | None = None  # torch CPU threads; None leaves torch's default
-    max_new_tokens: int | None = None  # None: one round, exactly the seed's step
-    bonus: bool = False  # True: add the verifier's extra token when a whole draft is accepted
-    stop_at_eos: bool = True  # end the decode at the tokenizer's EOS (benchmarks turn this off)
+    drafter: str = knob(
+        str(BUNDLED_DRAFTER),
+        "drafter: HF id or local directory (default: bundled)",
+        check=_model_problem,
+    )
+    verifier: str = knob(
+        str(BUNDLED_VERIFIER),
+        "verifier: HF id or local directory; its tokenizer is used, as the seed's (default: "
+        "bundled)",
+        check=_model_problem,
+    )
+    # The seed's headline policy; see spectui.engine.policies for every registered one.
+    policy: str = knob(
+        DEFAULT_POLICY, "acceptance policy", label="policy", tunable=True, choices=policy_names
+    )
+    draft_span: int = knob(
+        5,
+        "k: tokens the drafter proposes per round",
+        label="draft span k",
+        tunable=True,
+        low=1,
+        high=MAX_DRAFT_SPAN,
+        metavar="K",
+    )
+    p_thresh: float = knob(
+        0.05,
+        "soft gate: verifier probability p of the draft token >= this",
+        label="p threshold",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    )
+    topk_gate: int = knob(
+        5,
+        "soft gate: draft token within the verifier's top-k",
+        label="top-k gate",
+        tunable=True,
+        low=1,
+    )
+    margin_gate: float = knob(
+        0.20,
+        "soft gate: p_top1 - p <= this (absolute probability)",
+        label="margin gate",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    )
+    max_accept: int = knob(
+        5,
+        "soft gate: at most this many accepted draft tokens per round",
+        label="max accepted",
+        tunable=True,
+        low=0,
+    )
+    sample_draft: bool = knob(False, "sample drafts (T=1, top_p=1) instead of greedy")
+    seed: int = knob(42, "seeds the draft sampler and the acceptance coins", low=0, high=2**63 - 1)
+    device: str = knob(
+        "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=_device_problem
+    )
+    dtype: str = knob("auto", "auto = float32, the seed's precision", choices=lambda: DTYPE_NAMES)
+    threads: int | None = knob(None, "torch CPU threads (default: torch's own)", low=1, high=1024)
+    max_new_tokens: int | None = knob(
+        None,
+        "decode this many tokens (default: one round, as the seed's step)",
+        low=1,
+        high=1_000_000,
+    )
+    bonus: bool = knob(
+        False,
+        "extra verifier token when the whole draft is accepted",
+        label="bonus token",
+        note="after a fully accepted draft",
+        tunable=True,
+    )
+    stop_at_eos: bool = knob(True, "end the decode at the tokenizer's EOS", cli=False)
 
     def __post_init__(self) -> None:
         for problem in _problems(self):
@@ -66,15 +153,63 @@ class DecodeConfig:
             )
         return replace(self, **changes)
 
+    def tunables(self) -> dict[str, Any]:
+        """The between-round settings, by name, in declaration order."""
+        return {name: getattr(self, name) for name in tunable_names()}
+
     @property
     def policy_label(self) -> str:
-        """The policy's display name: greedy-exact or soft-guarded."""
-        return POLICY_LABELS[self.policy]
+        """The policy's display name, e.g. soft-guarded."""
+        return policy_label(self.policy)
+
+
+def config_fields() -> tuple[Field[Any], ...]:
+    """DecodeConfig's fields, in declaration order."""
+    return fields(DecodeConfig)
 
 
 def config_field_names() -> tuple[str, ...]:
     """Names of all DecodeConfig fields, in declaration order."""
-    return tuple(f.name for f in fields(DecodeConfig))
+    return tuple(f.name for f in config_fields())
+
+
+def knob_of(name: str) -> Knob:
+    """The metadata of DecodeConfig field `name`."""
+    return next(f.metadata["knob"] for f in config_fields() if f.name == name)
+
+
+@cache
+def field_types() -> dict[str, Any]:
+    """Each field's type, resolved from its annotation."""
+    return typing.get_type_hints(DecodeConfig)
+
+
+def base_type(name: str) -> type:
+    """A field's type without `None` (int for `int | None`)."""
+    hint = field_types()[name]
+    options = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
+    return options[0]  # type: ignore[no-any-return]
+
+
+def optional(name: str) -> bool:
+    """Whether a field may be None."""
+    return type(None) in typing.get_args(field_types()[name])
+
+
+def tunable_names() -> tuple[str, ...]:
+    """The fields that may change between rounds, in declaration order."""
+    return tuple(f.name for f in config_fields() if f.metadata["knob"].tunable)
+
+
+TUNABLE_FIELDS = frozenset(tunable_names())
+
+
+def allowed_range(name: str) -> str:
+    """A numeric field's range as the settings form shows it: 1..64, ≥ 1, 0..1."""
+    rule = knob_of(name)
+    if rule.high is None:
+        return f"≥ {rule.low:g}"
+    return f"{rule.low:g}..{rule.high:g}"
 
 
 def _is_int(value: object) -> bool:
@@ -85,41 +220,48 @@ def _is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _int_problem(name: str, value: object, low: int, high: int | None) -> str | None:
+def _int_problem(name: str, value: object, rule: Knob) -> str | None:
+    low, high = int(rule.low or 0), None if rule.high is None else int(rule.high)
     bound = f"{low}..{high}" if high is not None else f">= {low}"
     if not _is_int(value) or value < low or (high is not None and value > high):  # type: ignore[operator]
         return f"{name} must be an integer {bound}, got {value!r}"
     return None
 
 
-def _unit_problem(name: str, value: object) -> str | None:
-    if not _is_real(value) or not 0.0 <= float(value) <= 1.0:  # type: ignore[arg-type]
-        return f"{name} must be a number in 0..1, got {value!r}"
+def _number_problem(name: str, value: object, rule: Knob) -> str | None:
+    low, high = rule.low or 0.0, rule.high
+    fits = _is_real(value) and low <= float(value) and (high is None or float(value) <= high)  # type: ignore[arg-type]
+    if not fits:
+        bound = f"in {low:g}..{high:g}" if high is not None else f">= {low:g}"
+        return f"{name} must be a number {bound}, got {value!r}"
+    return None
+
+
+def _choice_problem(name: str, value: object, choices: Sequence[str]) -> str | None:
+    if value in choices:
+        return None
+    return f"{name} must be one of {', '.join(choices)}, got {value!r}"
+
+
+def field_problem(name: str, value: object) -> str | None:
+    """What is wrong with `value` for field `name`, or None."""
+    rule = knob_of(name)
+    if value is None and optional(name):
+        return None
+    kind = base_type(name)
+    if rule.check is not None:
+        return rule.check(name, value)
+    if rule.choices is not None:
+        return _choice_problem(name, value, rule.choices())
+    if kind is bool:
+        return None if isinstance(value, bool) else f"{name} must be true or false, got {value!r}"
+    if kind is int:
+        return _int_problem(name, value, rule)
+    if kind is float:
+        return _number_problem(name, value, rule)
     return None
 
 
 def _problems(config: DecodeConfig) -> list[str]:
-    checks = [
-        None
-        if config.policy in POLICY_NAMES
-        else f"policy must be one of {', '.join(POLICY_NAMES)}, got {config.policy!r}",
-        _int_problem("draft_span", config.draft_span, 1, MAX_DRAFT_SPAN),
-        _unit_problem("p_thresh", config.p_thresh),
-        _int_problem("topk_gate", config.topk_gate, 1, None),
-        _unit_problem("margin_gate", config.margin_gate),
-        _int_problem("max_accept", config.max_accept, 0, None),
-        _int_problem("seed", config.seed, 0, 2**63 - 1),
-        None
-        if config.dtype in DTYPE_NAMES
-        else f"dtype must be one of {', '.join(DTYPE_NAMES)}, got {config.dtype!r}",
-        None
-        if config.device.split(":")[0] in DEVICE_KINDS
-        else f"device must be auto, cpu, cuda[:N] or mps, got {config.device!r}",
-        None if config.threads is None else _int_problem("threads", config.threads, 1, 1024),
-        None
-        if config.max_new_tokens is None
-        else _int_problem("max_new_tokens", config.max_new_tokens, 1, 1_000_000),
-        None if config.drafter.strip() else "drafter must name a model id or directory",
-        None if config.verifier.strip() else "verifier must name a model id or directory",
-    ]
+    checks = (field_problem(name, getattr(config, name)) for name in config_field_names())
     return [problem for problem in checks if problem]

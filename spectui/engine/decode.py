@@ -4,9 +4,12 @@ Each round (names follow the papers: q drafter, p verifier):
   1. draft k tokens with the drafter and its own KV cache;
   2. score all k positions (+1 for the bonus token) in ONE verifier forward with its cache;
   3. decide token by token with the active policy, stopping at the first rejection, where
-     the verifier's argmax is appended (the seed's rule);
+     the policy's correction is appended (the seed's rule: the verifier's argmax);
   4. crop both caches back to what was kept.
 Both caches hold every token but the last, so a round feeds each model only what it lacks.
+The models sit behind the `Drafter` and `Verifier` protocols (`backends.py`), the policy
+behind its `Policy` record (`policies.py`): the loop knows neither which models nor which
+policy it runs.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from typing import Any
 
 import torch
 
-from spectui.engine.cache import CachedModel
+from spectui.engine.backends import (
+    Drafter,
+    LocalDrafter,
+    LocalVerifier,
+    Proposal,
+    Scored,
+    Verifier,
+)
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.events import (
@@ -28,12 +38,13 @@ from spectui.engine.events import (
     FinishReason,
     RoundDrafted,
     RoundFinished,
+    RoundRewound,
     TokenAppended,
     TokenChecked,
     TokenOrigin,
 )
 from spectui.engine.loading import ModelPair
-from spectui.engine.policies import N_ALTERNATIVES, GateCheck, gate_check, measure_draft
+from spectui.engine.policies import N_ALTERNATIVES, GateCheck, gate_check, policy_named
 from spectui.engine.stats import StatsTally
 
 CHANCE_SEED_OFFSET = 0x9E3779B9
@@ -75,15 +86,24 @@ class Checkpoint:
 class SpeculativeDecoder:
     """One decode of one prompt. Iterate `events()`; `retune()` or `rewind()` between rounds."""
 
-    def __init__(self, pair: ModelPair, config: DecodeConfig, prompt: str | Sequence[int]) -> None:
+    def __init__(
+        self,
+        pair: ModelPair,
+        config: DecodeConfig,
+        prompt: str | Sequence[int],
+        *,
+        drafter: Drafter | None = None,
+        verifier: Verifier | None = None,
+    ) -> None:
+        """Decode `prompt` on `pair`; `drafter`/`verifier` replace its local models."""
         self.pair = pair
         self.prompt_ids = encode_prompt(pair, prompt)
         self.tokens: list[int] = list(self.prompt_ids)
         self.tally = StatsTally()
         self._config = config
         self._pending: DecodeConfig | None = None
-        self._drafter = CachedModel(pair.drafter, pair.device)
-        self._verifier = CachedModel(pair.verifier, pair.device)
+        self.drafter = drafter or LocalDrafter(pair.drafter, pair.device)
+        self.verifier = verifier or LocalVerifier(pair.verifier, pair.device)
         self._sampler = torch.Generator().manual_seed(config.seed)
         # A second stream for acceptance coins and resamples, offset so it never mirrors the
         # draft sampler's draws (correlated draws would bias speculative sampling).
@@ -126,7 +146,13 @@ class SpeculativeDecoder:
         """Whether the next event is DecodeFinished (no round is due)."""
         return self.finish_reason is not None
 
-    def rewind(self, round_index: int) -> Checkpoint:
+    def retune_to(self, config: DecodeConfig) -> DecodeConfig:
+        """Take `config`'s between-round settings from the next round on."""
+        current = self.config.tunables()
+        changes = {k: v for k, v in config.tunables().items() if current[k] != v}
+        return self.retune(**changes) if changes else self.config
+
+    def rewind(self, round_index: int) -> RoundRewound:
         """Return to the start of round `round_index`: its tokens, stats, coins and settings.
 
         Later rounds are forgotten, both KV caches are cropped to what they held then, and a
@@ -146,14 +172,13 @@ class SpeculativeDecoder:
         self._config, self._pending = mark.config, None
         self._sampler.set_state(mark.sampler_state)
         self._chance.set_state(mark.chance_state)
-        for model, length in zip((self._drafter, self._verifier), mark.cached_lengths, strict=True):
-            model.crop_to(length)
-        return mark
+        self.drafter.roll_back(mark.cached_lengths[0])
+        self.verifier.roll_back(mark.cached_lengths[1])
+        return RoundRewound(round_index, len(self.output_ids), self.tally.snapshot(), self._config)
 
     def events(self) -> Generator[EngineEvent, None, None]:
         """Run the decode from where it stands, yielding what happens as it happens."""
         if not self._prefilled:
-            torch.manual_seed(self._config.seed)
             self._prefill()
             self._prefilled = True
         while (reason := self.finish_reason) is None:
@@ -175,38 +200,40 @@ class SpeculativeDecoder:
 
     def _round(self, round_index: int) -> Iterator[EngineEvent]:
         config = self._take_pending()
+        policy = policy_named(config.policy)
         self._checkpoint(round_index, config)
         k, bonus_room = self._round_span(config)
-        draft_ids, q, q_probs = self._draft(k, config)  # 1. k tokens from the drafter
-        yield RoundDrafted(round_index, tuple(draft_ids), tuple(q), config)
-        p_probs = self._verify(draft_ids)  # 2. one verifier pass   # [k+1, vocab]
-        measures = measure_draft(p_probs, draft_ids, max(N_ALTERNATIVES, config.topk_gate))
+        proposal = self._draft(k, config)  # 1. k tokens from the drafter
+        draft_ids = proposal.ids
+        yield RoundDrafted(round_index, draft_ids, proposal.q, config)
+        scored = self._verify(draft_ids, config)  # 2. one verifier pass
         checks: list[GateCheck] = []
         appended: list[tuple[int, TokenOrigin]] = []
-        for position, (measure, q_t) in enumerate(zip(measures, q, strict=True)):  # 3. decide
-            check = gate_check(measure, q_t, position, len(appended), config, self._coin())
+        for position, measure in enumerate(scored.measures):  # 3. decide
+            check = gate_check(
+                measure, proposal.q[position], position, len(appended), config, self._coin()
+            )
             checks.append(check)
             yield TokenChecked(round_index, check)
-            origin = TokenOrigin.DRAFT if check.accepted else TokenOrigin.CORRECTION
-            token = (
-                check.token_id
-                if check.accepted
-                else self._correction(check, p_probs[position], q_probs[position], config)
-            )
-            yield self._append(round_index, token, origin, appended)
-            if origin is TokenOrigin.CORRECTION or self._ended_at_eos():
+            if check.accepted:
+                yield self._append(round_index, check.token_id, TokenOrigin.DRAFT, appended)
+            else:
+                drawn = _drawn(proposal, position, config)
+                token = policy.correction(scored, position, drawn, self._chance)
+                yield self._append(round_index, token, TokenOrigin.CORRECTION, appended)
+            if not check.accepted or self._ended_at_eos():
                 break
         else:
             if config.bonus and bonus_room:
-                bonus_id = self._verifier_token(p_probs[len(draft_ids)], config)
+                bonus_id = policy.next_token(scored, len(draft_ids), self._chance)
                 yield self._append(round_index, bonus_id, TokenOrigin.BONUS, appended)
         self._roll_back()  # 4. crop both caches to what was kept
         n_accepted = sum(origin is TokenOrigin.DRAFT for _, origin in appended)
         self.tally.record_round(len(draft_ids), n_accepted, len(appended))
         yield RoundFinished(
             round_index=round_index,
-            draft_ids=tuple(draft_ids),
-            q=tuple(q),
+            draft_ids=draft_ids,
+            q=proposal.q,
             checks=tuple(checks),
             appended_ids=tuple(token for token, _ in appended),
             origins=tuple(origin for _, origin in appended),
@@ -222,7 +249,7 @@ class SpeculativeDecoder:
             Checkpoint(
                 round_index=round_index,
                 n_tokens=len(self.tokens),
-                cached_lengths=(self._drafter.cached_length, self._verifier.cached_length),
+                cached_lengths=(self.drafter.cached_length, self.verifier.cached_length),
                 tally=copy.deepcopy(self.tally),
                 config=config,
                 sampler_state=self._sampler.get_state(),
@@ -232,36 +259,6 @@ class SpeculativeDecoder:
 
     def _coin(self) -> float:
         return float(torch.rand((), generator=self._chance))
-
-    def _verifier_token(self, p_row: torch.Tensor, config: DecodeConfig) -> int:
-        """The verifier's own next token: sampled under speculative sampling, else argmax."""
-        if config.policy == "sample":
-            return int(torch.multinomial(p_row.cpu(), 1, generator=self._chance))
-        return int(torch.argmax(p_row))
-
-    def _correction(
-        self, check: GateCheck, p_row: torch.Tensor, q_row: torch.Tensor, config: DecodeConfig
-    ) -> int:
-        """The token appended at a rejection.
-
-        The seed's rule appends the verifier's argmax. Speculative sampling instead samples
-        from the residual max(0, p - q), normalised, which keeps the output distributed
-        exactly as the verifier's; q is the distribution the draft was drawn from (one-hot
-        for greedy drafts).
-        """
-        if config.policy != "sample":
-            return check.top1_id
-        q_drawn = (
-            q_row
-            if config.sample_draft
-            else torch.nn.functional.one_hot(torch.tensor(check.token_id), p_row.shape[-1]).to(
-                p_row
-            )
-        )
-        residual = torch.clamp(p_row - q_drawn.to(p_row.device), min=0.0).cpu()  # [vocab]
-        if float(residual.sum()) <= 0.0:  # p == q: every draft is accepted, so never reached
-            residual = p_row.cpu()
-        return int(torch.multinomial(residual, 1, generator=self._chance))
 
     def _take_pending(self) -> DecodeConfig:
         if self._pending is not None:
@@ -314,52 +311,39 @@ class SpeculativeDecoder:
         """Cache every prompt token but the last in both models."""
         started = time.perf_counter()
         if len(self.tokens) > 1:
-            for model in (self._drafter, self._verifier):
-                model.forward(self.tokens[:-1], n_logits=1)
+            for model in (self.drafter, self.verifier):
+                model.prefill(self.tokens[:-1])
             self.tally.verifier_forwards += 1
             self.tally.drafter_forwards += 1
         self.tally.prefill_seconds += time.perf_counter() - started
 
     @torch.no_grad()
-    def _draft(
-        self, k: int, config: DecodeConfig
-    ) -> tuple[list[int], list[float], list[torch.Tensor]]:
+    def _draft(self, k: int, config: DecodeConfig) -> Proposal:
         """The drafter's k proposals, q of each and its distributions; stops early at EOS."""
         started = time.perf_counter()
-        draft_ids: list[int] = []
-        q: list[float] = []
-        q_rows: list[torch.Tensor] = []
-        for _ in range(k):
-            feed = (self.tokens + draft_ids)[self._drafter.cached_length :]
-            logits = self._drafter.forward(feed, n_logits=1)
-            q_probs = torch.softmax(logits[-1].float(), dim=-1)  # [vocab]
-            token = self._choose(q_probs, config.sample_draft)
-            draft_ids.append(token)
-            q.append(float(q_probs[token]))
-            q_rows.append(q_probs)
-            if config.stop_at_eos and token == self.pair.eos_token_id:
-                break
-        self.tally.drafter_forwards += len(draft_ids)
+        sampler = self._sampler if config.sample_draft else None
+        stop_id = self.pair.eos_token_id if config.stop_at_eos else None
+        proposal = self.drafter.propose(self.tokens, k, sampler, stop_id)
+        self.tally.drafter_forwards += len(proposal.ids)
         self.tally.draft_seconds += time.perf_counter() - started
-        return draft_ids, q, q_rows
-
-    def _choose(self, q_probs: torch.Tensor, sample: bool) -> int:
-        if not sample:
-            return int(torch.argmax(q_probs))
-        # Sampled on the CPU with our own generator, so a seed replays on any device.
-        return int(torch.multinomial(q_probs.cpu(), 1, generator=self._sampler))
+        return proposal
 
     @torch.no_grad()
-    def _verify(self, draft_ids: list[int]) -> torch.Tensor:
-        """The verifier's distribution at each draft position and after the last: [k+1, vocab]."""
+    def _verify(self, draft_ids: Sequence[int], config: DecodeConfig) -> Scored:
+        """The verifier's view of each draft position and of the one after the last."""
         started = time.perf_counter()
-        feed = (self.tokens + draft_ids)[self._verifier.cached_length :]
-        logits = self._verifier.forward(feed, n_logits=len(draft_ids) + 1)  # [k+1, vocab]
-        p_probs = torch.softmax(logits.float(), dim=-1)
+        scored = self.verifier.score(self.tokens, draft_ids, max(N_ALTERNATIVES, config.topk_gate))
         self.tally.verifier_forwards += 1
         self.tally.verify_seconds += time.perf_counter() - started
-        return p_probs
+        return scored
 
     def _roll_back(self) -> None:
-        for model in (self._drafter, self._verifier):
-            model.crop_to(len(self.tokens) - 1)
+        for model in (self.drafter, self.verifier):
+            model.roll_back(len(self.tokens) - 1)
+
+
+def _drawn(proposal: Proposal, position: int, config: DecodeConfig) -> int | torch.Tensor:
+    """What draft `position` was drawn from: its token (greedy drafts) or q's row (sampled)."""
+    if config.sample_draft and proposal.rows is not None:
+        return proposal.rows[position]
+    return proposal.ids[position]

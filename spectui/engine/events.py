@@ -1,11 +1,14 @@
 """What the engine yields: small frozen records, one per thing a person can watch happen.
 
 Stepping "one token" in the app is consuming one `TokenChecked` (and the `TokenAppended`
-that follows it); a trace file is these events as JSON lines.
+that follows it). A trace file is the decode's header, then each `RoundFinished` and the
+`DecodeFinished` as JSON lines: the other events are the parts of a `RoundFinished`, and
+`RoundFinished.steps()` yields them back in the order the engine did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
@@ -29,6 +32,7 @@ class FinishReason(str, Enum):
     MAX_TOKENS = "max_tokens"
     EOS = "eos"
     CONTEXT_LIMIT = "context_limit"
+    END_OF_TRACE = "end_of_trace"  # a replayed trace saved before its decode ended
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,29 @@ class RoundFinished:
     config: DecodeConfig
     stats: StatsSnapshot
 
+    def steps(self, first_output_index: int) -> Iterator[EngineEvent]:
+        """This round's events as the engine yielded them, itself last.
+
+        `first_output_index`: the output position of the round's first appended token.
+        """
+        yield RoundDrafted(self.round_index, self.draft_ids, self.q, self.config)
+        appended = zip(self.appended_ids, self.origins, strict=True)
+        for position, (token_id, origin) in enumerate(appended):
+            if position < len(self.checks):  # the last one may be a bonus: no check
+                yield TokenChecked(self.round_index, self.checks[position])
+            yield TokenAppended(self.round_index, token_id, origin, first_output_index + position)
+        yield self
+
+
+@dataclass(frozen=True)
+class RoundRewound:
+    """The decode went back to the start of `round_index` (a branch); later rounds are gone."""
+
+    round_index: int
+    n_generated: int  # output tokens kept (those of the rounds before)
+    stats: StatsSnapshot  # the statistics as they were then
+    config: DecodeConfig  # the settings the decode goes on with
+
 
 @dataclass(frozen=True)
 class DecodeFinished:
@@ -84,4 +111,6 @@ class DecodeFinished:
     stats: StatsSnapshot
 
 
-EngineEvent = RoundDrafted | TokenChecked | TokenAppended | RoundFinished | DecodeFinished
+EngineEvent = (
+    RoundDrafted | TokenChecked | TokenAppended | RoundFinished | RoundRewound | DecodeFinished
+)

@@ -77,7 +77,6 @@ def load_pair(config: DecodeConfig, progress: Progress | None = None) -> ModelPa
     started = time.perf_counter()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
     device = _checked_device(config.device)
     dtype = pick_dtype(config.dtype)
     say(f"loading tokenizer from {config.verifier}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,6 @@ class StatsSnapshot:
     draft_seconds: float
     verify_seconds: float
     tokens_per_second: float  # new tokens / (draft + verify seconds); prefill excluded
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready mapping of every figure."""
-        return {
-            key: list(value) if isinstance(value, tuple) else value
-            for key, value in asdict(self).items()
-        }
 
 
 @dataclass

@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
 
+from spectui.app import messages
 from spectui.app.app import SpectuiApp
 from spectui.app.screens.decode import DecodeScreen
 
@@ -81,6 +82,14 @@ class Recorder:
     def of(self, kind: type[Message]) -> list[Any]:
         """The messages of one type, in order."""
         return [m for m in self.messages if isinstance(m, kind)]
+
+    def events(self, kind: type) -> list[Any]:
+        """The engine events of one type the worker posted, in order."""
+        return [
+            m.event
+            for m in self.messages
+            if isinstance(m, messages.DecodeEvent) and isinstance(m.event, kind)
+        ]
 
 
 def send_key(app: App[Any], key: str) -> None:

@@ -27,10 +27,10 @@ from textual.widgets import Footer, Input, Static
 from tmux_session import TmuxSession
 from transformers import AutoModelForCausalLM
 
-import spectui.engine.decode as engine_decode
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel, StatusHeader, TokenStream
+from spectui.engine.backends import LocalVerifier
 
 # --- bad models at start-up --------------------------------------------------------------------
 
@@ -77,16 +77,16 @@ def test_a_bad_model_is_shown_and_q_quits(
 def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_verify = engine_decode.SpeculativeDecoder._verify
+    real_score = LocalVerifier.score
     faults = {"left": 1}
 
-    def verify(self: Any, draft_ids: list[int]) -> Any:
+    def score(self: Any, *args: Any) -> Any:
         if faults["left"]:
             faults["left"] -= 1
             raise RuntimeError("simulated fault in the verifier")
-        return real_verify(self, draft_ids)
+        return real_score(self, *args)
 
-    monkeypatch.setattr(engine_decode.SpeculativeDecoder, "_verify", verify)
+    monkeypatch.setattr(LocalVerifier, "score", score)
 
     async def scenario() -> None:
         async with make_app().run_test() as pilot:
@@ -109,15 +109,16 @@ def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
 
 
 def test_a_character_split_over_tokens_reaches_the_stream_whole(tiny_loaded: Any) -> None:
-    from spectui.app.driver import to_message
+    from spectui.engine.config import DecodeConfig
     from spectui.engine.events import TokenAppended, TokenOrigin
-    from spectui.engine.text import StreamText
+    from spectui.engine.source import LiveSource
 
     tokenizer = tiny_loaded.tokenizer
     ids = tokenizer(" 🙂 日本!").input_ids
-    texts = StreamText(lambda part: tokenizer.decode(list(part), skip_special_tokens=False))
+    config = DecodeConfig(drafter=tiny_loaded.drafter_id, verifier=tiny_loaded.verifier_id)
+    source = LiveSource(tiny_loaded, config, "Hi")  # what the worker posts as each token's text
     shown = [
-        to_message(TokenAppended(0, token, TokenOrigin.DRAFT, index), tiny_loaded, 1, texts).text
+        source.shown(TokenAppended(0, token, TokenOrigin.DRAFT, index))
         for index, token in enumerate(ids)
     ]
     assert "".join(shown) == " 🙂 日本!" and "\ufffd" not in "".join(shown)
@@ -215,7 +216,7 @@ def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any) -> N
                 assert pilot.app.screen is settings, "a refused value keeps the screen open"
                 await pilot.press("escape")
                 assert pilot.app.screen is screen
-                assert screen.config == before and screen.control.take_changes() == {}
+                assert screen.config == before and screen.control.take_settings() is None
             await press(pilot, "enter", "enter")  # the rest of this round, then the next
             assert screen.decode.round is not None and screen.decode.round.config == before
 

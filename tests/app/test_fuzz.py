@@ -79,10 +79,11 @@ class RecordingDecoder(engine_decode.SpeculativeDecoder):
         self.rounds: list[dict[str, Any]] = []
         RecordingDecoder.by_run[RecordingDecoder.local.run] = self
 
-    def rewind(self, round_index: int) -> None:
+    def rewind(self, round_index: int) -> events.RoundRewound:
         """A branch: the rounds from `round_index` on never happened."""
-        super().rewind(round_index)
+        rewound = super().rewind(round_index)
         del self.rounds[round_index:]
+        return rewound
 
     def events(self):  # type: ignore[no-untyped-def]
         for event in super().events():
@@ -114,16 +115,17 @@ def fuzz_keys(app: Any) -> list[str]:
     return sorted(bound) * 3 + [key for key in JUNK_KEYS if key not in UNFUZZED_KEYS]
 
 
-def live_rounds(recorder: Recorder, run_id: int) -> list[messages.RoundFinished]:
-    """The run's RoundFinished messages, less those a branch (Rewound) took back."""
-    rounds: list[messages.RoundFinished] = []
-    for message in recorder.messages:
-        if getattr(message, "run", None) != run_id:
+def live_rounds(recorder: Recorder, run_id: int) -> list[events.RoundFinished]:
+    """The run's finished rounds, less those a branch (RoundRewound) took back."""
+    rounds: list[events.RoundFinished] = []
+    for message in recorder.of(messages.DecodeEvent):
+        if message.run != run_id:
             continue
-        if isinstance(message, messages.RoundFinished):
-            rounds.append(message)
-        elif isinstance(message, messages.Rewound):
-            rounds = [r for r in rounds if r.round_index < message.round_index]
+        event = message.event
+        if isinstance(event, events.RoundFinished):
+            rounds.append(event)
+        elif isinstance(event, events.RoundRewound):
+            rounds = [r for r in rounds if r.round_index < event.round_index]
     return rounds
 
 
@@ -175,8 +177,8 @@ def check_invariants(screen: DecodeScreen, recorder: Recorder, app: Any) -> None
         for check in record["checks"]:
             assert check.policy == config.policy
             if config.policy != "sample":
-                assert check.gates.p_thresh == (check.p >= config.p_thresh)
-                assert check.gates.topk == (check.rank <= config.topk_gate)
+                assert check.gates["p_thresh"] == (check.p >= config.p_thresh)
+                assert check.gates["topk"] == (check.rank <= config.topk_gate)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app_helpers import PROMPT, Recorder, plain, press, run, settle, wait_until
+from textual.binding import Binding
 from textual.notifications import Notify
 from textual.widgets import Input, Static
 
@@ -14,6 +15,7 @@ from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.state import PieceKind
 from spectui.app.widgets import GatePanel, TokenDetail
+from spectui.engine import events
 
 
 def notes(recorder: Recorder) -> list[str]:
@@ -31,7 +33,7 @@ def test_app_loads_then_waits_for_the_first_step(make_app: Any) -> None:
             assert "soft-guarded" in screen.status_text
             assert recorder.of(messages.LoadProgress), "loading progress is shown"
             assert len(recorder.of(messages.ModelsReady)) == 1
-            assert not recorder.of(messages.RoundDrafted), "nothing is drafted before a key"
+            assert not recorder.events(events.RoundDrafted), "nothing is drafted before a key"
 
     run(scenario)
 
@@ -49,8 +51,8 @@ def test_space_reveals_one_gate_check_at_a_time(make_app: Any) -> None:
             for step in (1, 2):
                 await press(pilot, "space")
                 assert current.n_checked == step
-                assert len(recorder.of(messages.TokenChecked)) == step
-            assert not recorder.of(messages.RoundFinished)
+                assert len(recorder.events(events.TokenChecked)) == step
+            assert not recorder.events(events.RoundFinished)
 
     run(scenario)
 
@@ -63,11 +65,11 @@ def test_enter_finishes_the_round_and_fills_the_stats(make_app: Any) -> None:
             screen = await settle(pilot)
             await press(pilot, "space", "space", "enter")
             assert screen.decode.round is not None and screen.decode.round.finished
-            assert len(recorder.of(messages.RoundFinished)) == 1
+            assert len(recorder.events(events.RoundFinished)) == 1
             stats = screen.decode.stats
             assert stats is not None and stats.rounds == 1 and stats.verifier_forwards >= 1
             await press(pilot, "enter")  # between rounds: one whole round
-            assert len(recorder.of(messages.RoundFinished)) == 2
+            assert len(recorder.events(events.RoundFinished)) == 2
             assert screen.decode.round.index == 1 and screen.decode.round.finished
             stats = screen.decode.stats
             assert stats is not None and screen.decode.n_generated == stats.new_tokens
@@ -139,10 +141,10 @@ def test_decode_runs_to_the_end_and_then_refuses_steps(make_app: Any) -> None:
             assert "finished (max tokens)" in screen.status_text
             assert screen.decode.n_generated == 8
             assert screen.check_action("step", ()) is None  # greyed out in the Footer
-            drafted = len(recorder.of(messages.RoundDrafted))
+            drafted = len(recorder.events(events.RoundDrafted))
             await pilot.press("space")
             await pilot.pause()
-            assert len(recorder.of(messages.RoundDrafted)) == drafted
+            assert len(recorder.events(events.RoundDrafted)) == drafted
             screen.action_step()  # as the command palette would
             await pilot.pause()
             assert any("finished" in note for note in notes(recorder))
@@ -227,12 +229,12 @@ def test_ctrl_r_restarts_the_decode(make_app: Any) -> None:
         async with make_app().run_test(message_hook=recorder) as pilot:
             screen = await settle(pilot)
             await press(pilot, "enter", "enter")
-            first_run = [m.texts for m in recorder.of(messages.RoundDrafted)]
+            first_run = [m.draft_ids for m in recorder.events(events.RoundDrafted)]
             run_id = screen.run_id
             await press(pilot, "ctrl+r")
             assert screen.run_id == run_id + 1 and screen.decode.n_generated == 0
             await press(pilot, "enter", "enter")
-            second_run = [m.texts for m in recorder.of(messages.RoundDrafted)][2:]
+            second_run = [m.draft_ids for m in recorder.events(events.RoundDrafted)][2:]
             assert second_run == first_run, "greedy drafts replay identically"
             assert len(recorder.of(messages.ModelsReady)) == 1
 
@@ -319,32 +321,27 @@ def test_help_lists_every_key(make_app: Any) -> None:
 
 
 def test_command_palette_offers_every_action(make_app: Any) -> None:
+    """The palette is made from the screen's BINDINGS: every key's action is there by name."""
+
     async def scenario() -> None:
         async with make_app().run_test() as pilot:
             screen = await settle(pilot)
-            commands = {c.title: c for c in pilot.app.get_system_commands(screen)}
-            for title in (
-                "Step one token",
-                "Finish round",
-                "Play / pause",
-                "Toggle policy",
-                "Settings",
-                "Edit prompt",
-                "Restart",
-                "Select previous token",
-                "Previous round",
-                "Next round",
-                "Branch here",
-                "Compare policies",
-                "Help",
-                "Quit",
-            ):
+            commands: dict[str, Any] = {}
+            for command in pilot.app.get_system_commands(screen):  # ours first, then Textual's
+                commands.setdefault(command.title, command)
+            for binding in screen.BINDINGS:
+                assert isinstance(binding, Binding)
+                assert binding.description in commands, binding
+                assert binding.tooltip in commands[binding.description].help
+            for title in ("Policy: greedy-exact", "Policy: speculative-sampling"):
                 assert title in commands
-            await commands["Step one token"].callback()
+            await commands["Step"].callback()
             await settle(pilot)
             assert screen.decode.round is not None
-            await commands["Toggle policy"].callback()
+            await commands["Policy"].callback()
             assert screen.config.policy == "sample"  # the cycle after soft-guarded
+            await commands["Policy: greedy-exact"].callback()
+            assert screen.config.policy == "greedy"
 
     run(scenario)
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from app_helpers import Recorder, press, run, settle, wait_until
-from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from spectui.app import messages
 from spectui.app.app import SpectuiApp
-from spectui.app.replay import ReplayScreen, replay_app
-from spectui.engine.trace import read_trace
+from spectui.app.replay import replay_app
+from spectui.app.sessions import TraceSession
+from spectui.engine.trace_reader import read_trace
 
 SIZE = (80, 24)
 MIDWAY = ("enter", "enter", "enter", "space", "space", "left", "left")  # a token selected
@@ -83,7 +83,7 @@ def test_a_finished_decode_replays_message_for_message(
             message_hook=replayed
         ) as pilot:
             screen = await settle(pilot)
-            assert isinstance(screen, ReplayScreen) and screen.pair is None
+            assert isinstance(screen.session, TraceSession) and screen.pair is None
             while screen.phase != "finished":
                 await press(pilot, "enter")
             assert screen.decode.stats == live_stats
@@ -125,26 +125,28 @@ def test_replay_steps_selects_and_restarts(live_app: Any, tmp_path: Path) -> Non
     run(scenario)
 
 
-def test_replay_refuses_what_needs_the_models(live_app: Any, tmp_path: Path) -> None:
+def test_replay_offers_only_what_a_recording_can_do(live_app: Any, tmp_path: Path) -> None:
+    """Retuning, branching and decoding again need the models: a replay hides those keys."""
     path = tmp_path / "live.jsonl"
-    recorder = Recorder()
 
     async def scenario() -> None:
         await record_live(live_app(), path, "enter")
-        async with replay_app(read_trace(path)).run_test(
-            message_hook=recorder, notifications=True
-        ) as pilot:
+        async with replay_app(read_trace(path)).run_test() as pilot:
             screen = await settle(pilot)
-            policy = screen.config.policy
-            assert screen.check_action("toggle_policy", ()) is None  # greyed out in the Footer
+            policy, span = screen.config.policy, screen.config.draft_span
+            for action in ("toggle_policy", "use_policy", "settings", "span", "edit_prompt"):
+                assert screen.check_action(action, ()) is False, action
+            shown = {
+                key for key, active in pilot.app.active_bindings.items() if active.binding.show
+            }
+            assert not {"t", "s", "e"} & shown and {"space", "question_mark", "q"} <= shown
+            titles = {c.title for c in pilot.app.get_system_commands(screen)}
+            assert "Step" in titles and "Policy" not in titles
+            assert not any(title.startswith("Policy:") for title in titles)
             await press(pilot, "t", "s", "e", "right_square_bracket")
-            await screen.run_action("use_policy('greedy')")  # as the command palette does
-            assert screen.config.policy == policy and pilot.app.screen is screen
-            notes = [str(m.notification.message) for m in recorder.of(Notify)]
-            assert any("cannot change the policy" in note for note in notes)
-            assert any("cannot decode another prompt" in note for note in notes)
-            assert any("cannot change the settings" in note for note in notes)
-            assert any("cannot change the draft span" in note for note in notes)
+            await screen.run_action("use_policy('greedy')")  # as a stale palette entry would
+            assert pilot.app.screen is screen
+            assert (screen.config.policy, screen.config.draft_span) == (policy, span)
 
     run(scenario)
 
@@ -160,7 +162,7 @@ def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
     script = f"""
 import asyncio, sys
 from spectui.app.replay import replay_app
-from spectui.engine.trace import read_trace
+from spectui.engine.trace_reader import read_trace
 
 async def main():
     app = replay_app(read_trace({str(path)!r}))
@@ -185,7 +187,10 @@ print("ok")
 def test_replayed_screen_equals_the_live_one(
     live_app: Any, tmp_path: Path, snap_compare: Any
 ) -> None:
-    """At the same point, the replay shows the live screen (the header adds "replay of")."""
+    """At the same point, the replay shows the live screen.
+
+    The header adds "replay of", and the Footer offers only the keys a recording can do.
+    """
     path = tmp_path / "live.jsonl"
     seen: dict[str, list[str]] = {}
 
@@ -203,7 +208,8 @@ def test_replayed_screen_equals_the_live_one(
 
     run(scenario)
     live, replayed = seen["live"], seen["replay"]
-    assert replayed[1:] == live[1:]
+    assert replayed[1:-1] == live[1:-1]
+    assert "t Policy" in live[-1] and "t Policy" not in replayed[-1] and "q Quit" in replayed[-1]
     status = live[0].strip().removeprefix("spectui — ")
     assert f"spectui — replay of live.jsonl · {status}" in replayed[0]
 
@@ -247,5 +253,27 @@ def test_a_replay_saves_the_same_trace(live_app: Any, tmp_path: Path) -> None:
         original, copy = read_trace(path), read_trace(again)
         assert copy.rounds == original.rounds and copy.header == original.header
         assert copy.appended_texts == original.appended_texts
+
+    run(scenario)
+
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+@pytest.mark.parametrize("name", ["trace-v1-soft.jsonl", "trace-v1-sample.jsonl"])
+def test_traces_written_before_policy_records_still_replay(name: str) -> None:
+    """Traces saved by spectui before the engine's restructuring read and replay to the end."""
+    trace = read_trace(DATA / name)
+    assert trace.done is not None and trace.rounds
+
+    async def scenario() -> None:
+        async with replay_app(trace, timings=False).run_test() as pilot:
+            screen = await settle(pilot)
+            while screen.phase != "finished":
+                await press(pilot, "enter")
+            assert screen.decode.stats == trace.done.stats  # type: ignore[union-attr]
+            view = screen.decode
+            output = view.history + (view.round.appended if view.round is not None else [])
+            assert "".join(piece.text for piece in output) == "".join(trace.appended_texts)
 
     run(scenario)

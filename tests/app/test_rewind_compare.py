@@ -11,14 +11,14 @@ from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.widgets import GatePanel, TokenStream
 from spectui.app.widgets.panel import Panel
-from spectui.engine import SpeculativeDecoder
+from spectui.engine import SpeculativeDecoder, events
 from spectui.engine.compare import compare_policies
+from spectui.engine.config import DecodeConfig
 from spectui.engine.events import RoundFinished, TokenAppended
 from spectui.engine.stats import StatsSnapshot
 from spectui.engine.text import StreamText
@@ -129,7 +129,7 @@ def test_branch_after_the_end_equals_a_fresh_decode_switching_there(
             await press(pilot, *(["t"] * toggles))
             assert screen.config.policy == switched_to
             await press(pilot, "B")
-            rewound = recorder.of(messages.Rewound)
+            rewound = recorder.events(events.RoundRewound)
             assert len(rewound) == 1 and rewound[0].round_index == target
             assert screen.phase == "ready" and screen.viewed is None
             assert len(screen.decode.rounds()) == target
@@ -157,9 +157,9 @@ def test_branch_mid_round_drops_the_rest_of_the_round(make_app: Any) -> None:
             screen = await settle(pilot)
             await press(pilot, "enter", "enter", "space", "space")  # round 3 half checked
             assert screen.decode.round is not None and screen.decode.round.n_checked == 1
-            checked = len(recorder.of(messages.TokenChecked))
+            checked = len(recorder.events(events.TokenChecked))
             await press(pilot, "t", "t", "b", "B")  # → greedy-exact, from round 2
-            assert len(recorder.of(messages.TokenChecked)) == checked, "no check after B"
+            assert len(recorder.events(events.TokenChecked)) == checked, "no check after B"
             assert len(screen.decode.rounds()) == 1 and screen.decode.stats is not None
             assert screen.decode.stats.rounds == 1
             while screen.phase != "finished":
@@ -178,12 +178,12 @@ def test_branch_needs_a_viewed_round_and_can_go_back_to_the_start(make_app: Any)
         async with make_app().run_test(message_hook=recorder) as pilot:
             screen = await settle(pilot)
             await press(pilot, "B")  # nothing viewed: refused with the reason
-            assert not recorder.of(messages.Rewound)
+            assert not recorder.events(events.RoundRewound)
             assert any(
                 "Step back to a round" in str(n.notification.message) for n in recorder.of(Notify)
             )
             await press(pilot, "enter", "enter", "b", "B")
-            assert [m.round_index for m in recorder.of(messages.Rewound)] == [0]
+            assert [m.round_index for m in recorder.events(events.RoundRewound)] == [0]
             assert screen.decode.round is None and screen.decode.n_generated == 0
             assert screen.decode.stats is not None and screen.decode.stats.rounds == 0
             await press(pilot, "enter")
@@ -225,9 +225,10 @@ def test_compare_screen_shows_both_outputs_and_the_costs(make_app: Any) -> None:
 def test_a_branch_request_wakes_the_worker_and_stops_autoplay() -> None:
     control = StepControl()
     control.set_playing(True)
-    control.retune(draft_span=3)
-    control.branch(2, policy="greedy")
+    control.retune(DecodeConfig(draft_span=3))
+    settings = DecodeConfig(draft_span=3, policy="greedy")
+    control.branch(2, settings)
     assert not control.playing and control.branch_pending
     assert control.wait() is True  # returns at once: nothing is stepped, a branch is due
-    assert control.take_branch() == (2, {"draft_span": 3, "policy": "greedy"})
-    assert control.take_branch() is None and control.take_changes() == {}
+    assert control.take_branch() == (2, settings)
+    assert control.take_branch() is None and control.take_settings() is None

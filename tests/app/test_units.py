@@ -14,6 +14,7 @@ from spectui.app.control import SPEEDS, StepControl
 from spectui.app.format import PIECE_STYLES, bar, flowing, quoted, sparkline
 from spectui.app.state import CheckView, DecodeView, PieceKind
 from spectui.engine.config import DecodeConfig
+from spectui.engine.events import TokenOrigin
 
 
 def passes(control: StepControl, timeout: float = 0.2) -> bool:
@@ -89,9 +90,9 @@ def test_a_rejection_reads_as_struck_draft_then_correction_then_discards() -> No
     view.round_drafted(0, ("a", "b", "c", "d"), (0.5, 0.5, 0.5, 0.5), DecodeConfig())
     assert [p.kind for p in view.pieces()] == [PieceKind.PENDING] * 4
     view.token_checked(check(0, True))
-    view.token_appended("a", "draft")
+    view.token_appended("a", TokenOrigin.DRAFT)
     view.token_checked(check(1, False))
-    view.token_appended("B", "correction")
+    view.token_appended("B", TokenOrigin.CORRECTION)
     stats: Any = SimpleNamespace(rounds=1)
     view.round_finished(stats)
     kinds = [(p.text, p.kind) for p in view.pieces()]
@@ -133,7 +134,7 @@ def test_bars_and_sparklines() -> None:
 
 def test_the_app_modules_leave_torch_unimported() -> None:
     code = (
-        "import sys, spectui.app.launch, spectui.app.app;"
+        "import sys, spectui.commands.app, spectui.app.app;"
         "heavy = [m for m in ('torch', 'transformers', 'spectui.engine.loading',"
         " 'spectui.engine.decode') if m in sys.modules];"
         "assert not heavy, heavy"

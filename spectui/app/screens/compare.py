@@ -25,8 +25,9 @@ from textual.worker import Worker, WorkerState
 from spectui.app import messages
 from spectui.app.format import flowing
 from spectui.app.widgets import StatusHeader
-from spectui.engine.config import POLICY_LABELS, ConfigError, DecodeConfig
+from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
+from spectui.engine.policies import COMPARED, policy_label
 from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
@@ -76,9 +77,9 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusHeader()
         with Horizontal(id="compare-sides"):
-            for policy in ("greedy", "soft"):
+            for policy in COMPARED:
                 with VerticalScroll(id=f"{policy}-side", classes="panel compare-side") as side:
-                    side.border_title = POLICY_LABELS[policy]
+                    side.border_title = policy_label(policy)
                     yield Static(id=f"{policy}-text")
         yield Static(id="compare-summary", classes="panel")
         yield Footer(compact=True)
@@ -181,7 +182,7 @@ def summary(comparison: PolicyComparison) -> Group:
     table = Table(box=None, padding=(0, 2, 0, 0), show_header=True, header_style="bold")
     table.add_column("", no_wrap=True)
     for side in (comparison.greedy, comparison.soft):
-        table.add_column(POLICY_LABELS[side.policy], no_wrap=True)
+        table.add_column(policy_label(side.policy), no_wrap=True)
     sides = (comparison.greedy, comparison.soft)
     table.add_row("off verifier argmax", *(_off(side) for side in sides))
     table.add_row("log-likelihood", *(_likelihood(side) for side in sides))

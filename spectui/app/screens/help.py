@@ -12,23 +12,20 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES
+from spectui.app.keys import key_names
 from spectui.app.screens.dialog import Dialog
 from spectui.app.state import PieceKind
+from spectui.engine.policies import POLICIES
 
-ABOUT = """\
+INTRO = """\
 Each round the drafter proposes k tokens; the verifier scores all of them in one forward
 pass; the active policy accepts them left to right and stops at the first rejection, where
 the verifier's own token is appended instead (the correction).
-
-greedy-exact          accept iff the draft token is the verifier's top-1 (the output equals
-                      the verifier's own greedy decode).
-soft-guarded          accept iff every gate passes: p ≥ p_thresh (p), rank ≤ top-k (k),
-                      p₁ − p ≤ margin (Δ), fewer than max_accept accepted this round (n).
-speculative-sampling  accept when a uniform coin u < min(1, p/q); on rejection sample from
-                      max(0, p − q) (Leviathan et al.; the output follows the verifier's
-                      distribution).
-                      The gate panel shows p/q = min(1, p/q) and the draw u for its rounds.
-t cycles greedy-exact → soft-guarded → speculative-sampling (also in settings and ctrl+p).
+"""
+ABOUT = """\
+The gate panel shows each policy's own columns for its rounds (speculative-sampling:
+p/q = min(1, p/q) and the draw u).
+t cycles through the policies (also in settings and ctrl+p).
 
 b / n step back and forward through earlier rounds (their drafts and gate checks; the
 round's tokens sit between ⟦ ⟧ in the stream). B branches: the decode goes back to the
@@ -60,6 +57,8 @@ class HelpScreen(Dialog[None]):
             body.border_subtitle = "esc close"
             yield Static(_keys_table(self.bindings))
             yield Static(_legend())
+            yield Static(Text(INTRO))
+            yield Static(_policies_table())
             yield Static(Text(ABOUT))
 
     def action_close(self) -> None:
@@ -67,19 +66,13 @@ class HelpScreen(Dialog[None]):
         self.close()
 
 
-def _key_names(binding: Binding) -> str:
-    names = {
-        "question_mark": "?",
-        "equals_sign": "=",
-        "left_square_bracket": "[",
-        "right_square_bracket": "]",
-        "plus": "+",
-        "minus": "-",
-        "left": "←",
-        "right": "→",
-        "escape": "esc",
-    }
-    return " ".join(names.get(key, key) for key in binding.key.split(","))
+def _policies_table() -> Table:
+    table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column()
+    for policy in POLICIES.values():
+        table.add_row(policy.label, policy.summary + ".")
+    return table
 
 
 def _keys_table(bindings: list[Binding]) -> Table:
@@ -87,7 +80,7 @@ def _keys_table(bindings: list[Binding]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for binding in bindings:
-        table.add_row(_key_names(binding), binding.tooltip or binding.description)
+        table.add_row(key_names(binding), binding.tooltip or binding.description)
     table.add_row("ctrl+p", "command palette: every action by name")
     return table
 

@@ -1,7 +1,8 @@
-"""The `s` screen: the policy, the gate thresholds, draft span and bonus, changed live.
+"""The `s` screen: every between-round setting of DecodeConfig, changed live.
 
-Values are checked by `DecodeConfig.retuned`, the engine's own validation, so a refusal names
-the field and its allowed range exactly as `spectui run` would.
+The form is made from the config's field metadata (label, range, choices), one row per
+tunable field. Values are checked by `DecodeConfig.retuned`, the engine's own validation, so a
+refusal names the field and its allowed range exactly as `spectui run` would.
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from spectui.app.screens.dialog import Dialog
-from spectui.engine.config import MAX_DRAFT_SPAN, POLICY_LABELS, ConfigError, DecodeConfig
+from spectui.engine.config import (
+    ConfigError,
+    DecodeConfig,
+    allowed_range,
+    base_type,
+    knob_of,
+    tunable_names,
+)
+from spectui.engine.policies import policy_label
 
-# field -> (label, input type, allowed range shown beside it)
-NUMERIC_FIELDS: dict[str, tuple[str, str, str]] = {
-    "draft_span": ("draft span k", "integer", f"1..{MAX_DRAFT_SPAN}"),
-    "p_thresh": ("p threshold", "number", "0..1"),
-    "topk_gate": ("top-k gate", "integer", "≥ 1"),
-    "margin_gate": ("margin gate", "number", "0..1"),
-    "max_accept": ("max accepted", "integer", "≥ 0"),
-}
+INPUT_TYPES = {int: "integer", float: "number"}
 
 
 class SettingsScreen(Dialog[dict[str, Any] | None]):
@@ -43,49 +45,49 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
         with Vertical(id="settings-body", classes="dialog") as body:
             body.border_title = "settings (from the next round)"
             body.border_subtitle = "enter/ctrl+s apply · esc cancel"
-            with Horizontal(classes="field"):
-                yield Label("policy", classes="field-label")
-                yield Select(
-                    [(label, name) for name, label in POLICY_LABELS.items()],
-                    value=self.config.policy,
-                    allow_blank=False,
-                    compact=True,
-                    id="policy",
-                )
-            for name, (label, kind, allowed) in NUMERIC_FIELDS.items():
+            for name in tunable_names():
                 with Horizontal(classes="field"):
-                    yield Label(label, classes="field-label")
-                    yield Input(
-                        _text(getattr(self.config, name)),
-                        type=kind,  # type: ignore[arg-type]
-                        compact=True,
-                        id=name,
-                        select_on_focus=True,
-                    )
-                    yield Label(allowed, classes="hint")
-            with Horizontal(classes="field"):
-                yield Label("bonus token", classes="field-label")
-                yield Checkbox(
-                    "after a fully accepted draft", self.config.bonus, compact=True, id="bonus"
-                )
+                    yield Label(knob_of(name).label, classes="field-label")
+                    yield from self._field(name)
             yield Static("", id="settings-error")
             with Horizontal(id="settings-buttons"):
                 yield Button("Apply", variant="primary", id="apply", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
+    def _field(self, name: str) -> ComposeResult:
+        """The input for one setting: a choice, a number or a switch."""
+        value, rule, kind = getattr(self.config, name), knob_of(name), base_type(name)
+        if rule.choices is not None:
+            options = [(policy_label(choice), choice) for choice in rule.choices()]
+            yield Select(options, value=value, allow_blank=False, compact=True, id=name)
+        elif kind is bool:
+            yield Checkbox(rule.note, value, compact=True, id=name)
+        else:
+            yield Input(
+                _text(value),
+                type=INPUT_TYPES[kind],  # type: ignore[arg-type]
+                compact=True,
+                id=name,
+                select_on_focus=True,
+            )
+            yield Label(allowed_range(name), classes="hint")
+
+    def _value(self, name: str) -> Any:
+        """One setting as entered; raises ConfigError for text that is not of its type."""
+        widget = self.query_one(f"#{name}")
+        if isinstance(widget, (Select, Checkbox)):
+            return widget.value
+        assert isinstance(widget, Input)
+        raw, kind = widget.value.strip(), base_type(name)
+        try:
+            return kind(raw)
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise ConfigError(f"{name} must be {noun} {allowed_range(name)}, got {raw!r}") from None
+
     def changes(self) -> dict[str, Any]:
         """The values as typed; raises ConfigError naming the first bad one."""
-        values: dict[str, Any] = {
-            "policy": self.query_one("#policy", Select).value,
-            "bonus": self.query_one("#bonus", Checkbox).value,
-        }
-        for name, (_, kind, allowed) in NUMERIC_FIELDS.items():
-            raw = self.query_one(f"#{name}", Input).value.strip()
-            try:
-                values[name] = int(raw) if kind == "integer" else float(raw)
-            except ValueError:
-                noun = "an integer" if kind == "integer" else "a number"
-                raise ConfigError(f"{name} must be {noun} {allowed}, got {raw!r}") from None
+        values = {name: self._value(name) for name in tunable_names()}
         self.config.retuned(**values)  # the engine's validation: raises ConfigError
         return {k: v for k, v in values.items() if getattr(self.config, k) != v}
 

@@ -1,22 +1,25 @@
-"""The gate panel: one row per draft token of a round, every gate and all three verdicts."""
+"""The gate panel: one row per draft token of a round, every gate and every policy's verdict.
+
+The columns between p and the gates are the active policy's own (its `Policy.columns`);
+the gate column holds every registered gate, the verdict columns every registered policy.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from spectui.app.format import PIECE_STYLES, mark, prob, quoted
-from spectui.app.state import PieceKind, RoundView
+from spectui.app.state import CheckView, PieceKind, RoundView
 from spectui.app.widgets.panel import Panel
-from spectui.engine.config import POLICY_LABELS, POLICY_NAMES
-
-GATE_KEYS = ("p_thresh", "topk", "margin", "max_accept")  # the merged "gates" column's order
-GATES_HEADER = "p k Δ n"
-SHORT_POLICY = {"greedy": "greedy", "soft": "soft", "sample": "sample"}
-
-
-def short_policy(name: str) -> str:
-    """A policy's column header: its short name."""
-    return SHORT_POLICY.get(name, name)
+from spectui.engine.policies import (
+    Column,
+    Policy,
+    all_gates,
+    policy_named,
+    policy_names,
+    policy_short,
+    verdict_names,
+)
 
 
 class GatePanel(Panel):
@@ -43,45 +46,37 @@ class GatePanel(Panel):
             self.show_content(Text(f"No round yet: {idle_hint}.", style="dim"), 1)
             return
         config = current.config
+        policy = policy_named(config.policy)
         self.border_title = (
             f"{'◀ past ' if past else ''}round {current.index + 1} · "
-            f"{POLICY_LABELS[config.policy]} · {current.n_checked}/{len(current.drafts)} checked"
+            f"{policy.label} · {current.n_checked}/{len(current.drafts)} checked"
         )
-        gates = (
-            f"p≥{config.p_thresh:g} · k: top-{config.topk_gate} · Δ≤{config.margin_gate:g}"
-            f" · n<{config.max_accept}"
-        )
-        if config.policy == "sample":
-            drawn = "" if config.sample_draft else ", q = 1: greedy drafts"
-            gates = f"sample ✓ iff u < p/q = min(1, p/q){drawn} · {gates}"
+        rules = [gate.rule(config) for gate in all_gates()]
+        gates = " · ".join(filter(None, [policy.rule(config), *rules]))
         self.border_subtitle = f"B branch here · {gates}" if past else f"gates: {gates}"
         n_bonus = sum(piece.kind is PieceKind.BONUS for piece in current.appended)
         self.show_content(_table(current, highlight), 1 + len(current.drafts) + n_bonus)
 
 
-# (header, width, right-aligned): 73 columns with three policies, so the table fits an
-# 80-column terminal and the left column of a 120-column one. Laid out by hand rather than
-# with a Rich Table: this redraws on every step of autoplay, and measuring a Table is slow.
-COLUMNS: tuple[tuple[str, int, bool], ...] = (
-    ("#", 2, False),
-    ("token", 7, False),
-    ("q", 4, True),
-    ("p", 4, True),
-    ("rank", 4, True),
-    ("top-1", 6, False),
-    ("p₁", 4, True),
-    ("Δ", 4, True),
-    (GATES_HEADER, len(GATES_HEADER), False),
-)
-# Under speculative sampling its acceptance probability min(1, p/q) and the uniform draw u
-# take the place of rank and p₁ (both still in the token detail panel), in the same width.
-SAMPLE_COLUMNS: tuple[tuple[str, int, bool], ...] = (
-    *COLUMNS[:4],
-    ("p/q", 4, True),
-    ("u", 4, True),
-    COLUMNS[5],
-    *COLUMNS[7:],
-)
+# Laid out by hand rather than with a Rich Table: this redraws on every step of autoplay, and
+# measuring a Table is slow. 73 columns with the three built-in policies, so the table fits an
+# 80-column terminal and the left column of a 120-column one.
+LEAD_COLUMNS: tuple[tuple[str, int, bool], ...] = (("#", 2, False), ("token", 7, False))
+MEASURE_COLUMNS: tuple[tuple[str, int, bool], ...] = (("q", 4, True), ("p", 4, True))
+
+
+def _columns(policy: Policy) -> list[tuple[str, int, bool]]:
+    """(header, width, right-aligned) of every column after the token, gates included."""
+    own = [(column.header, column.width, column.kind != "token") for column in policy.columns]
+    gates_header = " ".join(gate.symbol for gate in all_gates())
+    return [*MEASURE_COLUMNS, *own, (gates_header, len(gates_header), False)]
+
+
+def _value(column: Column, view: CheckView) -> str:
+    value = column.value(view.check)
+    if column.kind == "token":
+        return quoted(view.token_text(int(value)), column.width)
+    return prob(float(value)) if column.kind == "prob" else str(value)
 
 
 def _cell(
@@ -96,15 +91,16 @@ def _cell(
 
 
 def _table(current: RoundView, highlight: int | None) -> Text:
-    policies = [(name, len(short_policy(name)) + 1) for name in POLICY_NAMES]
-    sampling = current.config.policy == "sample"
-    columns = SAMPLE_COLUMNS if sampling else COLUMNS
+    policy = policy_named(current.config.policy)
+    names = _verdict_columns(current)
+    policies = [(name, len(policy_short(name)) + 1) for name in names]
+    columns = _columns(policy)
     header = Text(style="bold")
-    for title, width, right in columns:
+    for title, width, right in (*LEAD_COLUMNS, *columns):
         _cell(header, title, width, right)
     for name, width in policies:
         active = name == current.config.policy
-        title = ("▸" if active else "") + short_policy(name)
+        title = ("▸" if active else "") + policy_short(name)
         _cell(header, title.center(width), width, style="reverse" if active else "")
     lines = [header]
     rejected_seen = False
@@ -117,7 +113,7 @@ def _table(current: RoundView, highlight: int | None) -> Text:
             _cell(line, quoted(slot.text, 7), 7, style=PIECE_STYLES[kind])
             _cell(line, prob(slot.q), 4, right=True)
             note = "—" if kind is PieceKind.UNCHECKED else "…"
-            for _, width, right in columns[3:]:
+            for _, width, right in columns[1:]:
                 _cell(line, note, width, right, style="dim")
             for _, width in policies:
                 _cell(line, note.center(width), width, style="dim")
@@ -126,27 +122,18 @@ def _table(current: RoundView, highlight: int | None) -> Text:
         check = view.check
         rejected_seen = rejected_seen or not check.accepted
         kind = PieceKind.DRAFT if check.accepted else PieceKind.REJECTED
-        gates = check.gates.as_dict()
-        middle = (
-            (prob(check.chance.accept_probability), prob(check.chance.uniform))
-            if sampling
-            else (str(check.rank),)
-        )
         cells: tuple[str | Text, ...] = (
             Text(quoted(view.text, 7), style=PIECE_STYLES[kind]),
             prob(check.q),
             prob(check.p),
-            *middle,
-            quoted(view.top1_text, 6),
-            *(() if sampling else (prob(check.p_top1),)),
-            prob(check.margin),
-            Text(" ").join(mark(gates[key]) for key in GATE_KEYS),
+            *(_value(column, view) for column in policy.columns),
+            Text(" ").join(mark(check.gates.get(gate.key, False)) for gate in all_gates()),
         )
-        for content, (_, width, right) in zip(cells, columns[1:], strict=True):
+        for content, (_, width, right) in zip(cells, (LEAD_COLUMNS[1], *columns), strict=True):
             _cell(line, content, width, right)
         for name, width in policies:
             verdict = Text("▸" if name == check.policy else " ", style="bold")
-            verdict.append_text(mark(check.verdicts[name]))
+            verdict.append_text(mark(check.verdicts[name]) if name in check.verdicts else Text("·"))
             _cell(line, Text(" " * ((width - 2) // 2)) + verdict, width)
         lines.append(line)
     for piece in current.appended:
@@ -161,3 +148,11 @@ def _table(current: RoundView, highlight: int | None) -> Text:
     for line in lines:
         line.rstrip()
     return Text("\n").join(lines)
+
+
+def _verdict_columns(current: RoundView) -> list[str]:
+    """The policies with a verdict column: those the round's checks judged for, else all."""
+    for slot in current.drafts:
+        if slot.check is not None:
+            return list(verdict_names(slot.check.check))
+    return list(policy_names())

@@ -7,9 +7,14 @@ from rich.text import Text
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES, bar, mark, prob, quoted
 from spectui.app.state import CheckView, Piece, PieceKind
-from spectui.app.widgets.gate_panel import short_policy
 from spectui.app.widgets.panel import Panel
-from spectui.engine.config import POLICY_LABELS, POLICY_NAMES
+from spectui.engine.policies import (
+    POLICIES,
+    all_gates,
+    policy_label,
+    policy_short,
+    verdict_names,
+)
 
 LABEL_WIDTH = 9
 
@@ -111,38 +116,22 @@ def _judgement(view: CheckView) -> list[Text]:
         Text(f"q {prob(check.q)} · p {prob(check.p)} · rank {check.rank} · Δ {prob(check.margin)}")
     )
     lines.append(Text(f"verifier top-1 {quoted(view.top1_text, 12)} p₁ {prob(check.p_top1)}"))
-    gates = check.gates.as_dict()
-    lines.append(
-        Text.assemble(
-            "gates ",
-            f"p≥{config.p_thresh:g}",
-            mark(gates["p_thresh"]),
-            f" top-{config.topk_gate}",
-            mark(gates["topk"]),
-            f" Δ≤{config.margin_gate:g}",
-            mark(gates["margin"]),
-            f" n<{config.max_accept}",
-            mark(gates["max_accept"]),
-        )
-    )
-    if "sample" in check.verdicts:
-        chance = check.chance
-        lines.append(
-            Text.assemble(
-                (
-                    f"sampling coin u {chance.uniform:.2f} < P(accept) "
-                    f"{chance.accept_probability:.2f} ",
-                    "dim",
-                ),
-                mark(check.verdicts["sample"]),
+    gates = Text("gates")
+    for gate in all_gates():
+        gates.append(f" {gate.rule(config)}")
+        gates.append_text(mark(check.gates.get(gate.key, False)))
+    lines.append(gates)
+    for policy in POLICIES.values():  # what each policy's own test saw, e.g. sampling's coin
+        if policy.explain is not None and policy.name in check.verdicts:
+            lines.append(
+                Text.assemble((policy.explain(check), "dim"), mark(check.verdicts[policy.name]))
             )
-        )
     verdict = Text.assemble(
-        ("▸ ", "bold"), (POLICY_LABELS[check.policy], "bold"), " ", mark(check.accepted), "  "
+        ("▸ ", "bold"), (policy_label(check.policy), "bold"), " ", mark(check.accepted), "  "
     )
-    others = [name for name in POLICY_NAMES if name != check.policy]
+    others = [name for name in verdict_names(check) if name != check.policy]
     for number, name in enumerate(others):
-        verdict.append(("· " if number else "") + short_policy(name) + " ", style="dim")
+        verdict.append(("· " if number else "") + policy_short(name) + " ", style="dim")
         verdict.append_text(mark(check.verdicts[name]))
         verdict.append(" ")
     lines.append(verdict)

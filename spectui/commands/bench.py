@@ -12,6 +12,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from spectui.commands.options import SEED_PROMPTS, add_config_options, config_from_args
+
+SUMMARY = "benchmark the engine against plain and HF decoding"
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -30,8 +34,18 @@ SYNTHETIC_CHOICES = ("gpt2", "bundled-size")  # mirrors spectui.bench.synthetic.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of `spectui bench` beyond the shared engine options."""
-    _reword_shared_options(parser)
+    """Options of `spectui bench`: the decode settings it does not decide itself, and its own."""
+    # bench runs both policies, greedy drafts, always with the bonus token (as HF assisted
+    # generation): those settings are not options here.
+    add_config_options(
+        parser,
+        exclude=("policy", "bonus", "sample_draft"),
+        overrides={
+            "max_new_tokens": {
+                "help": "tokens every method generates, EOS off (default: 128; --quick 32)"
+            }
+        },
+    )
     group = parser.add_argument_group("benchmark")
     group.add_argument(
         "--quick",
@@ -104,10 +118,10 @@ def main(args: argparse.Namespace) -> int:
 
     from spectui.bench.report import print_report
     from spectui.bench.suite import BenchSettings, run_bench
-    from spectui.cli import SEED_PROMPTS, config_from_args
 
     preset = QUICK if args.quick else FULL
-    threads = args.threads or 1  # one thread is the stable choice on a shared machine
+    threads = getattr(args, "threads", None) or 1  # one thread is stable on a shared machine
+    max_new_tokens = getattr(args, "max_new_tokens", None)
     config = config_from_args(
         args,
         threads=threads,
@@ -116,11 +130,11 @@ def main(args: argparse.Namespace) -> int:
         sample_draft=False,
         max_new_tokens=None,
     )
-    prompts = tuple(args.prompt) if args.prompt else SEED_PROMPTS
+    prompts = tuple(getattr(args, "prompt", None) or SEED_PROMPTS)
     n_prompts = args.n_prompts or preset.prompts
     repeats = args.repeats or preset.repeats
     for name, value in (
-        ("--max-new-tokens", args.max_new_tokens),
+        ("--max-new-tokens", max_new_tokens),
         ("--repeats", repeats),
         ("--n-prompts", n_prompts),
     ):
@@ -129,7 +143,7 @@ def main(args: argparse.Namespace) -> int:
             return 2
     settings = BenchSettings(
         config=config,
-        new_tokens=args.max_new_tokens or preset.new_tokens,
+        new_tokens=max_new_tokens or preset.new_tokens,
         repeats=repeats,
         prompts=tuple(prompts[:n_prompts]) if n_prompts else tuple(prompts),
         alphas=args.alphas,
@@ -151,20 +165,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         print_report(result)
     return 0
-
-
-def _reword_shared_options(parser: argparse.ArgumentParser) -> None:
-    """Say what the shared engine options mean here, or that bench decides them itself."""
-    help_texts = {
-        "--max-new-tokens": "tokens every method generates, EOS off (default: 128; --quick 32)",
-        "--policy": "ignored: bench runs both policies",
-        "--bonus": "ignored: bench always adds the bonus token (as HF assisted generation)",
-        "--sample-draft": "ignored: bench compares greedy decoders",
-    }
-    for action in parser._actions:
-        for option, text in help_texts.items():
-            if option in action.option_strings:
-                action.help = text
 
 
 def _pair(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]

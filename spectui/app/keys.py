@@ -1,0 +1,183 @@
+"""The decode screen's keys: its BINDINGS, and what each needs of the session.
+
+The Footer, the help screen and the command palette are all made from these bindings, so a
+key is described once. A key whose action needs an ability the session lacks (a replay cannot
+retune) is hidden from all three.
+"""
+
+from __future__ import annotations
+
+from textual.binding import Binding, BindingType
+
+from spectui.engine.source import Ability
+
+DECODE_BINDINGS: list[BindingType] = [
+    Binding(
+        "space",
+        "step",
+        "Step",
+        tooltip="Reveal the next gate check (at a round boundary: draft the next round)",
+        id="step",
+    ),
+    Binding(
+        "enter",
+        "finish_round",
+        "Round",
+        tooltip="Run to the end of this round",
+        id="finish_round",
+    ),
+    Binding("p", "toggle_play", "Play", tooltip="Autoplay on/off", id="play"),
+    Binding(
+        "t",
+        "toggle_policy",
+        "Policy",
+        tooltip="Policy: greedy-exact → soft-guarded → speculative-sampling (next round)",
+        id="policy",
+    ),
+    # The next four stay out of the Footer: at 80 columns it is full. The help screen and
+    # the palette list them, and the header names B while an earlier round is viewed.
+    Binding(
+        "b",
+        "view_round(-1)",
+        "◀ Round",
+        show=False,
+        tooltip="Previous round: view an earlier round's drafts and gate checks",
+        id="prev_round",
+    ),
+    Binding(
+        "n",
+        "view_round(1)",
+        "Round ▶",
+        show=False,
+        tooltip="Next round (past the last: back to live)",
+        id="next_round",
+    ),
+    Binding(
+        "B,shift+b",
+        "branch",
+        "Branch",
+        show=False,
+        key_display="B",
+        tooltip="Branch here: redo the viewed round on, under the current settings",
+        id="branch",
+    ),
+    Binding(
+        "c",
+        "compare",
+        "Compare",
+        show=False,
+        tooltip="Decode the prompt under greedy-exact and soft-guarded side by side",
+        id="compare",
+    ),
+    Binding(
+        "s", "settings", "Settings", tooltip="Gate thresholds, draft span, bonus", id="settings"
+    ),
+    Binding("e", "edit_prompt", "Prompt", tooltip="Edit the prompt and restart", id="prompt"),
+    Binding(
+        "ctrl+r",
+        "restart",
+        "Restart",
+        tooltip="Restart the decode from the prompt",
+        id="restart",
+    ),
+    Binding(
+        "w",
+        "save_trace",
+        "Save trace",
+        show=False,  # the Footer is full at 80 columns; ? and the palette list it
+        tooltip="Save this decode as a trace (JSON Lines) that `spectui replay FILE` opens",
+        id="save_trace",
+    ),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys", id="help"),
+    Binding("q", "quit", "Quit", tooltip="Quit spectui", id="quit"),
+    Binding(
+        "left",
+        "select(-1)",
+        "Prev token",
+        show=False,
+        id="select_prev",
+        tooltip="Select the previous token: its gate row and the verifier's top-k",
+    ),
+    Binding(
+        "right",
+        "select(1)",
+        "Next token",
+        show=False,
+        id="select_next",
+        tooltip="Select the next token (past the last: back to live)",
+    ),
+    Binding(
+        "home",
+        "select_first",
+        "First token",
+        show=False,
+        id="select_first",
+        tooltip="Select the first generated token",
+    ),
+    Binding(
+        "end,escape",
+        "live",
+        "Live",
+        show=False,
+        id="live",
+        tooltip="Back to live: follow the latest gate check",
+    ),
+    Binding(
+        "plus,equals_sign",
+        "speed(1)",
+        "Faster",
+        show=False,
+        id="faster",
+        tooltip="Autoplay faster (0.5/s … max)",
+    ),
+    Binding("minus", "speed(-1)", "Slower", show=False, id="slower", tooltip="Autoplay slower"),
+    Binding(
+        "right_square_bracket",
+        "span(1)",
+        "Span +1",
+        show=False,
+        id="span_up",
+        tooltip="Draft one more token per round (from the next round)",
+    ),
+    Binding(
+        "left_square_bracket",
+        "span(-1)",
+        "Span −1",
+        show=False,
+        id="span_down",
+        tooltip="Draft one fewer token per round",
+    ),
+]
+
+
+# Actions that need more than playing events, and what they need.
+NEEDS: dict[str, Ability] = {
+    "toggle_policy": Ability.RETUNE,
+    "use_policy": Ability.RETUNE,
+    "settings": Ability.RETUNE,
+    "span": Ability.RETUNE,
+    "branch": Ability.BRANCH,
+    "edit_prompt": Ability.DECODE,
+    "compare": Ability.DECODE,
+}
+KEY_NAMES = {
+    "question_mark": "?",
+    "equals_sign": "=",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "plus": "+",
+    "minus": "-",
+    "left": "←",
+    "right": "→",
+    "escape": "esc",
+}
+
+
+def key_names(binding: Binding) -> str:
+    """A binding's keys as a person types them: "? ", "← ", "end esc"."""
+    return " ".join(KEY_NAMES.get(key, key) for key in binding.key.split(","))
+
+
+def action_name(action: str) -> str:
+    """An action without its arguments: "span(1)" -> "span"."""
+    return action.split("(", 1)[0]

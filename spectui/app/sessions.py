@@ -1,0 +1,107 @@
+"""Where the decode screen's decodes come from: models loaded here, or a saved trace.
+
+A session opens one `EventSource` per run, inside the engine worker, and says what the screen
+may offer (`abilities`): a trace cannot retune, branch or decode another prompt, so those
+keys leave the Footer and the palette. Nothing else on the screen tells the two apart.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from spectui.app import messages
+from spectui.app.driver import Post
+from spectui.engine.source import Ability, LiveSource, TraceSource
+
+if TYPE_CHECKING:
+    from spectui.engine.config import DecodeConfig
+    from spectui.engine.loading import ModelPair
+    from spectui.engine.source import EventSource
+    from spectui.engine.trace import Trace
+
+
+class LiveSession:
+    """Decodes on a model pair, loaded by the first run and kept for the next ones."""
+
+    abilities = frozenset(Ability)
+    title = ""
+
+    def __init__(self, pair: ModelPair | None = None) -> None:
+        self.pair = pair
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the models are loaded (a restart does not load them again)."""
+        return self.pair is not None
+
+    def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
+        """Load the pair if needed (posting progress), then start the decode (worker thread)."""
+        if self.pair is None:
+            self.pair = load(post, run, config)
+        return LiveSource(self.pair, config, prompt)
+
+
+class TraceSession:
+    """Replays a trace: no model, tokenizer or torch."""
+
+    abilities: frozenset[Ability] = frozenset()
+    loaded = True
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.pair = None
+        self.title = f"replay of {trace.path.name}"
+
+    def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
+        """The trace from its start."""
+        post(messages.ModelsReady(run, None, trace_summary(self.trace), 0.0))
+        return TraceSource(self.trace)
+
+
+Session = LiveSession | TraceSession
+
+
+def load(post: Post, run: int, config: DecodeConfig) -> ModelPair:
+    """Import torch and load the pair, posting progress; returns the loaded pair."""
+    post(messages.LoadProgress(run, "importing torch and transformers…"))
+    from spectui.engine.loading import load_pair
+
+    pair = load_pair(config, progress=lambda text: post(messages.LoadProgress(run, text)))
+    _freeze_long_lived_objects()
+    summary = models_summary(config.drafter, config.verifier, pair.device.type, pair.dtype)
+    post(messages.ModelsReady(run, pair, summary, pair.load_seconds))
+    return pair
+
+
+def _freeze_long_lived_objects() -> None:
+    """Exempt what torch, transformers and the models allocated from the cyclic GC.
+
+    Those objects live as long as the app, yet every full collection walks them all: during
+    autoplay that was a ~250 ms stall of the UI thread every few hundred events (key-to-repaint
+    max 260-280 ms; with the freeze 66-80 ms, `benchmarks/app_latency.py`).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def models_summary(drafter: str, verifier: str, device: str, dtype: object) -> str:
+    """The models line: drafter → verifier · device · dtype."""
+    dtype_name = str(dtype).removeprefix("torch.")
+    return f"{model_label(drafter)} → {model_label(verifier)} · {device} · {dtype_name}"
+
+
+def trace_summary(trace: Trace) -> str:
+    """The models line of a trace, as the live app showed it."""
+    header = trace.header
+    return models_summary(
+        header.config.drafter, header.config.verifier, header.device, header.dtype
+    )
+
+
+def model_label(name: str) -> str:
+    """A short name for a model: a directory's last component, or the hub id."""
+    path = Path(name).expanduser()
+    # A model directory from another machine (a trace) does not exist here: still its last part.
+    return path.name if path.is_dir() or path.is_absolute() else name

@@ -1,0 +1,102 @@
+"""Command-line options made from DecodeConfig's field metadata, shared by every command.
+
+Each option's name, type, choices and help come from the field's `Knob`, so a new setting
+appears on every command by being declared once. Options default to "not given"
+(argparse.SUPPRESS): `config_from_args` then leaves the field at DecodeConfig's own default,
+which is never restated here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Collection, Mapping
+from dataclasses import MISSING
+from typing import Any
+
+from spectui.engine.config import DecodeConfig, Knob, base_type, config_field_names, config_fields
+from spectui.models import PAIR_PRESETS
+
+SEED_PROMPTS = (
+    "Once upon a time,",
+    "The capital of France is",
+    "She walked into the",
+    "It is important to",
+    "This is a simple",
+    "In the beginning,",
+)
+
+
+def option_name(field_name: str) -> str:
+    """The command-line option of a config field: draft_span -> --draft-span."""
+    return "--" + field_name.replace("_", "-")
+
+
+def add_config_options(
+    parser: argparse.ArgumentParser,
+    *,
+    exclude: Collection[str] = (),
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Add --pair, one option per config field (but `exclude`) and --prompt to `parser`.
+
+    `overrides` replaces argparse keywords of a field's option (a command's own help or
+    choices), e.g. {"policy": {"choices": [...]}}.
+    """
+    group = parser.add_argument_group("models and decoding")
+    group.add_argument(
+        "--pair",
+        choices=sorted(PAIR_PRESETS),
+        default=argparse.SUPPRESS,
+        help="named pair: bundled (default, offline) or seed (gpt2 -> gpt2-medium, needs the hub)",
+    )
+    for field in config_fields():
+        rule: Knob = field.metadata["knob"]
+        if rule.cli and field.name not in exclude:
+            keywords = {**_option_keywords(field.name, rule, field.default)}
+            keywords.update((overrides or {}).get(field.name, {}))
+            group.add_argument(option_name(field.name), **keywords)
+    group.add_argument(
+        "--prompt",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="prompt text; may repeat (default: the seed's six prompts)",
+    )
+
+
+def _option_keywords(name: str, rule: Knob, default: Any) -> dict[str, Any]:
+    kind = base_type(name)
+    shown = "" if default is MISSING or default is None or "default" in rule.help else default
+    keywords: dict[str, Any] = {
+        "dest": name,
+        "default": argparse.SUPPRESS,
+        "help": f"{rule.help} (default: {shown})" if shown != "" else rule.help,
+    }
+    if kind is bool:
+        keywords["action"] = argparse.BooleanOptionalAction
+    elif rule.choices is not None:
+        keywords["choices"] = list(rule.choices())
+    elif kind in (int, float):
+        keywords["type"] = kind
+    if rule.metavar:
+        keywords["metavar"] = rule.metavar
+    return keywords
+
+
+def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeConfig:
+    """A validated DecodeConfig from parsed options (raises ConfigError)."""
+    values: dict[str, object] = {
+        name: getattr(args, name) for name in config_field_names() if hasattr(args, name)
+    }
+    preset = getattr(args, "pair", None)
+    if preset is not None:
+        drafter, verifier = PAIR_PRESETS[preset]
+        values.setdefault("drafter", drafter)
+        values.setdefault("verifier", verifier)
+    values.update(overrides)
+    return DecodeConfig(**values)  # type: ignore[arg-type]
+
+
+def prompts_from_args(args: argparse.Namespace) -> list[str]:
+    """The prompts asked for, or the seed's six."""
+    given = getattr(args, "prompt", None)
+    return list(given) if given else list(SEED_PROMPTS)

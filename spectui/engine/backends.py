@@ -1,0 +1,204 @@
+"""The two seams of the decode loop: a drafter that proposes, a verifier that scores.
+
+The loop (`decode.py`) talks to the models only through these protocols, as Hugging Face's
+assisted generation talks to a `CandidateGenerator`. `LocalDrafter` and `LocalVerifier` are a
+Hugging Face causal LM with its KV cache in this process; a benchmark's oracle wraps a
+drafter, and a verifier on a server implements the same three calls.
+
+Both keep a cache of the sequence they have seen. Every call passes the *whole* sequence and
+the implementation feeds itself only what it lacks (`tokens[cached_length:]`); `roll_back`
+forgets what was not kept, which is the one rollback of a round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from spectui.engine.policies import DraftMeasures, measure_draft
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The drafter's k proposals for one round."""
+
+    ids: tuple[int, ...]
+    q: tuple[float, ...]  # the drafter's probability of each of its tokens
+    rows: tuple[torch.Tensor, ...] | None  # its distribution at each position, [vocab] each
+
+
+class Scored(Protocol):
+    """The verifier's view of one round's drafts (one forward pass, or one request)."""
+
+    @property
+    def measures(self) -> Sequence[DraftMeasures]:
+        """What the verifier thought of each draft token, in draft order."""
+        ...
+
+    def top1(self, position: int) -> int:
+        """The verifier's argmax at draft `position` (`len(drafts)`: after the last draft)."""
+        ...
+
+    def sample(
+        self, position: int, generator: torch.Generator, drawn: int | torch.Tensor | None = None
+    ) -> int:
+        """A token drawn from the verifier's distribution p at `position`.
+
+        With `drawn` (what the rejected draft was drawn from), from the residual
+        max(0, p − q) normalised: speculative sampling's correction.
+        """
+        ...
+
+
+class CachedSequence(Protocol):
+    """A model that keeps the sequence it has seen (a KV cache, or its length on a server)."""
+
+    @property
+    def cached_length(self) -> int:
+        """How many positions of the sequence are cached."""
+        ...
+
+    def prefill(self, tokens: Sequence[int]) -> None:
+        """Cache `tokens` (a prompt's all but last token)."""
+        ...
+
+    def roll_back(self, length: int) -> None:
+        """Forget cached positions beyond `length`."""
+        ...
+
+
+class Drafter(CachedSequence, Protocol):
+    """Proposes draft tokens and their probabilities."""
+
+    def propose(
+        self,
+        tokens: Sequence[int],
+        k: int,
+        sampler: torch.Generator | None,
+        stop_id: int | None,
+    ) -> Proposal:
+        """Up to k tokens after `tokens`: argmax, or drawn with `sampler`; ends at `stop_id`."""
+        ...
+
+
+class Verifier(CachedSequence, Protocol):
+    """Scores a round's drafts in one pass."""
+
+    def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> Scored:
+        """The verifier on `tokens + draft_ids`: each draft's measures, keeping `n_top` best."""
+        ...
+
+
+# --- the local Hugging Face implementations ------------------------------------------------
+
+
+class LocalModel:
+    """A Hugging Face causal LM in this process and the KV cache of what it has seen."""
+
+    def __init__(
+        self, model: PreTrainedModel, device: torch.device, vocab_size: int | None = None
+    ) -> None:
+        from spectui.engine.cache import CachedModel
+
+        self.model = CachedModel(model, device, vocab_size)
+
+    @property
+    def cached_length(self) -> int:
+        """Positions in the KV cache."""
+        return self.model.cached_length
+
+    def prefill(self, tokens: Sequence[int]) -> None:
+        """Cache `tokens`."""
+        self.model.forward(list(tokens), n_logits=1)
+
+    def roll_back(self, length: int) -> None:
+        """Crop the KV cache."""
+        self.model.crop_to(length)
+
+
+class LocalDrafter(LocalModel):
+    """A local causal LM drafting one cached forward per token."""
+
+    def propose(
+        self,
+        tokens: Sequence[int],
+        k: int,
+        sampler: torch.Generator | None,
+        stop_id: int | None,
+    ) -> Proposal:
+        """k tokens, each from one forward over what the cache lacks."""
+        import torch
+
+        ids: list[int] = []
+        q: list[float] = []
+        rows: list[torch.Tensor] = []
+        for _ in range(k):
+            feed = [*tokens, *ids][self.model.cached_length :]
+            logits = self.model.forward(feed, n_logits=1)  # [1, vocab]
+            q_row = torch.softmax(logits[-1].float(), dim=-1)  # [vocab]
+            token = pick_token(q_row, sampler)
+            ids.append(token)
+            q.append(float(q_row[token]))
+            rows.append(q_row)
+            if token == stop_id:
+                break
+        return Proposal(tuple(ids), tuple(q), tuple(rows))
+
+
+def pick_token(row: torch.Tensor, sampler: torch.Generator | None) -> int:
+    """The argmax of `row`, or a draw from it with `sampler` (on the CPU, so seeds replay)."""
+    import torch
+
+    if sampler is None:
+        return int(torch.argmax(row))
+    return int(torch.multinomial(row.cpu(), 1, generator=sampler))
+
+
+@dataclass(frozen=True)
+class RowScores:
+    """Full verifier distributions for one round: `[k+1, vocab]`."""
+
+    rows: torch.Tensor
+    measures: tuple[DraftMeasures, ...]
+
+    def top1(self, position: int) -> int:
+        """The argmax at `position`."""
+        import torch
+
+        return int(torch.argmax(self.rows[position]))
+
+    def sample(
+        self, position: int, generator: torch.Generator, drawn: int | torch.Tensor | None = None
+    ) -> int:
+        """A draw from p, or from the residual max(0, p − q) when `drawn` is given."""
+        import torch
+
+        p_row = self.rows[position].cpu()  # [vocab]
+        if drawn is None:
+            return int(torch.multinomial(p_row, 1, generator=generator))
+        if isinstance(drawn, int):
+            q_row = torch.nn.functional.one_hot(torch.tensor(drawn), p_row.shape[-1]).to(p_row)
+        else:
+            q_row = drawn.cpu().to(p_row)
+        residual = torch.clamp(p_row - q_row, min=0.0)  # [vocab]
+        if float(residual.sum()) <= 0.0:  # p == q: every draft is accepted, so never reached
+            residual = p_row
+        return int(torch.multinomial(residual, 1, generator=generator))
+
+
+class LocalVerifier(LocalModel):
+    """A local causal LM: one cached forward scores a whole round."""
+
+    def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> RowScores:
+        """One forward over the uncached feed; softmax of the last k+1 positions."""
+        import torch
+
+        feed = [*tokens, *draft_ids][self.model.cached_length :]
+        logits = self.model.forward(feed, n_logits=len(draft_ids) + 1)  # [k+1, vocab]
+        rows = torch.softmax(logits.float(), dim=-1)  # [k+1, vocab]
+        return RowScores(rows, tuple(measure_draft(rows, list(draft_ids), n_top)))

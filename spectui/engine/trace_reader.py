@@ -1,0 +1,290 @@
+"""Reading a trace back: every line checked, every complaint naming the file, line and field.
+
+Each record's fields are read by the generic codec (`codec.py`) from the engine dataclasses'
+own type hints; what the types cannot say (round order, checks that match the drafts, texts
+for every token id) is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+from spectui import __version__
+from spectui.engine.codec import CodecError, expected, fields_from_json, from_json
+from spectui.engine.config import ConfigError, DecodeConfig, field_types
+from spectui.engine.events import DecodeFinished, FinishReason, RoundFinished, TokenOrigin
+from spectui.engine.policies import GateCheck
+from spectui.engine.stats import StatsSnapshot
+from spectui.engine.trace import (
+    TRACE_FORMAT,
+    TRACE_VERSION,
+    TokenizerInfo,
+    Trace,
+    TraceError,
+    TraceHeader,
+    round_ids,
+)
+
+T = TypeVar("T")
+
+
+class Line:
+    """One JSON object of a trace and where it sits, read field by field."""
+
+    def __init__(self, where: str, data: dict[str, Any]) -> None:
+        self.where = where  # "FILE, line N"
+        self.data = data
+
+    def fail(self, problem: str) -> NoReturn:
+        """Raise a TraceError about this line."""
+        raise TraceError(f"{self.where}: {problem}")
+
+    def read(self, kind: Any, name: str) -> Any:
+        """Field `name` read as `kind` (a type hint), or a TraceError naming it."""
+        if name not in self.data:
+            self.fail(f"field '{name}' is missing; expected {expected(kind)}")
+        try:
+            return from_json(kind, self.data[name], name)
+        except CodecError as error:
+            self.fail(str(error))
+
+    def object(self, cls: type[T], name: str) -> T:
+        """Field `name` read as dataclass `cls`."""
+        return self.read(cls, name)  # type: ignore[no-any-return]
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read and validate a trace; raises TraceError naming the file and line of any problem."""
+    path = Path(path)
+    lines = _lines(path)
+    if not lines:
+        raise TraceError(
+            f"{path} is empty: expected a spectui trace (JSON Lines whose line 1 is a "
+            f'"{TRACE_FORMAT}" header)'
+        )
+    first, *body = lines
+    header, texts = _read_header(first)
+    rounds: list[RoundFinished] = []
+    appended_texts: list[str] = []
+    done: DecodeFinished | None = None
+    for line in body:
+        if done is not None:
+            line.fail("a record follows the 'done' record; expected the end of the file")
+        kind = line.data.get("event")
+        if kind == "round":
+            rounds.append(_read_round(line, header, len(rounds), texts))
+            appended_texts.extend(_read_appended_texts(line, rounds[-1]))
+        elif kind == "done":
+            done = _read_done(line, header, rounds, texts)
+        else:
+            line.fail(f"expected a 'round' or 'done' record, got event={kind!r}")
+    return Trace(path, header, tuple(rounds), done, texts, tuple(appended_texts))
+
+
+def _lines(path: Path) -> list[Line]:
+    """The file's non-blank lines as JSON objects, or a TraceError naming the bad line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise TraceError(f"cannot read the trace {path}: {error.strerror or error}") from None
+    chunks = raw.split(b"\n")
+    lines = []
+    for number, chunk in enumerate(chunks, start=1):
+        if chunk.strip():
+            where = f"{path}, line {number}"
+            lines.append(Line(where, _parse(where, chunk, last=number == len(chunks))))
+    return lines
+
+
+def _parse(where: str, chunk: bytes, last: bool) -> dict[str, Any]:
+    if b"\0" in chunk:
+        raise TraceError(f"{where}: binary data; a spectui trace is JSON Lines text")
+    try:
+        data = json.loads(chunk.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise TraceError(
+            f"{where}: not UTF-8 text (byte {error.start + 1}); a spectui trace is JSON Lines text"
+        ) from None
+    except json.JSONDecodeError as error:
+        if last:  # a file written to the end finishes with a newline
+            raise TraceError(
+                f"{where}: the record is cut short (the file ends in the middle of it, so the "
+                "trace was truncated or is still being written); expected a complete JSON object"
+            ) from None
+        raise TraceError(
+            f"{where}: not JSON ({error.msg} at column {error.colno}); expected one JSON "
+            "object per line"
+        ) from None
+    if not isinstance(data, dict):
+        raise TraceError(f"{where}: a JSON {type(data).__name__}; expected a JSON object")
+    return data
+
+
+def _read_header(line: Line) -> tuple[TraceHeader, dict[int, str]]:
+    if line.data.get("format") != TRACE_FORMAT:
+        line.fail(
+            f'not a spectui trace: expected a header with "format": "{TRACE_FORMAT}" on the '
+            "first line"
+        )
+    version = line.read(int, "version")
+    if version != TRACE_VERSION:
+        line.fail(
+            f"trace format version {version} is not supported: spectui {__version__} "
+            f"reads version {TRACE_VERSION}"
+        )
+    config = _read_config(line)
+    tokenizer = line.read(dict[str, Any], "tokenizer")
+    texts = _read_texts(line, {})
+    prompt_ids = line.read(tuple[int, ...], "prompt_ids")
+    _check_texts(line, prompt_ids, texts)
+    header = TraceHeader(
+        config=config,
+        prompt=line.read(str, "prompt"),
+        prompt_ids=prompt_ids,
+        tokenizer=_read_tokenizer(line, tokenizer),
+        context_length=line.read(int, "context_length"),
+        device=line.read(str, "device"),
+        dtype=line.read(str, "dtype"),
+        prompt_texts={token_id: texts[token_id] for token_id in prompt_ids},
+        spectui=line.read(str, "spectui"),
+        created=line.read(str, "created"),
+    )
+    return header, texts
+
+
+def _read_config(line: Line) -> DecodeConfig:
+    data = line.read(dict[str, Any], "config")
+    names = [f.name for f in fields(DecodeConfig)]
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        line.fail(f"unknown config field(s) {', '.join(unknown)}; expected {', '.join(names)}")
+    try:
+        return DecodeConfig(**fields_from_json(DecodeConfig, data, "config"))
+    except CodecError as error:
+        line.fail(str(error))
+    except ConfigError as error:
+        line.fail(f"invalid config: {error}")
+
+
+def _read_tokenizer(line: Line, data: dict[str, Any]) -> TokenizerInfo:
+    # Stored as "class" (the JSON's word), read into `cls` (Python's).
+    renamed = {("cls" if key == "class" else key): value for key, value in data.items()}
+    try:
+        return TokenizerInfo(**fields_from_json(TokenizerInfo, renamed, "tokenizer"))
+    except CodecError as error:
+        line.fail(str(error).replace("tokenizer.cls", "tokenizer.class"))
+
+
+def _read_texts(line: Line, texts: dict[int, str]) -> dict[int, str]:
+    """Add a line's `token_texts` ({"id": "text"}) to `texts`."""
+    mapping = line.read(dict[str, str], "token_texts")
+    if not all(key.isdigit() for key in mapping):
+        line.fail('field \'token_texts\' must map token ids to texts, e.g. {"464": " The"}')
+    texts.update((int(token_id), text) for token_id, text in mapping.items())
+    return texts
+
+
+def _check_texts(line: Line, ids: Iterable[int], texts: Mapping[int, str]) -> None:
+    missing = sorted({token_id for token_id in ids if token_id not in texts})
+    if missing:
+        line.fail(
+            f"no text for token id(s) {', '.join(map(str, missing[:5]))}; expected each "
+            "id's text in this or an earlier line's token_texts"
+        )
+
+
+def _read_settings(line: Line, header: TraceHeader) -> DecodeConfig:
+    types = field_types()
+    settings = line.read(dict[str, Any], "settings")
+    values = {"policy": line.read(str, "policy")}
+    for name in header.config.tunables():
+        if name != "policy":
+            if name not in settings:
+                line.fail(f"field 'settings.{name}' is missing")
+            try:
+                values[name] = from_json(types[name], settings[name], f"settings.{name}")
+            except CodecError as error:
+                line.fail(str(error))
+    try:
+        return header.config.retuned(**values)
+    except ConfigError as error:
+        line.fail(f"invalid settings: {error}")
+
+
+def _read_round(
+    line: Line, header: TraceHeader, expected_index: int, texts: dict[int, str]
+) -> RoundFinished:
+    index = line.read(int, "round")
+    if index != expected_index:
+        line.fail(f"round {index} is out of order; expected round {expected_index}")
+    config = _read_settings(line, header)
+    draft_ids, q = line.read(tuple[int, ...], "draft_ids"), line.read(tuple[float, ...], "q")
+    if len(q) != len(draft_ids):
+        line.fail(f"{len(q)} q values for {len(draft_ids)} draft tokens; expected one each")
+    checks = line.read(tuple[GateCheck, ...], "checks")
+    for number, check in enumerate(checks):
+        _check_check(line, number, check, draft_ids)
+    appended_ids = line.read(tuple[int, ...], "appended_ids")
+    origins = line.read(tuple[TokenOrigin, ...], "origins")
+    if len(origins) != len(appended_ids):
+        line.fail(f"{len(origins)} origins for {len(appended_ids)} appended tokens")
+    if not len(checks) <= len(appended_ids) <= len(checks) + 1:
+        line.fail(
+            f"{len(appended_ids)} appended tokens after {len(checks)} gate checks; expected "
+            "one per check, plus at most one bonus token"
+        )
+    event = RoundFinished(
+        round_index=index,
+        draft_ids=draft_ids,
+        q=q,
+        checks=checks,
+        appended_ids=appended_ids,
+        origins=origins,
+        n_accepted=line.read(int, "n_accepted"),
+        config=config,
+        stats=line.object(StatsSnapshot, "stats"),
+    )
+    _check_texts(line, round_ids(event), _read_texts(line, texts))
+    return event
+
+
+def _check_check(line: Line, number: int, check: GateCheck, draft_ids: tuple[int, ...]) -> None:
+    position = check.position
+    if not 0 <= position < len(draft_ids) or draft_ids[position] != check.token_id:
+        line.fail(
+            f"check of token {check.token_id} at position {position} does not match the "
+            f"round's draft_ids {list(draft_ids)}"
+        )
+    if check.policy not in check.verdicts:
+        line.fail(
+            f"field 'checks[{number}].verdicts' has no verdict of its policy {check.policy!r}"
+        )
+
+
+def _read_appended_texts(line: Line, event: RoundFinished) -> list[str]:
+    shown = line.read(tuple[str, ...], "appended_texts")
+    if len(shown) != len(event.appended_ids):
+        line.fail(f"{len(shown)} appended_texts for {len(event.appended_ids)} appended tokens")
+    return list(shown)
+
+
+def _read_done(
+    line: Line, header: TraceHeader, rounds: list[RoundFinished], texts: dict[int, str]
+) -> DecodeFinished:
+    reason = line.read(FinishReason, "reason")
+    prompt_ids = line.read(tuple[int, ...], "prompt_ids")
+    if prompt_ids != header.prompt_ids:
+        line.fail("prompt_ids differ from the header's; expected the same prompt")
+    output_ids = line.read(tuple[int, ...], "output_ids")
+    appended = tuple(token_id for event in rounds for token_id in event.appended_ids)
+    if output_ids != appended:
+        line.fail(
+            f"output_ids ({len(output_ids)} tokens) differ from the rounds' appended tokens "
+            f"({len(appended)}); expected the same tokens"
+        )
+    _read_texts(line, texts)
+    return DecodeFinished(reason, prompt_ids, output_ids, line.object(StatsSnapshot, "stats"))

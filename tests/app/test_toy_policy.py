@@ -1,0 +1,106 @@
+"""Adding a policy is one record: a toy one, defined here, decides a decode everywhere.
+
+`top-2` accepts a draft token iff it is among the verifier's two most likely tokens. It is
+registered from this file alone and must then decide the engine's decode, appear in the JSON
+`spectui run` writes, in the gate panel (its gate and its verdict column) and in the settings
+form, with no other module changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from app_helpers import plain, press, run, settle
+from textual.widgets import Select
+
+from spectui.app.screens.settings import SettingsScreen
+from spectui.app.widgets import GatePanel
+from spectui.cli import main
+from spectui.engine import DecodeConfig, SpeculativeDecoder
+from spectui.engine.events import RoundFinished, TokenOrigin
+from spectui.engine.policies import (
+    DEFAULT_COLUMNS,
+    Gate,
+    Policy,
+    register_policy,
+    unregister_policy,
+    verifier_argmax,
+)
+
+TOP_TWO = Policy(
+    name="top2",
+    label="top-2",
+    short="top2",
+    summary="accept iff the draft token is one of the verifier's two most likely",
+    parameters=(),
+    gates=(Gate("top2", "2", lambda config: "rank≤2", lambda judged: judged.measures.rank <= 2),),
+    accept=lambda judged, gates: gates["top2"],
+    correction=verifier_argmax,
+    next_token=lambda scored, position, generator: scored.top1(position),
+    columns=DEFAULT_COLUMNS,
+)
+
+
+@pytest.fixture(autouse=True)
+def top_two() -> Iterator[Policy]:
+    register_policy(TOP_TWO)
+    yield TOP_TWO
+    unregister_policy(TOP_TWO.name)
+
+
+def test_the_toy_policy_decides_a_decode(tiny_loaded: Any) -> None:
+    config = DecodeConfig(
+        drafter=tiny_loaded.drafter_id,
+        verifier=tiny_loaded.verifier_id,
+        policy="top2",
+        max_new_tokens=40,
+    )
+    decoder = SpeculativeDecoder(tiny_loaded, config, "Once upon a time,")
+    rounds = [event for event in decoder.events() if isinstance(event, RoundFinished)]
+    checks = [check for event in rounds for check in event.checks]
+    assert any(check.accepted for check in checks) and any(not c.accepted for c in checks)
+    for event in rounds:
+        for check, token, origin in zip(
+            event.checks, event.appended_ids, event.origins, strict=False
+        ):
+            assert check.policy == "top2" and check.gates["top2"] == (check.rank <= 2)
+            assert check.accepted == (check.rank <= 2) == check.verdicts["top2"]
+            if check.accepted:
+                assert (token, origin) == (check.token_id, TokenOrigin.DRAFT)
+            else:  # its correction is the verifier's argmax, as the record says
+                assert (token, origin) == (check.top1_id, TokenOrigin.CORRECTION)
+
+
+def test_the_toy_policy_is_in_the_run_commands_json(tiny_pair: Any, capsys: Any) -> None:
+    argv = ["run", "--drafter", tiny_pair.drafter, "--verifier", tiny_pair.verifier]
+    status = main([*argv, "--policy", "top2", "--max-new-tokens", "12", "--json"])
+    assert status == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rounds = [line for line in lines if line["event"] == "round"]
+    assert rounds and all(line["policy"] == "top2" for line in rounds)
+    for check in rounds[0]["checks"]:
+        assert check["policy"] == "top2" and "top2" in check["verdicts"]
+        assert check["gates"]["top2"] == (check["rank"] <= 2) == check["accepted"]
+    assert lines[-1]["event"] == "done" and lines[-1]["policy"] == "top2"
+
+
+def test_the_toy_policy_shows_in_the_gate_panel_and_the_settings(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app(policy="top2").run_test(size=(120, 40)) as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "enter")
+            panel = screen.query_one(GatePanel)
+            assert "top-2" in str(panel.border_title) and "rank≤2" in str(panel.border_subtitle)
+            header = plain(panel, 120).splitlines()[0]
+            assert "▸top2" in header and "p k Δ n 2" in header
+            await press(pilot, "s")
+            settings = pilot.app.screen
+            assert isinstance(settings, SettingsScreen)
+            select = settings.query_one("#policy", Select)
+            assert select.value == "top2"
+            assert ("top-2", "top2") in [(str(label), value) for label, value in select._options]
+
+    run(scenario)
