@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tiny_models import TinyPair, build_model, build_tokenizer
@@ -36,3 +38,11 @@ def tiny_loaded(tiny_pair: TinyPair):  # type: ignore[no-untyped-def]
     from spectui.engine import DecodeConfig, load_pair
 
     return load_pair(DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier))
+
+
+@pytest.fixture(scope="session")
+def vllm_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Real vLLM servers on the bundled verifier (plain, and with --api-key), once a session."""
+    from vllm_servers import start_servers
+
+    yield from start_servers(tmp_path_factory)

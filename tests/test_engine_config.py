@@ -62,11 +62,13 @@ def test_config_is_frozen() -> None:
         DecodeConfig().draft_span = 3  # type: ignore[misc]
 
 
-def test_mismatched_vocabularies_are_refused(tiny_pair: TinyPair, tmp_path: Path) -> None:
-    tokenizer = build_tokenizer(tmp_path / "big")
-    build_model(tmp_path / "big", len(tokenizer) + 17, n_layer=1, n_embd=16, seed=3)
-    config = DecodeConfig(drafter=str(tmp_path / "big"), verifier=tiny_pair.verifier)
-    with pytest.raises(ModelLoadError, match="vocabulary of 337 tokens but the verifier"):
+def test_a_model_that_cannot_score_every_token_is_refused(
+    tiny_pair: TinyPair, tmp_path: Path
+) -> None:
+    tokenizer = build_tokenizer(tmp_path / "small")
+    build_model(tmp_path / "small", len(tokenizer) - 20, n_layer=1, n_embd=16, seed=3)
+    config = DecodeConfig(drafter=str(tmp_path / "small"), verifier=tiny_pair.verifier)
+    with pytest.raises(ModelLoadError, match="scores 300 tokens but the tokenizer has 320"):
         load_pair(config)
 
 

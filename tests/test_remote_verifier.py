@@ -9,12 +9,7 @@ scripts/vllm/install.sh makes is missing. The canned-answer tests need no server
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,17 +18,12 @@ pytest.importorskip("httpx", reason="the remote verifier needs httpx")
 
 import httpx  # noqa: E402
 import torch  # noqa: E402
+from vllm_servers import API_KEY, Servers, free_port  # noqa: E402
 
 from spectui.engine.backends import LocalVerifier  # noqa: E402
 from spectui.engine.remote import RemoteError, RemoteSamplingError, RemoteVerifier  # noqa: E402
 from spectui.models import BUNDLED_VERIFIER  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "scripts" / "vllm"
-VENV = Path(os.environ.get("SPECTUI_VLLM_VENV", "/opt/spectui-vllm"))
-SERVED_NAME = str(BUNDLED_VERIFIER)  # vLLM names a model by the path it was given
-API_KEY = "secret-xyz"
-START_TIMEOUT_S = 300  # serve.sh waits 240 s itself; this bounds the script as a whole
 CONTEXTS = (
     ("Once upon a time, there was a little", " girl named Lily who loved"),
     ("The cat sat on the", " mat and looked at"),
@@ -42,109 +32,10 @@ CONTEXTS = (
 )
 
 
-# --- servers -------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    """One vLLM server serve.sh started (or was asked to start) on 127.0.0.1."""
-
-    port: int
-    run_dir: Path
-    process: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def start(self, *extra: str) -> None:
-        """Run serve.sh in the background: it returns once the server answers."""
-        command = ["bash", str(SCRIPTS / "serve.sh"), SERVED_NAME, str(self.port), *extra]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=self._env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    def wait(self) -> None:
-        """Wait for serve.sh; fail with its output (the log's tail) if the server did not start."""
-        assert self.process is not None
-        try:
-            output, _ = self.process.communicate(timeout=START_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            output, _ = self.process.communicate()
-        if self.process.returncode != 0:
-            pytest.fail(f"the vLLM server on port {self.port} did not start:\n{output}")
-
-    def stop(self) -> None:
-        """Stop the server (stop.sh ends its whole process group)."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        subprocess.run(
-            ["bash", str(SCRIPTS / "stop.sh"), str(self.port)],
-            env=self._env(),
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
-
-    def _env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "SPECTUI_VLLM_VENV": str(VENV),
-            "SPECTUI_VLLM_RUN_DIR": str(self.run_dir),
-        }
-
-
-@dataclass(frozen=True)
-class Servers:
-    """The URLs the tests talk to: the plain server, and one started with --api-key."""
-
-    url: str
-    key_url: str | None
-
-
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    """The vLLM servers, both started at once: the two start-ups share the CPU's minute."""
-    given = os.environ.get("SPECTUI_VLLM_URL")
-    has_venv = (VENV / "bin" / "python").exists()
-    if not given and not has_venv:
-        pytest.skip(
-            f"no vLLM venv at {VENV}: run scripts/vllm/install.sh (or set SPECTUI_VLLM_URL)"
-        )
-    run_dir = tmp_path_factory.mktemp("vllm")
-    started: list[Server] = []
-    main = None if given else Server(free_port(), run_dir)
-    keyed = Server(free_port(), run_dir) if has_venv else None
-    try:
-        if main is not None:
-            main.start()
-            started.append(main)
-        if keyed is not None:
-            keyed.start("--api-key", API_KEY)
-            started.append(keyed)
-        for server in started:
-            server.wait()
-        url = given if given else main.url if main else ""
-        yield Servers(url=url, key_url=keyed.url if keyed else None)
-    finally:
-        for server in started:
-            server.stop()
+def servers(vllm_servers: Servers) -> Servers:
+    """The session's vLLM servers."""
+    return vllm_servers
 
 
 @pytest.fixture(scope="module")

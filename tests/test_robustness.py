@@ -168,11 +168,11 @@ def test_cli_subprocess_bad_models_exit_2_without_traceback(
     """The real command, two bad pairs at once (each process imports torch: run them together)."""
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "README.md").write_text("not a model")
-    tokenizer = build_tokenizer(tmp_path / "big")
-    build_model(tmp_path / "big", len(tokenizer) + 17, n_layer=1, n_embd=16, seed=3)
+    tokenizer = build_tokenizer(tmp_path / "small")
+    build_model(tmp_path / "small", len(tokenizer) - 20, n_layer=1, n_embd=16, seed=3)
     cases = {
         "not a model": (["--verifier", str(tmp_path / "empty")], "Could not load the verifier"),
-        "vocab mismatch": (["--drafter", str(tmp_path / "big")], "vocabulary of 337 tokens"),
+        "vocab mismatch": (["--drafter", str(tmp_path / "small")], "scores 300 tokens"),
     }
     processes = {
         name: subprocess.Popen(

@@ -50,12 +50,23 @@ class Poster:
 
 
 def drive(
-    post: Post, control: StepControl, run: int, open_source: Callable[[], EventSource]
+    post: Post,
+    control: StepControl,
+    run: int,
+    open_source: Callable[[], EventSource],
+    resume_at: int | None = None,
 ) -> None:
-    """Open a source and play it, stepping as `control` allows, until the run is stopped."""
+    """Open a source and play it, stepping as `control` allows, until the run is stopped.
+
+    `resume_at`: the source is a decode that failed in that round; it goes back to the
+    round's start (posted as a rewind) and on from there.
+    """
     poster = Poster(post, control, run)
     source = open_source()  # loading errors and PromptError surface in the app
-    post(messages.DecodeStarted(run, source.header))
+    if resume_at is None:
+        post(messages.DecodeStarted(run, source.header))
+    else:
+        poster.event(source, source.rewind(resume_at, None))
     stream = source.events()
     ended = False  # the decode's end was posted: only a branch takes it further
     while True:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from spectui.app import messages
 from spectui.app.driver import Post
+from spectui.engine.servers import model_id
 from spectui.engine.source import Ability, LiveSource, TraceSource
 
 if TYPE_CHECKING:
@@ -28,8 +29,10 @@ class LiveSession:
     abilities = frozenset(Ability)
     title = ""
 
-    def __init__(self, pair: ModelPair | None = None) -> None:
+    def __init__(self, pair: ModelPair | None = None, api_key: str | None = None) -> None:
         self.pair = pair
+        self.api_key = api_key  # for model servers; never shown
+        self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
 
     @property
     def loaded(self) -> bool:
@@ -39,8 +42,18 @@ class LiveSession:
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """Load the pair if needed (posting progress), then start the decode (worker thread)."""
         if self.pair is None:
-            self.pair = load(post, run, config)
-        return LiveSource(self.pair, config, prompt)
+            self.pair = load(post, run, config, self.api_key)
+        self.source = LiveSource(self.pair, config, prompt)
+        return self.source
+
+    def resumable(self, round_index: int) -> bool:
+        """Whether the latest decode can go back to the start of `round_index` (it began)."""
+        return self.source is not None and round_index < len(self.source.decoder.checkpoints)
+
+    def reopen(self) -> EventSource:
+        """The latest decode, as it was left (a retry rewinds it first)."""
+        assert self.source is not None
+        return self.source
 
 
 class TraceSession:
@@ -54,6 +67,14 @@ class TraceSession:
         self.pair = None
         self.title = f"replay of {trace.path.name}"
 
+    def resumable(self, round_index: int) -> bool:
+        """A trace plays to its end: there is nothing to retry."""
+        return False
+
+    def reopen(self) -> EventSource:
+        """Never called: nothing is resumable."""
+        raise NotImplementedError("a replay has nothing to retry")
+
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """The trace from its start."""
         post(messages.ModelsReady(run, None, trace_summary(self.trace), 0.0))
@@ -63,14 +84,16 @@ class TraceSession:
 Session = LiveSession | TraceSession
 
 
-def load(post: Post, run: int, config: DecodeConfig) -> ModelPair:
+def load(post: Post, run: int, config: DecodeConfig, api_key: str | None) -> ModelPair:
     """Import torch and load the pair, posting progress; returns the loaded pair."""
     post(messages.LoadProgress(run, "importing torch and transformers…"))
     from spectui.engine.loading import load_pair
 
-    pair = load_pair(config, progress=lambda text: post(messages.LoadProgress(run, text)))
+    pair = load_pair(
+        config, progress=lambda text: post(messages.LoadProgress(run, text)), api_key=api_key
+    )
     _freeze_long_lived_objects()
-    summary = models_summary(config.drafter, config.verifier, pair.device.type, pair.dtype)
+    summary = models_summary(pair.drafter_id, pair.verifier_id, pair.device.type, pair.dtype)
     post(messages.ModelsReady(run, pair, summary, pair.load_seconds))
     return pair
 
@@ -95,13 +118,16 @@ def models_summary(drafter: str, verifier: str, device: str, dtype: object) -> s
 def trace_summary(trace: Trace) -> str:
     """The models line of a trace, as the live app showed it."""
     header = trace.header
-    return models_summary(
-        header.config.drafter, header.config.verifier, header.device, header.dtype
-    )
+    config = header.config
+    drafter = model_id(config.drafter, config.drafter_url, config.drafter_model)
+    verifier = model_id(config.verifier, config.verifier_url, config.verifier_model)
+    return models_summary(drafter, verifier, header.device, header.dtype)
 
 
 def model_label(name: str) -> str:
     """A short name for a model: a directory's last component, or the hub id."""
+    if " @ " in name:  # a served model: its name and the server, as they are
+        return name
     path = Path(name).expanduser()
     # A model directory from another machine (a trace) does not exist here: still its last part.
     return path.name if path.is_dir() or path.is_absolute() else name

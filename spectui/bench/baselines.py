@@ -32,7 +32,7 @@ class Decoded:
 
 def plain_generate(pair: ModelPair, prompt_ids: tuple[int, ...], new_tokens: int) -> Decoded:
     """The verifier alone: `generate(do_sample=False)` with its KV cache, EOS off."""
-    output = _generate(pair.verifier, _generate_inputs(pair, prompt_ids, new_tokens))
+    output = _generate(pair.local("verifier"), _generate_inputs(pair, prompt_ids, new_tokens))
     return Decoded(output_ids=tuple(output[0, len(prompt_ids) :].tolist()))
 
 
@@ -56,7 +56,7 @@ def hf_assisted(pair: ModelPair, prompt_ids: tuple[int, ...], new_tokens: int) -
     derives them from its forward counters (one verifier forward per round).
     """
     inputs = _generate_inputs(pair, prompt_ids, new_tokens)
-    output = _generate(pair.verifier, {**inputs, "assistant_model": pair.drafter})
+    output = _generate(pair.local("verifier"), {**inputs, "assistant_model": pair.local("drafter")})
     return Decoded(output_ids=tuple(output[0, len(prompt_ids) :].tolist()))
 
 
@@ -98,9 +98,9 @@ def seed_decode(pair: ModelPair, prompt_ids: tuple[int, ...], k: int, new_tokens
         span = min(k, new_tokens - produced)
         drafts: list[int] = []
         for _ in range(span):
-            drafts.append(_seed_argmax(pair, pair.drafter, tokens + drafts))
+            drafts.append(_seed_argmax(pair, pair.local("drafter"), tokens + drafts))
         for draft_id in drafts:
-            verifier_id = _seed_argmax(pair, pair.verifier, tokens)
+            verifier_id = _seed_argmax(pair, pair.local("verifier"), tokens)
             checked += 1
             tokens.append(verifier_id)  # equal to the draft when it is accepted
             if draft_id != verifier_id:

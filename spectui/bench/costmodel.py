@@ -79,8 +79,8 @@ class CostSampler:
         self.k = k
         prefix, feed = list(context[: -(k + 1)]), list(context[-(k + 1) :])
         self.context_tokens = len(prefix)
-        drafter = _StepTimer(pair, pair.drafter, prefix)
-        verifier = _StepTimer(pair, pair.verifier, prefix)
+        drafter = _StepTimer(pair, pair.local("drafter"), prefix)
+        verifier = _StepTimer(pair, pair.local("verifier"), prefix)
         self._steps: list[Callable[[], float]] = [
             lambda: drafter.time(feed[:1]),
             lambda: verifier.time(feed[:1]),

@@ -64,7 +64,7 @@ def run_bench(pair: ModelPair, settings: BenchSettings, progress: Progress) -> d
     load_before = _load_average()
     prompts = [encode_prompt(pair, text) for text in settings.prompts]
     new_tokens = min(settings.new_tokens, pair.context_length - max(map(len, prompts)))
-    configure_assistant(pair.drafter, settings.k)
+    configure_assistant(pair.local("drafter"), settings.k)
     progress("precomputing the verifier's greedy continuations (the oracle's answers)")
     targets = {ids: plain_generate(pair, ids, new_tokens).output_ids for ids in prompts}
     progress("warming up every method")
@@ -79,8 +79,8 @@ def run_bench(pair: ModelPair, settings: BenchSettings, progress: Progress) -> d
         methods,
         prompts,
         settings.repeats,
-        pair.verifier,
-        pair.drafter,
+        pair.local("verifier"),
+        pair.local("drafter"),
         pair.device,
         progress,
         after_repeat=lambda: sampler.sample(settings.cost_budget_seconds / settings.repeats),
@@ -300,8 +300,8 @@ def _settings_dict(
     return {
         "drafter": pair.drafter_id,
         "verifier": pair.verifier_id,
-        "drafter_parameters": _parameters(pair.drafter),
-        "verifier_parameters": _parameters(pair.verifier),
+        "drafter_parameters": _parameters(pair.local("drafter")),
+        "verifier_parameters": _parameters(pair.local("verifier")),
         "device": str(pair.device),
         "dtype": str(pair.dtype).removeprefix("torch."),
         "threads": torch.get_num_threads(),

@@ -96,7 +96,7 @@ def build_synthetic_pair(
 def save_synthetic_pair(pair: ModelPair, directory: Path) -> tuple[Path, Path]:
     """Write the pair as two model directories (each with the tokenizer); returns them."""
     paths = (directory / "drafter", directory / "verifier")
-    for model, path in zip((pair.drafter, pair.verifier), paths, strict=True):
+    for model, path in zip((pair.local("drafter"), pair.local("verifier")), paths, strict=True):
         model.save_pretrained(path)
         pair.tokenizer.save_pretrained(path)
     return paths

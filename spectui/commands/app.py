@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from spectui.commands.options import add_config_options, config_from_args, prompts_from_args
+from spectui.commands.options import (
+    add_config_options,
+    api_key_from_args,
+    config_from_args,
+    prompts_from_args,
+)
 
 SUMMARY = (
     "Watch and step through speculative decoding. With no sub-command, opens the terminal "
@@ -33,13 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run the app with the parsed `spectui` options; returns the exit status."""
     from spectui.app.app import SpectuiApp
+    from spectui.app.sessions import LiveSession
 
     overrides = (
         {} if getattr(args, "max_new_tokens", None) else {"max_new_tokens": APP_MAX_NEW_TOKENS}
     )
     config = config_from_args(args, **overrides)  # ConfigError -> a usage error, before the UI
     prompts = prompts_from_args(args)
-    app = SpectuiApp(config, prompts[0], prompts, trace_path=args.trace)
+    session = LiveSession(api_key=api_key_from_args(args))
+    app = SpectuiApp(config, prompts[0], prompts, trace_path=args.trace, session=session)
     app.run()
     if app.decode_screen.autosave_error:  # the trace could not be saved on the way out
         print(f"spectui: {app.decode_screen.autosave_error}", file=sys.stderr)

@@ -9,6 +9,7 @@ which is never restated here.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Collection, Mapping
 from dataclasses import MISSING
 from typing import Any
@@ -56,6 +57,13 @@ def add_config_options(
             keywords.update((overrides or {}).get(field.name, {}))
             group.add_argument(option_name(field.name), **keywords)
     group.add_argument(
+        "--api-key",
+        default=argparse.SUPPRESS,
+        metavar="KEY",
+        help="bearer token for a server started with --api-key (default: $SPECTUI_API_KEY, "
+        "else $OPENAI_API_KEY); never saved in traces or shown",
+    )
+    group.add_argument(
         "--prompt",
         action="append",
         default=argparse.SUPPRESS,
@@ -100,3 +108,9 @@ def prompts_from_args(args: argparse.Namespace) -> list[str]:
     """The prompts asked for, or the seed's six."""
     given = getattr(args, "prompt", None)
     return list(given) if given else list(SEED_PROMPTS)
+
+
+def api_key_from_args(args: argparse.Namespace) -> str | None:
+    """The servers' API key: --api-key, else $SPECTUI_API_KEY, else $OPENAI_API_KEY."""
+    given = getattr(args, "api_key", None)
+    return given or os.environ.get("SPECTUI_API_KEY") or os.environ.get("OPENAI_API_KEY") or None

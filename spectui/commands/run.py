@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.commands.options import add_config_options, config_from_args, prompts_from_args
+from spectui.commands.options import (
+    add_config_options,
+    api_key_from_args,
+    config_from_args,
+    prompts_from_args,
+)
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.policies import SEED_REPORT, all_gates, policy_label, policy_names
@@ -82,7 +87,8 @@ def main(args: argparse.Namespace) -> int:
     chosen = getattr(args, "policy", BOTH)
     policies = SEED_REPORT if chosen == BOTH else (chosen,)
     config = config_from_args(args, policy=policies[0])
-    pair = load_pair(config, progress=None if args.json else _stderr_progress)
+    progress = None if args.json else _stderr_progress
+    pair = load_pair(config, progress=progress, api_key=api_key_from_args(args))
     prompts = prompts_from_args(args)
     records = []
     for number, prompt in enumerate(prompts, start=1):

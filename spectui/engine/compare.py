@@ -8,6 +8,7 @@ the soft policy trades for accepting more draft tokens.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -85,17 +86,17 @@ def score_output(
 ) -> tuple[float, tuple[int, ...]]:
     """The verifier's log-likelihood of `output_ids` after the prompt, and where it is off-argmax.
 
-    One forward pass over prompt + output: the logits at position i predict token i + 1.
+    One verifier pass over prompt + output through the verifier seam (a local model or a
+    server), reading each output token's p and the verifier's top-1 there.
     """
     if not output_ids:
         return 0.0, ()
-    ids = torch.tensor([[*prompt_ids, *output_ids]], device=pair.device)  # [1, n + m]
-    logits = pair.verifier(input_ids=ids).logits[0, len(prompt_ids) - 1 : -1]  # [m, vocab]
-    log_p = torch.log_softmax(logits.float(), dim=-1)  # [m, vocab]
-    targets = torch.tensor(output_ids, device=log_p.device).unsqueeze(1)  # [m, 1]
-    log_likelihood = float(log_p.gather(1, targets).sum())
-    off = (log_p.argmax(dim=-1) != targets.squeeze(1)).nonzero().squeeze(1)  # [n_off]
-    return log_likelihood, tuple(int(position) for position in off.tolist())
+    verifier = pair.new_verifier()
+    verifier.prefill(prompt_ids[:-1])
+    measures = verifier.score(prompt_ids, output_ids, n_top=1).measures
+    log_likelihood = sum(math.log(m.p) if m.p > 0 else -math.inf for m in measures)
+    off = tuple(i for i, m in enumerate(measures) if m.token_id != m.top1_id)
+    return log_likelihood, off
 
 
 def differing_positions(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:

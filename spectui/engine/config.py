@@ -19,6 +19,7 @@ from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
+DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 
 
@@ -51,6 +52,14 @@ def _device_problem(name: str, value: Any) -> str | None:
     if isinstance(value, str) and value.split(":")[0] in DEVICE_KINDS:
         return None
     return f"{name} must be auto, cpu, cuda[:N] or mps, got {value!r}"
+
+
+def _url_problem(name: str, value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value.startswith(("http://", "https://"))):
+        return None
+    return (
+        f"{name} must be an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, got {value!r}"
+    )
 
 
 def _model_problem(name: str, value: Any) -> str | None:
@@ -138,6 +147,38 @@ class DecodeConfig:
         tunable=True,
     )
     stop_at_eos: bool = knob(True, "end the decode at the tokenizer's EOS", cli=False)
+    # Models on a server (vLLM's OpenAI-compatible API) instead of in this process. The API key
+    # is not a setting: it would be written into traces (see commands/options.py --api-key).
+    verifier_url: str | None = knob(
+        None,
+        "the verifier on a server: its OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 "
+        "(vLLM); the drafter's tokenizer is used",
+        check=_url_problem,
+        metavar="URL",
+    )
+    verifier_model: str | None = knob(
+        None, "the served verifier's name (default: the server's only model)", metavar="NAME"
+    )
+    drafter_url: str | None = knob(
+        None,
+        "the drafter on a server (greedy drafts), as --verifier-url",
+        check=_url_problem,
+        metavar="URL",
+    )
+    drafter_model: str | None = knob(
+        None, "the served drafter's name (default: the server's only model)", metavar="NAME"
+    )
+    timeout: float = knob(30.0, "seconds a server request may take", low=0.001, metavar="SECONDS")
+    ca_file: str | None = knob(
+        None,
+        "trust this CA file for an https server (certificates are always checked)",
+        metavar="FILE",
+    )
+    device_map: str | None = knob(
+        None,
+        "hand loading to accelerate: auto spreads a big verifier over this machine's GPUs",
+        choices=lambda: DEVICE_MAPS,
+    )
 
     def __post_init__(self) -> None:
         for problem in _problems(self):
@@ -156,6 +197,11 @@ class DecodeConfig:
     def tunables(self) -> dict[str, Any]:
         """The between-round settings, by name, in declaration order."""
         return {name: getattr(self, name) for name in tunable_names()}
+
+    @property
+    def remote(self) -> bool:
+        """Whether a model of the pair is on a server."""
+        return self.verifier_url is not None or self.drafter_url is not None
 
     @property
     def policy_label(self) -> str:
@@ -263,5 +309,20 @@ def field_problem(name: str, value: object) -> str | None:
 
 
 def _problems(config: DecodeConfig) -> list[str]:
-    checks = (field_problem(name, getattr(config, name)) for name in config_field_names())
-    return [problem for problem in checks if problem]
+    checks = [field_problem(name, getattr(config, name)) for name in config_field_names()]
+    return [problem for problem in [*checks, _served_problem(config)] if problem]
+
+
+def _served_problem(config: DecodeConfig) -> str | None:
+    """Sampled drafts need what a server does not give: refused before anything loads."""
+    if not config.sample_draft:
+        return None
+    if config.verifier_url is not None:
+        return (
+            "sample_draft cannot be verified exactly by a verifier on a server: the residual "
+            "max(0, p − q) needs the verifier's whole distribution, and the server returns only "
+            "its top tokens. Draft greedily (leave out --sample-draft) or load the verifier here."
+        )
+    if config.drafter_url is not None:
+        return "sample_draft needs a drafter loaded here: a drafter on a server drafts greedily."
+    return None

@@ -24,8 +24,6 @@ import torch
 
 from spectui.engine.backends import (
     Drafter,
-    LocalDrafter,
-    LocalVerifier,
     Proposal,
     Scored,
     Verifier,
@@ -102,8 +100,8 @@ class SpeculativeDecoder:
         self.tally = StatsTally()
         self._config = config
         self._pending: DecodeConfig | None = None
-        self.drafter = drafter or LocalDrafter(pair.drafter, pair.device)
-        self.verifier = verifier or LocalVerifier(pair.verifier, pair.device)
+        self.drafter = drafter or pair.new_drafter()
+        self.verifier = verifier or pair.new_verifier()
         self._sampler = torch.Generator().manual_seed(config.seed)
         # A second stream for acceptance coins and resamples, offset so it never mirrors the
         # draft sampler's draws (correlated draws would bias speculative sampling).

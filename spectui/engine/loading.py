@@ -6,9 +6,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import torch
@@ -17,26 +17,83 @@ from transformers.utils import logging as transformers_logging
 
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import ModelLoadError
+from spectui.engine.servers import (
+    UNBOUNDED_CONTEXT,
+    Endpoint,
+    connect,
+    endpoint_keywords,
+    model_id,
+)
+
+if TYPE_CHECKING:
+    from spectui.engine.backends import Drafter, Verifier
 
 Progress = Callable[[str], None]
-UNBOUNDED_CONTEXT = 1 << 30  # for models whose config names no position limit
 # Any of these in a directory means it ships its own tokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
 
 
 @dataclass
 class ModelPair:
-    """A loaded drafter and verifier sharing the verifier's tokenizer (as the seed does)."""
+    """A drafter and a verifier sharing one tokenizer (the verifier's, as the seed's).
+
+    Either model is loaded here (`drafter`/`verifier`) or served (`*_endpoint`); `new_drafter`
+    and `new_verifier` give the decode loop its seams either way.
+    """
 
     tokenizer: Any
-    drafter: PreTrainedModel
-    verifier: PreTrainedModel
+    drafter: PreTrainedModel | None
+    verifier: PreTrainedModel | None
     device: torch.device
     dtype: torch.dtype
     drafter_id: str
     verifier_id: str
     context_length: int  # the smaller of the two models' position limits
     load_seconds: float
+    vocab_size: int = 0  # the tokenizer's ids: both models' logits are cut to these (0: uncut)
+    drafter_endpoint: Endpoint | None = None
+    verifier_endpoint: Endpoint | None = None
+
+    def new_drafter(self) -> Drafter:
+        """A drafter for one decode: the local model with a fresh cache, or the server."""
+        if self.drafter_endpoint is not None:
+            from spectui.engine.remote import RemoteDrafter
+
+            return RemoteDrafter(**endpoint_keywords(self.drafter_endpoint))
+        from spectui.engine.backends import LocalDrafter
+
+        assert self.drafter is not None
+        return LocalDrafter(self.drafter, self.device, self.vocab_size or None)
+
+    def new_verifier(self) -> Verifier:
+        """A verifier for one decode: the local model with a fresh cache, or the server."""
+        if self.verifier_endpoint is not None:
+            from spectui.engine.remote import RemoteVerifier
+
+            return RemoteVerifier(**endpoint_keywords(self.verifier_endpoint))
+        from spectui.engine.backends import LocalVerifier
+
+        assert self.verifier is not None
+        return LocalVerifier(self.verifier, self.device, self.vocab_size or None)
+
+    def resolved(self, config: DecodeConfig) -> DecodeConfig:
+        """`config` naming the served models it reached (what a trace of it records)."""
+        drafter, verifier = self.drafter_endpoint, self.verifier_endpoint
+        return replace(
+            config,
+            drafter_model=drafter.model if drafter else config.drafter_model,
+            verifier_model=verifier.model if verifier else config.verifier_model,
+        )
+
+    def local(self, role: str) -> PreTrainedModel:
+        """The drafter or verifier loaded here, or a ModelLoadError saying it is served."""
+        model = self.drafter if role == "drafter" else self.verifier
+        if model is None:
+            raise ModelLoadError(
+                f"This needs the {role} loaded in spectui, but it is on a server: pass "
+                f"--{role} a model id or directory without --{role}-url."
+            )
+        return model
 
     @property
     def eos_token_id(self) -> int | None:
@@ -68,8 +125,13 @@ def pick_dtype(requested: str) -> torch.dtype:
     return torch.float32 if requested == "auto" else getattr(torch, requested)
 
 
-def load_pair(config: DecodeConfig, progress: Progress | None = None) -> ModelPair:
-    """Load tokenizer, drafter and verifier named by `config`, or raise ModelLoadError."""
+def load_pair(
+    config: DecodeConfig, progress: Progress | None = None, api_key: str | None = None
+) -> ModelPair:
+    """Load the tokenizer and the models named by `config` (or reach their servers).
+
+    Raises ModelLoadError (or RemoteError for a server) with a one-paragraph message.
+    """
     say = progress or (lambda _message: None)
     # Progress bars and warnings would scribble over the app's screen and the CLI's tables.
     transformers_logging.disable_progress_bar()
@@ -79,26 +141,62 @@ def load_pair(config: DecodeConfig, progress: Progress | None = None) -> ModelPa
         torch.set_num_threads(config.threads)
     device = _checked_device(config.device)
     dtype = pick_dtype(config.dtype)
-    say(f"loading tokenizer from {config.verifier}")
-    tokenizer = _load(AutoTokenizer, config.verifier, "verifier")
+    source, role = tokenizer_source(config)
+    say(f"loading tokenizer from {source}")
+    tokenizer = _load(AutoTokenizer, source, role)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    say(f"loading drafter {config.drafter}")
-    drafter = _load_model(config.drafter, "drafter", device, dtype)
-    say(f"loading verifier {config.verifier}")
-    verifier = _load_model(config.verifier, "verifier", device, dtype)
-    _check_vocabularies(config, tokenizer, drafter, verifier)
+    models: dict[str, PreTrainedModel | None] = {}
+    endpoints: dict[str, Endpoint | None] = {}
+    limits: list[int] = []
+    for role, name, url, served in (
+        ("drafter", config.drafter, config.drafter_url, config.drafter_model),
+        ("verifier", config.verifier, config.verifier_url, config.verifier_model),
+    ):
+        if url is None:
+            say(f"loading {role} {name}")
+            model = _load_model(name, role, device, dtype, config.device_map)
+            models[role], endpoints[role] = model, None
+            limits.append(context_length(model))
+        else:
+            say(f"connecting to the {role} server {url}")
+            endpoint, limit = connect(role, url, served, config, tokenizer, api_key)
+            models[role], endpoints[role] = None, endpoint
+            limits.append(limit)
+    _check_vocabularies(config, tokenizer, models["drafter"], models["verifier"])
     return ModelPair(
         tokenizer=tokenizer,
-        drafter=drafter,
-        verifier=verifier,
-        device=device,
+        drafter=models["drafter"],
+        verifier=models["verifier"],
+        device=_input_device(models, device),
         dtype=dtype,
-        drafter_id=config.drafter,
-        verifier_id=config.verifier,
-        context_length=min(context_length(drafter), context_length(verifier)),
+        drafter_id=_model_id(config.drafter, endpoints["drafter"]),
+        verifier_id=_model_id(config.verifier, endpoints["verifier"]),
+        context_length=min(limits),
         load_seconds=time.perf_counter() - started,
+        vocab_size=len(tokenizer),
+        drafter_endpoint=endpoints["drafter"],
+        verifier_endpoint=endpoints["verifier"],
     )
+
+
+def tokenizer_source(config: DecodeConfig) -> tuple[str, str]:
+    """Where the pair's tokenizer comes from: the verifier, or the drafter if it is served."""
+    if config.verifier_url is None or config.drafter_url is not None:
+        return config.verifier, "verifier"
+    return config.drafter, "drafter"
+
+
+def _model_id(name: str, endpoint: Endpoint | None) -> str:
+    return name if endpoint is None else model_id(name, endpoint.url, endpoint.model)
+
+
+def _input_device(models: dict[str, PreTrainedModel | None], requested: torch.device) -> Any:
+    """Where input ids go: the verifier's (else the drafter's) embedding, or the request."""
+    for model in (models["verifier"], models["drafter"]):
+        if model is not None:
+            return model.get_input_embeddings().weight.device
+    return requested
 
 
 def context_length(model: PreTrainedModel) -> int:
@@ -122,7 +220,14 @@ def _checked_device(requested: str) -> torch.device:
     return device
 
 
-def _load_model(name: str, role: str, device: torch.device, dtype: torch.dtype) -> PreTrainedModel:
+def _load_model(
+    name: str, role: str, device: torch.device, dtype: torch.dtype, device_map: str | None
+) -> PreTrainedModel:
+    if device_map is not None:  # accelerate places the layers (over every GPU, then the CPU)
+        _check_accelerate()
+        model = _load(AutoModelForCausalLM, name, role, dtype=dtype, device_map=device_map)
+        model.eval()
+        return model
     model = _load(AutoModelForCausalLM, name, role, dtype=dtype)
     try:
         model = model.to(device)
@@ -130,6 +235,16 @@ def _load_model(name: str, role: str, device: torch.device, dtype: torch.dtype) 
         raise ModelLoadError(_memory_message(name, role, model, error)) from None
     model.eval()
     return model
+
+
+def _check_accelerate() -> None:
+    try:
+        import accelerate  # noqa: F401
+    except ImportError:
+        raise ModelLoadError(
+            "--device-map hands loading to Hugging Face accelerate, which is not installed: "
+            "pip install accelerate (or spectui[big]), or leave --device-map out."
+        ) from None
 
 
 def _load(loader: Any, name: str, role: str, **kwargs: Any) -> Any:
@@ -215,7 +330,7 @@ def _offline_message(name: str, role: str) -> str:
     return (
         f"The {role} {name!r} is not available offline: it is not in the local Hugging Face "
         "cache and the hub cannot be reached from this machine. Download it where you have "
-        f"network (huggingface-cli download {name}) and copy the cache over, or save the model "
+        f"network (hf download {name}) and copy the cache over, or save the model "
         f"to a directory and pass it as --{role} /path/to/dir. Without any option spectui uses "
         "its bundled offline pair."
     )
@@ -257,27 +372,35 @@ def _vocab_size(model: PreTrainedModel) -> int:
 
 
 def _check_vocabularies(
-    config: DecodeConfig, tokenizer: Any, drafter: PreTrainedModel, verifier: PreTrainedModel
+    config: DecodeConfig,
+    tokenizer: Any,
+    drafter: PreTrainedModel | None,
+    verifier: PreTrainedModel | None,
 ) -> None:
-    drafter_vocab, verifier_vocab = _vocab_size(drafter), _vocab_size(verifier)
-    if drafter_vocab != verifier_vocab:
-        raise ModelLoadError(
-            f"The drafter {config.drafter!r} has a vocabulary of {drafter_vocab} tokens but the "
-            f"verifier {config.verifier!r} has {verifier_vocab}: speculative decoding needs a "
-            "pair that shares one tokenizer. Pick models of one family (e.g. gpt2 with "
-            "gpt2-medium)."
-        )
-    if len(tokenizer) > verifier_vocab:
-        raise ModelLoadError(
-            f"The verifier's tokenizer has {len(tokenizer)} tokens but its model only "
-            f"{verifier_vocab} outputs: the tokenizer does not belong to {config.verifier!r}."
-        )
+    """Both models must score every token id of one shared tokenizer.
+
+    Embedding tables padded past the tokenizer are fine (Qwen2.5-0.5B and -7B have different
+    row counts and one tokenizer): the logits are cut to the tokenizer's ids.
+    """
+    n_tokens = len(tokenizer)
+    for role, name, model in (
+        ("drafter", config.drafter, drafter),
+        ("verifier", config.verifier, verifier),
+    ):
+        if model is not None and _vocab_size(model) < n_tokens:
+            raise ModelLoadError(
+                f"The {role} {name!r} scores {_vocab_size(model)} tokens but the tokenizer has "
+                f"{n_tokens}: the {role} does not belong to this tokenizer. Pick a pair of one "
+                "family (e.g. gpt2 with gpt2-medium)."
+            )
+    if drafter is None or config.drafter_url is not None:
+        return  # a served drafter's tokenizer was checked against the server's already
     drafter_tokenizer = _optional_tokenizer(config.drafter)
     if drafter_tokenizer is not None and drafter_tokenizer.get_vocab() != tokenizer.get_vocab():
         raise ModelLoadError(
             f"The drafter {config.drafter!r} and the verifier {config.verifier!r} have "
-            "tokenizers of the same size but different vocabularies: token ids would mean "
-            "different things to each. Pick a pair that shares one tokenizer."
+            "tokenizers with different vocabularies: token ids would mean different things to "
+            "each. Pick a pair that shares one tokenizer."
         )
 
 

@@ -1,146 +1,139 @@
-"""A verifier behind vLLM's OpenAI-compatible completions API: the `Verifier` seam over HTTP.
+"""The drafter and the verifier behind vLLM's OpenAI-compatible completions API: both seams
+over HTTP (the connection, model pick and checks they share are `remote_server.RemoteModel`).
 
-One round is one `POST /v1/completions` whose prompt is the token ids of the sequence and its
-drafts: `prompt_logprobs` gives, at each draft position, the draft token's log-probability and
-rank and the server's top-n; the one generated token's `logprobs` give the top-n after the
-last draft (at temperature 0 their best is the verifier's greedy token). A correction or bonus
+A round's drafts are one `POST /v1/completions` at temperature 0 whose prompt is the token
+ids of the sequence and `max_tokens` is k: the generated `token_ids` are the drafter's greedy
+tokens, and `logprobs.token_logprobs` (raw, before any sampling parameter) gives q of each.
+The server is told to stop where the local drafter stops, after `stop_id` and nowhere else.
+
+A round's verification is one request whose prompt is the sequence and its drafts:
+`prompt_logprobs` gives, at each draft position, the draft token's log-probability and rank
+and the server's top-n; the one generated token's `logprobs` give the top-n after the last
+draft (at temperature 0 their best is the verifier's greedy token). A correction or bonus
 token drawn from p, or from the residual of a greedy draft, is a second request at
 temperature 1 with a seed taken from the decode's generator, so a decode replays.
 
 What vLLM answers (0.32, checked against a real server):
 
+    choices[0].token_ids = [453, 467]            # with "return_token_ids": true
+    choices[0].logprobs.tokens = ["token_id:453", "token_id:467"]
+    choices[0].logprobs.token_logprobs = [-1.353, -0.905]
     choices[0].prompt_logprobs = [None, {"278": {"logprob": -5.08, "rank": 23,
                                   "decoded_token": " c"}, "1147": {..., "rank": 1}, ...}, ...]
     choices[0].logprobs.top_logprobs = [{"token_id:763": -3.19, "token_id:818": -3.28, ...}]
 
 `prompt_logprobs[i]` is the distribution that predicted prompt token i (so entry 0 is None);
 it holds the actual token and the n best, n + 1 entries when the token is not among them.
-The server never returns a whole distribution, so drafts *sampled* from the drafter (whose
-residual max(0, p − q) needs all of p) cannot be verified exactly; greedy drafts can.
-
-The server keeps no per-client state for us (vLLM skips its prefix cache for requests that
-ask for prompt logprobs), so `prefill` and `roll_back` only keep `cached_length` honest.
+The server never returns a whole distribution, so drafts are greedy: a drafter on a server
+cannot give the rows q that speculative sampling's residual max(0, p − q) needs, and a
+verifier on a server cannot give all of p; greedy drafts are exact on both.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from spectui.engine.backends import Proposal
 from spectui.engine.policies import DraftMeasures
+from spectui.engine.remote_server import RemoteModel
 from spectui.engine.remote_wire import (
     BAN_BIAS,
-    LOGPROBS_LIMIT,
     MAX_REDRAWS,
     NEUTRAL_SAMPLING,
-    TOKENIZER_PROBES,
     RemoteError,
     RemoteSamplingError,
-    ServedModel,
-    preview_ids,
     request_seed,
-    server_message,
-    tls_verification,
-    transport_reason,
 )
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedTokenizerBase
+
+__all__ = [
+    "RemoteDrafter",
+    "RemoteError",
+    "RemoteModel",
+    "RemoteSamplingError",
+    "RemoteScores",
+    "RemoteVerifier",
+]
 
 
-class RemoteVerifier:
+class RemoteDrafter(RemoteModel):
+    """The drafter model on a vLLM server: one completions request drafts a round, greedily."""
+
+    role = "drafter"
+
+    def propose(
+        self,
+        tokens: Sequence[int],
+        k: int,
+        sampler: torch.Generator | None,
+        stop_id: int | None,
+    ) -> Proposal:
+        """Up to k argmax tokens after `tokens` and q of each, in one request; ends at `stop_id`.
+
+        As `LocalDrafter` drafts greedily: the server stops after `stop_id` (stop_token_ids)
+        and never at its own EOS (ignore_eos, which also keeps the EOS ids of the model's
+        generation_config out), so only k or `stop_id` ends the drafts.
+        """
+        if sampler is not None:
+            raise RemoteSamplingError(
+                "a drafter on a server drafts greedily only: sampled drafts need the drafter's "
+                "whole distribution q for the residual max(0, p − q), and the server returns "
+                "only each drawn token's probability. Draft greedily, or use a local drafter."
+            )
+        if k < 1:
+            return Proposal((), (), None)
+        self._check_fits(len(tokens) + k)
+        body = {
+            "prompt": list(tokens),
+            "max_tokens": k,
+            "temperature": 0.0,
+            "logprobs": 0,  # the generated token's own logprob, no alternatives
+            "return_token_ids": True,
+            "return_tokens_as_token_ids": True,
+            "ignore_eos": True,
+            "stop_token_ids": [] if stop_id is None else [stop_id],
+            **NEUTRAL_SAMPLING,
+        }
+        ids, q = self._generated(self._complete(body, "drafting"), k)
+        if stop_id in ids:  # where the server stopped itself; cut in case it did not
+            end = ids.index(stop_id) + 1
+            ids, q = ids[:end], q[:end]
+        # Like the local drafter, the model has run over every token but the last draft.
+        self._cached_length = len(tokens) + len(ids) - 1
+        return Proposal(tuple(ids), tuple(q), None)
+
+    def _generated(self, choice: Mapping[str, Any], k: int) -> tuple[list[int], list[float]]:
+        """The generated ids and q of each, checked against each other."""
+        token_ids = self._field(choice, "token_ids", list)
+        if not 1 <= len(token_ids) <= k or not all(isinstance(t, int) for t in token_ids):
+            raise self._malformed(f"token_ids {token_ids!r:.80} for up to {k} drafts")
+        logprobs = self._field(choice, "logprobs", Mapping)
+        values = logprobs.get("token_logprobs")
+        named = [f"token_id:{token}" for token in token_ids]
+        if (
+            logprobs.get("tokens") != named
+            or not isinstance(values, list)
+            or len(values) != len(named)
+        ):
+            raise self._malformed("logprobs whose tokens are not the token_ids")
+        try:
+            return token_ids, [math.exp(float(value)) for value in values]
+        except (TypeError, ValueError):
+            raise self._malformed("token_logprobs that are not numbers") from None
+
+
+class RemoteVerifier(RemoteModel):
     """The verifier model on a vLLM server: one completions request scores a whole round."""
 
-    def __init__(
-        self,
-        url: str,
-        model: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 30.0,
-        ca_file: str | None = None,
-        transport: httpx.BaseTransport | None = None,  # tests' stand-in for the network
-    ) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-        self._wanted = model
-        self._secret = api_key or None
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        try:
-            self._base = httpx.URL(self.url + "/")
-        except httpx.InvalidURL as error:
-            raise self._error(f"cannot use the verifier server URL {self.url!r}: {error}") from None
-        self._client = httpx.Client(
-            headers=headers, timeout=timeout, verify=tls_verification(ca_file), transport=transport
-        )
-        self._served: ServedModel | None = None
-        self._cached_length = 0
-
-    def __repr__(self) -> str:
-        # Spelled out so the API key (inside the client's headers) can never be printed.
-        return f"RemoteVerifier(url={self.url!r}, model={self._wanted!r})"
-
-    def __enter__(self) -> RemoteVerifier:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the HTTP connections."""
-        self._client.close()
-
-    # --- checks before first use -----------------------------------------------------------
-
-    def check(self) -> ServedModel:
-        """Reach the server and pick the model (the named one, or the only one served)."""
-        if self._served is None:
-            self._served = self._pick_model(self._list_models())
-        return self._served
-
-    @property
-    def model(self) -> str:
-        """The served model's name, as requests must spell it."""
-        return self.check().name
-
-    @property
-    def context_length(self) -> int | None:
-        """The longest sequence `score` accepts: one less than vLLM's max_model_len.
-
-        vLLM counts the token a request generates against max_model_len, and scoring always
-        generates one (it carries the distribution after the last draft).
-        """
-        limit = self.check().max_model_len
-        return None if limit is None else limit - 1
-
-    def check_tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> None:
-        """Raise RemoteError unless the server tokenizes the probe strings as `tokenizer` does."""
-        for text in TOKENIZER_PROBES:
-            local = list(tokenizer.encode(text, add_special_tokens=False))
-            served = self._tokenize(text)
-            if local != served:
-                raise self._error(
-                    f"the verifier server's tokenizer differs from the local one: {text!r} is "
-                    f"{preview_ids(served)} on the server but {preview_ids(local)} here. Serve the "
-                    "model whose tokenizer spectui loads, or load the served model's tokenizer."
-                )
-
-    # --- the Verifier protocol -------------------------------------------------------------
-
-    @property
-    def cached_length(self) -> int:
-        """The sequence length last scored, prefilled or rolled back to."""
-        return self._cached_length
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Check the server; nothing to cache remotely (every request sends the whole context)."""
-        self.check()
-        self._cached_length = len(tokens)
+    role = "verifier"
+    # Scoring always generates one token (it carries the distribution after the last draft),
+    # and vLLM counts it against max_model_len.
+    extra_slots = 1
 
     def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> RemoteScores:
         """One request over `tokens + draft_ids`: each draft's measures and the greedy next."""
@@ -174,10 +167,6 @@ class RemoteVerifier:
             n_tokens=len(tokens),
             verifier=self,
         )
-
-    def roll_back(self, length: int) -> None:
-        """Forget positions beyond `length` (only the count: the server holds nothing)."""
-        self._cached_length = min(self._cached_length, length)
 
     # --- sampling --------------------------------------------------------------------------
 
@@ -260,134 +249,6 @@ class RemoteVerifier:
             return int(str(best).removeprefix("token_id:"))
         except (TypeError, ValueError):
             raise self._malformed("top_logprobs that are not token ids and logprobs") from None
-
-    def _field(self, choice: Mapping[str, Any], name: str, kind: type) -> Any:
-        value = choice.get(name)
-        if not isinstance(value, kind):
-            raise self._malformed(f"no {name}")
-        return value
-
-    # --- HTTP ------------------------------------------------------------------------------
-
-    def _list_models(self) -> list[ServedModel]:
-        answer = self._request("GET", "models", None, "listing its models")
-        data = answer.get("data")
-        if not isinstance(data, list) or not all(
-            isinstance(item, Mapping) and isinstance(item.get("id"), str) for item in data
-        ):
-            raise self._malformed("a model list without data[].id", "/v1/models")
-        return [
-            ServedModel(
-                item["id"],
-                item["max_model_len"] if isinstance(item.get("max_model_len"), int) else None,
-            )
-            for item in data
-        ]
-
-    def _pick_model(self, served: list[ServedModel]) -> ServedModel:
-        names = ", ".join(model.name for model in served) or "none"
-        if self._wanted is None:
-            if len(served) == 1:
-                return served[0]
-            raise self._error(
-                f"the verifier server at {self.url} serves {len(served)} models ({names}); "
-                "name the one to verify with."
-            )
-        for model in served:
-            if model.name == self._wanted:
-                return model
-        raise self._error(
-            f"the verifier server at {self.url} does not serve the model {self._wanted!r}; "
-            f"it serves: {names}."
-        )
-
-    def _tokenize(self, text: str) -> list[int]:
-        # vLLM serves /tokenize at its root, beside /v1 rather than under it.
-        root = self.url.removesuffix("/v1")
-        body = {"model": self.model, "prompt": text, "add_special_tokens": False}
-        answer = self._request("POST", root + "/tokenize", body, "tokenizing a probe")
-        tokens = answer.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
-            raise self._malformed("a /tokenize answer without tokens", "/tokenize")
-        return tokens
-
-    def _complete(self, body: dict[str, Any], what: str) -> Mapping[str, Any]:
-        """POST /v1/completions for the served model; its first choice."""
-        answer = self._request("POST", "completions", {"model": self.model, **body}, what)
-        choices = answer.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-            raise self._malformed("no choices")
-        return choices[0]
-
-    def _request(
-        self, method: str, path: str, body: dict[str, Any] | None, what: str
-    ) -> Mapping[str, Any]:
-        """One request (`path` under the /v1 URL, or absolute); its JSON object or RemoteError."""
-        url = self._base.join(path)
-        try:
-            response = self._client.request(method, url, json=body)
-        except httpx.TimeoutException:
-            raise self._error(
-                f"the verifier server at {self.url} did not answer within {self.timeout:g} s "
-                f"while {what}. It may be overloaded or still starting; raise the timeout or "
-                "check the server."
-            ) from None
-        except httpx.TransportError as error:
-            raise self._error(
-                f"cannot reach the verifier server at {self.url} ({transport_reason(error)}) while "
-                f"{what}. Is vLLM running there? scripts/vllm/serve.sh MODEL PORT starts one."
-            ) from None
-        if response.status_code >= 400:
-            raise self._http_error(response, what)
-        try:
-            answer = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise self._malformed(f"no JSON ({response.text[:80]!r})", url.path) from None
-        if not isinstance(answer, Mapping):
-            raise self._malformed("JSON that is not an object", url.path)
-        return answer
-
-    def _http_error(self, response: httpx.Response, what: str) -> RemoteError:
-        """A person's explanation of an HTTP error answer."""
-        status = response.status_code
-        if status in (401, 403):
-            return self._error(
-                f"the verifier server at {self.url} refused the request (HTTP {status}): the "
-                "API key is missing or wrong. Pass the key the server was started with "
-                "(vLLM's --api-key)."
-            )
-        message = server_message(response)
-        limit = LOGPROBS_LIMIT.search(message)
-        if status == 400 and "logprobs" in message and limit:
-            return self._error(
-                f"the verifier server at {self.url} returns at most {limit.group(1)} "
-                "alternatives per position, fewer than spectui asks for (the top-k gate and "
-                "the alternatives shown). Restart vLLM with a larger --max-logprobs, or lower "
-                "the top-k gate."
-            )
-        return self._error(
-            f"the verifier server at {self.url} answered HTTP {status} while {what}: {message}"
-        )
-
-    def _check_fits(self, length: int) -> None:
-        limit = self.context_length
-        if limit is not None and length > limit:
-            raise self._error(
-                f"{length} tokens do not fit the verifier server's context: it scores at most "
-                f"{limit} (max_model_len {limit + 1}, one slot for the generated token)."
-            )
-
-    def _malformed(self, problem: str, path: str = "/v1/completions") -> RemoteError:
-        return self._error(
-            f"the verifier server at {self.url} answered {path} with {problem}. Is it vLLM's "
-            "OpenAI-compatible server (0.32 or close)?"
-        )
-
-    def _error(self, message: str) -> RemoteError:
-        """A RemoteError whose message can never carry the API key."""
-        if self._secret:
-            message = message.replace(self._secret, "***")
-        return RemoteError(message)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""What crosses the wire to a verifier server: pinned request values, errors, answer helpers.
+"""What crosses the wire to a model server: pinned request values, errors, answer helpers.
 
-Kept apart from `remote.py`'s verifier so that module reads as the protocol it implements.
+Kept apart from `remote.py`'s drafter and verifier so that module reads as the protocols it
+implements.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ BAN_BIAS = -100.0
 MAX_REDRAWS = 4
 # Sampling parameters pinned to their neutral values: left out, vLLM fills them from the
 # model's generation_config.json (Qwen's says top_k=20, repetition_penalty=1.05), which would
-# make the drawn token and the temperature-0 "greedy" token differ from the model's p.
+# make the drawn token and the temperature-0 "greedy" token differ from the model's own.
 NEUTRAL_SAMPLING: dict[str, Any] = {
     "top_p": 1.0,
     "top_k": -1,
@@ -50,11 +51,11 @@ MESSAGE_LIMIT = 300  # characters of a server's error text worth quoting to a pe
 
 
 class RemoteError(SpectuiError):
-    """The verifier server could not be used: unreachable, refused, or answered nonsense."""
+    """A model server could not be used: unreachable, refused, or answered nonsense."""
 
 
 class RemoteSamplingError(RemoteError):
-    """Sampled drafts need the verifier's whole distribution, which the server never returns."""
+    """Sampled drafts need whole distributions (q's or p's), which a server never returns."""
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ class LiveSource:
         from spectui.engine.trace import header_for
 
         self.pair = pair
+        config = pair.resolved(config)
         self.decoder: SpeculativeDecoder = SpeculativeDecoder(pair, config, prompt)
         self.header = header_for(pair, config, prompt, self.decoder.prompt_ids)
         self._stream = StreamText(

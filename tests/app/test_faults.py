@@ -105,6 +105,48 @@ def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
     run(scenario)
 
 
+def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A verifier that fails in round 3 (a server that died): rounds 1-2 stay, ctrl+r resumes."""
+    real_score = LocalVerifier.score
+    calls = {"n": 0, "fail_at": 3}
+
+    def score(self: Any, *args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == calls["fail_at"]:
+            raise RuntimeError("simulated fault in the verifier")
+        return real_score(self, *args)
+
+    async def finish(pilot: Any) -> list[str]:
+        screen = await settle(pilot)
+        while screen.phase not in ("finished", "error"):
+            await press(pilot, "enter")
+        return [piece.text for piece in screen.decode.history + screen.decode.round.appended]
+
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            uninterrupted = await finish(pilot)
+        monkeypatch.setattr(LocalVerifier, "score", score)
+        async with make_app().run_test() as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "enter", "enter")  # rounds 1 and 2
+            kept = [piece.text for piece in screen.decode.pieces()]
+            await press(pilot, "enter")  # round 3's verifier pass fails
+            assert screen.phase == "error" and screen.decode.stats.rounds == 2
+            assert [piece.text for piece in screen.decode.pieces()][: len(kept)] == kept
+            shown = plain(screen.query_one("#error", Static), width=200)
+            assert "ctrl+r retry from round 3" in shown
+            await press(pilot, "ctrl+r")
+            assert screen.phase == "ready" and screen.decode.stats.rounds == 2
+            assert screen.event_log is not None and len(screen.event_log.rounds) == 2
+            resumed = await finish(pilot)
+            assert resumed == uninterrupted
+            assert screen.decode.stats.rounds == len(screen.event_log.rounds)
+
+    run(scenario)
+
+
 # --- prompts -----------------------------------------------------------------------------------
 
 

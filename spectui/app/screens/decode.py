@@ -145,32 +145,46 @@ class DecodeScreen(Browsing, Tuning):
 
     # --- the engine worker -------------------------------------------------------------------
 
-    def start_run(self) -> None:
-        """(Re)start the decode of `self.prompt`, loading the models first if needed."""
+    def start_run(self, resume_at: int | None = None) -> None:
+        """(Re)start the decode of `self.prompt`, loading the models first if needed.
+
+        `resume_at`: go on with the same decode from the start of that round instead (a
+        retry after an error: the finished rounds stay).
+        """
         self.control.stop()  # the previous worker returns at its next stop point
         self.control = StepControl(speed=self.control.speed)
         self.run_id += 1
         self.drawing.reset()
-        self.event_log = None
-        self.decode = DecodeView(prompt=self.prompt)
+        if resume_at is None:
+            self.event_log = None
+            self.decode = DecodeView(prompt=self.prompt)
         self.error = None
         self.selected = None
         self.viewed = None
         self.busy = True
         self._settled.clear()
-        self._worker = self.drive_engine(self.run_id, self.control, self.config, self.prompt)
+        self._worker = self.drive_engine(
+            self.run_id, self.control, self.config, self.prompt, resume_at
+        )
         self.state_changed()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
     def drive_engine(
-        self, run: int, control: StepControl, config: DecodeConfig, prompt: str
+        self,
+        run: int,
+        control: StepControl,
+        config: DecodeConfig,
+        prompt: str,
+        resume_at: int | None,
     ) -> None:
         """Iterate the session's source in this thread; everything reaches the UI as messages."""
 
         def open_source() -> EventSource:
+            if resume_at is not None:
+                return self.session.reopen()
             return self.session.open(self.post_message, run, config, prompt)
 
-        drive(self.post_message, control, run, open_source)
+        drive(self.post_message, control, run, open_source, resume_at)
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -345,7 +359,14 @@ class DecodeScreen(Browsing, Tuning):
         if self._loading_models():
             self.notify("The models are still loading; restart once they are.", severity="warning")
             return
-        self.start_run()
+        self.start_run(self.retry_round())
+
+    def retry_round(self) -> int | None:
+        """After an error: the round a retry goes on from (the finished ones stay), if any."""
+        if self.error is None or self.event_log is None:
+            return None
+        failed = len(self.event_log.rounds)
+        return failed if self.session.resumable(failed) else None
 
     def action_help(self) -> None:
         """List every key."""

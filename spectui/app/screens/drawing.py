@@ -160,7 +160,9 @@ class Drawing:
         error.display = screen.error is not None
         if screen.error is not None:
             error.border_title = "error"
-            error.update(f"{screen.error}\n\nctrl+r retry · e edit the prompt · q quit")
+            retry = screen.retry_round()
+            again = "retry" if retry is None else f"retry from round {retry + 1}"
+            error.update(f"{screen.error}\n\nctrl+r {again} · e edit the prompt · q quit")
 
     def refresh_header(self) -> None:
         """The header names the active policy, the round, and what the engine is doing."""
