@@ -62,6 +62,48 @@ def test_greedy_exact_through_the_server_is_the_local_decode(servers: Servers, c
     assert len(done_lines(local)) == len(SEED_PROMPTS)
 
 
+def test_both_models_on_servers_decode_as_both_here(servers: Servers, capsys: Any) -> None:
+    assert servers.drafter_url is not None
+    common = ["--policy", "greedy", "--max-new-tokens", "32", *prompt_args()[:4]]
+    _, local, _ = run_json(capsys, *common)
+    served = ["--verifier-url", servers.url, "--drafter-url", servers.drafter_url]
+    status, remote, err = run_json(capsys, *served, *common)
+    assert status == 0, err
+    assert done_lines(remote) == done_lines(local) and len(done_lines(local)) == 2
+
+
+def test_speculative_sampling_agrees_with_the_local_decode_up_to_its_first_correction(
+    servers: Servers, capsys: Any
+) -> None:
+    """The acceptance coins are spectui's own and p is the same: the same verdicts, in order,
+    up to the first rejection (whose residual draw is the server's)."""
+    common = ["--policy", "sample", "--seed", "11", "--max-new-tokens", "48", *prompt_args()]
+    _, local, _ = run_json(capsys, *common)
+    status, remote, err = run_json(capsys, "--verifier-url", servers.url, *common)
+    assert status == 0, err
+    compared = 0
+    for prompt in SEED_PROMPTS:
+        here = [
+            c
+            for line in local
+            if line.get("prompt") == prompt and line["event"] == "round"
+            for c in line["checks"]
+        ]
+        there = [
+            c
+            for line in remote
+            if line.get("prompt") == prompt and line["event"] == "round"
+            for c in line["checks"]
+        ]
+        for a, b in zip(here, there, strict=False):
+            assert a["chance"]["uniform"] == b["chance"]["uniform"]
+            assert abs(a["p"] - b["p"]) < 1e-4 and a["accepted"] == b["accepted"]
+            compared += 1
+            if not a["accepted"]:
+                break
+    assert compared >= len(SEED_PROMPTS)
+
+
 def test_soft_guarded_through_the_server_judges_as_the_local_verifier(
     servers: Servers, capsys: Any
 ) -> None:
@@ -269,6 +311,7 @@ def test_the_app_steps_and_retunes_on_a_served_verifier(relay: Forwarder) -> Non
     import asyncio
 
     from spectui.app.app import SpectuiApp
+    from spectui.app.widgets import StatusHeader
 
     url = f"http://127.0.0.1:{relay.port}/v1"
     config = DecodeConfig(verifier_url=url, drafter=str(BUNDLED_DRAFTER), max_new_tokens=200)
@@ -278,7 +321,10 @@ def test_the_app_steps_and_retunes_on_a_served_verifier(relay: Forwarder) -> Non
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.decode_screen
             await screen.settled()
-            assert f"@ {url}" in screen.models  # the header's models line names the server
+            assert f"@ {url}" in screen.models  # the models line names the model and server
+            assert f"verifier @ 127.0.0.1:{relay.port}" in screen.status_text  # so does the header
+            header = pilot.app.screen.query_one(StatusHeader)
+            assert f"127.0.0.1:{relay.port}" in str(header.render())
             for key in ("space", "space", "enter", "t", "enter"):
                 await pilot.press(key)
                 await screen.settled()

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from vllm_servers import Servers
 
 pytest.importorskip("httpx", reason="the remote drafter needs httpx")
 
@@ -54,40 +54,12 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A vLLM server on the bundled drafter: started here, or $SPECTUI_VLLM_DRAFTER_URL."""
-    given = os.environ.get("SPECTUI_VLLM_DRAFTER_URL")
-    if given:
-        yield given
-        return
-    if not (VENV / "bin" / "python").exists():
-        pytest.skip(f"no vLLM venv at {VENV}: run scripts/vllm/install.sh")
-    port = free_port()
-    env = {
-        **os.environ,
-        "SPECTUI_VLLM_VENV": str(VENV),
-        "SPECTUI_VLLM_RUN_DIR": str(tmp_path_factory.mktemp("vllm-drafter")),
-    }
-    try:
-        started = subprocess.run(
-            ["bash", str(SCRIPTS / "serve.sh"), str(BUNDLED_DRAFTER), str(port)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=START_TIMEOUT_S,
-        )
-        if started.returncode != 0:
-            pytest.fail(f"the vLLM drafter server did not start:\n{started.stdout}{started.stderr}")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:  # stop.sh ends the server's whole process group (and is quiet if none runs)
-        subprocess.run(
-            ["bash", str(SCRIPTS / "stop.sh"), str(port)],
-            env=env,
-            check=False,
-            capture_output=True,
-            timeout=60,
-        )
+def server_url(vllm_servers: Servers) -> str:
+    """The session's vLLM server on the bundled drafter, or $SPECTUI_VLLM_DRAFTER_URL."""
+    given = os.environ.get("SPECTUI_VLLM_DRAFTER_URL") or vllm_servers.drafter_url
+    if not given:
+        pytest.skip("no vLLM server on the bundled drafter")
+    return given
 
 
 @pytest.fixture(scope="module")

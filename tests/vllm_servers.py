@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from spectui.models import BUNDLED_VERIFIER
+from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts" / "vllm"
@@ -35,6 +35,7 @@ class Server:
 
     port: int
     run_dir: Path
+    model: str = SERVED_NAME  # the directory served (vLLM names the model by it)
     process: subprocess.Popen[str] | None = None
 
     @property
@@ -43,7 +44,7 @@ class Server:
 
     def start(self, *extra: str) -> None:
         """Run serve.sh in the background: it returns once the server answers."""
-        command = ["bash", str(SCRIPTS / "serve.sh"), SERVED_NAME, str(self.port), *extra]
+        command = ["bash", str(SCRIPTS / "serve.sh"), self.model, str(self.port), *extra]
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -93,6 +94,7 @@ class Servers:
 
     url: str
     key_url: str | None
+    drafter_url: str | None = None  # the bundled drafter served too
 
 
 def free_port() -> int:
@@ -103,7 +105,10 @@ def free_port() -> int:
 
 
 def start_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    """The vLLM servers, both started at once: the two start-ups share the CPU's minute."""
+    """The vLLM servers, started at once: their start-ups share the CPU's minute.
+
+    The bundled verifier (plain, and with --api-key) and the bundled drafter.
+    """
     given = os.environ.get("SPECTUI_VLLM_URL")
     has_venv = (VENV / "bin" / "python").exists()
     if not given and not has_venv:
@@ -114,6 +119,7 @@ def start_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]
     started: list[Server] = []
     main = None if given else Server(free_port(), run_dir)
     keyed = Server(free_port(), run_dir) if has_venv else None
+    drafter = Server(free_port(), run_dir, str(BUNDLED_DRAFTER)) if has_venv else None
     try:
         if main is not None:
             main.start()
@@ -121,10 +127,17 @@ def start_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]
         if keyed is not None:
             keyed.start("--api-key", API_KEY)
             started.append(keyed)
+        if drafter is not None:
+            drafter.start()
+            started.append(drafter)
         for server in started:
             server.wait()
         url = given if given else main.url if main else ""
-        yield Servers(url=url, key_url=keyed.url if keyed else None)
+        yield Servers(
+            url=url,
+            key_url=keyed.url if keyed else None,
+            drafter_url=drafter.url if drafter else None,
+        )
     finally:
         for server in started:
             server.stop()

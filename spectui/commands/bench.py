@@ -11,8 +11,14 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from spectui.commands.options import SEED_PROMPTS, add_config_options, config_from_args
+from spectui.commands.options import (
+    SEED_PROMPTS,
+    add_config_options,
+    api_key_from_args,
+    config_from_args,
+)
 
 SUMMARY = "benchmark the engine against plain and HF decoding"
 
@@ -154,8 +160,36 @@ def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(threads)
     # HF assisted generation warns about its own internal generate() call on every decode.
     transformers_logging.set_verbosity_error()
+    if config.verifier_url is not None:
+        return _remote_bench(args, settings)
     pair = _pair(args, config)
     result = run_bench(pair, settings, progress=_progress)
+    _emit(args, result, print_report)
+    return 0
+
+
+def _remote_bench(args: argparse.Namespace, settings: Any) -> int:
+    """The verifier served vs loaded here, on the same prompts (`--verifier` names the model)."""
+    from dataclasses import replace
+
+    from spectui.bench.remote import print_remote_report, run_remote_bench
+    from spectui.engine.loading import load_pair
+
+    config = settings.config
+    here = replace(config, verifier_url=None, verifier_model=None)
+    pairs = {
+        "local": load_pair(here, progress=_progress),
+        "remote": load_pair(config, progress=_progress, api_key=api_key_from_args(args)),
+    }
+    result = run_remote_bench(
+        pairs, config, settings.prompts, settings.new_tokens, settings.repeats, _progress
+    )
+    _emit(args, result, print_remote_report)
+    return 0
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], report: Any) -> None:
+    """Print `result` as JSON or as tables, and save it where --save-json says."""
     text = json.dumps(result, indent=2)
     if args.save_json:
         args.save_json.parent.mkdir(parents=True, exist_ok=True)
@@ -163,8 +197,7 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
     else:
-        print_report(result)
-    return 0
+        report(result)
 
 
 def _pair(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]

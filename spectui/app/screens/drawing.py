@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from textual.widgets import Footer, Static
 
@@ -179,6 +180,8 @@ class Drawing:
         elif current is not None:
             parts.append(f"round {current.index + 1}")
         parts.append(self._state_words())
+        if config.verifier_url is not None:  # the engine this decode is watching
+            parts.insert(0, f"verifier @ {urlparse(config.verifier_url).netloc}")
         if screen.session.title:
             parts.insert(0, screen.session.title)
         screen.status_text = " · ".join(parts)
