@@ -195,9 +195,27 @@ def test_a_top_k_gate_past_max_logprobs_is_explained(servers: Servers, capsys: A
     assert "--max-logprobs" in err
 
 
-def test_a_request_that_times_out_is_explained(servers: Servers, capsys: Any) -> None:
-    err = fails(capsys, "--verifier-url", servers.url, "--timeout", "0.001")
-    assert "timeout" in err.lower() or "timed out" in err.lower()
+def test_a_request_that_times_out_is_explained(capsys: Any) -> None:
+    """A server that accepts the connection and never answers: --timeout ends the wait."""
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with _quietly():
+            while True:
+                held.append(silent.accept()[0])  # read nothing, answer nothing
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+    try:
+        err = fails(capsys, "--verifier-url", url, "--timeout", "0.5")
+    finally:
+        with _quietly():
+            silent.shutdown(socket.SHUT_RDWR)
+        silent.close()
+        for sock in held:
+            sock.close()
+    assert "timeout" in err.lower() or "timed out" in err.lower() or "did not answer" in err
 
 
 def test_sampled_drafts_with_a_served_verifier_are_refused_at_once(

@@ -24,13 +24,12 @@ from spectui.engine.servers import (
     endpoint_keywords,
     model_id,
 )
+from spectui.engine.vocabulary import check_vocabularies
 
 if TYPE_CHECKING:
     from spectui.engine.backends import Drafter, Verifier
 
 Progress = Callable[[str], None]
-# Any of these in a directory means it ships its own tokenizer.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
 
 
 @dataclass
@@ -163,7 +162,7 @@ def load_pair(
             endpoint, limit = connect(role, url, served, config, tokenizer, api_key)
             models[role], endpoints[role] = None, endpoint
             limits.append(limit)
-    _check_vocabularies(config, tokenizer, models["drafter"], models["verifier"])
+    check_vocabularies(config, tokenizer, models["drafter"], models["verifier"])
     return ModelPair(
         tokenizer=tokenizer,
         drafter=models["drafter"],
@@ -365,55 +364,3 @@ def _memory_message(name: str, role: str, model: Any, error: BaseException) -> s
         f"Not enough memory to load the {role} {name!r}{size}: {_first_line(error)} "
         "Try --dtype float16 or bfloat16, another --device, or a smaller model."
     )
-
-
-def _vocab_size(model: PreTrainedModel) -> int:
-    return int(model.get_output_embeddings().weight.shape[0])
-
-
-def _check_vocabularies(
-    config: DecodeConfig,
-    tokenizer: Any,
-    drafter: PreTrainedModel | None,
-    verifier: PreTrainedModel | None,
-) -> None:
-    """Both models must score every token id of one shared tokenizer.
-
-    Embedding tables padded past the tokenizer are fine (Qwen2.5-0.5B and -7B have different
-    row counts and one tokenizer): the logits are cut to the tokenizer's ids.
-    """
-    n_tokens = len(tokenizer)
-    for role, name, model in (
-        ("drafter", config.drafter, drafter),
-        ("verifier", config.verifier, verifier),
-    ):
-        if model is not None and _vocab_size(model) < n_tokens:
-            raise ModelLoadError(
-                f"The {role} {name!r} scores {_vocab_size(model)} tokens but the tokenizer has "
-                f"{n_tokens}: the {role} does not belong to this tokenizer. Pick a pair of one "
-                "family (e.g. gpt2 with gpt2-medium)."
-            )
-    if drafter is None or config.drafter_url is not None:
-        return  # a served drafter's tokenizer was checked against the server's already
-    drafter_tokenizer = _optional_tokenizer(config.drafter)
-    if drafter_tokenizer is not None and drafter_tokenizer.get_vocab() != tokenizer.get_vocab():
-        raise ModelLoadError(
-            f"The drafter {config.drafter!r} and the verifier {config.verifier!r} have "
-            "tokenizers with different vocabularies: token ids would mean different things to "
-            "each. Pick a pair that shares one tokenizer."
-        )
-
-
-def _optional_tokenizer(name: str) -> Any | None:
-    """The drafter's own tokenizer where it ships one; None where it has none."""
-    try:
-        directory = Path(name).expanduser()
-        if directory.is_dir():
-            # Without tokenizer files transformers builds an empty tokenizer from config.json
-            # alone, which would read as a different vocabulary: a model-only directory has none.
-            if not any((directory / file).exists() for file in TOKENIZER_FILES):
-                return None
-            return AutoTokenizer.from_pretrained(str(directory))
-        return AutoTokenizer.from_pretrained(name, local_files_only=True)
-    except (OSError, ValueError, KeyError):
-        return None

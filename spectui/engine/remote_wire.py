@@ -28,7 +28,7 @@ BAN_BIAS = -100.0
 MAX_REDRAWS = 4
 # Sampling parameters pinned to their neutral values: left out, vLLM fills them from the
 # model's generation_config.json (Qwen's says top_k=20, repetition_penalty=1.05), which would
-# make the drawn token and the temperature-0 "greedy" token differ from the model's own.
+# make the drawn token and the temperature-0 (greedy) token differ from the model's own.
 NEUTRAL_SAMPLING: dict[str, Any] = {
     "top_p": 1.0,
     "top_k": -1,

@@ -27,6 +27,7 @@ from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.drawing import WIDE, Drawing
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
+from spectui.app.screens.saving import Saving
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
 from spectui.app.state import DecodeView, Piece
@@ -45,14 +46,7 @@ if TYPE_CHECKING:
 DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "speed"})
 
 
-def default_trace_path() -> Path:
-    """Where the save key writes when no --trace FILE was given: the current directory."""
-    from datetime import datetime
-
-    return Path(f"spectui-trace-{datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl")
-
-
-class DecodeScreen(Browsing, Tuning):
+class DecodeScreen(Browsing, Tuning, Saving):
     """Step through a speculative decode one gate check at a time."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
@@ -371,25 +365,6 @@ class DecodeScreen(Browsing, Tuning):
     def action_help(self) -> None:
         """List every key."""
         self.app.push_screen(HelpScreen(self.BINDINGS))
-
-    def action_save_trace(self) -> None:
-        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
-        self.save_trace(self.trace_path or default_trace_path())
-
-    def save_trace(self, path: Path) -> Path | None:
-        """Write the decode's log to `path` and say where (or why it could not be)."""
-        try:
-            if self.event_log is None:
-                raise TraceError("nothing to save yet: the decode has not started")
-            saved = save_log(path, self.event_log)
-        except TraceError as error:
-            self.notify(str(error), title="Trace not saved", severity="error")
-            return None
-        ended = "" if self.event_log.done is not None else " (the decode goes on)"
-        self.notify(
-            f"{len(self.event_log.rounds)} rounds saved to {saved}{ended}", title="Trace saved"
-        )
-        return saved
 
     async def action_quit(self) -> None:
         """Quit."""

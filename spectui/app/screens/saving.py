@@ -1,0 +1,43 @@
+"""Saving a decode: its event log written as a trace that `spectui replay` opens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.screen import Screen
+
+from spectui.engine.log import EventLog
+from spectui.engine.trace import TraceError, save_log
+
+
+def default_trace_path() -> Path:
+    """Where the save key writes when no --trace FILE was given: the current directory."""
+    from datetime import datetime
+
+    return Path(f"spectui-trace-{datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl")
+
+
+class Saving(Screen[None]):
+    """The decode screen's w action (state: `event_log`, `trace_path`)."""
+
+    event_log: EventLog | None
+    trace_path: Path | None
+
+    def action_save_trace(self) -> None:
+        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
+        self.save_trace(self.trace_path or default_trace_path())
+
+    def save_trace(self, path: Path) -> Path | None:
+        """Write the decode's log to `path` and say where (or why it could not be)."""
+        try:
+            if self.event_log is None:
+                raise TraceError("nothing to save yet: the decode has not started")
+            saved = save_log(path, self.event_log)
+        except TraceError as error:
+            self.notify(str(error), title="Trace not saved", severity="error")
+            return None
+        ended = "" if self.event_log.done is not None else " (the decode goes on)"
+        self.notify(
+            f"{len(self.event_log.rounds)} rounds saved to {saved}{ended}", title="Trace saved"
+        )
+        return saved
