@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from spectui.bench.baselines import Decoded
-from spectui.engine.backends import Drafter, LocalDrafter, Proposal
+from spectui.engine.backends import Drafter, LocalDrafter, Proposal, Wrapping
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
@@ -40,7 +40,7 @@ def engine_decode(decoder: SpeculativeDecoder) -> Decoded:
     )
 
 
-class OracleDrafter:
+class OracleDrafter(Wrapping):
     """A drafter whose tokens are forced right (probability α) or wrong (1 − α).
 
     It wraps the real drafter and drafts one token at a time through it, so every forward the
@@ -58,24 +58,12 @@ class OracleDrafter:
         alpha: float,
         seed: int,
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
+        self.inner: Drafter = inner
         self.n_prompt_tokens = n_prompt_tokens
         self.target = tuple(target)
         self.alpha = alpha
         self.coin = torch.Generator().manual_seed(seed)
-
-    @property
-    def cached_length(self) -> int:
-        """The wrapped drafter's cache length."""
-        return self.inner.cached_length
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Prefill the wrapped drafter."""
-        self.inner.prefill(tokens)
-
-    def roll_back(self, length: int) -> None:
-        """Roll the wrapped drafter back."""
-        self.inner.roll_back(length)
 
     def propose(
         self,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from spectui.engine.backends import Scored, Verifier
+from spectui.engine.backends import Scored, Verifier, Wrapping
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.loading import ModelPair
@@ -24,25 +24,13 @@ from spectui.engine.policies import GREEDY_EXACT
 CONTEXT_BUCKETS = (0, 32, 64, 128, 256, 512, 1024, 1 << 30)  # tokens scored per request
 
 
-@dataclass
-class TimedVerifier:
+class TimedVerifier(Wrapping):
     """A verifier whose every `score` is timed, with the length of what it scored."""
 
-    inner: Verifier
-    samples: list[tuple[int, float]] = field(default_factory=list)  # (context tokens, seconds)
-
-    @property
-    def cached_length(self) -> int:
-        """The wrapped verifier's."""
-        return self.inner.cached_length
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Prefill the wrapped verifier."""
-        self.inner.prefill(tokens)
-
-    def roll_back(self, length: int) -> None:
-        """Roll the wrapped verifier back."""
-        self.inner.roll_back(length)
+    def __init__(self, inner: Verifier) -> None:
+        super().__init__(inner)
+        self.inner: Verifier = inner
+        self.samples: list[tuple[int, float]] = []  # (context tokens, seconds)
 
     def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> Scored:
         """Score, timed."""

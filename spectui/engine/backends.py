@@ -94,6 +94,27 @@ class Verifier(CachedSequence, Protocol):
         ...
 
 
+class Wrapping:
+    """Base of a seam that wraps another (a benchmark's oracle, a timer): its cache is the
+    wrapped one's, so cache calls pass straight through."""
+
+    def __init__(self, inner: CachedSequence) -> None:
+        self.inner = inner
+
+    @property
+    def cached_length(self) -> int:
+        """The wrapped model's."""
+        return self.inner.cached_length
+
+    def prefill(self, tokens: Sequence[int]) -> None:
+        """Prefill the wrapped model."""
+        self.inner.prefill(tokens)
+
+    def roll_back(self, length: int) -> None:
+        """Roll the wrapped model back."""
+        self.inner.roll_back(length)
+
+
 # --- the local Hugging Face implementations ------------------------------------------------
 
 
