@@ -221,7 +221,13 @@ def config_field_names() -> tuple[str, ...]:
 
 def knob_of(name: str) -> Knob:
     """The metadata of DecodeConfig field `name`."""
-    return next(f.metadata["knob"] for f in config_fields() if f.name == name)
+    return _knobs()[name]
+
+
+@cache
+def _knobs() -> dict[str, Knob]:
+    # Looked up for every field of every config built (a retune builds one): read them once.
+    return {f.name: f.metadata["knob"] for f in config_fields()}
 
 
 @cache
@@ -242,6 +248,7 @@ def optional(name: str) -> bool:
     return type(None) in typing.get_args(field_types()[name])
 
 
+@cache
 def tunable_names() -> tuple[str, ...]:
     """The fields that may change between rounds, in declaration order."""
     return tuple(f.name for f in config_fields() if f.metadata["knob"].tunable)

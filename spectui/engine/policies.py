@@ -143,14 +143,11 @@ def verifier_sample(scored: Scored, position: int, generator: torch.Generator) -
     return scored.sample(position, generator)
 
 
-def _rank_column() -> Column:
-    return Column("rank", 4, "count", lambda check: check.rank)
-
-
+RANK_COLUMN = Column("rank", 4, "count", lambda check: check.rank)
 TOP1_COLUMN = Column("top-1", 6, "token", lambda check: check.top1_id)
 P_TOP1_COLUMN = Column("p₁", 4, "prob", lambda check: check.p_top1)
 MARGIN_COLUMN = Column("Δ", 4, "prob", lambda check: check.margin)
-DEFAULT_COLUMNS = (_rank_column(), TOP1_COLUMN, P_TOP1_COLUMN, MARGIN_COLUMN)
+DEFAULT_COLUMNS = (RANK_COLUMN, TOP1_COLUMN, P_TOP1_COLUMN, MARGIN_COLUMN)
 
 SOFT_GATES = (
     Gate(
