@@ -44,7 +44,7 @@ def summarize(result: dict[str, Any]) -> str:
             f"{m['verifier_forwards_per_token']:.2f} | "
             f"{m['verifier_input_tokens_per_token']:.1f} | "
             f"{_num(m['verifier_forwards_per_round'])} | {_num(m['drafter_forwards_per_round'])} | "
-            f"{_num(m['acceptance_rate'])} | {_num(m['tokens_per_round'])} | "
+            f"{_num(_draft_acceptance(m))} | {_num(m['tokens_per_round'])} | "
             f"{'yes' if m['identical_to_plain'] else 'no'} |"
         )
     lines += [
@@ -90,3 +90,8 @@ def _load(values: list[float] | None) -> str:
 
 if __name__ == "__main__":
     main()
+
+
+def _draft_acceptance(method: dict[str, Any]) -> float | None:
+    """accepted / drafted; results written before the field was renamed call it acceptance_rate."""
+    return method.get("draft_acceptance_rate", method.get("acceptance_rate"))

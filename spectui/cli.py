@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "run": "spectui.commands.run",
     "bench": "spectui.commands.bench",
     "replay": "spectui.commands.replay",
+    "sweep": "spectui.commands.sweep",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from typing import Any
@@ -32,8 +33,8 @@ def pair_args(pair: Any) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def quick_json(tiny_pair: Any) -> dict[str, Any]:
-    """`spectui bench --quick --json` on the tiny pair, parsed (run once for the module)."""
+def quick_run(tiny_pair: Any) -> subprocess.CompletedProcess[str]:
+    """`spectui bench --quick --json` on the tiny pair (run once for the module)."""
     completed = subprocess.run(
         [sys.executable, "-m", "spectui.cli", "bench", "--quick", "--json", *pair_args(tiny_pair)],
         capture_output=True,
@@ -42,7 +43,24 @@ def quick_json(tiny_pair: Any) -> dict[str, Any]:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    return json.loads(completed.stdout)  # the whole of stdout is one JSON object
+    return completed
+
+
+@pytest.fixture(scope="module")
+def quick_json(quick_run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """Its JSON, parsed."""
+    return json.loads(quick_run.stdout)  # the whole of stdout is one JSON object
+
+
+def test_progress_on_stderr_not_a_terminal(quick_run: subprocess.CompletedProcess[str]) -> None:
+    """Plain lines: the weights loading, then the runs counted with the time left."""
+    lines = quick_run.stderr.splitlines()
+    runs = [line for line in lines if "bench · method × prompt × repeat · " in line]
+    total = re.search(r"· 0/(\d+) runs$", runs[0])
+    assert total is not None, runs[0]
+    assert re.search(rf"· {total[1]}/{total[1]} runs · .* · done · repeat \d+/\d+ · ", runs[-1])
+    assert any(re.search(r"· \d+ s left · repeat ", line) for line in runs[1:-1])
+    assert any("verifier · Loading weights" in line and "done" in line for line in lines)
 
 
 def test_quick_json_has_the_headline_figures(quick_json: dict[str, Any]) -> None:
@@ -72,7 +90,7 @@ def test_quick_json_methods_are_complete_and_exact(quick_json: dict[str, Any]) -
     engine, hf = methods["engine_greedy"], methods["hf_assisted"]
     assert hf["tokens_per_round"] == pytest.approx(engine["tokens_per_round"])
     # (HF drafts one token fewer than the engine when a round reaches the length limit.)
-    assert hf["acceptance_rate"] == pytest.approx(engine["acceptance_rate"], rel=0.1)
+    assert hf["draft_acceptance_rate"] == pytest.approx(engine["draft_acceptance_rate"], rel=0.1)
     assert hf["verifier_forwards_per_round"] == 1.0
     assert hf["drafter_forwards_per_round"] > 4  # k=5, minus the shorter last rounds
     # The seed re-runs the verifier once per judged draft token, over the whole sequence.

@@ -59,7 +59,8 @@ def test_json_lines_contract(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[
                 "gates",
                 "accepted",
             } <= set(check)
-            assert set(check["gates"]) == {"p_thresh", "topk", "margin", "max_accept"}
+            soft_gates = {"p_thresh", "topk", "margin", "max_accept"}
+            assert set(check["gates"]) == soft_gates | {"relaxed_topk", "relaxed_delta"}
     for line in done:
         assert len(line["output_ids"]) == 12
         assert isinstance(line["text"], str)
@@ -69,6 +70,23 @@ def test_json_lines_contract(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[
         ]
         assert len(own_rounds) == line["stats"]["rounds"]
         assert sum((r["appended_ids"] for r in own_rounds), []) == line["output_ids"]
+        _assert_figures_from_rounds(line["figures"], own_rounds)
+
+
+def _assert_figures_from_rounds(figures: dict[str, float], rounds: list[dict]) -> None:
+    """The JSON's named figures, recomputed by hand from the round records."""
+    drafted = sum(len(r["draft_ids"]) for r in rounds)
+    judged = sum(len(r["checks"]) for r in rounds)
+    accepted = sum(r["n_accepted"] for r in rounds)
+    appended = sum(len(r["appended_ids"]) for r in rounds)
+    assert figures["draft_acceptance_rate"] == pytest.approx(accepted / drafted)
+    assert figures["alpha"] == pytest.approx(accepted / judged)
+    assert figures["tokens_per_round"] == pytest.approx(appended / len(rounds))
+    assert figures["mean_acceptance_length"] == pytest.approx(1 + accepted / len(rounds))
+    first = [r for r in rounds if r["draft_ids"]]
+    assert figures["per_position_acceptance"][0] == pytest.approx(
+        sum(bool(r["checks"]) and r["checks"][0]["accepted"] for r in first) / len(first)
+    )
 
 
 def test_default_is_one_round_over_the_seed_prompts(
@@ -94,7 +112,9 @@ def test_human_report(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]) -
     )
     assert status == 0
     assert "greedy-exact" in out and "soft-guarded" not in out
-    assert "She walked into the" in out and "acceptance rate" in out
+    assert "She walked into the" in out
+    assert "draft acceptance rate (accepted / drafted)" in out
+    assert "α per token (accepted / judged)" in out
     assert "p✓" in out or "p✗" in out
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from reference import next_probs
 
-from spectui.engine import DecodeConfig, SpeculativeDecoder
+from spectui.engine import ConfigError, DecodeConfig, SpeculativeDecoder
 from spectui.engine.compare import compare_policies, differing_positions, score_output
 
 NEW_TOKENS = 24
@@ -38,7 +38,8 @@ def test_comparison_matches_separate_decodes_and_a_direct_score(
 ) -> None:
     config = _config(tiny_loaded, policy="sample", p_thresh=0.01, margin_gate=0.5, bonus=True)
     result = compare_policies(tiny_loaded, config, prompt, max_new_tokens=NEW_TOKENS)
-    for side, policy in ((result.greedy, "greedy"), (result.soft, "soft")):
+    assert result.policies == ("greedy", "soft")  # the default: exact reference vs lossy
+    for side, policy in zip(result.sides, ("greedy", "soft"), strict=True):
         settings = replace(config, policy=policy, max_new_tokens=NEW_TOKENS)
         alone = SpeculativeDecoder(tiny_loaded, settings, prompt).run()
         assert side.policy == policy
@@ -48,16 +49,14 @@ def test_comparison_matches_separate_decodes_and_a_direct_score(
         assert side.log_likelihood == pytest.approx(log_likelihood, rel=1e-4, abs=1e-4)
         assert side.mean_log_likelihood == pytest.approx(log_likelihood / NEW_TOKENS, rel=1e-4)
         assert side.off_argmax == off
-    assert result.greedy.off_argmax == ()  # greedy-exact is the verifier's own greedy decode
-    assert result.soft_off_argmax == len(result.soft.off_argmax)
+    greedy, soft = result.side("greedy"), result.side("soft")
+    assert result.reference is greedy
+    assert greedy.off_argmax == ()  # greedy-exact is the verifier's own greedy decode
     expected = [
-        i
-        for i, (a, b) in enumerate(
-            zip(result.greedy.output_ids, result.soft.output_ids, strict=True)
-        )
-        if a != b
+        i for i, (a, b) in enumerate(zip(greedy.output_ids, soft.output_ids, strict=True)) if a != b
     ]
-    assert list(result.differing) == expected
+    assert result.differing == ((), tuple(expected))
+    assert list(result.differing_anywhere) == expected
     assert result.first_divergence == (expected[0] if expected else None)
 
 
@@ -66,8 +65,8 @@ def test_soft_costs_something_on_the_tiny_pair(tiny_loaded: Any) -> None:
     config = _config(tiny_loaded, policy="soft", p_thresh=0.0, topk_gate=50, margin_gate=1.0)
     result = compare_policies(tiny_loaded, config, "Once upon a time,", max_new_tokens=NEW_TOKENS)
     assert result.first_divergence is not None
-    assert result.soft_off_argmax > 0
-    assert result.soft.log_likelihood < result.greedy.log_likelihood
+    assert len(result.side("soft").off_argmax) > 0
+    assert result.side("soft").log_likelihood < result.reference.log_likelihood
 
 
 def test_differing_positions_counts_where_only_one_output_reaches() -> None:
@@ -78,3 +77,32 @@ def test_differing_positions_counts_where_only_one_output_reaches() -> None:
 
 def test_score_of_an_empty_output(tiny_loaded: Any) -> None:
     assert score_output(tiny_loaded, (1, 2), ()) == (0.0, ())
+
+
+def test_three_policies_each_against_the_reference(tiny_loaded: Any) -> None:
+    """Any policies compare: each side is its own decode, its divergences from the first's."""
+    config = _config(tiny_loaded, p_thresh=0.0, topk_gate=50, margin_gate=1.0, seed=3)
+    policies = ("greedy", "soft", "sample")
+    result = compare_policies(tiny_loaded, config, "Once upon a time,", NEW_TOKENS, policies)
+    assert result.policies == policies
+    reference = result.reference.output_ids
+    for side, differing in zip(result.sides, result.differing, strict=True):
+        settings = replace(config, policy=side.policy, max_new_tokens=NEW_TOKENS)
+        alone = SpeculativeDecoder(tiny_loaded, settings, "Once upon a time,").run()
+        assert side.output_ids == alone.output_ids
+        assert side.stats.rounds == alone.stats.rounds
+        assert differing == differing_positions(reference, side.output_ids)
+    assert result.differing[0] == ()
+    union = sorted(set(result.differing[1]) | set(result.differing[2]))
+    assert list(result.differing_anywhere) == union
+    assert result.first_divergence == (union[0] if union else None)
+    with pytest.raises(KeyError):
+        result.side("nonexistent")
+
+
+@pytest.mark.parametrize("policies", [("greedy",), ("soft", "soft")])
+def test_a_comparison_needs_two_different_policies(
+    tiny_loaded: Any, policies: tuple[str, ...]
+) -> None:
+    with pytest.raises(ConfigError, match="two or more different policies"):
+        compare_policies(tiny_loaded, _config(tiny_loaded), "Once", NEW_TOKENS, policies)

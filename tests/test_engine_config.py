@@ -17,14 +17,16 @@ BAD_VALUES = [
     ("draft_span", 0, "draft_span must be an integer 1..64"),
     ("draft_span", 65, "draft_span must be an integer 1..64"),
     ("draft_span", 2.5, "draft_span must be an integer"),
-    ("p_thresh", 2.0, "p_thresh must be a number in 0..1"),
-    ("p_thresh", -0.1, "p_thresh must be a number in 0..1"),
-    ("p_thresh", math.nan, "p_thresh must be a number in 0..1"),
-    ("topk_gate", 0, "topk_gate must be an integer >= 1"),
-    ("margin_gate", math.nan, "margin_gate must be a number in 0..1"),
-    ("margin_gate", 1.5, "margin_gate must be a number in 0..1"),
-    ("max_accept", -1, "max_accept must be an integer >= 0"),
-    ("seed", -3, "seed must be an integer"),
+    ("p_thresh", 2.0, "p_thresh must be a number 0..1"),
+    ("p_thresh", -0.1, "p_thresh must be a number 0..1"),
+    ("p_thresh", math.nan, "p_thresh must be a number 0..1"),
+    ("topk_gate", 0, "topk_gate must be an integer ≥ 1"),
+    ("margin_gate", math.nan, "margin_gate must be a number 0..1"),
+    ("margin_gate", 1.5, "margin_gate must be a number 0..1"),
+    ("max_accept", -1, "max_accept must be an integer ≥ 0"),
+    ("seed", -3, "seed must be an integer 0..9223372036854775807, got -3"),
+    ("seed", 2**63, "seed must be an integer 0..9223372036854775807"),
+    ("timeout", 0, "timeout must be a number ≥ 0.001, got 0"),
     ("policy", "fast", "policy must be one of greedy, soft"),
     ("dtype", "float8", "dtype must be one of"),
     ("device", "tpu", "device must be auto, cpu, cuda[:N] or mps"),
@@ -51,8 +53,11 @@ def test_bad_values_are_refused_with_the_field_and_range(name, value, message) -
 def test_retune_validates_and_refuses_model_changes() -> None:
     config = DecodeConfig()
     assert config.retuned(policy="greedy", p_thresh=0.1).policy_label == "greedy-exact"
-    with pytest.raises(ConfigError, match="p_thresh must be a number in 0..1"):
+    # Between-round changes come from the app: a refusal names the setting as the app shows it.
+    with pytest.raises(ConfigError, match="p threshold must be a number 0..1, got 2"):
         config.retuned(p_thresh=2)
+    with pytest.raises(ConfigError, match="draft span k must be an integer 1..64, got 0"):
+        config.retuned(draft_span=0)
     with pytest.raises(ConfigError, match="verifier cannot change during a decode"):
         config.retuned(verifier="gpt2")
 

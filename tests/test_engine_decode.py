@@ -80,7 +80,8 @@ def test_greedy_exact_is_not_trivially_accepting(tiny_loaded):  # type: ignore[n
     """The tiny pair must exercise both branches, or the exactness tests prove little."""
     config = _config_for(tiny_loaded, policy="greedy", max_new_tokens=NEW_TOKENS)
     rates = [
-        SpeculativeDecoder(tiny_loaded, config, p).run().stats.acceptance_rate for p in PROMPTS
+        SpeculativeDecoder(tiny_loaded, config, p).run().stats.draft_acceptance_rate
+        for p in PROMPTS
     ]
     assert 0.1 < sum(rates) / len(rates) < 0.9
 
@@ -199,8 +200,8 @@ def test_event_order_and_stats_add_up(tiny_loaded):  # type: ignore[no-untyped-d
     assert stats.accepted <= stats.drafted
     assert stats.new_tokens == len(decoder.output_ids) == 40
     assert sum(stats.accepted_length_histogram) == stats.rounds
-    assert stats.acceptance_rate == pytest.approx(stats.accepted / stats.drafted)
-    assert stats.mean_tokens_per_round == pytest.approx(stats.new_tokens / stats.rounds)
+    assert stats.draft_acceptance_rate == pytest.approx(stats.accepted / stats.drafted)
+    assert stats.tokens_per_round == pytest.approx(stats.new_tokens / stats.rounds)
     assert stats.per_position_acceptance[0] == pytest.approx(
         1 - stats.accepted_length_histogram[0] / stats.rounds
     )

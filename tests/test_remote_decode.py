@@ -119,9 +119,20 @@ def test_soft_guarded_through_the_server_judges_as_the_local_verifier(
     ]
     assert len(pairs) > 100
     worst = max(abs(here["p"] - there["p"]) for here, there in pairs)
-    differing = [(h["p"], t["p"], h["margin"]) for h, t in pairs if h["verdicts"] != t["verdicts"]]
+
+    # Typical acceptance's H is a lower bound through the server (its top-N and the rest as
+    # one bucket): its bar can only be higher there, so what the server accepts, local does.
+    def exact_verdicts(check: dict[str, Any]) -> dict[str, bool]:
+        return {name: v for name, v in check["verdicts"].items() if name != "typical"}
+
+    exact = [
+        (h["p"], t["p"], h["margin"]) for h, t in pairs if exact_verdicts(h) != exact_verdicts(t)
+    ]
     assert worst < 1e-4, worst
-    assert differing == [], differing  # a verdict flip would need a p within 1e-4 of a gate
+    assert exact == [], exact  # a verdict flip would need a p within 1e-4 of a gate
+    for here, there in pairs:
+        assert here["verdicts"]["typical"] or not there["verdicts"]["typical"]
+        assert here["entropy"] >= there["entropy"] - 1e-4
     assert done_lines(remote) == done_lines(local)
 
 
@@ -169,8 +180,10 @@ def test_a_trace_of_a_remote_decode_names_the_server_and_replays(
 def fails(capsys: Any, *argv: str) -> str:
     status, lines, err = run_json(capsys, *argv, "--max-new-tokens", "4", "--prompt", "Hi")
     assert status == 2 and not lines, (status, lines, err)
-    assert err.startswith("spectui: ") and "Traceback" not in err and err.count("\n") == 1, err
-    return err
+    *stages, message = err.splitlines()  # the loading stages on stderr, then the one paragraph
+    assert all(stage.startswith("spectui: ") for stage in stages), err
+    assert message.startswith("spectui: ") and "Traceback" not in err, err
+    return message
 
 
 def test_a_stopped_server_is_named(capsys: Any) -> None:

@@ -27,9 +27,7 @@ def _timeless(event: Any) -> Any:
     stats = getattr(event, "stats", None)
     if stats is None:
         return event
-    clockless = replace(
-        stats, prefill_seconds=0.0, draft_seconds=0.0, verify_seconds=0.0, tokens_per_second=0.0
-    )
+    clockless = replace(stats, prefill_seconds=0.0, draft_seconds=0.0, verify_seconds=0.0)
     return replace(event, stats=clockless)
 
 

@@ -195,9 +195,9 @@ def test_cli_subprocess_bad_models_exit_2_without_traceback(
 @pytest.mark.parametrize(
     ("flag", "expected"),
     [
-        (["--topk-gate", "0"], "topk_gate must be an integer >= 1, got 0"),
-        (["--max-accept", "-1"], "max_accept must be an integer >= 0, got -1"),
-        (["--margin-gate", "inf"], "margin_gate must be a number in 0..1, got inf"),
+        (["--topk-gate", "0"], "topk_gate must be an integer ≥ 1, got 0"),
+        (["--max-accept", "-1"], "max_accept must be an integer ≥ 0, got -1"),
+        (["--margin-gate", "inf"], "margin_gate must be a number 0..1, got inf"),
         (["--draft-span", "65"], "draft_span must be an integer 1..64, got 65"),
         (["--draft-span", "abc"], "invalid int value: 'abc'"),
         (["--p-thresh", "high"], "invalid float value: 'high'"),

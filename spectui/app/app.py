@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +12,12 @@ from textual.screen import Screen
 
 from spectui.app.keys import action_name, key_names
 from spectui.app.screens.decode import DecodeScreen
+from spectui.app.screens.sweep import SweepScreen
 from spectui.app.sessions import Session
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import POLICIES
+from spectui.engine.policies import COMPARED, POLICIES
+from spectui.engine.prompts import Prompt
+from spectui.engine.sweep_file import Sweep
 
 
 class SpectuiApp(App[None]):
@@ -30,23 +33,41 @@ class SpectuiApp(App[None]):
         self,
         config: DecodeConfig,
         prompt: str,
-        prompts: list[str] | None = None,
+        prompts: Sequence[str | Prompt] | None = None,
         timings: bool = True,
         trace_path: Path | None = None,
         session: Session | None = None,
+        compared: Sequence[str] = COMPARED,
+        sweep: Sweep | None = None,
     ) -> None:
-        """`trace_path`: save the session's trace there; `session`: a trace to replay."""
+        """`prompts`: what `e` offers (a file's, with categories); `trace_path`: save the
+        session's trace there; `session`: a trace to replay; `compared`: the policies `c`
+        decodes side by side, the first the reference; `sweep`: a finished sweep (`spectui
+        sweep --out`), whose view opens first."""
         super().__init__()
+        # The prompt records and the compared policies live here, where the `e` and `c`
+        # screens read them: the decode screen opens both without knowing either.
+        self.prompt_set: tuple[Prompt, ...] = tuple(
+            p if isinstance(p, Prompt) else Prompt(p) for p in prompts or [prompt]
+        )
+        self.compared_policies = tuple(compared)
+        self.sweep = sweep  # --sweep FILE: its view opens first, and `v` opens it again
         self.decode_screen = DecodeScreen(
-            config, prompt, prompts or [prompt], timings, trace_path, session
+            config, prompt, [p.text for p in self.prompt_set], timings, trace_path, session
         )
 
     def get_default_screen(self) -> Screen:
         return self.decode_screen
 
+    def on_mount(self) -> None:
+        if self.sweep is not None:
+            self.push_screen(SweepScreen(self.sweep), self.decode_screen.open_setting)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, DecodeScreen):
             yield from decode_commands(screen)
+        elif isinstance(screen, SweepScreen):
+            yield from screen_commands(screen)
         yield from super().get_system_commands(screen)
 
 
@@ -68,7 +89,15 @@ def decode_commands(screen: DecodeScreen) -> Iterable[SystemCommand]:
             )
 
 
-def _runner(screen: DecodeScreen, action: str) -> Callable[[], Coroutine[Any, Any, None]]:
+def screen_commands(screen: Screen[Any]) -> Iterable[SystemCommand]:
+    """Every action of another screen's BINDINGS, named as its key's binding is."""
+    for binding in screen.BINDINGS:
+        if isinstance(binding, Binding):
+            help_text = f"{binding.tooltip or binding.description} ({key_names(binding)})"
+            yield SystemCommand(binding.description, help_text, _runner(screen, binding.action))
+
+
+def _runner(screen: Screen[Any], action: str) -> Callable[[], Coroutine[Any, Any, None]]:
     async def run() -> None:
         await screen.run_action(action)
 

@@ -6,6 +6,11 @@ lets a policy or threshold change apply to the very next round. A branch request
 the start of an earlier round, then retune) wakes the worker at either point; it drops what
 is left of an unfinished round and applies the rewind and the settings together before it
 drafts again, so the engine is never seen half-rewound.
+
+Which round a retune takes effect from is known here, not from what the screen shows: the
+worker fixes a round's settings the moment it passes the stop before drafting it, while the
+screen learns of the round only when its RoundDrafted message arrives. A retune in between
+(a key pressed during autoplay, say) already belongs to the round after.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ DEFAULT_SPEED = 3
 class StepControl:
     """Thread-safe step requests, autoplay and pending retunes for one decode run."""
 
-    def __init__(self, speed: int = DEFAULT_SPEED) -> None:
+    def __init__(self, speed: int = DEFAULT_SPEED, first_round: int = 0) -> None:
+        """`first_round`: the round the worker drafts first (0, or where a retry resumes)."""
         self._cond = threading.Condition()
         self._steps = 0  # single steps granted and not yet taken
         self._through_round = False  # pass every stop until the current round ends
@@ -42,6 +48,9 @@ class StepControl:
         self._stopped = False
         self._settings: DecodeConfig | None = None  # for the next round, if changed
         self._branch: int | None = None  # rewind to the start of this round, then retune
+        self._round = first_round  # the round the worker is in, or drafts next
+        self._round_settled = False  # the worker took `_round`'s settings (it is under way)
+        self._over = False  # the decode ended: no round is left to retune
         self._requests = 0  # every request ever made (lets the UI tell when the worker caught up)
         self._posted = 0  # messages the worker posted ...
         self._handled = 0  # ... and how many of them the UI has handled
@@ -95,16 +104,28 @@ class StepControl:
             if self._handled >= self._posted:
                 self._cond.notify_all()
 
-    def retune(self, settings: DecodeConfig) -> None:
-        """Use `settings` from the next round on (validated by the caller)."""
+    def retune(self, settings: DecodeConfig) -> int | None:
+        """Use `settings` from the next round on (validated by the caller).
+
+        Returns the round they take effect from, decided under the same lock the worker takes
+        them with (None: the decode ended, only a branch or a restart will use them).
+        """
         with self._cond:
             self._settings = settings
+            return self._settings_round()
+
+    @property
+    def settings_round(self) -> int | None:
+        """The round (0-based) settings changed now take effect from; None: none is left."""
+        with self._cond:
+            return self._settings_round()
 
     def branch(self, round_index: int, settings: DecodeConfig) -> None:
         """Rewind to the start of round `round_index`, then go on with `settings` (paused)."""
         with self._cond:
             self._branch = round_index
             self._settings = settings
+            self._round, self._round_settled, self._over = round_index, False, False
             self._playing = False
             self._steps = 0
             self._through_round = False
@@ -129,8 +150,14 @@ class StepControl:
             self._posted += 1
 
     def take_settings(self) -> DecodeConfig | None:
-        """The settings asked for since the last call (applied by the worker between rounds)."""
+        """The settings asked for since the last call (applied by the worker between rounds).
+
+        Called before each round: from here on, settings changed apply to the round after.
+        """
         with self._cond:
+            if self._branch is not None:
+                return None  # asked for with a branch: they go with its rewind, not this round
+            self._round_settled = True
             settings, self._settings = self._settings, None
             return settings
 
@@ -146,6 +173,7 @@ class StepControl:
             if self._branch is None:
                 return None
             branch = (self._branch, self._settings)
+            self._round, self._round_settled, self._over = self._branch, False, False
             self._branch, self._settings = None, None
             return branch
 
@@ -153,6 +181,8 @@ class StepControl:
         """The worker finished a round: a round request is used up."""
         with self._cond:
             self._through_round = False
+            if self._branch is None:  # a branch asked for meanwhile has set the round already
+                self._round, self._round_settled = self._round + 1, False
 
     def decode_ended(self) -> None:
         """The decode is over: autoplay stops."""
@@ -160,6 +190,7 @@ class StepControl:
             self._playing = False
             self._steps = 0
             self._through_round = False
+            self._over = self._branch is None
 
     def wait(self, on_idle: Callable[[int], None] | None = None) -> bool:
         """Block until the worker may pass its next stop point (or branch); False once stopped.
@@ -196,6 +227,14 @@ class StepControl:
                     continue
                 self._cond.wait()
             return False
+
+    def _settings_round(self) -> int | None:
+        """`settings_round`, with the lock held."""
+        if self._branch is not None:
+            return self._branch
+        if self._over:
+            return None
+        return self._round + 1 if self._round_settled else self._round
 
     def _request(self) -> None:
         self._requests += 1

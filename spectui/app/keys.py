@@ -147,6 +147,14 @@ DECODE_BINDINGS: list[BindingType] = [
         id="span_down",
         tooltip="Draft one fewer token per round",
     ),
+    Binding(
+        "v",
+        "sweep",
+        "Sweep",
+        show=False,
+        tooltip="The sweep's settings and frontier (spectui --sweep FILE); enter decodes one",
+        id="sweep",
+    ),
 ]
 
 
@@ -159,6 +167,7 @@ NEEDS: dict[str, Ability] = {
     "branch": Ability.BRANCH,
     "edit_prompt": Ability.DECODE,
     "compare": Ability.DECODE,
+    "sweep": Ability.DECODE,
 }
 KEY_NAMES = {
     "question_mark": "?",

@@ -37,6 +37,17 @@ class LoadProgress(EngineMessage, bubble=False):
 
 
 @dataclass
+class LoadBar(EngineMessage, bubble=False):
+    """A download's or a weight load's progress (from the libraries' own progress bars)."""
+
+    run: int
+    bar: Any  # spectui.engine.progress.Bar
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LoadBar) and message.bar.key == self.bar.key
+
+
+@dataclass
 class ModelsReady(EngineMessage, bubble=False):
     """The drafter and verifier are loaded; `pair` is kept to restart without reloading."""
 
@@ -66,11 +77,10 @@ class DecodeEvent(EngineMessage, bubble=False):
 
 @dataclass
 class ComparisonReady(Message):
-    """The compare worker decoded the prompt under both policies and scored both outputs."""
+    """The compare worker decoded the prompt under every compared policy and scored each."""
 
     comparison: Any  # spectui.engine.compare.PolicyComparison (it pulls in torch)
-    greedy_texts: tuple[str, ...]  # each output token's text
-    soft_texts: tuple[str, ...]
+    texts: tuple[tuple[str, ...], ...]  # per side, in the comparison's order: each token's text
 
 
 @dataclass

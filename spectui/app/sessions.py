@@ -8,6 +8,7 @@ keys leave the Footer and the palette. Nothing else on the screen tells the two 
 from __future__ import annotations
 
 import gc
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ class LiveSession:
         self.pair = pair
         self.api_key = api_key  # for model servers; never shown
         self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
+        self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
 
     @property
     def loaded(self) -> bool:
@@ -42,9 +44,13 @@ class LiveSession:
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """Load the pair if needed (posting progress), then start the decode (worker thread)."""
         if self.pair is None:
-            self.pair = load(post, run, config, self.api_key)
+            self.pair = load(post, run, config, self.api_key, self.cancel)
         self.source = LiveSource(self.pair, config, prompt)
         return self.source
+
+    def stop(self) -> None:
+        """The app is closing: a load under way stops at its next step (LoadCancelled)."""
+        self.cancel.set()
 
     def resumable(self, round_index: int) -> bool:
         """Whether the latest decode can go back to the start of `round_index` (it began)."""
@@ -67,6 +73,9 @@ class TraceSession:
         self.pair = None
         self.title = f"replay of {trace.path.name}"
 
+    def stop(self) -> None:
+        """Nothing runs in the background of a replay."""
+
     def resumable(self, round_index: int) -> bool:
         """A trace plays to its end: there is nothing to retry."""
         return False
@@ -84,13 +93,23 @@ class TraceSession:
 Session = LiveSession | TraceSession
 
 
-def load(post: Post, run: int, config: DecodeConfig, api_key: str | None) -> ModelPair:
+def load(
+    post: Post,
+    run: int,
+    config: DecodeConfig,
+    api_key: str | None,
+    cancel: threading.Event | None = None,
+) -> ModelPair:
     """Import torch and load the pair, posting progress; returns the loaded pair."""
     post(messages.LoadProgress(run, "importing torch and transformers…"))
     from spectui.engine.loading import load_pair
 
     pair = load_pair(
-        config, progress=lambda text: post(messages.LoadProgress(run, text)), api_key=api_key
+        config,
+        progress=lambda text: post(messages.LoadProgress(run, text)),
+        api_key=api_key,
+        bars=lambda bar: post(messages.LoadBar(run, bar)),
+        cancel=cancel,
     )
     _freeze_long_lived_objects()
     summary = models_summary(pair.drafter_id, pair.verifier_id, pair.device.type, pair.dtype)

@@ -66,8 +66,29 @@ class Piece:
     kind: PieceKind
     round_index: int
     position: int | None  # draft position within its round (None for a bonus token)
-    check: CheckView | None  # the check at this position (a correction shows the rejected one)
-    q: float | None = None  # the drafter's probability, for draft tokens
+    # The check at this position: a draft token's own; a correction's is the rejected draft's
+    # it replaced (the verifier's distribution there is the correction's too).
+    check: CheckView | None
+    q: float | None = None  # the drafter's probability, for draft tokens (None: never drafted)
+    token_id: int | None = None  # for tokens that joined the output
+
+    def verifier_p(self) -> tuple[float, int] | None:
+        """The verifier's (p, rank) of this token at its position, when its check shows it.
+
+        A draft token's are its check's; a correction's are found among the check's top
+        alternatives (None when it is not among them: a residual draw can land anywhere).
+        """
+        view = self.check
+        if view is None:
+            return None
+        check = view.check
+        token_id = check.token_id if self.token_id is None else self.token_id
+        if token_id == check.token_id:
+            return check.p, check.rank
+        if token_id == check.top1_id:
+            return check.p_top1, 1
+        ranked = enumerate(check.alternatives, start=1)
+        return next(((p, rank) for rank, (t, p) in ranked if t == token_id), None)
 
 
 @dataclass
@@ -160,7 +181,7 @@ class DecodeView:
                 )
             )
         elif isinstance(event, events.TokenAppended):
-            self.token_appended(log.shown[event.index], event.origin)
+            self.token_appended(log.shown[event.index], event.origin, event.token_id)
         elif isinstance(event, events.RoundFinished):
             self.round_finished(event.stats)
         elif isinstance(event, events.DecodeFinished):
@@ -189,15 +210,20 @@ class DecodeView:
         assert self.round is not None
         self.round.drafts[check.check.position].check = check
 
-    def token_appended(self, text: str, origin: events.TokenOrigin) -> None:
+    def token_appended(
+        self, text: str, origin: events.TokenOrigin, token_id: int | None = None
+    ) -> None:
         """A token joined the output."""
         self.version += 1
         assert self.round is not None
         kind = PIECE_OF_ORIGIN[origin]
         position = None if kind is PieceKind.BONUS else len(self.round.appended)
         slot = self.round.drafts[position] if position is not None else None
-        check, q = (slot.check, slot.q) if slot is not None else (None, None)
-        self.round.appended.append(Piece(text, kind, self.round.index, position, check, q))
+        check = slot.check if slot is not None else None
+        # Only an accepted draft is the drafter's token: a correction or a bonus has no q.
+        q = slot.q if slot is not None and kind is PieceKind.DRAFT else None
+        piece = Piece(text, kind, self.round.index, position, check, q, token_id)
+        self.round.appended.append(piece)
 
     def round_finished(self, stats: StatsSnapshot) -> None:
         """The round ended."""

@@ -20,6 +20,7 @@ from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
 from spectui.engine.loading import ModelPair
 from spectui.engine.policies import GREEDY_EXACT
+from spectui.engine.warps import NO_WARP, Warp
 
 
 def engine_decode(decoder: SpeculativeDecoder) -> Decoded:
@@ -71,13 +72,14 @@ class OracleDrafter(Wrapping):
         k: int,
         sampler: torch.Generator | None,
         stop_id: int | None,
+        warp: Warp = NO_WARP,
     ) -> Proposal:
         """k tokens, each the drafter's own step with its token then forced right or wrong."""
         ids: list[int] = []
         q: list[float] = []
         rows: list[torch.Tensor] = []
         for _ in range(k):
-            step = self.inner.propose([*tokens, *ids], 1, sampler, stop_id)
+            step = self.inner.propose([*tokens, *ids], 1, sampler, stop_id, warp)
             row = step.rows[0] if step.rows else None
             token = self._forced(step.ids[0], len(tokens) + len(ids) - self.n_prompt_tokens, row)
             ids.append(token)

@@ -20,6 +20,8 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.loading import ModelPair
 from spectui.engine.policies import GREEDY_EXACT
+from spectui.engine.progress import BarSink, StepCounter
+from spectui.engine.warps import NO_WARP, Warp
 
 CONTEXT_BUCKETS = (0, 32, 64, 128, 256, 512, 1024, 1 << 30)  # tokens scored per request
 
@@ -32,10 +34,12 @@ class TimedVerifier(Wrapping):
         self.inner: Verifier = inner
         self.samples: list[tuple[int, float]] = []  # (context tokens, seconds)
 
-    def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> Scored:
+    def score(
+        self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int, warp: Warp = NO_WARP
+    ) -> Scored:
         """Score, timed."""
         started = time.perf_counter()
-        scored = self.inner.score(tokens, draft_ids, n_top)
+        scored = self.inner.score(tokens, draft_ids, n_top, warp)
         self.samples.append((len(tokens) + len(draft_ids), time.perf_counter() - started))
         return scored
 
@@ -47,6 +51,7 @@ def run_remote_bench(
     new_tokens: int,
     repeats: int,
     progress: Callable[[str], None],
+    bars: BarSink | None = None,
 ) -> dict[str, Any]:
     """Decode every prompt on each pair ("local", "remote") `repeats` times; the timings."""
     base = replace(config, policy=GREEDY_EXACT.name, max_new_tokens=new_tokens, stop_at_eos=False)
@@ -54,9 +59,12 @@ def run_remote_bench(
     busy: dict[str, float] = dict.fromkeys(pairs, 0.0)
     tokens: dict[str, int] = dict.fromkeys(pairs, 0)
     outputs: dict[str, list[tuple[int, ...]]] = {name: [] for name in pairs}
+    runs = StepCounter(
+        bars, "bench", "pair × prompt × repeat", repeats * len(prompts) * len(pairs), "runs"
+    )
     for repeat in range(repeats):
         progress(f"repeat {repeat + 1}/{repeats}")
-        for prompt in prompts:
+        for number, prompt in enumerate(prompts, start=1):
             for name, pair in pairs.items():
                 timed = TimedVerifier(pair.new_verifier())
                 decoder = SpeculativeDecoder(
@@ -67,6 +75,9 @@ def run_remote_bench(
                 busy[name] += done.stats.draft_seconds + done.stats.verify_seconds
                 tokens[name] += len(done.output_ids)
                 outputs[name].append(done.output_ids)
+                runs.step(
+                    f"repeat {repeat + 1}/{repeats} · {name} · prompt {number}/{len(prompts)}"
+                )
     sides = {name: _side(samples[name], busy[name], tokens[name]) for name in pairs}
     return {
         "settings": {

@@ -18,6 +18,7 @@ def render(result: dict[str, Any]) -> Group:
         _work_table(result),
         _cost_table(result),
         _oracle_table(result),
+        _category_table(result),
     )
 
 
@@ -107,7 +108,8 @@ def _work_table(result: dict[str, Any]) -> Table:
         "D fwd /round",
         "acc/draft",
         "α",
-        "tokens /round",
+        "τ /round",
+        "vLLM len",
     ):
         table.add_column(name, justify="right")
     for summary in _main_methods(result):
@@ -117,14 +119,17 @@ def _work_table(result: dict[str, Any]) -> Table:
             _num(summary["verifier_input_tokens_per_token"], 1),
             _num(summary["verifier_forwards_per_round"], 2),
             _num(summary["drafter_forwards_per_round"], 2),
-            _num(summary["acceptance_rate"], 2),
+            _num(summary["draft_acceptance_rate"], 2),
             _num(summary["alpha"], 2),
             _num(summary["tokens_per_round"], 2),
+            _num(summary["mean_acceptance_length"], 2),
         )
     table.caption = (
         "V/D: verifier/drafter forwards, V in: verifier input tokens (prompt prefill included "
         "per token, excluded per round); acc/draft: accepted / drafted; α: accepted / judged "
-        "(drafts after a round's first rejection are never judged)"
+        "(drafts after a round's first rejection are never judged); τ: tokens appended per "
+        "round (the verifier's own token included); vLLM len: vLLM's mean acceptance length, "
+        "1 + accepted / rounds"
     )
     table.caption_justify = "left"
     return table
@@ -184,6 +189,28 @@ def _oracle_table(result: dict[str, Any]) -> Table:
         f"{_yes_no(identical)}"
     )
     table.caption_justify = "left"
+    return table
+
+
+def _category_table(result: dict[str, Any]) -> Table | Text:
+    """Acceptance per prompt category, for prompts read from a file that has categories."""
+    per_category = result.get("per_category") or {}
+    if not per_category:
+        return Text("")
+    table = Table(title="Acceptance per prompt category", title_justify="left")
+    table.add_column("category")
+    labels = {key: result["methods"][key]["label"] for key in next(iter(per_category.values()))}
+    for label in labels.values():
+        table.add_column(f"{label}: acc/draft · α · τ", justify="right")
+    for name, methods in per_category.items():
+        table.add_row(
+            name,
+            *(
+                f"{_num(figures['draft_acceptance_rate'], 2)} · {_num(figures['alpha'], 2)} · "
+                f"{_num(figures['tokens_per_round'], 2)}"
+                for figures in methods.values()
+            ),
+        )
     return table
 
 

@@ -18,6 +18,7 @@ import torch
 
 from spectui.bench.baselines import Decoded
 from spectui.bench.costmodel import synchronize
+from spectui.engine.progress import BarSink, StepCounter
 
 
 @dataclass(frozen=True)
@@ -139,13 +140,22 @@ def run_interleaved(
     device: torch.device,
     progress: Callable[[str], None],
     after_repeat: Callable[[], None] | None = None,
+    bars: BarSink | None = None,
 ) -> Timings:
     """Time every method on every prompt, `repeats` times, interleaved.
 
-    `after_repeat` runs after each repeat, outside the timings (the cost model samples there).
+    `after_repeat` runs after each repeat, outside the timings (the cost model samples there);
+    `bars` hears of each timed run (method × prompt × repeat) done, of how many.
     """
     timings = Timings({method.key: [] for method in methods})
     verifier_counter, drafter_counter = ForwardCounter(verifier), ForwardCounter(drafter)
+    scheduled = sum(
+        _scheduled(method, repeat, index)
+        for repeat in range(repeats)
+        for index in range(len(prompts))
+        for method in methods
+    )
+    runs = StepCounter(bars, "bench", "method × prompt × repeat", scheduled, "runs")
     try:
         for repeat in range(repeats):
             progress(f"repeat {repeat + 1}/{repeats}")
@@ -164,6 +174,10 @@ def run_interleaved(
                     d_calls, _ = drafter_counter.take()
                     timings.runs[method.key][repeat][index] = Run(
                         seconds, decoded, v_calls, v_tokens, d_calls
+                    )
+                    runs.step(
+                        f"repeat {repeat + 1}/{repeats} · {method.key} · "
+                        f"prompt {index + 1}/{len(prompts)}"
                     )
             if after_repeat is not None:
                 after_repeat()

@@ -26,6 +26,7 @@ from spectui.bench.baselines import (
     plain_generate,
     seed_decode,
 )
+from spectui.bench.categories import per_category
 from spectui.bench.costmodel import CostModel, CostSampler, alpha_estimate
 from spectui.bench.oracle import engine_decode, oracle_decoder
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
@@ -33,6 +34,7 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.loading import ModelPair
 from spectui.engine.policies import GREEDY_EXACT, SOFT_GUARDED
+from spectui.engine.progress import BarSink
 from spectui.engine.stats import expected_tokens_per_round
 
 Progress = Callable[[str], None]
@@ -51,6 +53,7 @@ class BenchSettings:
     seed_prompts: int  # the seed's algorithm runs on this many prompts (0: skipped)
     seed_repeats: int | None  # ... in this many repeats (None: all)
     cost_budget_seconds: float  # seconds spent timing the cost model's steps, over all repeats
+    categories: tuple[str | None, ...] = ()  # each prompt's category from its prompts file
 
     @property
     def k(self) -> int:
@@ -58,8 +61,10 @@ class BenchSettings:
         return self.config.draft_span
 
 
-def run_bench(pair: ModelPair, settings: BenchSettings, progress: Progress) -> dict[str, Any]:
-    """Run everything; the figures as one JSON-ready dict."""
+def run_bench(
+    pair: ModelPair, settings: BenchSettings, progress: Progress, bars: BarSink | None = None
+) -> dict[str, Any]:
+    """Run everything; the figures as one JSON-ready dict (`bars`: each timed run's progress)."""
     started = time.perf_counter()
     load_before = _load_average()
     prompts = [encode_prompt(pair, text) for text in settings.prompts]
@@ -84,6 +89,7 @@ def run_bench(pair: ModelPair, settings: BenchSettings, progress: Progress) -> d
         pair.device,
         progress,
         after_repeat=lambda: sampler.sample(settings.cost_budget_seconds / settings.repeats),
+        bars=bars,
     )
     cost = sampler.model()
     summaries = {m.key: _summary(m, timings, new_tokens) for m in methods}
@@ -103,6 +109,7 @@ def run_bench(pair: ModelPair, settings: BenchSettings, progress: Progress) -> d
         "methods": summaries,
         "cost_model": _cost_dict(cost, timings, new_tokens),
         "oracle": [_oracle_row(alpha, summaries, timings, cost) for alpha in settings.alphas],
+        "per_category": per_category(settings.categories, timings),
     }
     result["machine"]["load_average_after"] = _load_average()
     result["elapsed_seconds"] = time.perf_counter() - started
@@ -186,7 +193,8 @@ def _summary(method: Method, timings: Timings, new_tokens: int) -> dict[str, Any
             (sum(run.drafter_forwards for run in runs) - prefills) / rounds if rounds else None
         ),
         "tokens_per_round": tokens / rounds if rounds else None,
-        "acceptance_rate": accepted / drafted if drafted else None,
+        "mean_acceptance_length": 1 + accepted / rounds if rounds else None,
+        "draft_acceptance_rate": accepted / drafted if drafted else None,
         "alpha": alpha_estimate(accepted, checked) if checked is not None else None,
         "engine_overhead_share": (
             1 - model_seconds / sum(run.seconds for run in runs) if model_seconds else None

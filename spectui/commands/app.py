@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from spectui.commands.options import (
     add_config_options,
     api_key_from_args,
     config_from_args,
-    prompts_from_args,
+    option_name,
+    policy_list,
+    prompt_set_from_args,
 )
+from spectui.engine.config import DecodeConfig, config_field_names
+from spectui.engine.policies import COMPARED, policy_label
+from spectui.engine.prompts import Prompt
+
+if TYPE_CHECKING:
+    from spectui.engine.sweep_file import Sweep
 
 SUMMARY = (
     "Watch and step through speculative decoding. With no sub-command, opens the terminal "
@@ -33,22 +43,110 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the w key saves it there too (else to ./spectui-trace-<time>.jsonl)",
     )
     add_config_options(parser)
+    parser.add_argument(
+        "--compare",
+        metavar="POLICY,POLICY[,...]",
+        type=partial(policy_list, at_least=2),
+        default=COMPARED,
+        help="the policies the compare view (c) decodes side by side, joined by commas; "
+        "divergences are measured against the first (default: "
+        f"{','.join(COMPARED)}, i.e. {' vs '.join(policy_label(name) for name in COMPARED)})",
+    )
+    parser.add_argument(
+        "--sweep",
+        metavar="FILE",
+        type=Path,
+        help="open on a finished sweep (`spectui sweep --out/--json FILE`): its table and "
+        "frontier; enter decodes a setting on the sweep's first prompt, v shows the sweep "
+        "again. The models, settings and prompts are the sweep's",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
     """Run the app with the parsed `spectui` options; returns the exit status."""
-    from spectui.app.app import SpectuiApp
-    from spectui.app.sessions import LiveSession
-
     overrides = (
         {} if getattr(args, "max_new_tokens", None) else {"max_new_tokens": APP_MAX_NEW_TOKENS}
     )
     config = config_from_args(args, **overrides)  # ConfigError -> a usage error, before the UI
-    prompts = prompts_from_args(args)
+    prompts = prompt_set_from_args(args)  # a bad prompts file is refused before the UI
+    sweep = None
+    if args.sweep is not None:  # a bad sweep file is refused before the UI
+        config, prompts, sweep = sweep_start(args)
+    if (problem := terminal_problem()) is not None:
+        return refuse(problem)
+    from spectui.app.app import SpectuiApp
+    from spectui.app.sessions import LiveSession
+
     session = LiveSession(api_key=api_key_from_args(args))
-    app = SpectuiApp(config, prompts[0], prompts, trace_path=args.trace, session=session)
+    app = SpectuiApp(
+        config,
+        prompts[0].text,
+        prompts,
+        trace_path=args.trace,
+        session=session,
+        compared=args.compare,
+        sweep=sweep,
+    )
     app.run()
+    if (failure := app.decode_screen.load_failure) is not None:
+        # The models never loaded (the app exited at once, status 2): reported as `spectui run`
+        # reports it (cli.main prints a SpectuiError as one paragraph and exits 2).
+        raise failure
     if app.decode_screen.autosave_error:  # the trace could not be saved on the way out
         print(f"spectui: {app.decode_screen.autosave_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def sweep_start(args: argparse.Namespace) -> tuple[DecodeConfig, tuple[Prompt, ...], Sweep]:
+    """The sweep in --sweep FILE, and the config and prompts the app opens with: its own.
+
+    A decode setting or prompt given as well is refused (SweepError): the sweep's rows were
+    measured under the sweep's, and a decode of them under others would not match the table.
+    """
+    from spectui.engine.sweep import SweepError
+    from spectui.engine.sweep_file import read_sweep
+
+    names = [*config_field_names(), "pair", "prompt", "prompts_file"]  # each SUPPRESS-ed
+    given = [option_name(name) for name in names if hasattr(args, name)]
+    if given:
+        raise SweepError(
+            "--sweep takes the models, settings and prompts from the sweep: drop "
+            + ", ".join(given)
+        )
+    sweep = read_sweep(args.sweep)
+    prompts = tuple(Prompt(text, None, str(args.sweep)) for text in sweep.header.prompts)
+    return sweep.header.config, prompts, sweep
+
+
+def terminal_problem() -> str | None:
+    """Why the app cannot open here (stdin or stderr is not a terminal), or None.
+
+    Textual reads keys from stdin and draws on stderr (its Linux driver writes to
+    `sys.__stderr__`; stdout may be redirected). With stdin at its end (`< /dev/null`) its input
+    thread reads nothing in a loop, and the process spun at 100% CPU until killed; with stderr
+    redirected the app would run unseen.
+    """
+    missing = [
+        name for name, stream in (("stdin", sys.stdin), ("stderr", sys.stderr)) if not _tty(stream)
+    ]
+    if not missing:
+        return None
+    which = " and ".join(missing)
+    return (
+        f"the app needs a terminal ({which} {'is' if len(missing) == 1 else 'are'} not one); "
+        "for a headless decode use `spectui run` (see spectui run --help)"
+    )
+
+
+def refuse(problem: str) -> int:
+    """Print `problem` as the command's one line on stderr; returns exit status 2."""
+    print(f"spectui: {problem}", file=sys.stderr)
+    return 2
+
+
+def _tty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except ValueError:  # a closed stream
+        return False

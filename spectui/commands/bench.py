@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from spectui.commands.options import (
-    SEED_PROMPTS,
     add_config_options,
     api_key_from_args,
     config_from_args,
+    prompt_set_from_args,
 )
+from spectui.commands.progress import CommandProgress
 
 SUMMARY = "benchmark the engine against plain and HF decoding"
 
@@ -29,7 +30,7 @@ class Preset:
 
     new_tokens: int
     repeats: int
-    prompts: int | None  # the first n of the seed's prompts; None: all six
+    prompts: int | None  # the first n prompts; None: all
     cost_budget: float  # seconds spent timing the cost model's steps, over all repeats
 
 
@@ -65,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-prompts",
         type=int,
         metavar="N",
-        help="use the first N of the seed's six prompts (default: all; --quick 2)",
+        help="use the first N prompts (default: all; --quick 2)",
     )
     group.add_argument(
         "--alphas",
@@ -136,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
         sample_draft=False,
         max_new_tokens=None,
     )
-    prompts = tuple(getattr(args, "prompt", None) or SEED_PROMPTS)
+    prompts = prompt_set_from_args(args)
     n_prompts = args.n_prompts or preset.prompts
     repeats = args.repeats or preset.repeats
     for name, value in (
@@ -151,7 +152,8 @@ def main(args: argparse.Namespace) -> int:
         config=config,
         new_tokens=max_new_tokens or preset.new_tokens,
         repeats=repeats,
-        prompts=tuple(prompts[:n_prompts]) if n_prompts else tuple(prompts),
+        prompts=tuple(prompt.text for prompt in prompts[:n_prompts]),
+        categories=tuple(prompt.category for prompt in prompts[:n_prompts]),
         alphas=args.alphas,
         seed_prompts=args.seed_prompts,
         seed_repeats=args.seed_repeats,
@@ -160,32 +162,43 @@ def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(threads)
     # HF assisted generation warns about its own internal generate() call on every decode.
     transformers_logging.set_verbosity_error()
-    if config.verifier_url is not None:
-        return _remote_bench(args, settings)
-    pair = _pair(args, config)
-    result = run_bench(pair, settings, progress=_progress)
-    _emit(args, result, print_report)
+    remote = config.verifier_url is not None
+    with CommandProgress("spectui bench") as progress:  # on stderr, a bar per stage
+        if remote:
+            result = _remote_bench(args, settings, progress)
+        else:
+            pair = _pair(args, config, progress)
+            result = run_bench(pair, settings, progress=progress.say, bars=progress.bar)
+    _emit(args, result, _remote_report if remote else print_report)
     return 0
 
 
-def _remote_bench(args: argparse.Namespace, settings: Any) -> int:
+def _remote_bench(
+    args: argparse.Namespace, settings: Any, progress: CommandProgress
+) -> dict[str, Any]:
     """The verifier served vs loaded here, on the same prompts (`--verifier` names the model)."""
     from dataclasses import replace
 
-    from spectui.bench.remote import print_remote_report, run_remote_bench
+    from spectui.bench.remote import run_remote_bench
     from spectui.engine.loading import load_pair
 
     config = settings.config
     here = replace(config, verifier_url=None, verifier_model=None)
     pairs = {
-        "local": load_pair(here, progress=_progress),
-        "remote": load_pair(config, progress=_progress, api_key=api_key_from_args(args)),
+        "local": load_pair(here, progress=progress.say, bars=progress.bar),
+        "remote": load_pair(
+            config, progress=progress.say, api_key=api_key_from_args(args), bars=progress.bar
+        ),
     }
-    result = run_remote_bench(
-        pairs, config, settings.prompts, settings.new_tokens, settings.repeats, _progress
+    return run_remote_bench(
+        pairs,
+        config,
+        settings.prompts,
+        settings.new_tokens,
+        settings.repeats,
+        progress.say,
+        bars=progress.bar,
     )
-    _emit(args, result, print_remote_report)
-    return 0
 
 
 def _emit(args: argparse.Namespace, result: dict[str, Any], report: Any) -> None:
@@ -200,11 +213,17 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], report: Any) -> None
         report(result)
 
 
-def _pair(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
+def _remote_report(result: dict[str, Any]) -> None:
+    from spectui.bench.remote import print_remote_report
+
+    print_remote_report(result)
+
+
+def _pair(args: argparse.Namespace, config, progress: CommandProgress):  # type: ignore[no-untyped-def]
     if args.synthetic:
         from spectui.bench.synthetic import build_synthetic_pair
 
-        _progress(f"building a random-weight {args.synthetic} pair")
+        progress.say(f"building a random-weight {args.synthetic} pair")
         return build_synthetic_pair(
             args.synthetic,
             drafter_kind=args.synthetic_drafter,
@@ -215,7 +234,7 @@ def _pair(args: argparse.Namespace, config):  # type: ignore[no-untyped-def]
         )
     from spectui.engine.loading import load_pair
 
-    return load_pair(config, progress=_progress)
+    return load_pair(config, progress=progress.say, bars=progress.bar)
 
 
 def _alphas(text: str) -> tuple[float, ...]:
@@ -230,7 +249,3 @@ def _alphas(text: str) -> tuple[float, ...]:
     if any(not 0.0 <= value <= 1.0 for value in values):
         raise argparse.ArgumentTypeError(f"every α must be in 0..1, got {text!r}")
     return values
-
-
-def _progress(message: str) -> None:
-    print(f"spectui bench: {message}", file=sys.stderr, flush=True)

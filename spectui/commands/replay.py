@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spectui.commands.app import refuse, terminal_problem
+
 SUMMARY = "open the app on a saved trace, with no model loaded"
 
 
@@ -30,10 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Read and check the trace (TraceError: exit status 2), then open the app on it."""
+    """Check the trace (TraceError: exit status 2), then open the app on it (no terminal: 2)."""
     from spectui.engine.trace_reader import read_trace
 
     trace = read_trace(args.file)
+    if (problem := terminal_problem()) is not None:
+        return refuse(problem)
     from spectui.app.replay import replay_app
 
     replay_app(trace, timings=args.timings).run()

@@ -5,21 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spectui.commands.options import (
+    add_chat_options,
     add_config_options,
     api_key_from_args,
+    chat_prompts_from_args,
     config_from_args,
-    prompts_from_args,
+    policy_list,
+    prompt_set_from_args,
 )
+from spectui.commands.progress import CommandProgress
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.policies import SEED_REPORT, all_gates, policy_label, policy_names
+from spectui.engine.prompts import ChatPrompt
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -37,12 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser,
         overrides={
             "policy": {
-                "choices": [*policy_names(), BOTH],
-                "help": f"acceptance policy, or {BOTH} (the seed's main: "
-                f"{' then '.join(policy_label(name) for name in SEED_REPORT)}; the default)",
+                "dest": "policies",
+                "type": partial(policy_list, aliases={BOTH: SEED_REPORT}),
+                "choices": None,
+                "metavar": "POLICY[,POLICY...]",
+                "help": f"acceptance policies to decode every prompt under, one after another, "
+                f"joined by commas (from {', '.join(policy_names())}), or {BOTH} (the seed's "
+                f"main: {' then '.join(policy_label(name) for name in SEED_REPORT)}; the default)",
             }
         },
     )
+    add_chat_options(parser)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -69,6 +80,8 @@ class DecodeRecord:
 
     prompt: str
     policy: str
+    category: str | None = None  # the prompt's category in its prompts file, if any
+    chat: ChatPrompt | None = None  # with --chat: the prompt in the verifier's chat template
     rounds: list[RoundFinished] = field(default_factory=list)
     done: DecodeFinished | None = None
     error: str | None = None
@@ -84,16 +97,18 @@ def main(args: argparse.Namespace) -> int:
     """Run every prompt under the chosen policies; exit 1 if any prompt failed."""
     from spectui.engine.loading import load_pair
 
-    chosen = getattr(args, "policy", BOTH)
-    policies = SEED_REPORT if chosen == BOTH else (chosen,)
+    policies: tuple[str, ...] = getattr(args, "policies", SEED_REPORT)
     config = config_from_args(args, policy=policies[0])
-    progress = None if args.json else _stderr_progress
-    pair = load_pair(config, progress=progress, api_key=api_key_from_args(args))
-    prompts = prompts_from_args(args)
+    prompts = prompt_set_from_args(args)  # a bad prompts file is refused before models load
+    with CommandProgress("spectui") as progress:  # on stderr: --json's stdout stays clean
+        pair = load_pair(
+            config, progress=progress.say, api_key=api_key_from_args(args), bars=progress.bar
+        )
+    chats = chat_prompts_from_args(args, pair.tokenizer, prompts)
     records = []
-    for number, prompt in enumerate(prompts, start=1):
+    for number, (prompt, chat) in enumerate(zip(prompts, chats, strict=True), start=1):
         for policy in policies:
-            record = DecodeRecord(prompt, policy)
+            record = DecodeRecord(prompt.text, policy, prompt.category, chat)
             if args.trace is not None:
                 several = len(prompts) * len(policies) > 1
                 record.trace = trace_path(args.trace, number, policy) if several else args.trace
@@ -117,13 +132,18 @@ def _decode(
     from spectui.engine.source import LiveSource
     from spectui.engine.trace import TraceWriter, done_record, round_record
 
+    chat = record.chat
     try:
-        source = LiveSource(pair, config, record.prompt)
+        if chat is None:
+            source = LiveSource(pair, config, record.prompt)
+        else:  # the trace header keeps the template's text; the decode starts from its ids
+            source = LiveSource(pair, config, chat.text, chat.ids)
     except PromptError as error:
         record.error = str(error)
         yield {
             "event": "error",
             "prompt": record.prompt,
+            "category": record.category,
             "policy": config.policy,
             "message": record.error,
         }
@@ -145,11 +165,11 @@ def _decode(
                 record.done = event
                 if trace is not None:
                     trace.done(event, log)
-                yield done_record(event, record.prompt, config.policy, pair.text(event.output_ids))
-
-
-def _stderr_progress(message: str) -> None:
-    print(f"spectui: {message}", file=sys.stderr, flush=True)
+                text = pair.text(event.output_ids)
+                yield {
+                    **done_record(event, record.prompt, config.policy, text),
+                    "category": record.category,
+                }
 
 
 def _print_report(
@@ -169,6 +189,8 @@ def _print_report(
             for record in chosen:
                 _print_gates(console, pair, record)
         console.print(_stats_table(chosen, policy_label(policy)))
+        if _categories(chosen):
+            console.print(_category_table(chosen, policy_label(policy)))
 
 
 def _results_table(pair: ModelPair, records: list[DecodeRecord], title: str) -> Any:
@@ -231,34 +253,69 @@ def _print_gates(console: Console, pair: ModelPair, record: DecodeRecord) -> Non
 def _stats_table(records: list[DecodeRecord], title: str) -> Any:
     from rich.table import Table
 
+    from spectui.engine.stats import combined
+
     done = [record.done for record in records if record.done is not None]
-    drafted = sum(d.stats.drafted for d in done)
-    accepted = sum(d.stats.accepted for d in done)
-    rounds = sum(d.stats.rounds for d in done)
-    new_tokens = sum(d.stats.new_tokens for d in done)
-    busy = sum(d.stats.draft_seconds + d.stats.verify_seconds for d in done)
+    stats = combined(d.stats for d in done)
     table = Table(title=f"{title}: statistics over {len(done)} prompt(s)", show_header=False)
     rows = [
-        ("rounds", str(rounds)),
-        ("drafted / accepted", f"{drafted} / {accepted}"),
-        ("acceptance rate", f"{accepted / drafted:.1%}" if drafted else "-"),
-        (
-            "mean accepted per round (draft tokens only)",
-            f"{accepted / rounds:.2f}" if rounds else "-",
-        ),
-        (
-            "mean tokens per round (incl. verifier's token)",
-            f"{new_tokens / rounds:.2f}" if rounds else "-",
-        ),
-        ("verifier forwards (incl. prefill)", str(sum(d.stats.verifier_forwards for d in done))),
-        ("drafter forwards (incl. prefill)", str(sum(d.stats.drafter_forwards for d in done))),
-        (
-            "draft / verify seconds",
-            f"{sum(d.stats.draft_seconds for d in done):.3f} / "
-            f"{sum(d.stats.verify_seconds for d in done):.3f}",
-        ),
-        ("tokens/s (prefill excluded)", f"{new_tokens / busy:.1f}" if busy else "-"),
+        ("rounds", str(stats.rounds)),
+        ("drafted / judged / accepted", f"{stats.drafted} / {stats.judged} / {stats.accepted}"),
+        ("draft acceptance rate (accepted / drafted)", _share(stats.draft_acceptance_rate)),
+        ("α per token (accepted / judged)", _share(stats.alpha)),
+        ("τ tokens per round (incl. the verifier's token)", f"{stats.tokens_per_round:.2f}"),
+        ("expected τ (each round's k, cap and bonus)", f"{stats.expected_tokens_per_round:.2f}"),
+        ("accepted per round (draft tokens only)", f"{stats.accepted_per_round:.2f}"),
+        ("vLLM mean acceptance length (1+accepted/round)", f"{stats.mean_acceptance_length:.2f}"),
+        ("per position, accepted / drafted there", _positions(stats.per_position_acceptance)),
+        ("per position, accepted / judged there", _positions(stats.per_position_conditional)),
+        ("verifier forwards (incl. prefill)", str(stats.verifier_forwards)),
+        ("drafter forwards (incl. prefill)", str(stats.drafter_forwards)),
+        ("draft / verify seconds", f"{stats.draft_seconds:.3f} / {stats.verify_seconds:.3f}"),
+        ("tokens/s (prefill excluded)", f"{stats.tokens_per_second:.1f}"),
     ]
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _category_table(records: Sequence[DecodeRecord], title: str) -> Any:
+    """One row per prompt category and one over all prompts: how acceptance differs by kind."""
+    from rich.table import Table
+
+    from spectui.engine.stats import combined
+
+    table = Table(title=f"{title}: statistics per category")
+    for name in ("category", "prompts", "rounds", "draft acc.", "α", "τ", "tokens/s"):
+        table.add_column(name, justify="left" if name == "category" else "right")
+    groups = [(name, [r for r in records if r.category == name]) for name in _categories(records)]
+    if any(record.category is None for record in records):
+        groups.append(("(none)", [r for r in records if r.category is None]))
+    groups.append(("all", list(records)))
+    for index, (name, group) in enumerate(groups):
+        done = [record.done for record in group if record.done is not None]
+        stats = combined(d.stats for d in done)
+        table.add_row(
+            name,
+            str(len(done)),
+            str(stats.rounds),
+            _share(stats.draft_acceptance_rate),
+            _share(stats.alpha),
+            f"{stats.tokens_per_round:.2f}",
+            f"{stats.tokens_per_second:.1f}",
+            end_section=index == len(groups) - 2,  # a rule above the overall row
+        )
+    return table
+
+
+def _categories(records: Sequence[DecodeRecord]) -> tuple[str, ...]:
+    """The records' prompt categories, in order of first appearance."""
+    return tuple(dict.fromkeys(r.category for r in records if r.category is not None))
+
+
+def _share(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def _positions(figures: tuple[float, ...]) -> str:
+    return " ".join(f"{value:.2f}" for value in figures) or "-"

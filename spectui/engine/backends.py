@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from spectui.engine.policies import DraftMeasures, measure_draft
+from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:
     import torch
@@ -28,8 +29,8 @@ class Proposal:
     """The drafter's k proposals for one round."""
 
     ids: tuple[int, ...]
-    q: tuple[float, ...]  # the drafter's probability of each of its tokens
-    rows: tuple[torch.Tensor, ...] | None  # its distribution at each position, [vocab] each
+    q: tuple[float, ...]  # the drafter's (warped) probability of each of its tokens
+    rows: tuple[torch.Tensor, ...] | None  # its warped distribution at each position, [vocab]
 
 
 class Scored(Protocol):
@@ -81,16 +82,26 @@ class Drafter(CachedSequence, Protocol):
         k: int,
         sampler: torch.Generator | None,
         stop_id: int | None,
+        warp: Warp = NO_WARP,
     ) -> Proposal:
-        """Up to k tokens after `tokens`: argmax, or drawn with `sampler`; ends at `stop_id`."""
+        """Up to k tokens after `tokens`: argmax, or drawn with `sampler`; ends at `stop_id`.
+
+        q is the drafter's distribution after `warp` (temperature, top-k, top-p): the draws,
+        the probabilities and the rows are all of that warped q.
+        """
         ...
 
 
 class Verifier(CachedSequence, Protocol):
     """Scores a round's drafts in one pass."""
 
-    def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> Scored:
-        """The verifier on `tokens + draft_ids`: each draft's measures, keeping `n_top` best."""
+    def score(
+        self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int, warp: Warp = NO_WARP
+    ) -> Scored:
+        """The verifier on `tokens + draft_ids`: each draft's measures, keeping `n_top` best.
+
+        p is the verifier's distribution after `warp`: measures, argmax and draws all read it.
+        """
         ...
 
 
@@ -151,17 +162,16 @@ class LocalDrafter(LocalModel):
         k: int,
         sampler: torch.Generator | None,
         stop_id: int | None,
+        warp: Warp = NO_WARP,
     ) -> Proposal:
-        """k tokens, each from one forward over what the cache lacks."""
-        import torch
-
+        """k tokens, each from one forward over what the cache lacks, drawn from warped q."""
         ids: list[int] = []
         q: list[float] = []
         rows: list[torch.Tensor] = []
         for _ in range(k):
             feed = [*tokens, *ids][self.model.cached_length :]
             logits = self.model.forward(feed, n_logits=1)  # [1, vocab]
-            q_row = torch.softmax(logits[-1].float(), dim=-1)  # [vocab]
+            q_row = warp.probabilities(logits[-1:])[0]  # [vocab]
             token = pick_token(q_row, sampler)
             ids.append(token)
             q.append(float(q_row[token]))
@@ -182,7 +192,7 @@ def pick_token(row: torch.Tensor, sampler: torch.Generator | None) -> int:
 
 @dataclass(frozen=True)
 class RowScores:
-    """Full verifier distributions for one round: `[k+1, vocab]`."""
+    """Full (warped) verifier distributions for one round: `[k+1, vocab]`."""
 
     rows: torch.Tensor
     measures: tuple[DraftMeasures, ...]
@@ -215,11 +225,11 @@ class RowScores:
 class LocalVerifier(LocalModel):
     """A local causal LM: one cached forward scores a whole round."""
 
-    def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> RowScores:
-        """One forward over the uncached feed; softmax of the last k+1 positions."""
-        import torch
-
+    def score(
+        self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int, warp: Warp = NO_WARP
+    ) -> RowScores:
+        """One forward over the uncached feed; the warped softmax of the last k+1 positions."""
         feed = [*tokens, *draft_ids][self.model.cached_length :]
         logits = self.model.forward(feed, n_logits=len(draft_ids) + 1)  # [k+1, vocab]
-        rows = torch.softmax(logits.float(), dim=-1)  # [k+1, vocab]
+        rows = warp.probabilities(logits)  # [k+1, vocab]
         return RowScores(rows, tuple(measure_draft(rows, list(draft_ids), n_top)))

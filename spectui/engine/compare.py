@@ -1,9 +1,11 @@
-"""Compare greedy-exact and soft-guarded on one prompt: where they part, and what soft costs.
+"""Compare policies on one prompt: where their outputs part, and what a lossy one costs.
 
-Both decodes share every setting but the policy. Each output is then scored by the verifier
-in one forward pass over prompt + output (no cache): the log-likelihood the verifier gives
-it, and the positions where the token is not the verifier's own argmax there, which is what
-the soft policy trades for accepting more draft tokens.
+By default greedy-exact (the reference) against soft-guarded; any two or more registered
+policies can be compared, the first being the reference the others' divergences are measured
+against. Every decode shares every setting but the policy. Each output is then scored by the
+verifier in one forward pass over prompt + output (no cache): the log-likelihood the verifier
+gives it, and the positions where the token is not the verifier's own argmax there, which is
+what a lossy policy trades for accepting more draft tokens.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from spectui.engine.config import DecodeConfig
-from spectui.engine.decode import SpeculativeDecoder
+from spectui.engine.config import ConfigError, DecodeConfig
+from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.loading import ModelPair
 from spectui.engine.policies import COMPARED
 from spectui.engine.stats import StatsSnapshot
@@ -39,45 +41,77 @@ class ScoredOutput:
 
 @dataclass(frozen=True)
 class PolicyComparison:
-    """Greedy-exact and soft-guarded decodes of the same prompt, side by side."""
+    """Decodes of the same prompt under two or more policies, side by side."""
 
     prompt_ids: tuple[int, ...]
-    greedy: ScoredOutput
-    soft: ScoredOutput
-    differing: tuple[int, ...]  # output positions where the two differ (or one has ended)
+    sides: tuple[ScoredOutput, ...]  # one per policy; the first is the reference
+    # Per side, aligned with `sides`: the output positions where it differs from the
+    # reference's (or only one of the two reaches); () for the reference itself.
+    differing: tuple[tuple[int, ...], ...]
+
+    @property
+    def reference(self) -> ScoredOutput:
+        """The side the others are measured against (greedy-exact by default)."""
+        return self.sides[0]
+
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The compared policies' names, the reference first."""
+        return tuple(side.policy for side in self.sides)
+
+    def side(self, policy: str) -> ScoredOutput:
+        """The side decoded under `policy` (KeyError if it was not compared)."""
+        for side in self.sides:
+            if side.policy == policy:
+                return side
+        raise KeyError(policy)
+
+    @property
+    def differing_anywhere(self) -> tuple[int, ...]:
+        """Output positions where any side differs from the reference, in order."""
+        return tuple(sorted(set().union(*self.differing)))
 
     @property
     def first_divergence(self) -> int | None:
-        """The first output position where the two differ; None if they are identical."""
-        return self.differing[0] if self.differing else None
-
-    @property
-    def soft_off_argmax(self) -> int:
-        """How many of the soft output's tokens are not the verifier's argmax."""
-        return len(self.soft.off_argmax)
+        """The first output position where any side leaves the reference; None if none does."""
+        anywhere = self.differing_anywhere
+        return anywhere[0] if anywhere else None
 
 
 def compare_policies(
-    pair: ModelPair, config: DecodeConfig, prompt: str | Sequence[int], max_new_tokens: int
+    pair: ModelPair,
+    config: DecodeConfig,
+    prompt: str | Sequence[int],
+    max_new_tokens: int,
+    policies: Sequence[str] = COMPARED,
 ) -> PolicyComparison:
-    """Decode `prompt` under greedy-exact and soft-guarded (else as `config`); score both."""
-    sides = {}
-    for policy in COMPARED:
-        decoder = SpeculativeDecoder(
-            pair, replace(config, policy=policy, max_new_tokens=max_new_tokens), prompt
-        )
-        done = decoder.run()
-        log_likelihood, off_argmax = score_output(pair, done.prompt_ids, done.output_ids)
-        sides[policy] = ScoredOutput(
-            policy, done.output_ids, log_likelihood, off_argmax, done.stats
-        )
-    greedy, soft = (sides[name] for name in COMPARED)
+    """Decode `prompt` under each of `policies` (else as `config`) and score every output.
+
+    The first policy is the reference (by default greedy-exact, then soft-guarded).
+    """
+    if len(policies) < 2 or len(set(policies)) < len(policies):
+        raise ConfigError(f"compare two or more different policies, got {', '.join(policies)}")
+    sides = tuple(_scored_side(pair, config, prompt, max_new_tokens, p) for p in policies)
+    reference = sides[0].output_ids
     return PolicyComparison(
-        prompt_ids=decoder.prompt_ids,
-        greedy=greedy,
-        soft=soft,
-        differing=differing_positions(greedy.output_ids, soft.output_ids),
+        prompt_ids=encode_prompt(pair, prompt),
+        sides=sides,
+        differing=tuple(differing_positions(reference, side.output_ids) for side in sides),
     )
+
+
+def _scored_side(
+    pair: ModelPair,
+    config: DecodeConfig,
+    prompt: str | Sequence[int],
+    max_new_tokens: int,
+    policy: str,
+) -> ScoredOutput:
+    """One policy's decode of `prompt`, scored by the verifier."""
+    settings = replace(config, policy=policy, max_new_tokens=max_new_tokens)
+    done = SpeculativeDecoder(pair, settings, prompt).run()
+    log_likelihood, off_argmax = score_output(pair, done.prompt_ids, done.output_ids)
+    return ScoredOutput(policy, done.output_ids, log_likelihood, off_argmax, done.stats)
 
 
 @torch.no_grad()

@@ -15,6 +15,8 @@ from functools import cache
 from typing import Any
 
 from spectui.engine.policies import DEFAULT_POLICY, policy_label, policy_names
+from spectui.engine.served_limits import served_problem
+from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
@@ -126,7 +128,69 @@ class DecodeConfig:
         tunable=True,
         low=0,
     )
-    sample_draft: bool = knob(False, "sample drafts (T=1, top_p=1) instead of greedy")
+    # TensorRT-LLM's relaxed acceptance: its names, and the DeepSeek-R1 settings of its MTP blog.
+    relaxed_topk: int = knob(
+        10,
+        "relaxed: the draft token within the verifier's top-N",
+        label="relaxed top-N",
+        tunable=True,
+        low=1,
+        metavar="N",
+    )
+    relaxed_delta: float = knob(
+        0.6,
+        "relaxed: p >= p_top1 - delta (absolute probability)",
+        label="relaxed δ",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    )
+    # Medusa's typical acceptance (its posterior_threshold and posterior_alpha, and defaults).
+    typical_threshold: float = knob(
+        0.09,
+        "typical: p > min(epsilon, alpha * exp(-H)): epsilon (Medusa's posterior_threshold)",
+        label="typical ε",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    )
+    typical_alpha: float = knob(
+        0.3,
+        "typical: alpha (Medusa's posterior_alpha)",
+        label="typical α",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    )
+    sample_draft: bool = knob(
+        False, "sample drafts from the drafter's q (after --temperature/--top-k/--top-p)"
+    )
+    # Sampling warps of the verifier's p and the drafter's q, applied before every policy (as
+    # vLLM's rejection sampler): temperature, then top-k, then top-p, named as HF and vLLM.
+    temperature: float = knob(
+        1.0,
+        "sampling temperature of p and q (softmax of logits / T); 0 = greedy",
+        label="temperature",
+        tunable=True,
+        low=0.0,
+    )
+    top_k: int = knob(
+        0,
+        "sampling: keep the k most likely tokens of p and q; 0 = off (HF's 0, vLLM's -1); "
+        "not the soft gate --topk-gate",
+        label="top-k",
+        tunable=True,
+        low=0,
+        metavar="K",
+    )
+    top_p: float = knob(
+        1.0,
+        "sampling: keep the most likely tokens of p and q up to this mass; 1 = off",
+        label="top-p",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    )
     seed: int = knob(42, "seeds the draft sampler and the acceptance coins", low=0, high=2**63 - 1)
     device: str = knob(
         "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=_device_problem
@@ -185,13 +249,21 @@ class DecodeConfig:
             raise ConfigError(problem)
 
     def retuned(self, **changes: Any) -> DecodeConfig:
-        """A copy with some between-round settings changed (validated like a new config)."""
+        """A copy with some between-round settings changed (validated like a new config).
+
+        A refusal names the setting by its on-screen label (draft span k), not its field name.
+        """
         unknown = set(changes) - TUNABLE_FIELDS
         if unknown:
             raise ConfigError(
                 f"{', '.join(sorted(unknown))} cannot change during a decode; "
                 f"tunable: {', '.join(sorted(TUNABLE_FIELDS))}"
             )
+        for name, value in changes.items():
+            # Between-round changes come from the app's controls: name a setting as they do.
+            problem = field_problem(name, value, called=knob_of(name).label)
+            if problem is not None:
+                raise ConfigError(problem)
         return replace(self, **changes)
 
     def tunables(self) -> dict[str, Any]:
@@ -202,6 +274,11 @@ class DecodeConfig:
     def remote(self) -> bool:
         """Whether a model of the pair is on a server."""
         return self.verifier_url is not None or self.drafter_url is not None
+
+    @property
+    def warp(self) -> Warp:
+        """The sampling warps of p and q: temperature, top-k, top-p."""
+        return Warp(self.temperature, self.top_k, self.top_p)
 
     @property
     def policy_label(self) -> str:
@@ -258,11 +335,26 @@ TUNABLE_FIELDS = frozenset(tunable_names())
 
 
 def allowed_range(name: str) -> str:
-    """A numeric field's range as the settings form shows it: 1..64, ≥ 1, 0..1."""
-    rule = knob_of(name)
+    """A numeric field's range as the settings form and every message show it: 1..64, ≥ 1, 0..1."""
+    rule, kind = knob_of(name), base_type(name)
+    low = _bound_text(rule.low or 0, kind)
     if rule.high is None:
-        return f"≥ {rule.low:g}"
-    return f"{rule.low:g}..{rule.high:g}"
+        return f"≥ {low}"
+    return f"{low}..{_bound_text(rule.high, kind)}"
+
+
+def _bound_text(bound: float, kind: type) -> str:
+    # An integer's bound in full (the seed's 9223372036854775807, not 9.22337e+18).
+    return str(int(bound)) if kind is int else f"{bound:g}"
+
+
+def requirement(name: str, called: str | None = None) -> str:
+    """What a numeric field must be, naming it `called` (default: its name).
+
+    e.g. "draft span k must be an integer 1..64": a refusal adds ", got <value>".
+    """
+    noun = "an integer" if base_type(name) is int else "a number"
+    return f"{called or name} must be {noun} {allowed_range(name)}"
 
 
 def _is_int(value: object) -> bool:
@@ -273,21 +365,17 @@ def _is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _int_problem(name: str, value: object, rule: Knob) -> str | None:
-    low, high = int(rule.low or 0), None if rule.high is None else int(rule.high)
-    bound = f"{low}..{high}" if high is not None else f">= {low}"
-    if not _is_int(value) or value < low or (high is not None and value > high):  # type: ignore[operator]
-        return f"{name} must be an integer {bound}, got {value!r}"
-    return None
+def _number_problem(name: str, value: object, called: str) -> str | None:
+    of_type = _is_int(value) if base_type(name) is int else _is_real(value)
+    if of_type and _within(typing.cast(float, value), knob_of(name)):
+        return None
+    return f"{requirement(name, called)}, got {value!r}"
 
 
-def _number_problem(name: str, value: object, rule: Knob) -> str | None:
-    low, high = rule.low or 0.0, rule.high
-    fits = _is_real(value) and low <= float(value) and (high is None or float(value) <= high)  # type: ignore[arg-type]
-    if not fits:
-        bound = f"in {low:g}..{high:g}" if high is not None else f">= {low:g}"
-        return f"{name} must be a number {bound}, got {value!r}"
-    return None
+def _within(number: float, rule: Knob) -> bool:
+    # Compared as given, not as floats: an int meets the int bounds exactly (the seed's high is
+    # 2**63 - 1, which as a float equals 2**63).
+    return number >= (rule.low or 0) and (rule.high is None or number <= rule.high)
 
 
 def _choice_problem(name: str, value: object, choices: Sequence[str]) -> str | None:
@@ -296,40 +384,26 @@ def _choice_problem(name: str, value: object, choices: Sequence[str]) -> str | N
     return f"{name} must be one of {', '.join(choices)}, got {value!r}"
 
 
-def field_problem(name: str, value: object) -> str | None:
-    """What is wrong with `value` for field `name`, or None."""
-    rule = knob_of(name)
+def field_problem(name: str, value: object, called: str | None = None) -> str | None:
+    """What is wrong with `value` for field `name`, or None; the message calls it `called`.
+
+    `called` defaults to the field's name; the app passes the label it shows (draft span k).
+    """
+    rule, shown = knob_of(name), called or name
     if value is None and optional(name):
         return None
     kind = base_type(name)
     if rule.check is not None:
-        return rule.check(name, value)
+        return rule.check(shown, value)
     if rule.choices is not None:
-        return _choice_problem(name, value, rule.choices())
+        return _choice_problem(shown, value, rule.choices())
     if kind is bool:
-        return None if isinstance(value, bool) else f"{name} must be true or false, got {value!r}"
-    if kind is int:
-        return _int_problem(name, value, rule)
-    if kind is float:
-        return _number_problem(name, value, rule)
+        return None if isinstance(value, bool) else f"{shown} must be true or false, got {value!r}"
+    if kind in (int, float):
+        return _number_problem(name, value, shown)
     return None
 
 
 def _problems(config: DecodeConfig) -> list[str]:
     checks = [field_problem(name, getattr(config, name)) for name in config_field_names()]
-    return [problem for problem in [*checks, _served_problem(config)] if problem]
-
-
-def _served_problem(config: DecodeConfig) -> str | None:
-    """Sampled drafts need what a server does not give: refused before anything loads."""
-    if not config.sample_draft:
-        return None
-    if config.verifier_url is not None:
-        return (
-            "sample_draft cannot be verified exactly by a verifier on a server: the residual "
-            "max(0, p − q) needs the verifier's whole distribution, and the server returns only "
-            "its top tokens. Draft greedily (leave out --sample-draft) or load the verifier here."
-        )
-    if config.drafter_url is not None:
-        return "sample_draft needs a drafter loaded here: a drafter on a server drafts greedily."
-    return None
+    return [problem for problem in [*checks, served_problem(config)] if problem]

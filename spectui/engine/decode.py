@@ -42,8 +42,8 @@ from spectui.engine.events import (
     TokenOrigin,
 )
 from spectui.engine.loading import ModelPair
-from spectui.engine.policies import N_ALTERNATIVES, GateCheck, gate_check, policy_named
-from spectui.engine.stats import StatsTally
+from spectui.engine.policies import GateCheck, gate_check, policy_named, tokens_kept
+from spectui.engine.stats import RoundShape, StatsTally
 
 CHANCE_SEED_OFFSET = 0x9E3779B9
 
@@ -227,7 +227,8 @@ class SpeculativeDecoder:
                 yield self._append(round_index, bonus_id, TokenOrigin.BONUS, appended)
         self._roll_back()  # 4. crop both caches to what was kept
         n_accepted = sum(origin is TokenOrigin.DRAFT for _, origin in appended)
-        self.tally.record_round(len(draft_ids), n_accepted, len(appended))
+        shape = RoundShape(len(draft_ids), policy.accept_cap(config), config.bonus and bonus_room)
+        self.tally.record_round(shape, len(checks), n_accepted, len(appended))
         yield RoundFinished(
             round_index=round_index,
             draft_ids=draft_ids,
@@ -321,7 +322,7 @@ class SpeculativeDecoder:
         started = time.perf_counter()
         sampler = self._sampler if config.sample_draft else None
         stop_id = self.pair.eos_token_id if config.stop_at_eos else None
-        proposal = self.drafter.propose(self.tokens, k, sampler, stop_id)
+        proposal = self.drafter.propose(self.tokens, k, sampler, stop_id, config.warp)
         self.tally.drafter_forwards += len(proposal.ids)
         self.tally.draft_seconds += time.perf_counter() - started
         return proposal
@@ -330,7 +331,8 @@ class SpeculativeDecoder:
     def _verify(self, draft_ids: Sequence[int], config: DecodeConfig) -> Scored:
         """The verifier's view of each draft position and of the one after the last."""
         started = time.perf_counter()
-        scored = self.verifier.score(self.tokens, draft_ids, max(N_ALTERNATIVES, config.topk_gate))
+        # p and q warped alike (temperature, top-k, top-p), as vLLM's rejection sampler does.
+        scored = self.verifier.score(self.tokens, draft_ids, tokens_kept(config), config.warp)
         self.tally.verifier_forwards += 1
         self.tally.verify_seconds += time.perf_counter() - started
         return scored

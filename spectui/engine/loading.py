@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from transformers.utils import logging as transformers_logging
 
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import ModelLoadError
+from spectui.engine.progress import BarSink, LoadCancelled, ReportingBar, reporting
 from spectui.engine.servers import (
     UNBOUNDED_CONTEXT,
     Endpoint,
@@ -125,11 +127,18 @@ def pick_dtype(requested: str) -> torch.dtype:
 
 
 def load_pair(
-    config: DecodeConfig, progress: Progress | None = None, api_key: str | None = None
+    config: DecodeConfig,
+    progress: Progress | None = None,
+    api_key: str | None = None,
+    bars: BarSink | None = None,
+    cancel: threading.Event | None = None,
 ) -> ModelPair:
     """Load the tokenizer and the models named by `config` (or reach their servers).
 
-    Raises ModelLoadError (or RemoteError for a server) with a one-paragraph message.
+    `progress` hears of each stage; `bars`, of each download's and weight-loading's progress
+    (see `progress.py`); setting `cancel` stops a download or load at its next step.
+    Raises ModelLoadError (or RemoteError for a server) with a one-paragraph message, or
+    LoadCancelled.
     """
     say = progress or (lambda _message: None)
     # Progress bars and warnings would scribble over the app's screen and the CLI's tables.
@@ -154,7 +163,8 @@ def load_pair(
     ):
         if url is None:
             say(f"loading {role} {name}")
-            model = _load_model(name, role, device, dtype, config.device_map)
+            with reporting(bars, role, cancel) as bar_class:
+                model = _load_model(name, role, device, dtype, config.device_map, bar_class)
             models[role], endpoints[role] = model, None
             limits.append(context_length(model))
         else:
@@ -220,14 +230,20 @@ def _checked_device(requested: str) -> torch.device:
 
 
 def _load_model(
-    name: str, role: str, device: torch.device, dtype: torch.dtype, device_map: str | None
+    name: str,
+    role: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    device_map: str | None,
+    bar_class: type[ReportingBar] | None = None,
 ) -> PreTrainedModel:
+    bars = {} if bar_class is None else {"tqdm_class": bar_class}  # the downloads' progress
     if device_map is not None:  # accelerate places the layers (over every GPU, then the CPU)
         _check_accelerate()
-        model = _load(AutoModelForCausalLM, name, role, dtype=dtype, device_map=device_map)
+        model = _load(AutoModelForCausalLM, name, role, dtype=dtype, device_map=device_map, **bars)
         model.eval()
         return model
-    model = _load(AutoModelForCausalLM, name, role, dtype=dtype)
+    model = _load(AutoModelForCausalLM, name, role, dtype=dtype, **bars)
     try:
         model = model.to(device)
     except (RuntimeError, MemoryError) as error:
@@ -254,7 +270,7 @@ def _load(loader: Any, name: str, role: str, **kwargs: Any) -> Any:
         if not local:
             return _from_hub(loader, name, role, **kwargs)
         return loader.from_pretrained(str(Path(name).expanduser()), **kwargs)
-    except ModelLoadError:
+    except (ModelLoadError, LoadCancelled):
         raise
     except MemoryError as error:
         raise ModelLoadError(_memory_message(name, role, None, error)) from None
@@ -282,8 +298,8 @@ def _from_hub(loader: Any, name: str, role: str, **kwargs: Any) -> Any:
         raise ModelLoadError(_offline_message(name, role))
     try:
         return loader.from_pretrained(name, **kwargs)
-    except (OSError, ValueError, KeyError, RuntimeError, MemoryError):
-        raise  # a missing repo, a bad model, memory: told apart by _load
+    except (OSError, ValueError, KeyError, RuntimeError, MemoryError, LoadCancelled):
+        raise  # a missing repo, a bad model, memory, a cancel: told apart by _load
     except Exception as error:  # the download broke off (httpx errors are not OSErrors)
         raise ModelLoadError(
             f"Downloading the {role} {name!r} from the Hugging Face hub failed: "

@@ -45,8 +45,11 @@ from spectui.engine.remote_wire import (
     NEUTRAL_SAMPLING,
     RemoteError,
     RemoteSamplingError,
+    entropy_lower_bound,
+    refuse_warp,
     request_seed,
 )
+from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:
     import torch
@@ -72,6 +75,7 @@ class RemoteDrafter(RemoteModel):
         k: int,
         sampler: torch.Generator | None,
         stop_id: int | None,
+        warp: Warp = NO_WARP,
     ) -> Proposal:
         """Up to k argmax tokens after `tokens` and q of each, in one request; ends at `stop_id`.
 
@@ -85,6 +89,7 @@ class RemoteDrafter(RemoteModel):
                 "whole distribution q for the residual max(0, p − q), and the server returns "
                 "only each drawn token's probability. Draft greedily, or use a local drafter."
             )
+        refuse_warp(warp, self.role)
         if k < 1:
             return Proposal((), (), None)
         self._check_fits(len(tokens) + k)
@@ -135,10 +140,16 @@ class RemoteVerifier(RemoteModel):
     # and vLLM counts it against max_model_len.
     extra_slots = 1
 
-    def score(self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int) -> RemoteScores:
-        """One request over `tokens + draft_ids`: each draft's measures and the greedy next."""
+    def score(
+        self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int, warp: Warp = NO_WARP
+    ) -> RemoteScores:
+        """One request over `tokens + draft_ids`: each draft's measures and the greedy next.
+
+        Each entropy is a lower bound: the returned tokens and the rest as one bucket.
+        """
         if n_top < 1:
             raise ValueError(f"n_top must be at least 1, not {n_top}")
+        refuse_warp(warp, self.role)
         prompt = [*tokens, *draft_ids]
         self._check_fits(len(prompt))
         body = {
@@ -223,6 +234,7 @@ class RemoteVerifier(RemoteModel):
             # count of strictly likelier ones + 1 differs only on exact ties.
             rank = int(own["rank"])
             p = math.exp(float(own["logprob"]))
+            entropy = entropy_lower_bound([math.exp(float(v["logprob"])) for v in entry.values()])
         except (KeyError, TypeError, ValueError):
             raise self._malformed("a prompt_logprobs entry without logprob and rank") from None
         return DraftMeasures(
@@ -233,6 +245,7 @@ class RemoteVerifier(RemoteModel):
             p_top1=math.exp(ranked[0][1]),
             topk_ids=tuple(token_id for token_id, _ in ranked),
             topk_probs=tuple(math.exp(logprob) for _, logprob in ranked),
+            entropy=entropy,
         )
 
     def _best_generated(self, choice: Mapping[str, Any]) -> int:

@@ -7,6 +7,7 @@ implements.
 from __future__ import annotations
 
 import json
+import math
 import re
 import ssl
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from spectui.engine.errors import SpectuiError
 
 if TYPE_CHECKING:
     import torch
+
+    from spectui.engine.warps import Warp
 
 # OpenAI's bound for logit_bias, which vLLM clamps every bias to: a bias of -1e9 silently
 # becomes -100, so a banned token keeps a tiny probability (see `RemoteVerifier.draw`).
@@ -56,6 +59,30 @@ class RemoteError(SpectuiError):
 
 class RemoteSamplingError(RemoteError):
     """Sampled drafts need whole distributions (q's or p's), which a server never returns."""
+
+
+def refuse_warp(warp: Warp, role: str) -> None:
+    """Raise unless `warp` is neutral: a server's logprobs are of the unwarped distribution.
+
+    DecodeConfig refuses these settings with a served model first; this keeps a seam honest
+    when it is driven directly.
+    """
+    if not warp.neutral:
+        raise RemoteSamplingError(
+            f"a {role} on a server cannot apply {warp.describe()}: the server returns only its "
+            "top tokens' log-probabilities, before any sampling parameter, not the whole "
+            "distribution the warps reshape. Leave temperature, top-k and top-p off, or load "
+            f"the {role} here."
+        )
+
+
+def entropy_lower_bound(probabilities: Sequence[float]) -> float:
+    """−Σ p ln p over the tokens a server returned, the rest of the mass as one more token.
+
+    Merging tokens into one bucket never raises the entropy, so this is at most the true H.
+    """
+    rest = max(0.0, 1.0 - sum(probabilities))
+    return -sum(p * math.log(p) for p in (*probabilities, rest) if p > 0.0)
 
 
 @dataclass(frozen=True)

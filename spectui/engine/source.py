@@ -90,13 +90,22 @@ class LiveSource:
 
     abilities = frozenset(Ability)
 
-    def __init__(self, pair: ModelPair, config: DecodeConfig, prompt: str) -> None:
+    def __init__(
+        self,
+        pair: ModelPair,
+        config: DecodeConfig,
+        prompt: str,
+        prompt_ids: Sequence[int] | None = None,
+    ) -> None:
+        """`prompt_ids`: decode from these ids, not `prompt` tokenized (a chat template's)."""
         from spectui.engine.decode import SpeculativeDecoder
         from spectui.engine.trace import header_for
 
         self.pair = pair
         config = pair.resolved(config)
-        self.decoder: SpeculativeDecoder = SpeculativeDecoder(pair, config, prompt)
+        self.decoder: SpeculativeDecoder = SpeculativeDecoder(
+            pair, config, prompt if prompt_ids is None else prompt_ids
+        )
         self.header = header_for(pair, config, prompt, self.decoder.prompt_ids)
         self._stream = StreamText(
             lambda ids: str(pair.tokenizer.decode(list(ids), skip_special_tokens=False))

@@ -5,10 +5,12 @@ its ids, the spectui version, when it was made). Then one `round` record per fin
 its policy and settings (the fields that may change between rounds; the rest are the
 header's), drafts, every gate check (each gate, every policy's verdict, speculative sampling's
 coin, the verifier's top alternatives), the appended tokens with their origins and the
-statistics so far. A `done` record ends a decode that ran to its end. Each record also
-carries the text of every token id it introduces (`token_texts`) and the text each appended
-token added to the output (`appended_texts`: a character split over several tokens shows whole
-in the last of them), so a trace can be shown with no model and no tokenizer loaded.
+statistics so far (the counts, and under `figures` what derives from them: written for other
+tools, recomputed rather than read back). A `done` record ends a decode that ran to its end.
+Each record also carries the text of every token id it introduces (`token_texts`) and the
+text each appended token added to the output (`appended_texts`: a character split over
+several tokens shows whole in the last of them), so a trace can be shown with no model and
+no tokenizer loaded.
 
 Records are written from an `EventLog` (`log.py`) by one writer for the app and `spectui run`;
 `trace_reader.read_trace` validates every field and rebuilds the engine's own event
@@ -37,7 +39,8 @@ if TYPE_CHECKING:
     from spectui.engine.log import EventLog
 
 TRACE_FORMAT = "spectui-trace"
-TRACE_VERSION = 1
+TRACE_VERSION = 2  # 2: stats hold counts only (judged, per position, round shapes)
+READABLE_VERSIONS = (1, TRACE_VERSION)
 
 
 class TraceError(SpectuiError):
@@ -176,6 +179,7 @@ def round_record(event: RoundFinished) -> dict[str, Any]:
         "origins": [origin.value for origin in event.origins],
         "n_accepted": event.n_accepted,
         "stats": to_json(event.stats),
+        "figures": event.stats.figures(),
     }
 
 
@@ -190,6 +194,7 @@ def done_record(event: DecodeFinished, prompt: str, policy: str, text: str) -> d
         "output_ids": list(event.output_ids),
         "text": text,
         "stats": to_json(event.stats),
+        "figures": event.stats.figures(),
     }
 
 

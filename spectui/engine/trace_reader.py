@@ -8,8 +8,9 @@ for every token id) is checked here.
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -17,11 +18,11 @@ from spectui import __version__
 from spectui.engine.codec import CodecError, expected, fields_from_json, from_json
 from spectui.engine.config import ConfigError, DecodeConfig, field_types
 from spectui.engine.events import DecodeFinished, FinishReason, RoundFinished, TokenOrigin
-from spectui.engine.policies import GateCheck
-from spectui.engine.stats import StatsSnapshot
+from spectui.engine.policies import GateCheck, policy_named
+from spectui.engine.stats import RoundShape, StatsSnapshot, StatsTally
 from spectui.engine.trace import (
+    READABLE_VERSIONS,
     TRACE_FORMAT,
-    TRACE_VERSION,
     TokenizerInfo,
     Trace,
     TraceError,
@@ -71,15 +72,16 @@ def read_trace(path: str | Path) -> Trace:
     rounds: list[RoundFinished] = []
     appended_texts: list[str] = []
     done: DecodeFinished | None = None
+    recount = StatsTally()  # the counts a version-1 trace did not store
     for line in body:
         if done is not None:
             line.fail("a record follows the 'done' record; expected the end of the file")
         kind = line.data.get("event")
         if kind == "round":
-            rounds.append(_read_round(line, header, len(rounds), texts))
+            rounds.append(_read_round(line, header, len(rounds), texts, recount))
             appended_texts.extend(_read_appended_texts(line, rounds[-1]))
         elif kind == "done":
-            done = _read_done(line, header, rounds, texts)
+            done = _read_done(line, header, rounds, texts, recount)
         else:
             line.fail(f"expected a 'round' or 'done' record, got event={kind!r}")
     return Trace(path, header, tuple(rounds), done, texts, tuple(appended_texts))
@@ -131,10 +133,10 @@ def _read_header(line: Line) -> tuple[TraceHeader, dict[int, str]]:
             "first line"
         )
     version = line.read(int, "version")
-    if version != TRACE_VERSION:
+    if version not in READABLE_VERSIONS:
         line.fail(
             f"trace format version {version} is not supported: spectui {__version__} "
-            f"reads version {TRACE_VERSION}"
+            f"reads versions {', '.join(map(str, READABLE_VERSIONS))}"
         )
     config = _read_config(line)
     tokenizer = line.read(dict[str, Any], "tokenizer")
@@ -202,9 +204,9 @@ def _read_settings(line: Line, header: TraceHeader) -> DecodeConfig:
     settings = line.read(dict[str, Any], "settings")
     values = {"policy": line.read(str, "policy")}
     for name in header.config.tunables():
-        if name != "policy":
-            if name not in settings:
-                line.fail(f"field 'settings.{name}' is missing")
+        # A setting a round does not record keeps the header's value: traces written before
+        # that setting existed (relaxed_topk, temperature, …) ran with what is its default.
+        if name != "policy" and name in settings:
             try:
                 values[name] = from_json(types[name], settings[name], f"settings.{name}")
             except CodecError as error:
@@ -216,7 +218,11 @@ def _read_settings(line: Line, header: TraceHeader) -> DecodeConfig:
 
 
 def _read_round(
-    line: Line, header: TraceHeader, expected_index: int, texts: dict[int, str]
+    line: Line,
+    header: TraceHeader,
+    expected_index: int,
+    texts: dict[int, str],
+    recount: StatsTally,
 ) -> RoundFinished:
     index = line.read(int, "round")
     if index != expected_index:
@@ -237,6 +243,9 @@ def _read_round(
             f"{len(appended_ids)} appended tokens after {len(checks)} gate checks; expected "
             "one per check, plus at most one bonus token"
         )
+    n_accepted = line.read(int, "n_accepted")
+    shape = _recorded_shape(config, len(draft_ids), n_accepted, len(appended_ids))
+    recount.record_round(shape, len(checks), n_accepted, len(appended_ids))
     event = RoundFinished(
         round_index=index,
         draft_ids=draft_ids,
@@ -244,12 +253,49 @@ def _read_round(
         checks=checks,
         appended_ids=appended_ids,
         origins=origins,
-        n_accepted=line.read(int, "n_accepted"),
+        n_accepted=n_accepted,
         config=config,
-        stats=line.object(StatsSnapshot, "stats"),
+        stats=_read_stats(line, recount),
     )
     _check_texts(line, round_ids(event), _read_texts(line, texts))
     return event
+
+
+def _recorded_shape(config: DecodeConfig, k: int, n_accepted: int, n_appended: int) -> RoundShape:
+    """A finished round's shape; whether a bonus had room is known only if all k were accepted."""
+    bonus = config.bonus and not (n_accepted == k and n_appended == k)
+    return RoundShape(k, policy_named(config.policy).accept_cap(config), bonus)
+
+
+def _read_stats(line: Line, recount: StatsTally) -> StatsSnapshot:
+    """A record's statistics; a version-1 trace's counts are recounted from its rounds.
+
+    Version 1 stored derived figures but not the judged, per-position and shape counts; its
+    forwards and timings (which rounds cannot tell) are kept.
+    """
+    stored = line.read(dict[str, Any], "stats")
+    if "judged" in stored:
+        return line.object(StatsSnapshot, "stats")
+    kinds = typing.get_type_hints(StatsSnapshot)
+    try:
+        measured = {
+            name: from_json(kinds[name], stored[name], f"stats.{name}")
+            for name in MEASURED_STATS
+            if name in stored
+        }
+    except CodecError as error:
+        line.fail(str(error))
+    return replace(recount.snapshot(), **measured)
+
+
+# What a version-1 trace's stats hold that its rounds do not.
+MEASURED_STATS = (
+    "verifier_forwards",
+    "drafter_forwards",
+    "prefill_seconds",
+    "draft_seconds",
+    "verify_seconds",
+)
 
 
 def _check_check(line: Line, number: int, check: GateCheck, draft_ids: tuple[int, ...]) -> None:
@@ -273,7 +319,11 @@ def _read_appended_texts(line: Line, event: RoundFinished) -> list[str]:
 
 
 def _read_done(
-    line: Line, header: TraceHeader, rounds: list[RoundFinished], texts: dict[int, str]
+    line: Line,
+    header: TraceHeader,
+    rounds: list[RoundFinished],
+    texts: dict[int, str],
+    recount: StatsTally,
 ) -> DecodeFinished:
     reason = line.read(FinishReason, "reason")
     prompt_ids = line.read(tuple[int, ...], "prompt_ids")
@@ -287,4 +337,4 @@ def _read_done(
             f"({len(appended)}); expected the same tokens"
         )
     _read_texts(line, texts)
-    return DecodeFinished(reason, prompt_ids, output_ids, line.object(StatsSnapshot, "stats"))
+    return DecodeFinished(reason, prompt_ids, output_ids, _read_stats(line, recount))

@@ -8,12 +8,17 @@ with a normal terminal, and a hang-up (an SSH connection dropping) must end the 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import pty
 import shlex
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,18 +32,22 @@ from textual.widgets import Footer, Input, Static
 from tmux_session import TmuxSession
 from transformers import AutoModelForCausalLM
 
+from spectui import cli
+from spectui.app.app import SpectuiApp
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel, StatusHeader, TokenStream
 from spectui.engine.backends import LocalVerifier
+from spectui.engine.errors import ModelLoadError
 
 # --- bad models at start-up --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fault", ["missing-verifier", "not-a-model", "out-of-memory"])
-def test_a_bad_model_is_shown_and_q_quits(
+def test_a_bad_model_at_start_up_exits_with_status_2_and_the_reason(
     make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
+    """Nothing in the app can mend a model path: it exits, and `spectui` prints the reason."""
     overrides: dict[str, Any] = {}
     if fault == "missing-verifier":
         overrides["verifier"] = "/nonexistent/verifier"
@@ -58,17 +67,28 @@ def test_a_bad_model_is_shown_and_q_quits(
     async def scenario() -> None:
         app = make_app(**overrides)
         async with app.run_test() as pilot:
-            screen = await settle(pilot)
-            assert screen.phase == "error" and pilot.app._exception is None
-            panel = plain(screen.query_one("#error", Static), width=200)
-            assert expected in panel and "bug" not in panel
-            await pilot.press("space", "enter", "p")  # refused, not crashed
-            assert screen.phase == "error" and screen.decode.round is None
-            await pilot.press("q")
-            await pilot.pause()
-            assert not pilot.app.is_running and pilot.app._exception is None
+            await wait_until(pilot, lambda: not pilot.app.is_running)
+        screen = app.decode_screen
+        assert app.return_code == 2 and app._exception is None
+        assert isinstance(screen.load_failure, ModelLoadError)
+        assert expected in str(screen.load_failure) and screen.error is None
 
     run(scenario)
+
+
+def test_the_command_prints_a_load_failure_as_spectui_run_does(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One paragraph on stderr, exit status 2: cli.main's report of a SpectuiError."""
+    failure = ModelLoadError("The verifier '/nowhere' does not exist: there is no directory.")
+
+    def run_app(app: SpectuiApp) -> None:
+        app.decode_screen.load_failure = failure  # what the screen keeps as the app exits
+
+    monkeypatch.setattr(SpectuiApp, "run", run_app)
+    monkeypatch.setattr("spectui.commands.app.terminal_problem", lambda: None)
+    assert cli.main(["--verifier", "/nowhere"]) == 2
+    assert capsys.readouterr().err == f"spectui: {failure}\n"
 
 
 # --- a fault inside the worker -----------------------------------------------------------------
@@ -229,14 +249,14 @@ def test_page_keys_right_after_opening_the_policy_list(make_app: Any) -> None:
 # --- parameters typed in the settings screen ---------------------------------------------------
 
 BAD_SETTINGS = [
-    ({"draft_span": "-1"}, "draft_span must be an integer 1..64, got -1"),
-    ({"draft_span": "abc"}, "draft_span must be an integer 1..64, got 'abc'"),
-    ({"p_thresh": "2"}, "p_thresh must be a number in 0..1, got 2.0"),
-    ({"p_thresh": ""}, "p_thresh must be a number 0..1, got ''"),
-    ({"topk_gate": "0"}, "topk_gate must be an integer >= 1, got 0"),
-    ({"topk_gate": "2.5"}, "topk_gate must be an integer ≥ 1, got '2.5'"),
-    ({"margin_gate": "nan"}, "margin_gate must be a number in 0..1, got nan"),
-    ({"draft_span": "3", "p_thresh": "1.5"}, "p_thresh must be a number in 0..1, got 1.5"),
+    ({"draft_span": "-1"}, "draft span k must be an integer 1..64, got '-1'"),
+    ({"draft_span": "abc"}, "draft span k must be an integer 1..64, got 'abc'"),
+    ({"p_thresh": "2"}, "p threshold must be a number 0..1, got '2'"),
+    ({"p_thresh": ""}, "p threshold must be a number 0..1, got ''"),
+    ({"topk_gate": "0"}, "top-k gate must be an integer ≥ 1, got '0'"),
+    ({"topk_gate": "2.5"}, "top-k gate must be an integer ≥ 1, got '2.5'"),
+    ({"margin_gate": "nan"}, "margin gate must be a number 0..1, got 'nan'"),
+    ({"draft_span": "3", "p_thresh": "1.5"}, "p threshold must be a number 0..1, got '1.5'"),
 ]
 
 
@@ -422,3 +442,60 @@ def test_a_hangup_mid_autoplay_ends_the_process(shells: dict[str, Shell]) -> Non
     while any(_alive(process) for process in family):
         assert time.monotonic() < deadline, "still running 5 s after SIGHUP"
         time.sleep(0.05)
+
+
+def _run_on_a_pty(options: list[str], timeout: float = 60.0) -> tuple[int, str]:
+    """Run `spectui` on a pseudo-terminal (80×24); its exit status and all it wrote there."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "spectui.cli", *options],  # what the `spectui` script runs
+        cwd=Path(__file__).resolve().parents[2],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "TERM": "xterm-256color"},
+    )
+    os.close(follower)
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_read_until_closed, args=(leader, chunks), daemon=True)
+    reader.start()  # a terminal nobody reads fills up and blocks the app's writes
+    try:
+        status = process.wait(timeout=timeout)
+    finally:
+        process.kill()
+        reader.join(timeout=5)
+        os.close(leader)
+    return status, b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+
+
+def _read_until_closed(fd: int, chunks: list[bytes]) -> None:
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # EIO: every process holding the terminal has exited
+            return
+        if not data:
+            return
+        chunks.append(data)
+
+
+@pytest.mark.slow
+def test_a_missing_model_ends_the_real_command_as_spectui_run_does(tmp_path: Path) -> None:
+    """The app's first frame comes, the load fails in the worker, the app exits with status 2
+    and the paragraph `spectui run` prints follows on the restored terminal."""
+    missing = str(tmp_path / "no-such-model")
+    headless = subprocess.run(
+        [sys.executable, "-m", "spectui.cli", "run", "--verifier", missing],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    paragraph = headless.stderr.splitlines()[-1]
+    assert headless.returncode == 2 and paragraph.startswith("spectui: The verifier"), paragraph
+    status, shown = _run_on_a_pty(["--verifier", missing])
+    assert status == 2, shown[-2000:]
+    assert "loading" in shown, "the app was up before the load failed"
+    assert shown.rstrip().endswith(paragraph), shown[-2000:]
+    assert "Traceback" not in shown

@@ -73,9 +73,10 @@ def test_help(snap_compare: Any, make_app: Any) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=keys("question_mark"))
 
 
-def test_model_load_error(snap_compare: Any, make_app: Any) -> None:
-    """Models that cannot load: the reason in a panel, the app still running."""
-    app = make_app(drafter="/nonexistent/drafter")
+def test_engine_error(snap_compare: Any, make_app: Any) -> None:
+    """An error once the models loaded (a prompt too long): the reason in a panel, the app still
+    running. (Models that cannot load end the app: see test_faults.py.)"""
+    app = make_app("word " * 80)
     assert snap_compare(app, terminal_size=(80, 24), run_before=keys())
 
 

@@ -1,14 +1,17 @@
-"""The `c` screen: the prompt decoded under greedy-exact and soft-guarded, side by side.
+"""The `c` screen: the prompt decoded under two or more policies, side by side.
 
-A thread worker runs the engine's `compare_policies` (two decodes and one verifier pass over
-each output) and posts the result; the screen marks where the outputs differ (underlined,
-and ▶ before the first divergence, so it reads without colour) and sums up what the soft
-policy costs: tokens off the verifier's argmax, and the verifier's log-likelihood of each.
+The policies are the app's `--compare` list: greedy-exact (the reference) and soft-guarded
+unless it names others. A thread worker runs the engine's `compare_policies` (one decode per
+policy and one verifier pass over each output) and posts the result; the screen gives each
+policy a column, marks where an output differs from the reference's (underlined, and ▶
+before the first divergence, so it reads without colour) and sums up what each policy costs:
+tokens off the verifier's argmax, and the verifier's log-likelihood of each output.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Group
@@ -34,13 +37,13 @@ if TYPE_CHECKING:
     from spectui.engine.compare import PolicyComparison, ScoredOutput
     from spectui.engine.loading import ModelPair
 
-DIFFERS_STYLE = "underline bold yellow"  # a token the other policy's output does not share
+DIFFERS_STYLE = "underline bold yellow"  # a token where this output and the reference's part
 DIVERGENCE_MARK = "▶"
-WIDE = 100  # columns from which the two outputs sit side by side
+WIDE = 100  # columns from which the outputs sit side by side
 
 
 class CompareScreen(Screen[None]):
-    """Greedy-exact and soft-guarded outputs of one prompt, divergences and costs."""
+    """Each compared policy's output of one prompt, divergences and costs."""
 
     DEFAULT_TOKENS = 48  # tokens per output when the decode has no max_new_tokens
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
@@ -62,22 +65,32 @@ class CompareScreen(Screen[None]):
     """
 
     def __init__(
-        self, pair: ModelPair, config: DecodeConfig, prompt: str, max_new_tokens: int
+        self,
+        pair: ModelPair,
+        config: DecodeConfig,
+        prompt: str,
+        max_new_tokens: int,
+        policies: Sequence[str] | None = None,
     ) -> None:
+        """`policies`: the reference first; None: the app's --compare list (else COMPARED)."""
         super().__init__()
         self.pair = pair
         self.config = config
         self.prompt = prompt
         self.max_new_tokens = max_new_tokens
+        self.policies: tuple[str, ...] = tuple(policies or ())  # () until compose asks the app
         self.comparison: PolicyComparison | None = None
         self.error: str | None = None
         self._worker: Worker[None] | None = None
         self._settled = asyncio.Event()
 
     def compose(self) -> ComposeResult:
+        if not self.policies:
+            # The decode screen opens this screen knowing nothing of --compare: the app holds it.
+            self.policies = tuple(getattr(self.app, "compared_policies", COMPARED))
         yield StatusHeader()
         with Horizontal(id="compare-sides"):
-            for policy in COMPARED:
+            for policy in self.policies:
                 with VerticalScroll(id=f"{policy}-side", classes="panel compare-side") as side:
                     side.border_title = policy_label(policy)
                     yield Static(id=f"{policy}-text")
@@ -90,45 +103,50 @@ class CompareScreen(Screen[None]):
             f"compare · k={config.draft_span} · p≥{config.p_thresh:g} · top-{config.topk_gate}"
             f" · Δ≤{config.margin_gate:g} · n<{config.max_accept} · {self.max_new_tokens} tokens"
         )
+        others = [policy_label(policy) for policy in self.policies[1:]]
         summary = self.query_one("#compare-summary", Static)
-        summary.border_title = "what soft-guarded costs"
-        summary.update(Text("⏳ decoding under both policies…", style="dim"))
-        self._worker = self.run_comparison(self.pair, self.config, self.prompt, self.max_new_tokens)
+        listed = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 2 else others)
+        summary.border_title = f"what {listed} cost{'s' if len(others) == 1 else ''}"
+        every = "both" if len(self.policies) == 2 else f"all {len(self.policies)}"
+        summary.update(Text(f"⏳ decoding under {every} policies…", style="dim"))
+        self._worker = self.run_comparison(
+            self.pair, self.config, self.prompt, self.max_new_tokens, self.policies
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="compare", name="compare")
     def run_comparison(
-        self, pair: ModelPair, config: DecodeConfig, prompt: str, max_new_tokens: int
+        self,
+        pair: ModelPair,
+        config: DecodeConfig,
+        prompt: str,
+        max_new_tokens: int,
+        policies: tuple[str, ...],
     ) -> None:
-        """Decode under both policies and score both outputs, in this thread."""
+        """Decode under every policy and score every output, in this thread."""
         from spectui.engine.compare import compare_policies
 
-        result = compare_policies(pair, config, prompt, max_new_tokens)
+        result = compare_policies(pair, config, prompt, max_new_tokens, policies)
 
         def texts(output_ids: tuple[int, ...]) -> tuple[str, ...]:
             """Each token's share of the output's text, as the decode screen's stream cuts it."""
             stream = StreamText(lambda ids: pair.tokenizer.decode(ids, skip_special_tokens=False))
             return tuple(stream.add(token) for token in output_ids)
 
-        self.post_message(
-            messages.ComparisonReady(
-                result, texts(result.greedy.output_ids), texts(result.soft.output_ids)
-            )
-        )
+        side_texts = tuple(texts(side.output_ids) for side in result.sides)
+        self.post_message(messages.ComparisonReady(result, side_texts))
 
     def on_comparison_ready(self, message: messages.ComparisonReady) -> None:
         comparison: PolicyComparison = message.comparison
         self.comparison = comparison
-        differing = set(comparison.differing)
-        for side, texts in (
-            (comparison.greedy, message.greedy_texts),
-            (comparison.soft, message.soft_texts),
-        ):
+        for index, (side, texts) in enumerate(zip(comparison.sides, message.texts, strict=True)):
+            # The reference's tokens are marked wherever any other output leaves it.
+            differing = comparison.differing_anywhere if index == 0 else comparison.differing[index]
             panel = self.query_one(f"#{side.policy}-side", VerticalScroll)
             panel.border_subtitle = (
                 f"{len(side.output_ids)} tokens · {len(side.off_argmax)} off the verifier's argmax"
             )
             self.query_one(f"#{side.policy}-text", Static).update(
-                self._output_text(texts, differing, comparison.first_divergence)
+                self._output_text(texts, set(differing), differing[0] if differing else None)
             )
         self.query_one("#compare-summary", Static).update(summary(comparison))
         self._settled.set()
@@ -168,26 +186,47 @@ class CompareScreen(Screen[None]):
 
 
 def summary(comparison: PolicyComparison) -> Group:
-    """Where the outputs part, and the cost table: off-argmax tokens, log-likelihoods, α."""
-    first = comparison.first_divergence
-    n = max(len(comparison.greedy.output_ids), len(comparison.soft.output_ids))
-    if first is None:
-        heading = Text("The two outputs are identical.", style="bold")
-    else:
-        heading = Text.assemble(
-            (f"{DIVERGENCE_MARK} first divergence at token {first + 1}", "bold"),
-            f" · {len(comparison.differing)}/{n} positions differ ",
-            ("(underlined)", DIFFERS_STYLE),
-        )
+    """Where the outputs part, and the cost table: off-argmax tokens, log-likelihoods, speed."""
+    sides = comparison.sides
     table = Table(box=None, padding=(0, 2, 0, 0), show_header=True, header_style="bold")
     table.add_column("", no_wrap=True)
-    for side in (comparison.greedy, comparison.soft):
+    for side in sides:
         table.add_column(policy_label(side.policy), no_wrap=True)
-    sides = (comparison.greedy, comparison.soft)
+    if len(sides) > 2:  # with two, the heading says it all
+        label = policy_label(comparison.reference.policy)
+        n = max(len(side.output_ids) for side in sides)
+        table.add_row(
+            f"differs from {label}",
+            *(_differs(differing, n) for differing in comparison.differing),
+        )
     table.add_row("off verifier argmax", *(_off(side) for side in sides))
     table.add_row("log-likelihood", *(_likelihood(side) for side in sides))
-    table.add_row("α · verifier passes", *(_speed(side) for side in sides))
-    return Group(heading, table)
+    table.add_row("draft acc. · α per token", *(_acceptance(side) for side in sides))
+    table.add_row("τ · verifier passes", *(_speed(side) for side in sides))
+    return Group(_heading(comparison), table)
+
+
+def _heading(comparison: PolicyComparison) -> Text:
+    """The first divergence from the reference, and how many positions any output differs at."""
+    first = comparison.first_divergence
+    n = max(len(side.output_ids) for side in comparison.sides)
+    if first is None:
+        several = "two" if len(comparison.sides) == 2 else f"{len(comparison.sides)}"
+        return Text(f"The {several} outputs are identical.", style="bold")
+    against = (
+        "" if len(comparison.sides) == 2 else f" from {policy_label(comparison.reference.policy)}"
+    )
+    return Text.assemble(
+        (f"{DIVERGENCE_MARK} first divergence{against} at token {first + 1}", "bold"),
+        f" · {len(comparison.differing_anywhere)}/{n} positions differ ",
+        ("(underlined)", DIFFERS_STYLE),
+    )
+
+
+def _differs(differing: tuple[int, ...], n: int) -> str:
+    if not differing:
+        return "—"
+    return f"{len(differing)}/{n} from token {differing[0] + 1}"
 
 
 def _off(side: ScoredOutput) -> str:
@@ -198,5 +237,9 @@ def _likelihood(side: ScoredOutput) -> str:
     return f"{side.log_likelihood:.2f} ({side.mean_log_likelihood:.3f}/token)"
 
 
+def _acceptance(side: ScoredOutput) -> str:
+    return f"{side.stats.draft_acceptance_rate:.2f} · {side.stats.alpha:.2f}"
+
+
 def _speed(side: ScoredOutput) -> str:
-    return f"{side.stats.acceptance_rate:.2f} · {side.stats.verifier_forwards}"
+    return f"{side.stats.tokens_per_round:.2f} · {side.stats.verifier_forwards}"

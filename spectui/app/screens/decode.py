@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
@@ -21,13 +22,14 @@ from textual.worker import Worker, WorkerState
 from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.app.driver import drive
-from spectui.app.keys import DECODE_BINDINGS, NEEDS
+from spectui.app.keys import DECODE_BINDINGS, NEEDS, action_name
 from spectui.app.screens.browsing import Browsing
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.drawing import WIDE, Drawing
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.saving import Saving
+from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
 from spectui.app.state import DecodeView, Piece
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "speed"})
 
 
-class DecodeScreen(Browsing, Tuning, Saving):
+class DecodeScreen(Browsing, Tuning, Saving, Sweeping):
     """Step through a speculative decode one gate check at a time."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
@@ -76,6 +78,7 @@ class DecodeScreen(Browsing, Tuning, Saving):
         self.timings = timings
         self.trace_path = trace_path  # --trace FILE: saved when a decode ends and on exit
         self.autosave_error: str | None = None  # a failed save on exit, for the command to print
+        self.load_failure: BaseException | None = None  # models that never loaded: the app exits
         self.event_log: EventLog | None = (
             None  # the running decode's events (None before it starts)
         )
@@ -84,6 +87,7 @@ class DecodeScreen(Browsing, Tuning, Saving):
         self.run_id = 0
         self.error: str | None = None
         self.load_status = "starting…"
+        self.load_bars: dict[tuple[str, str], Any] = {}  # progress.Bar by Bar.key, while loading
         self.status_text = ""  # what the header says after "spectui — "
         self.models = ""
         self.drawing = Drawing(self)
@@ -131,6 +135,7 @@ class DecodeScreen(Browsing, Tuning, Saving):
 
     def on_unmount(self) -> None:
         self.control.stop()
+        self.session.stop()  # a download under way stops at its next chunk
         if self.trace_path is not None and self.event_log is not None:
             try:
                 save_log(self.trace_path, self.event_log)
@@ -146,7 +151,9 @@ class DecodeScreen(Browsing, Tuning, Saving):
         retry after an error: the finished rounds stay).
         """
         self.control.stop()  # the previous worker returns at its next stop point
-        self.control = StepControl(speed=self.control.speed)
+        self.control = StepControl(speed=self.control.speed, first_round=resume_at or 0)
+        if resume_at is not None:  # the retry rewinds to the round's own settings: then ours
+            self.control.retune(self.config)
         self.run_id += 1
         self.drawing.reset()
         if resume_at is None:
@@ -191,7 +198,15 @@ class DecodeScreen(Browsing, Tuning, Saving):
             self._settled.set()
 
     def show_error(self, error: BaseException | None) -> None:
-        """Show an engine error in the error panel (the app stays usable)."""
+        """Show an engine error in the error panel (the app stays usable).
+
+        Unless the models never loaded: nothing here can mend a model path or a server address,
+        so the app exits (status 2) and the command reports the error as `spectui run` does.
+        """
+        if error is not None and not self.session.loaded:
+            self.load_failure = error
+            self.app.exit(return_code=2)
+            return
         if isinstance(error, (SpectuiError, ConfigError)):
             text = str(error)
         else:
@@ -224,10 +239,15 @@ class DecodeScreen(Browsing, Tuning, Saving):
         if self._current(message):
             self.load_status = message.text
 
+    def on_load_bar(self, message: messages.LoadBar) -> None:
+        if self._current(message):
+            self.load_bars[message.bar.key] = message.bar
+
     def on_models_ready(self, message: messages.ModelsReady) -> None:
         if self._current(message):
             self.models = message.summary
             self.load_status = f"models loaded in {message.load_seconds:.1f} s"
+            self.load_bars.clear()
 
     def on_decode_started(self, message: messages.DecodeStarted) -> None:
         if self._current(message):
@@ -243,6 +263,7 @@ class DecodeScreen(Browsing, Tuning, Saving):
         if isinstance(event, RoundRewound):
             self.decode = DecodeView.fold(self.event_log)
             self.viewed = self.selected = None
+            self.app.clear_notifications()  # "… from round N" of the rounds undone no longer hold
             self.notify(
                 f"back at the start of round {event.round_index + 1} · "
                 f"{event.config.policy_label} from here",
@@ -291,6 +312,8 @@ class DecodeScreen(Browsing, Tuning, Saving):
         need = NEEDS.get(action)
         if need is not None and not self.can(need):
             return False  # this session cannot: the key leaves the Footer and the palette
+        if action == "sweep" and self.sweep is None:
+            return False  # no sweep was opened (spectui --sweep FILE)
         # While the models load, steps queue up (the worker takes them once it is ready).
         if action in DECODE_ACTIONS and self.phase not in ("ready", "loading"):
             return None
@@ -353,6 +376,7 @@ class DecodeScreen(Browsing, Tuning, Saving):
         if self._loading_models():
             self.notify("The models are still loading; restart once they are.", severity="warning")
             return
+        self.app.clear_notifications()  # what they said of the old run's rounds no longer holds
         self.start_run(self.retry_round())
 
     def retry_round(self) -> int | None:
@@ -364,7 +388,14 @@ class DecodeScreen(Browsing, Tuning, Saving):
 
     def action_help(self) -> None:
         """List every key."""
-        self.app.push_screen(HelpScreen(self.BINDINGS))
+        # The keys this session offers, as the Footer and the palette do (keys.py).
+        offered = [
+            binding
+            for binding in self.BINDINGS
+            if not isinstance(binding, Binding)
+            or self.check_action(action_name(binding.action), ()) is not False
+        ]
+        self.app.push_screen(HelpScreen(offered))
 
     async def action_quit(self) -> None:
         """Quit."""

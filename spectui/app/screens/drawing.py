@@ -12,6 +12,7 @@ from textual.widgets import Footer, Static
 from spectui.app.control import SPEEDS
 from spectui.app.state import Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatsPanel, StatusHeader, TokenDetail, TokenStream
+from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
 from spectui.engine.policies import policy_label
 
@@ -132,7 +133,8 @@ class Drawing:
                 panel.forget()
         stream = screen.query_one(TokenStream)
         if phase == "loading" and screen.error is None:
-            stream.show_message(f"⏳ {screen.load_status}")
+            bars = screen.load_bars.values()
+            stream.show_message(loading_view(screen.load_status, bars), shape=len(bars))
         elif not stream.unchanged((version, screen.viewed)):
             stream.show(decode, pieces, selected, screen.viewed)
         stream.border_subtitle = f"←/→ inspect · {screen.models}" if screen.models else ""
@@ -151,9 +153,8 @@ class Drawing:
         if not detail.unchanged(version):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
         stats = screen.query_one(StatsPanel)
-        k = screen.config.draft_span
-        if not stats.unchanged((screen.run_id, id(decode.stats), k)):
-            stats.show(decode.stats, k, screen.timings)
+        if not stats.unchanged((screen.run_id, id(decode.stats))):
+            stats.show(decode.stats, screen.timings)
 
     def _show_error(self) -> None:
         screen = self.screen

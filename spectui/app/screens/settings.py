@@ -1,12 +1,14 @@
 """The `s` screen: every between-round setting of DecodeConfig, changed live.
 
 The form is made from the config's field metadata (label, range, choices), one row per
-tunable field. Values are checked by `DecodeConfig.retuned`, the engine's own validation, so a
-refusal names the field and its allowed range exactly as `spectui run` would.
+tunable field. Numbers are typed as text and checked on Apply: what was typed stays on screen,
+and a refusal quotes it, names the setting by its label and gives the range shown beside it.
+Values are then checked by `DecodeConfig.retuned`, the engine's own validation.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual import on
@@ -21,12 +23,12 @@ from spectui.engine.config import (
     DecodeConfig,
     allowed_range,
     base_type,
+    field_problem,
     knob_of,
+    requirement,
     tunable_names,
 )
 from spectui.engine.policies import policy_label
-
-INPUT_TYPES = {int: "integer", float: "number"}
 
 
 class SettingsScreen(Dialog[dict[str, Any] | None]):
@@ -63,27 +65,23 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
         elif kind is bool:
             yield Checkbox(rule.note, value, compact=True, id=name)
         else:
-            yield Input(
-                _text(value),
-                type=INPUT_TYPES[kind],  # type: ignore[arg-type]
-                compact=True,
-                id=name,
-                select_on_focus=True,
-            )
+            # Plain text, not Textual's type="integer"/"number": those drop each key their pattern
+            # refuses with only a bell, so in an integer field "0.5" became "05", "1e400" "1400".
+            yield Input(_text(value), compact=True, id=name, select_on_focus=True)
             yield Label(allowed_range(name), classes="hint")
 
     def _value(self, name: str) -> Any:
-        """One setting as entered; raises ConfigError for text that is not of its type."""
+        """One setting as entered; raises ConfigError quoting the text unless it fits the field."""
         widget = self.query_one(f"#{name}")
         if isinstance(widget, (Select, Checkbox)):
             return widget.value
         assert isinstance(widget, Input)
-        raw, kind = widget.value.strip(), base_type(name)
-        try:
-            return kind(raw)
-        except ValueError:
-            noun = "an integer" if kind is int else "a number"
-            raise ConfigError(f"{name} must be {noun} {allowed_range(name)}, got {raw!r}") from None
+        text = widget.value.strip()
+        value = _number(text, base_type(name))
+        if value is None or field_problem(name, value) is not None:
+            # The text as typed, not the number it parsed to: '1e400', not inf.
+            raise ConfigError(f"{requirement(name, knob_of(name).label)}, got {text!r}")
+        return value
 
     def changes(self) -> dict[str, Any]:
         """The values as typed; raises ConfigError naming the first bad one."""
@@ -108,6 +106,15 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
     def action_cancel(self) -> None:
         """Close without changing anything."""
         self.close(None)
+
+
+def _number(text: str, kind: type) -> int | float | None:
+    """`text` as a number of `kind`, or None: not one ("0.5" for an int), or not finite."""
+    try:
+        number: int | float = kind(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None  # float() takes "inf", "nan", "1e400"
 
 
 def _text(value: object) -> str:

@@ -10,7 +10,7 @@ from spectui.app.control import StepControl
 from spectui.app.screens.drawing import shown_value
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.state import DecodeView
-from spectui.engine.config import ConfigError, DecodeConfig
+from spectui.engine.config import ConfigError, DecodeConfig, knob_of
 from spectui.engine.policies import next_policy
 
 
@@ -20,9 +20,14 @@ class Tuning(Screen[None]):
     config: DecodeConfig
     control: StepControl
     decode: DecodeView
+    error: str | None  # the engine stopped on an error (ctrl+r retries)
 
     def refresh_view(self, force: bool = False) -> None:
         """Redraw (the decode screen's)."""
+        raise NotImplementedError
+
+    def retry_round(self) -> int | None:
+        """After an error: the round a retry goes on from (the decode screen's)."""
         raise NotImplementedError
 
     def action_toggle_policy(self) -> None:
@@ -45,13 +50,29 @@ class Tuning(Screen[None]):
             self.notify(str(error), title="Setting refused", severity="error")
             return False
         self.config = config
-        self.control.retune(config)
-        current = self.decode.round
-        next_round = 1 if current is None else current.index + (1 if current.finished else 2)
-        summary = ", ".join(f"{name} {shown_value(value)}" for name, value in changes.items())
-        self.notify(f"{summary} from round {next_round}", title="Settings")
+        first_round = self.hand_over(config)
+        summary = ", ".join(
+            f"{knob_of(name).label} {shown_value(value)}" for name, value in changes.items()
+        )
+        if first_round is None:
+            when = ": the decode has ended; a branch (B) or a restart (ctrl+r) uses it"
+        else:
+            when = f" from round {first_round + 1}"
+        self.notify(summary + when, title="Settings")
         self.refresh_view()
         return True
+
+    def hand_over(self, config: DecodeConfig) -> int | None:
+        """Give the worker `config`; the round (0-based) it takes effect from, None if none.
+
+        The step control decides, not the view: the worker may have started a round the screen
+        has not shown yet. After an error the worker is gone, and ctrl+r goes on with `config`
+        from the failed round (or from the first, when that cannot be resumed).
+        """
+        first_round = self.control.retune(config)
+        if self.error is not None:
+            return self.retry_round() or 0
+        return first_round
 
     def action_settings(self) -> None:
         """Open the settings screen."""

@@ -11,6 +11,7 @@ from rich.text import Text
 from spectui.app.format import PIECE_STYLES, mark, prob, quoted
 from spectui.app.state import CheckView, PieceKind, RoundView
 from spectui.app.widgets.panel import Panel
+from spectui.engine.config import DecodeConfig
 from spectui.engine.policies import (
     Column,
     Policy,
@@ -55,13 +56,16 @@ class GatePanel(Panel):
         gates = " · ".join(filter(None, [policy.rule(config), *rules]))
         self.border_subtitle = f"B branch here · {gates}" if past else f"gates: {gates}"
         n_bonus = sum(piece.kind is PieceKind.BONUS for piece in current.appended)
-        self.show_content(_table(current, highlight), 1 + len(current.drafts) + n_bonus)
+        width = self.content_size.width or ASSUMED_WIDTH  # 0 before the first layout
+        table = _table(current, highlight, width)
+        self.show_content(table, 1 + len(current.drafts) + n_bonus)
 
 
 # Laid out by hand rather than with a Rich Table: this redraws on every step of autoplay, and
-# measuring a Table is slow. 73 columns with the three built-in policies, so the table fits an
-# 80-column terminal and the left column of a 120-column one.
+# measuring a Table is slow. Verdict columns that do not fit the panel's width give way, the
+# active policy's last (every verdict is also in the token detail).
 LEAD_COLUMNS: tuple[tuple[str, int, bool], ...] = (("#", 2, False), ("token", 7, False))
+ASSUMED_WIDTH = 76  # the table's width before the panel has been laid out (80 columns)
 MEASURE_COLUMNS: tuple[tuple[str, int, bool], ...] = (("q", 4, True), ("p", 4, True))
 
 
@@ -70,6 +74,13 @@ def _columns(policy: Policy) -> list[tuple[str, int, bool]]:
     own = [(column.header, column.width, column.kind != "token") for column in policy.columns]
     gates_header = " ".join(gate.symbol for gate in all_gates())
     return [*MEASURE_COLUMNS, *own, (gates_header, len(gates_header), False)]
+
+
+def _q(policy: Policy, q: float, config: DecodeConfig) -> Text:
+    """The q column: the q the policy's test used (italic where it is not the drafter's, e.g.
+    speculative sampling's q = 1 for a greedy draft; the rule in the subtitle says why)."""
+    tested = policy.tested_q(q, config)
+    return Text(prob(tested), style="italic" if tested != q else "")
 
 
 def _value(column: Column, view: CheckView) -> str:
@@ -90,11 +101,12 @@ def _cell(
     line.append(" ")
 
 
-def _table(current: RoundView, highlight: int | None) -> Text:
+def _table(current: RoundView, highlight: int | None, width: int) -> Text:
     policy = policy_named(current.config.policy)
-    names = _verdict_columns(current)
-    policies = [(name, len(policy_short(name)) + 1) for name in names]
     columns = _columns(policy)
+    used = sum(w + 1 for _, w, _ in (*LEAD_COLUMNS, *columns))
+    names = _fitting_verdicts(_verdict_columns(current), current.config.policy, width - used)
+    policies = [(name, len(policy_short(name)) + 1) for name in names]
     header = Text(style="bold")
     for title, width, right in (*LEAD_COLUMNS, *columns):
         _cell(header, title, width, right)
@@ -111,7 +123,7 @@ def _table(current: RoundView, highlight: int | None) -> Text:
         if view is None:
             kind = PieceKind.UNCHECKED if rejected_seen or current.finished else PieceKind.PENDING
             _cell(line, quoted(slot.text, 7), 7, style=PIECE_STYLES[kind])
-            _cell(line, prob(slot.q), 4, right=True)
+            _cell(line, _q(policy, slot.q, current.config), 4, right=True)
             note = "—" if kind is PieceKind.UNCHECKED else "…"
             for _, width, right in columns[1:]:
                 _cell(line, note, width, right, style="dim")
@@ -124,7 +136,7 @@ def _table(current: RoundView, highlight: int | None) -> Text:
         kind = PieceKind.DRAFT if check.accepted else PieceKind.REJECTED
         cells: tuple[str | Text, ...] = (
             Text(quoted(view.text, 7), style=PIECE_STYLES[kind]),
-            prob(check.q),
+            _q(policy, check.q, current.config),
             prob(check.p),
             *(_value(column, view) for column in policy.columns),
             Text(" ").join(mark(check.gates.get(gate.key, False)) for gate in all_gates()),
@@ -148,6 +160,21 @@ def _table(current: RoundView, highlight: int | None) -> Text:
     for line in lines:
         line.rstrip()
     return Text("\n").join(lines)
+
+
+def _fitting_verdicts(names: list[str], active: str, room: int) -> list[str]:
+    """The verdict columns that fit in `room` cells: the active policy's always, then the
+    others in registration order until one does not fit (the rest: in the token detail)."""
+    kept = {active}
+    used = len(policy_short(active)) + 2
+    for name in names:
+        if name in kept:
+            continue
+        used += len(policy_short(name)) + 2
+        if used > room:
+            break
+        kept.add(name)
+    return [name for name in names if name in kept]
 
 
 def _verdict_columns(current: RoundView) -> list[str]:

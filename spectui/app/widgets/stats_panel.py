@@ -1,4 +1,4 @@
-"""Running statistics, with Leviathan et al.'s expected tokens per round beside the measured."""
+"""Running statistics, under the names the README's definitions table gives them."""
 
 from __future__ import annotations
 
@@ -10,26 +10,30 @@ from rich.text import Text
 
 from spectui.app.format import sparkline
 from spectui.app.widgets.panel import Panel
-from spectui.engine.stats import expected_tokens_per_round
 
 if TYPE_CHECKING:
     from spectui.engine.stats import StatsSnapshot
 
+SHOWN_POSITIONS = 5  # per-position figures written out (the sparkline shows every position)
+
 
 class StatsPanel(Panel):
-    """Acceptance, accepted lengths, forwards, speed; timings can be hidden (snapshots)."""
+    """Both acceptance conventions, τ and its model, per position, forwards, speed.
+
+    Timings can be hidden (snapshots).
+    """
 
     DEFAULT_CSS = """
     StatsPanel { height: auto; }
     """
 
-    def show(self, stats: StatsSnapshot | None, k: int, timings: bool) -> None:
-        """Render `stats` for draft span `k` (the formula's k)."""
+    def show(self, stats: StatsSnapshot | None, timings: bool) -> None:
+        """Render `stats`, with tokens per second if `timings`."""
         self.border_title = "stats"
         if stats is None or stats.rounds == 0:
             self.show_content(Text("No finished round yet.", style="dim"), 0)
             return
-        self.show_content(stats_text(stats, k, timings), 1)  # always eight cells
+        self.show_content(stats_text(stats, timings), 1)  # always the same cells
 
 
 class StatsGrid:
@@ -48,29 +52,44 @@ class StatsGrid:
         yield grid
 
 
-def stats_text(stats: StatsSnapshot, k: int, timings: bool) -> StatsGrid:
-    """The statistics as labelled cells."""
-    alpha = stats.acceptance_rate
-    expected = expected_tokens_per_round(alpha, k)
+def cell(label: str, *parts: str | tuple[str, str]) -> Text:
+    """A bold label and its value."""
+    return Text.assemble((label + " ", "bold"), *parts)
 
-    def cell(label: str, *parts: str | tuple[str, str]) -> Text:
-        return Text.assemble((label + " ", "bold"), *parts)
 
+def positions(label: str, figures: tuple[float, ...], style: str) -> Text:
+    """A per-position figure as a sparkline and its first values."""
+    shown = " ".join(f"{value:.1f}" for value in figures[:SHOWN_POSITIONS])
+    return cell(label, (sparkline(figures, top=1.0), style), " " + shown)
+
+
+def stats_text(stats: StatsSnapshot, timings: bool) -> StatsGrid:
+    """The statistics as labelled cells (each figure a property of `stats`)."""
     histogram = stats.accepted_length_histogram
-    speed = f" · {stats.tokens_per_second:.1f} tok/s" if timings else ""
+    speed = f" · {stats.tokens_per_second:.0f} tok/s" if timings else ""
     return StatsGrid(
         [
-            cell("α", f"{alpha:.2f} · {stats.accepted}/{stats.drafted} drafts accepted"),
-            cell("rounds", f"{stats.rounds} · accepted/round {stats.mean_accepted:.2f}"),
-            cell("tokens/round", f"{stats.mean_tokens_per_round:.2f} measured"),
             cell(
-                "expected", (f"{expected:.2f}", "bold"), (f" = (1−α^{k + 1})/(1−α), k={k}", "dim")
+                "draft acc.",
+                f"{stats.draft_acceptance_rate:.2f} · {stats.accepted}/{stats.drafted} drafted",
+            ),
+            cell("α per token", f"{stats.alpha:.2f} · {stats.accepted}/{stats.judged} judged"),
+            cell(
+                "τ", f"{stats.tokens_per_round:.2f}/round · accepted {stats.accepted_per_round:.2f}"
             ),
             cell(
-                "per position",
-                (sparkline(stats.per_position_acceptance, top=1.0), "green"),
-                " " + " ".join(f"{a:.1f}" for a in stats.per_position_acceptance[:6]),
+                "expected τ",
+                (f"{stats.expected_tokens_per_round:.2f}", "bold"),
+                (" (k, cap, bonus)", "dim"),
             ),
+            cell(
+                "vLLM length",
+                f"{stats.mean_acceptance_length:.2f}",
+                (" = 1+accepted/round", "dim"),
+            ),
+            cell("rounds", f"{stats.rounds} · {stats.new_tokens} tokens{speed}"),
+            positions("per pos.", stats.per_position_acceptance, "green"),
+            positions("cond. pos.", stats.per_position_conditional, "yellow"),
             cell(
                 "accepted len",
                 (sparkline([float(n) for n in histogram]), "cyan"),
@@ -79,6 +98,5 @@ def stats_text(stats: StatsSnapshot, k: int, timings: bool) -> StatsGrid:
             cell(
                 "forwards", f"verifier {stats.verifier_forwards} · drafter {stats.drafter_forwards}"
             ),
-            cell("new tokens", f"{stats.new_tokens}{speed}"),
         ]
     )

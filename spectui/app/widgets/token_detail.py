@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.text import Text
 
@@ -17,6 +19,11 @@ from spectui.engine.policies import (
 )
 
 LABEL_WIDTH = 9
+# What a draft token that has no check of its own says, by kind.
+UNJUDGED = {
+    PieceKind.PENDING: "not judged yet: space reveals the next check.",
+    PieceKind.UNCHECKED: "discarded unjudged: its round stopped at an earlier draft.",
+}
 
 
 class TokenDetail(Panel):
@@ -50,22 +57,22 @@ class TokenDetail(Panel):
 class Bars:
     """The verifier's top tokens as bars sized to the width they are drawn at."""
 
-    NOTE = " ◀ draft"
+    NOTE_WIDTH = len(" ◀ draft")  # the longest note a row carries
 
-    def __init__(self, rows: list[tuple[str, float, bool]]) -> None:
-        self.rows = rows  # (token text, p, is the draft token)
+    def __init__(self, rows: list[tuple[str, float, str]]) -> None:
+        self.rows = rows  # (token text, p, note: "draft", "this" or "" for the others)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = max(4, options.max_width - LABEL_WIDTH - 1 - 5 - len(self.NOTE))
+        width = max(4, options.max_width - LABEL_WIDTH - 1 - 5 - self.NOTE_WIDTH)
         # Scaled to the top-1 token, so a flat distribution still shows its shape; the
         # number beside each bar is the probability itself.
         top = max((p for _, p, _ in self.rows), default=0.0) or 1.0
-        for text, p, is_draft in self.rows:
+        for text, p, note in self.rows:
             line = Text(quoted(text, LABEL_WIDTH).ljust(LABEL_WIDTH) + " ")
-            line.append(bar(p / top, width), style="bold green" if is_draft else "cyan")
+            line.append(bar(p / top, width), style="bold green" if note else "cyan")
             line.append(f" {prob(p)}")
-            if is_draft:
-                line.append(self.NOTE, style="bold")
+            if note:
+                line.append(f" ◀ {note}", style="bold")
             yield line
 
 
@@ -90,25 +97,58 @@ def _describe(piece: Piece) -> list[RenderableType]:
         ]
     if view is None:
         q = f"q {prob(piece.q)} · " if piece.q is not None else ""
-        return [head, Text(f"{q}not judged yet: space reveals the next check.", style="dim")]
+        return [head, Text(q + UNJUDGED.get(piece.kind, "no gate check."), style="dim")]
+    correction = piece.kind is PieceKind.CORRECTION
     lines: list[RenderableType] = [head]
-    if piece.kind is PieceKind.CORRECTION:
-        lines.append(Text(f"replaces the rejected draft {quoted(view.text)}", style="dim"))
-    lines.extend(_judgement(view))
+    if correction:  # its own numbers first, then the draft it replaced and why that failed
+        lines.append(_correction_p(piece, view))
+        lines.append(
+            Text.assemble(
+                "replaces the rejected draft ",
+                (quoted(view.text, 12), PIECE_STYLES[PieceKind.REJECTED]),
+                ":",
+            )
+        )
+    lines.extend(_judgement(view, indent="  " if correction else ""))
     lines.append(
         Text(f"verifier top-{len(view.alternatives)} (bars relative to top-1)", style="bold")
     )
-    rows = [
-        (text, p, token_id == view.check.token_id)
-        for (text, p), (token_id, _) in zip(view.alternatives, view.check.alternatives, strict=True)
-    ]
-    lines.append(Bars(rows))
+    lines.append(Bars(_bar_rows(piece, view)))
     if view.check.rank > len(view.alternatives):
-        lines.append(Text(f"(the draft ranks {view.check.rank}: below the bars)", style="dim"))
+        draft = "the rejected draft" if correction else "the draft"
+        lines.append(Text(f"({draft} ranks {view.check.rank}: below the bars)", style="dim"))
     return lines
 
 
-def _judgement(view: CheckView) -> list[Text]:
+def _correction_p(piece: Piece, view: CheckView) -> Text:
+    """The verifier's p of a correction token itself, or honestly where it is not known."""
+    known = piece.verifier_p()
+    if known is not None:
+        p, rank = known
+        top1 = " (its top-1)" if rank == 1 else ""
+        return Text(f"verifier p {prob(p)} · rank {rank}{top1}")
+    shown = view.check.alternatives
+    if not shown:
+        return Text("verifier p not recorded", style="dim")
+    # A residual draw (speculative sampling) can land outside the top tokens kept: its p is
+    # at most the last one shown (rounded up, so the bound stays true).
+    bound = math.ceil(shown[-1][1] * 100) / 100
+    return Text(f"verifier p ≤ {bound:.2f}: below the top-{len(shown)} shown", style="dim")
+
+
+def _bar_rows(piece: Piece, view: CheckView) -> list[tuple[str, float, str]]:
+    """(text, p, note) per alternative: the draft marked, and a correction as "this"."""
+    this = piece.token_id if piece.kind is PieceKind.CORRECTION else None
+    notes = {view.check.token_id: "draft"}
+    if this is not None:
+        notes[this] = "this"
+    return [
+        (text, p, notes.get(token_id, ""))
+        for (text, p), (token_id, _) in zip(view.alternatives, view.check.alternatives, strict=True)
+    ]
+
+
+def _judgement(view: CheckView, indent: str = "") -> list[Text]:
     """The measures, each gate against its threshold, the coin, and every policy's verdict."""
     check, config = view.check, view.config
     lines = []
@@ -123,9 +163,8 @@ def _judgement(view: CheckView) -> list[Text]:
     lines.append(gates)
     for policy in POLICIES.values():  # what each policy's own test saw, e.g. sampling's coin
         if policy.explain is not None and policy.name in check.verdicts:
-            lines.append(
-                Text.assemble((policy.explain(check), "dim"), mark(check.verdicts[policy.name]))
-            )
+            explained = policy.explain(check, config)
+            lines.append(Text.assemble((explained, "dim"), mark(check.verdicts[policy.name])))
     verdict = Text.assemble(
         ("▸ ", "bold"), (policy_label(check.policy), "bold"), " ", mark(check.accepted), "  "
     )
@@ -135,4 +174,4 @@ def _judgement(view: CheckView) -> list[Text]:
         verdict.append_text(mark(check.verdicts[name]))
         verdict.append(" ")
     lines.append(verdict)
-    return lines
+    return [Text(indent) + line for line in lines] if indent else lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from rich.console import RenderableType
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -26,11 +27,11 @@ class TokenStream(VerticalScroll, can_focus=False):
     def compose(self) -> ComposeResult:
         yield Panel(id="stream-text")
 
-    def show_message(self, message: str) -> None:
-        """Show a status line instead of the stream (loading)."""
+    def show_message(self, message: RenderableType, shape: Hashable) -> None:
+        """Show a status (the loading state) instead of the stream; `shape`: its layout's."""
         panel = self.query_one(Panel)
         panel.forget()
-        panel.show_content(message, message)
+        panel.show_content(message, shape)
 
     def unchanged(self, inputs: Hashable) -> bool:
         """Whether the stream already shows these inputs (see Panel.unchanged)."""

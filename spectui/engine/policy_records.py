@@ -1,0 +1,136 @@
+"""The records acceptance policies are made of, apart from the registry that holds them.
+
+`DraftMeasures` is what the verifier's distribution says about one draft token, `GateCheck`
+what one check of it found (every quantity, every gate, every policy's verdict); a `Policy` is
+a record of functions over them. The built-in policies are in `policy_library`, the registry
+and the mechanism (`measure_draft`, `gate_check`) in `policies`, which re-exports all of these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # torch loads on first use: traces and replays read these records without it
+    import torch
+
+    from spectui.engine.backends import Scored
+    from spectui.engine.config import DecodeConfig
+
+
+@dataclass(frozen=True)
+class DraftMeasures:
+    """What the verifier's distribution says about one draft token."""
+
+    token_id: int
+    p: float  # verifier probability of the draft token
+    rank: int  # 1-based rank of the draft token in the verifier's distribution
+    top1_id: int  # the verifier's argmax
+    p_top1: float
+    topk_ids: tuple[int, ...]  # the verifier's top tokens, best first (the top-k gate's set)
+    topk_probs: tuple[float, ...]
+    # The verifier's entropy H = −Σ p ln p in nats, from its whole distribution. Where that is
+    # not known it is a lower bound: a served verifier's top-N with the rest as one bucket, and
+    # 0 where it was not measured (scripted seams, traces written before it was).
+    entropy: float = 0.0
+
+
+@dataclass(frozen=True)
+class Chance:
+    """Speculative sampling's coin: accept when uniform < accept_probability."""
+
+    accept_probability: float  # min(1, p / q), q the probability the draft was drawn with
+    uniform: float  # a seeded U[0, 1) draw, recorded so a trace replays identically
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Everything a gate or a policy may look at for one draft token."""
+
+    measures: DraftMeasures
+    chance: Chance
+    n_accepted: int  # draft tokens accepted earlier in this round
+    config: DecodeConfig
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One pass/fail test, shown as `symbol` in the gate column and `rule(config)` in words."""
+
+    key: str  # its name in a GateCheck's `gates` and in traces
+    symbol: str  # one character, the gate column's header
+    rule: Callable[[DecodeConfig], str]  # e.g. "p≥0.05"
+    passes: Callable[[Judged], bool]
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One draft token's verification: all it was judged on, and every policy's verdict."""
+
+    position: int  # 0-based index in the round's draft
+    token_id: int
+    q: float  # drafter's probability of its own token
+    p: float
+    rank: int
+    top1_id: int
+    p_top1: float
+    margin: float  # p_top1 - p
+    gates: dict[str, bool]  # every registered gate's pass/fail, by Gate.key
+    chance: Chance
+    verdicts: dict[str, bool]  # what each policy would decide on this same pass, by name
+    policy: str  # the policy that drove the decode at this position
+    alternatives: tuple[tuple[int, float], ...]  # verifier's top tokens (id, p), best first
+    entropy: float = 0.0  # the verifier's H in nats (see DraftMeasures.entropy); 0 in old traces
+
+    @property
+    def accepted(self) -> bool:
+        """The active policy's verdict."""
+        return self.verdicts[self.policy]
+
+
+ColumnKind = Literal["prob", "count", "token"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A gate-panel column a policy shows between p and the gates."""
+
+    header: str
+    width: int
+    kind: ColumnKind  # prob: four-character probability; count: integer; token: a token id
+    value: Callable[[GateCheck], float | int]
+
+
+# A correction: the token appended where draft `position` was rejected, from the verifier's
+# scores, what the draft was drawn from (a token id for greedy drafts, else q's row) and the
+# engine's chance generator. A next token: the verifier's own token at `position`.
+Correction = Callable[["Scored", int, "int | torch.Tensor", "torch.Generator"], int]
+NextToken = Callable[["Scored", int, "torch.Generator"], int]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An acceptance policy: what it accepts, what it appends instead, and how it is shown."""
+
+    name: str  # the value of --policy and of DecodeConfig.policy
+    label: str  # its display name
+    short: str  # its verdict column's header
+    summary: str  # one line: the rule, for help texts
+    parameters: tuple[str, ...]  # the DecodeConfig fields it reads
+    gates: tuple[Gate, ...]  # the gates it owns (shown for every policy)
+    accept: Callable[[Judged, dict[str, bool]], bool]  # (judged, every gate's pass) -> verdict
+    correction: Correction
+    next_token: NextToken  # the bonus token after a fully accepted draft
+    columns: tuple[Column, ...]
+    rule: Callable[[DecodeConfig], str] = lambda config: ""  # extra words for the gate panel
+    # A line of the token detail from a check and its round's settings, if any.
+    explain: Callable[[GateCheck, DecodeConfig], str] | None = None
+    # The most draft tokens it accepts in one round (None: no cap), for the expected-value model.
+    accept_cap: Callable[[DecodeConfig], int | None] = lambda config: None
+    # The q its test used for a draft of drafter probability q (the gate panel's q column);
+    # a policy that never looks at q shows the drafter's own.
+    tested_q: Callable[[float, DecodeConfig], float] = lambda q, config: q
+    # How many of the verifier's best tokens its gates look up (a top-k set), beyond the
+    # N_ALTERNATIVES always kept.
+    keeps_top: Callable[[DecodeConfig], int] = lambda config: 0

@@ -1,0 +1,50 @@
+"""What a model on a server cannot do, refused when a config is built, before anything loads.
+
+A vLLM server returns a model's top tokens' log-probabilities, never a whole distribution, and
+those before any sampling parameter: sampled drafts (the residual max(0, p − q) needs all of
+p and q) and the sampling warps (they reshape the whole distribution) need the models here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spectui.engine.config import DecodeConfig
+
+
+def served_problem(config: DecodeConfig) -> str | None:
+    """Why a served model cannot run `config` (sampled drafts, warps), or None."""
+    return _served_sampling_problem(config) or _served_warp_problem(config)
+
+
+def _served_warp_problem(config: DecodeConfig) -> str | None:
+    """Temperature, top-k and top-p need whole distributions, which a server never returns."""
+    if config.warp.neutral or not config.remote:
+        return None
+    if config.verifier_url is not None:
+        return (
+            "temperature, top_k and top_p cannot be applied to a verifier on a server: they "
+            "reshape the verifier's whole distribution, and the server returns only its top "
+            "tokens' log-probabilities, before any sampling parameter (vLLM's prompt_logprobs). "
+            "Leave them at 1, 0 and 1, or load the verifier here."
+        )
+    return (
+        "temperature, top_k and top_p need a drafter loaded here: a drafter on a server drafts "
+        "greedily and returns only its tokens' unwarped q, not the distribution they reshape."
+    )
+
+
+def _served_sampling_problem(config: DecodeConfig) -> str | None:
+    """Sampled drafts need the drafter's whole q and the verifier's whole p."""
+    if not config.sample_draft:
+        return None
+    if config.verifier_url is not None:
+        return (
+            "sample_draft cannot be verified exactly by a verifier on a server: the residual "
+            "max(0, p − q) needs the verifier's whole distribution, and the server returns only "
+            "its top tokens. Draft greedily (leave out --sample-draft) or load the verifier here."
+        )
+    if config.drafter_url is not None:
+        return "sample_draft needs a drafter loaded here: a drafter on a server drafts greedily."
+    return None
