@@ -15,6 +15,7 @@ from tiny_models import TinyPair
 
 from spectui.cli import main
 from spectui.engine.config import DecodeConfig
+from spectui.engine.cost import CostModel
 from spectui.engine.stats import RoundShape, ShapeCount, StatsSnapshot
 from spectui.engine.sweep import (
     PromptOutcome,
@@ -30,7 +31,6 @@ from spectui.engine.sweep import (
     prompt_outcome,
 )
 from spectui.engine.sweep_file import (
-    MeasuredCost,
     parse_sweep,
     read_sweep,
     row_key,
@@ -134,7 +134,7 @@ def test_predicted_speedup_is_expected_tau_over_the_round_cost_by_hand() -> None
     expected_tau = alpha + alpha**2 + (1 - alpha**2)  # E[accepted] + the correction's chance
     assert snapshot.expected_tokens_per_round == pytest.approx(expected_tau)
     assert RoundShape(2, None, False).expected_tokens(alpha) == pytest.approx(expected_tau)
-    cost = MeasuredCost(k=2, context_tokens=8, drafter_step=0.1, verifier_step=0.4,
+    cost = CostModel(k=2, context_tokens=8, drafter_step=0.1, verifier_step=0.4,
                         verifier_block=0.6, samples=3)  # fmt: skip
     assert cost.round_cost == pytest.approx(2 * 0.25 + 1.5)  # k·c + r_k
     assert predicted_speedup(snapshot, cost.round_cost) == pytest.approx(expected_tau / 2.0)

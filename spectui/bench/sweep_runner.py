@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from spectui import __version__
 from spectui.engine.compare import score_output
 from spectui.engine.config import DecodeConfig
+from spectui.engine.cost import CostModel
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.loading import ModelPair
 from spectui.engine.policies import GREEDY_EXACT
@@ -28,7 +29,7 @@ from spectui.engine.sweep import (
     predicted_speedup,
     prompt_outcome,
 )
-from spectui.engine.sweep_file import MeasuredCost, SweepHeader, row_key
+from spectui.engine.sweep_file import SweepHeader, row_key
 
 STAGE = "sweep"  # the progress bars' stage
 
@@ -63,7 +64,7 @@ def new_header(pair: ModelPair, plan: SweepPlan, bars: BarSink | None = None) ->
 
 def measure_costs(
     pair: ModelPair, header: SweepHeader, spans: Sequence[int], seconds: float
-) -> dict[int, MeasuredCost]:
+) -> dict[int, CostModel]:
     """The cost model for each draft span in `spans`; {} when a model is served (no c, r_k)."""
     if pair.drafter is None or pair.verifier is None:
         return {}
@@ -78,7 +79,7 @@ def measure_costs(
         sampler = CostSampler(pair, timed, k)
         sampler.sample(seconds)
         model = sampler.model()
-        costs[k] = MeasuredCost(
+        costs[k] = CostModel(
             k=k,
             context_tokens=model.context_tokens,
             drafter_step=model.drafter_step,
@@ -92,7 +93,7 @@ def measure_costs(
 def run_settings(
     pair: ModelPair,
     header: SweepHeader,
-    costs: Mapping[int, MeasuredCost],
+    costs: Mapping[int, CostModel],
     settings: Sequence[Setting],
     finished: Mapping[str, SweepRow],
     bars: BarSink | None = None,
@@ -113,7 +114,7 @@ def run_settings(
 def measure_setting(
     pair: ModelPair,
     header: SweepHeader,
-    costs: Mapping[int, MeasuredCost],
+    costs: Mapping[int, CostModel],
     setting: Setting,
     config: DecodeConfig,
     counter: StepCounter | None = None,

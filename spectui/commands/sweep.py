@@ -22,6 +22,7 @@ from spectui.commands.options import (
     prompt_set_from_args,
 )
 from spectui.commands.progress import CommandProgress
+from spectui.engine.cost import CostModel
 from spectui.engine.policies import DEFAULT_POLICY, policy_label, policy_names
 from spectui.engine.sweep import (
     GridAxis,
@@ -33,7 +34,6 @@ from spectui.engine.sweep import (
     unread_axes,
 )
 from spectui.engine.sweep_file import (
-    MeasuredCost,
     Sweep,
     SweepHeader,
     SweepWriter,
@@ -203,7 +203,7 @@ def _costs(
     previous: Sweep | None,
     emit: Emit,
     progress: CommandProgress,
-) -> dict[int, MeasuredCost]:
+) -> dict[int, CostModel]:
     """The file's cost models, and one measured now for each draft span it lacks."""
     from spectui.bench.sweep_runner import measure_costs
 

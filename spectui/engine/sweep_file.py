@@ -25,37 +25,11 @@ from typing import IO, Any
 
 from spectui.engine.codec import CodecError, from_json, to_json
 from spectui.engine.config import TUNABLE_FIELDS, ConfigError, DecodeConfig
+from spectui.engine.cost import CostModel
 from spectui.engine.sweep import SweepError, SweepRow, frontier
 
 SWEEP_FORMAT = "spectui-sweep"
 SWEEP_VERSION = 1
-
-
-@dataclass(frozen=True)
-class MeasuredCost:
-    """Leviathan et al.'s step costs on this machine for one k (`bench.costmodel.CostModel`)."""
-
-    k: int
-    context_tokens: int  # tokens cached when each step was timed
-    drafter_step: float  # seconds: drafter, 1 new token
-    verifier_step: float  # seconds: verifier, 1 new token
-    verifier_block: float  # seconds: verifier, k+1 new tokens in one forward
-    samples: int
-
-    @property
-    def c(self) -> float:
-        """Drafter step / verifier step."""
-        return self.drafter_step / self.verifier_step
-
-    @property
-    def r_k(self) -> float:
-        """Verifier on k+1 tokens / verifier on 1 token."""
-        return self.verifier_block / self.verifier_step
-
-    @property
-    def round_cost(self) -> float:
-        """One round in verifier steps: k·c + r_k."""
-        return self.k * self.c + self.r_k
 
 
 @dataclass(frozen=True)
@@ -80,7 +54,7 @@ class Sweep:
     """A sweep file's contents: its header, cost models and finished rows."""
 
     header: SweepHeader
-    costs: dict[int, MeasuredCost] = field(default_factory=dict)  # by k
+    costs: dict[int, CostModel] = field(default_factory=dict)  # by k
     rows: tuple[SweepRow, ...] = ()
 
     def config_of(self, row: SweepRow) -> DecodeConfig:
@@ -106,7 +80,7 @@ def header_record(header: SweepHeader) -> dict[str, Any]:
     return {"kind": "sweep", "format": SWEEP_FORMAT, "version": SWEEP_VERSION, **to_json(header)}
 
 
-def cost_record(cost: MeasuredCost) -> dict[str, Any]:
+def cost_record(cost: CostModel) -> dict[str, Any]:
     """A cost line, with c, r_k and k·c + r_k for readers."""
     return {
         "kind": "cost",
@@ -202,7 +176,7 @@ def read_sweep(path: Path) -> Sweep:
 def parse_sweep(lines: Iterable[str], source: str) -> Sweep:
     """A sweep from its lines; an unfinished last line (a killed write) is left out."""
     header: SweepHeader | None = None
-    costs: dict[int, MeasuredCost] = {}
+    costs: dict[int, CostModel] = {}
     rows: dict[str, SweepRow] = {}
     for number, record in _records(lines, source):
         kind = record.get("kind")
@@ -211,7 +185,7 @@ def parse_sweep(lines: Iterable[str], source: str) -> Sweep:
                 raise SweepError(f"{source} is not a spectui sweep file (line 1 is no header)")
             header = _read(SweepHeader, record, source, number)
         elif kind == "cost":
-            cost = _read(MeasuredCost, record, source, number)
+            cost = _read(CostModel, record, source, number)
             costs[cost.k] = cost
         elif kind == "row":
             row = _read(SweepRow, record, source, number)

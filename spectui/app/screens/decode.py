@@ -29,6 +29,7 @@ from spectui.app.screens.drawing import WIDE, Drawing
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.saving import Saving
+from spectui.app.screens.stepping import Stepping
 from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "speed"})
 
 
-class DecodeScreen(Browsing, Tuning, Saving, Sweeping):
+class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
     """Step through a speculative decode one gate check at a time."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
@@ -324,42 +325,6 @@ class DecodeScreen(Browsing, Tuning, Saving, Sweeping):
     def _loading_models(self) -> bool:
         """Whether the worker is still loading (a restart now would load a second copy)."""
         return not self.session.loaded and self.phase == "loading"
-
-    def _decode_ready(self) -> bool:
-        if self.phase in ("ready", "loading"):
-            return True
-        reasons = {
-            "finished": "The decode has finished: ctrl+r restarts it, e edits the prompt.",
-            "error": "The engine stopped on an error: ctrl+r retries, e edits the prompt.",
-        }
-        self.notify(reasons[self.phase], severity="warning")
-        return False
-
-    def _ask(self, request: Any) -> None:
-        self.busy = True
-        self._settled.clear()
-        request()
-
-    def action_step(self) -> None:
-        """Reveal the next gate check (or draft the next round)."""
-        if self._decode_ready():
-            self._ask(self.control.step)
-
-    def action_finish_round(self) -> None:
-        """Run to the end of the current round."""
-        if self._decode_ready():
-            self._ask(self.control.finish_round)
-
-    def action_toggle_play(self) -> None:
-        """Autoplay on or off."""
-        if self._decode_ready():
-            self._ask(lambda: self.control.set_playing(not self.control.playing))
-            self.drawing.refresh_header()
-
-    def action_speed(self, delta: int) -> None:
-        """Autoplay faster (+1) or slower (−1)."""
-        self.control.set_speed(self.control.speed + delta)
-        self.drawing.refresh_header()
 
     def action_edit_prompt(self) -> None:
         """Edit the prompt; the decode restarts on it."""
