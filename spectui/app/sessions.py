@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gc
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from spectui.app import messages
 from spectui.app.driver import Post
+from spectui.engine.prompts import chat_prompt
 from spectui.engine.servers import model_id
 from spectui.engine.source import Ability, LiveSource, TraceSource
 
@@ -24,15 +26,28 @@ if TYPE_CHECKING:
     from spectui.engine.trace import Trace
 
 
+@dataclass(frozen=True)
+class ChatTurns:
+    """--chat: prompts go in as user turns of the verifier tokenizer's chat template."""
+
+    system: str | None = None  # --system TEXT: a system turn before each
+
+
 class LiveSession:
     """Decodes on a model pair, loaded by the first run and kept for the next ones."""
 
     abilities = frozenset(Ability)
     title = ""
 
-    def __init__(self, pair: ModelPair | None = None, api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        pair: ModelPair | None = None,
+        api_key: str | None = None,
+        chat: ChatTurns | None = None,
+    ) -> None:
         self.pair = pair
         self.api_key = api_key  # for model servers; never shown
+        self.chat = chat  # --chat: each prompt decoded as a user turn of the chat template
         self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
         self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
 
@@ -45,7 +60,11 @@ class LiveSession:
         """Load the pair if needed (posting progress), then start the decode (worker thread)."""
         if self.pair is None:
             self.pair = load(post, run, config, self.api_key, self.cancel)
-        self.source = LiveSource(self.pair, config, prompt)
+        if self.chat is None:
+            self.source = LiveSource(self.pair, config, prompt)
+        else:  # the stream shows the template's text; the decode starts from its ids
+            wrapped = chat_prompt(self.pair.tokenizer, prompt, self.chat.system)
+            self.source = LiveSource(self.pair, config, wrapped.text, wrapped.ids)
         return self.source
 
     def stop(self) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from spectui.commands.options import (
+    add_chat_options,
     add_config_options,
     api_key_from_args,
     config_from_args,
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the w key saves it there too (else to ./spectui-trace-<time>.jsonl)",
     )
     add_config_options(parser)
+    add_chat_options(parser)
     parser.add_argument(
         "--compare",
         metavar="POLICY,POLICY[,...]",
@@ -75,9 +77,11 @@ def main(args: argparse.Namespace) -> int:
     if (problem := terminal_problem()) is not None:
         return refuse(problem)
     from spectui.app.app import SpectuiApp
-    from spectui.app.sessions import LiveSession
+    from spectui.app.sessions import ChatTurns, LiveSession
 
-    session = LiveSession(api_key=api_key_from_args(args))
+    system = getattr(args, "system", None)
+    chat = ChatTurns(system) if getattr(args, "chat", False) or system is not None else None
+    session = LiveSession(api_key=api_key_from_args(args), chat=chat)
     app = SpectuiApp(
         config,
         prompts[0].text,
