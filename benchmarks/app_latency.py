@@ -7,10 +7,14 @@ Runs the real `spectui` command in a pseudo-terminal and reads what it paints:
 * latency: press ← / End alternately and time each key until the token-detail panel's title
   changes ("selected token" / "latest check") in the terminal output; first with the engine
   idle, then with autoplay at full speed (the engine worker busy non-stop and the screen
-  repainting).
+  repainting), then during fast-forward (f);
+* fast-forward throughput: press f on a fresh decode of PROMPT and time it to "finished",
+  in tokens/s, against the headless engine (`SpeculativeDecoder`, same pair, config and
+  prompt, in this process) decoding the same tokens.
 
     python benchmarks/app_latency.py                       # the bundled pair
     python benchmarks/app_latency.py --drafter D --verifier V --presses 60 --runs 5
+    python benchmarks/app_latency.py --threads 1     # while other work holds a core
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 WIDTH, HEIGHT = 120, 40  # wide enough that the token-detail panel is always on screen
 LEFT, END = b"\x1b[D", b"\x1bOF"  # End, not Escape: a bare ESC waits for a sequence timeout
+PROMPT = "Once upon a time,"
+FAST_TOKENS = 400  # the fast-forward decode's length (the bundled pair's context allows it)
 
 
 class Pty:
@@ -84,17 +90,21 @@ class Pty:
         os.close(self.master)
 
 
-def autoplay(term: Pty) -> int:
-    """Start autoplay and wait until a few rounds have run; returns the output offset."""
-    offset, _ = term.press(b"p")
-    term.wait_for("playing max", since=offset)
-    term.wait_for("round 3", since=offset)
+def autoplay(term: Pty, key: bytes = b"p") -> int:
+    """Start autoplay (p at "max", or fast-forward: f; both run at engine speed) and let a few
+    rounds run; returns the output offset it started at."""
+    offset, _ = term.press(b"\x12")  # ctrl+r: a fresh decode (the last may have ended)
+    term.wait_for("press space to draft one", since=offset)
+    offset, _ = term.press(key)
+    term.wait_for("playing max" if key == b"p" else "fast-forward", since=offset)
+    time.sleep(0.5)  # a few rounds (at engine speed a given round may never be painted)
     return offset
 
 
-def latencies(term: Pty, presses: int, busy: bool) -> list[float]:
-    """Milliseconds from each key to its repaint; `busy`: keep the engine working meanwhile."""
-    started = autoplay(term) if busy else 0
+def latencies(term: Pty, presses: int, busy: bool, play: bytes = b"p") -> list[float]:
+    """Milliseconds from each key to its repaint; `busy`: keep the engine working meanwhile
+    (autoplay started with `play`: p at "max", or f)."""
+    started = autoplay(term, play) if busy else 0
     samples = []
     for number in range(presses):
         key, title = (LEFT, "selected token") if number % 2 == 0 else (END, "latest check")
@@ -103,11 +113,39 @@ def latencies(term: Pty, presses: int, busy: bool) -> list[float]:
         time.sleep(0.05)  # a person's pace, not a key-repeat flood
         term.drain()
         if busy and b"finished (" in term.output[started:]:  # keep the engine busy
-            term.press(b"\x12")  # ctrl+r: a new decode (the models stay loaded)
-            started = autoplay(term)
+            started = autoplay(term, play)  # a new decode (the models stay loaded)
     if busy:
-        term.press(b"p")
+        term.press(play)
     return samples
+
+
+def fast_forward_seconds(term: Pty) -> float:
+    """Restart the decode, press f, and time it to its end (the app runs FAST_TOKENS)."""
+    offset, _ = term.press(b"\x12")
+    term.wait_for("press space to draft one", since=offset)
+    offset, sent = term.press(b"f")
+    return term.wait_for("finished (", since=offset) - sent
+
+
+def headless_tokens_per_second(
+    drafter: str, verifier: str, threads: int | None
+) -> tuple[float, int]:
+    """The engine alone on the same decode: tokens/s (best of 3, models loaded) and tokens."""
+    from spectui.engine.config import DecodeConfig
+    from spectui.engine.decode import SpeculativeDecoder
+    from spectui.engine.loading import load_pair
+
+    config = DecodeConfig(
+        drafter=drafter, verifier=verifier, max_new_tokens=FAST_TOKENS, threads=threads
+    )
+    pair = load_pair(config)
+    best, tokens = float("inf"), 0
+    for _ in range(3):
+        started = time.perf_counter()
+        done = SpeculativeDecoder(pair, config, PROMPT).run()
+        best = min(best, time.perf_counter() - started)
+        tokens = len(done.output_ids)
+    return tokens / best, tokens
 
 
 def measure(argv: list[str], presses: int) -> dict[str, list[float]]:
@@ -119,9 +157,11 @@ def measure(argv: list[str], presses: int) -> dict[str, list[float]]:
         term.press(b"+")
         term.press(b"+")  # autoplay speed "max"
         offset, _ = term.press(b"\r")  # one round, so there are tokens to select
-        term.wait_for("new tokens", since=offset)  # the stats panel: a round is done
+        term.wait_for("judged", since=offset)  # the stats panel: a round is done
         idle = latencies(term, presses, busy=False)
         busy = latencies(term, presses, busy=True)
+        fast = latencies(term, presses, busy=True, play=b"f")
+        fast_seconds = fast_forward_seconds(term)
         term.press(b"q")
     finally:
         term.close()
@@ -130,6 +170,8 @@ def measure(argv: list[str], presses: int) -> dict[str, list[float]]:
         "ready": [ready * 1000],
         "idle": idle,
         "busy": busy,
+        "fast": fast,
+        "fast_seconds": [fast_seconds],
     }
 
 
@@ -145,6 +187,13 @@ def main() -> int:
     parser.add_argument("--verifier", default=str(BUNDLED_VERIFIER))
     parser.add_argument("--presses", type=int, default=40, help="per phase and run")
     parser.add_argument("--runs", type=int, default=3, help="fresh processes (medians)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for the app and the engine alike (default: torch's own; on a "
+        "machine with other work running, 1: more threads than free cores spin and crawl)",
+    )
     args = parser.parse_args()
     for role in ("drafter", "verifier"):
         if not Path(getattr(args, role)).exists() and "/" in getattr(args, role):
@@ -157,7 +206,10 @@ def main() -> int:
         "--verifier",
         args.verifier,
         "--max-new-tokens",
-        "100000",
+        str(FAST_TOKENS),
+        "--prompt",
+        PROMPT,
+        *(["--threads", str(args.threads)] if args.threads else []),
     ]
     results: dict[str, list[float]] = {}
     for _ in range(args.runs):
@@ -171,13 +223,20 @@ def main() -> int:
         f"time to ready        median {statistics.median(results['ready']):6.0f} ms"
         "  (models loaded)"
     )
-    for phase, label in (("idle", "engine idle"), ("busy", "autoplay at full speed")):
+    phases = (("idle", "engine idle"), ("busy", "autoplay at max"), ("fast", "fast-forward"))
+    for phase, label in phases:
         samples = results[phase]
         print(
             f"keypress → repaint   p50 {percentile(samples, 0.5):5.1f} ms · "
             f"p95 {percentile(samples, 0.95):5.1f} ms · max {max(samples):5.1f} ms  "
             f"({len(samples)} presses, {label})"
         )
+    engine, tokens = headless_tokens_per_second(args.drafter, args.verifier, args.threads)
+    app = tokens / min(results["fast_seconds"])
+    print(
+        f"fast-forward         {app:6.0f} tokens/s · headless engine {engine:6.0f} tokens/s · "
+        f"{app / engine:4.0%} of the engine  ({tokens} tokens, best of {args.runs} and of 3)"
+    )
     return 0
 
 

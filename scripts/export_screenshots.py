@@ -3,9 +3,9 @@
     python scripts/export_screenshots.py                         # the bundled pair
     python scripts/export_screenshots.py --drafter D --verifier V
 
-Each state is reached with key presses, waiting for the engine worker between them, at 80×24
-(the smallest supported terminal) and 160×48. Timings (tokens/s) are hidden so the images only
-change when the app does.
+Each state is reached with key presses, waiting for the engine worker between them, at 60×20
+(the smallest supported terminal), 80×24 and 160×48. Timings (tokens/s, round times, the cost
+model) are hidden so the images only change when the app does.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from spectui.engine.config import DecodeConfig
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
-SIZES = ((80, 24), (160, 48))
+SIZES = ((60, 20), (80, 24), (160, 48))
 # name -> (policy, keys): each starts from a freshly loaded app.
 STATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "mid-round": ("soft", ("enter", "enter", "space", "space")),
@@ -27,6 +27,8 @@ STATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "greedy-rejection": ("greedy", ("enter", "enter", "enter", "space", "space")),
     "selected-token": ("soft", ("enter", "enter", "enter", "home", "right")),
     "help": ("soft", ("question_mark",)),
+    "finished": ("soft", ("f",)),  # fast-forward to the end of the 200-token decode
+    "six-settings-changes": ("soft", ("enter",) + ("right_square_bracket",) * 3 + ("t",) * 3),
 }
 
 

@@ -22,17 +22,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
 
-# Autoplay speeds, slowest first: (seconds between steps, label). "max" still rests a frame
-# between steps: faster than the eye is pointless, and the rest keeps keys responsive.
+# Autoplay speeds, slowest first: (seconds between steps, label). A step is one gate check
+# (or the drafting of a round), so "4 steps/s" is four a second. "max" is engine speed, as
+# fast-forward (f) is: no rest between steps and no wait for a redraw (its seconds unused).
 SPEEDS: tuple[tuple[float, str], ...] = (
-    (2.0, "0.5/s"),
-    (1.0, "1/s"),
-    (0.5, "2/s"),
-    (0.25, "4/s"),
-    (0.1, "10/s"),
+    (2.0, "0.5 steps/s"),
+    (1.0, "1 step/s"),
+    (0.5, "2 steps/s"),
+    (0.25, "4 steps/s"),
+    (0.1, "10 steps/s"),
     (1 / 30, "max"),
 )
 DEFAULT_SPEED = 3
+MAX_SPEED = len(SPEEDS) - 1
+# Fast-forward posts events in batches; at most this many may wait in the screen's queue, so
+# a key press never queues behind more than a few rounds' worth of events.
+BATCHES_AHEAD = 2
 
 
 class StepControl:
@@ -44,6 +49,7 @@ class StepControl:
         self._steps = 0  # single steps granted and not yet taken
         self._through_round = False  # pass every stop until the current round ends
         self._playing = False
+        self._fast_forward = False  # autoplay at engine speed (f), whatever the speed
         self._speed = speed
         self._stopped = False
         self._settings: DecodeConfig | None = None  # for the next round, if changed
@@ -54,6 +60,7 @@ class StepControl:
         self._requests = 0  # every request ever made (lets the UI tell when the worker caught up)
         self._posted = 0  # messages the worker posted ...
         self._handled = 0  # ... and how many of them the UI has handled
+        self._batches = 0  # fast-forward batches posted and not yet received by the UI
 
     # --- the UI side -------------------------------------------------------------------------
 
@@ -73,6 +80,27 @@ class StepControl:
         """Index into SPEEDS."""
         return self._speed
 
+    @property
+    def fast(self) -> bool:
+        """Whether the worker runs at engine speed: fast-forward (f) or autoplay at "max".
+
+        Then it never waits for a redraw (the screen's throttle coalesces them) and posts its
+        events in batches (`driver.Poster`), kept at most BATCHES_AHEAD in the UI's queue.
+        """
+        return self._playing and (self._fast_forward or self._speed == MAX_SPEED)
+
+    @property
+    def fast_forwarding(self) -> bool:
+        """Whether fast-forward (f) is on."""
+        return self._playing and self._fast_forward
+
+    def fast_forward(self, on: bool) -> None:
+        """Start or stop fast-forward (stopping it also stops autoplay)."""
+        with self._cond:
+            self._fast_forward = on
+            self._playing = on
+            self._request()
+
     def step(self) -> None:
         """Let the worker pass one stop point."""
         with self._cond:
@@ -89,12 +117,19 @@ class StepControl:
         """Start or stop autoplay."""
         with self._cond:
             self._playing = playing
+            self._fast_forward = False
             self._request()
 
     def set_speed(self, speed: int) -> None:
         """Change autoplay speed (an index into SPEEDS); takes effect at once."""
         with self._cond:
             self._speed = max(0, min(len(SPEEDS) - 1, speed))
+            self._cond.notify_all()
+
+    def received(self) -> None:
+        """The UI took one fast-forward batch off its queue."""
+        with self._cond:
+            self._batches -= 1
             self._cond.notify_all()
 
     def handled(self, count: int) -> None:
@@ -126,7 +161,7 @@ class StepControl:
             self._branch = round_index
             self._settings = settings
             self._round, self._round_settled, self._over = round_index, False, False
-            self._playing = False
+            self._playing = self._fast_forward = False
             self._steps = 0
             self._through_round = False
             self._request()
@@ -144,10 +179,11 @@ class StepControl:
         """Whether the run was ended."""
         return self._stopped
 
-    def posted(self) -> None:
-        """The worker posted a message."""
+    def posted(self, count: int = 1, batch: bool = False) -> None:
+        """The worker posted `count` engine events (`batch`: in one fast-forward batch)."""
         with self._cond:
-            self._posted += 1
+            self._posted += count
+            self._batches += batch
 
     def take_settings(self) -> DecodeConfig | None:
         """The settings asked for since the last call (applied by the worker between rounds).
@@ -187,7 +223,7 @@ class StepControl:
     def decode_ended(self) -> None:
         """The decode is over: autoplay stops."""
         with self._cond:
-            self._playing = False
+            self._playing = self._fast_forward = False
             self._steps = 0
             self._through_round = False
             self._over = self._branch is None
@@ -206,6 +242,11 @@ class StepControl:
                 if self._through_round or self._steps > 0:
                     if not self._through_round:
                         self._steps -= 1
+                    return True
+                if self.fast:
+                    if self._batches > BATCHES_AHEAD:  # the UI is behind: let it catch up
+                        self._cond.wait()
+                        continue
                     return True
                 if self._playing and self._handled < self._posted:
                     # Backpressure: at full speed the engine outruns the screen; waiting for

@@ -9,6 +9,7 @@ the live session), so the app's first frame never waits for them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from spectui.engine.events import (
     DecodeFinished,
     EngineEvent,
     RoundFinished,
+    RoundRewound,
     TokenAppended,
     TokenChecked,
 )
@@ -30,22 +32,44 @@ if TYPE_CHECKING:
 Post = Callable[[Message], Any]
 
 
+# Events that end a fast-forward batch: a round's end, the decode's, a rewind.
+BATCH_ENDS = (RoundFinished, DecodeFinished, RoundRewound)
+
+
 class Poster:
-    """Posts a run's messages, telling `control` of each engine event (autoplay's backpressure)."""
+    """Posts a run's messages, telling `control` of each engine event (autoplay's backpressure).
+
+    At engine speed (`control.fast`) one message per event would flood the UI's queue, so the
+    events of a round go out together as one `DecodeBatch`.
+    """
 
     def __init__(self, post: Post, control: StepControl, run: int) -> None:
         self.post = post
         self.control = control
         self.run = run
+        self._batch: list[messages.DecodeEvent] = []  # fast-forward events not yet posted
 
     def event(self, source: EventSource, event: EngineEvent) -> None:
-        """Post `event` with its token texts."""
+        """Post `event` with its token texts (at engine speed: with the rest of its round)."""
         shown = source.shown(event) if isinstance(event, TokenAppended) else None
-        self.control.posted()
-        self.post(messages.DecodeEvent(self.run, event, source.texts(event), shown))
+        self._batch.append(messages.DecodeEvent(self.run, event, source.texts(event), shown))
+        if not self.control.fast or isinstance(event, BATCH_ENDS):
+            self.flush()
+
+    def flush(self) -> None:
+        """Post the events held back, if any: alone, or as one batch."""
+        batch, self._batch = self._batch, []
+        if len(batch) == 1:
+            self.control.posted()
+            self.post(batch[0])
+        elif batch:
+            self.control.posted(len(batch), batch=True)
+            self.post(messages.DecodeBatch(self.run, batch))
+            time.sleep(0)  # let the UI thread take the GIL: keys stay responsive
 
     def waiting(self, served: int) -> None:
         """Tell the UI the worker caught up with `served` requests."""
+        self.flush()
         self.post(messages.EngineWaiting(self.run, served))
 
 
@@ -55,11 +79,14 @@ def drive(
     run: int,
     open_source: Callable[[], EventSource],
     resume_at: int | None = None,
+    before_round: Callable[[EventSource], None] | None = None,
 ) -> None:
     """Open a source and play it, stepping as `control` allows, until the run is stopped.
 
     `resume_at`: the source is a decode that failed in that round; it goes back to the
-    round's start (posted as a rewind) and on from there.
+    round's start (posted as a rewind) and on from there. `before_round(source)` runs in
+    this thread before each round is drafted, before the wait and again with the round's
+    settings applied (the cost timer, which times each draft span once).
     """
     poster = Poster(post, control, run)
     source = open_source()  # loading errors and PromptError surface in the app
@@ -70,6 +97,8 @@ def drive(
     stream = source.events()
     ended = False  # the decode's end was posted: only a branch takes it further
     while True:
+        if before_round is not None and not source.finished:
+            before_round(source)  # while the user reads the screen, not after their key
         # Wait *before* drafting, so settings changed between rounds apply to the next one;
         # when the source has nothing left to draft, its end is posted at once.
         if (ended or not source.finished) and not control.wait(poster.waiting):
@@ -84,6 +113,8 @@ def drive(
         if (settings := control.take_settings()) is not None:
             source.retune_to(settings)
         ended = source.finished
+        if before_round is not None and not ended:
+            before_round(source)  # a retune's new span (each span is timed once)
         if not play_round(stream, source, poster):
             return
 
@@ -99,6 +130,8 @@ def play_round(
     control = poster.control
     for event in stream:
         if isinstance(event, TokenChecked):
+            if not control.fast:
+                poster.flush()  # fast-forward stopped mid-round: show what it ran
             if not control.wait(poster.waiting):
                 return False
             if control.branch_pending:

@@ -12,6 +12,9 @@ from textual.binding import Binding, BindingType
 from spectui.engine.source import Ability
 
 DECODE_BINDINGS: list[BindingType] = [
+    # Help and quit come first: a narrow Footer cuts off its last keys, never these two.
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys", id="help"),
+    Binding("q", "quit", "Quit", tooltip="Quit spectui", id="quit"),
     Binding(
         "space",
         "step",
@@ -26,7 +29,21 @@ DECODE_BINDINGS: list[BindingType] = [
         tooltip="Run to the end of this round",
         id="finish_round",
     ),
-    Binding("p", "toggle_play", "Play", tooltip="Autoplay on/off", id="play"),
+    Binding(
+        "p",
+        "toggle_play",
+        "Play",
+        tooltip='Autoplay on/off (at "max" speed: engine speed, as f)',
+        id="play",
+    ),
+    Binding(
+        "f",
+        "fast_forward",
+        "Fast-forward",
+        show=False,  # the Footer is full at 80 columns; ?, the palette and the gate panel name it
+        tooltip="Decode at engine speed, redrawing 4 times a second (f, space or p stops)",
+        id="fast_forward",
+    ),
     Binding(
         "t",
         "toggle_policy",
@@ -84,12 +101,10 @@ DECODE_BINDINGS: list[BindingType] = [
         "w",
         "save_trace",
         "Save trace",
-        show=False,  # the Footer is full at 80 columns; ? and the palette list it
+        show=False,  # the Footer is full at 80 columns; ?, the palette and the gate panel name it
         tooltip="Save this decode as a trace (JSON Lines) that `spectui replay FILE` opens",
         id="save_trace",
     ),
-    Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys", id="help"),
-    Binding("q", "quit", "Quit", tooltip="Quit spectui", id="quit"),
     Binding(
         "left",
         "select(-1)",
@@ -128,7 +143,7 @@ DECODE_BINDINGS: list[BindingType] = [
         "Faster",
         show=False,
         id="faster",
-        tooltip="Autoplay faster (0.5/s … max)",
+        tooltip="Autoplay faster (0.5 steps/s … max)",
     ),
     Binding("minus", "speed(-1)", "Slower", show=False, id="slower", tooltip="Autoplay slower"),
     Binding(

@@ -76,6 +76,22 @@ class DecodeEvent(EngineMessage, bubble=False):
 
 
 @dataclass
+class CostMeasured(EngineMessage, bubble=False):
+    """The cost model at one draft span, timed on the loaded pair between rounds."""
+
+    run: int
+    cost: Any  # spectui.engine.cost.CostModel
+
+
+@dataclass
+class DecodeBatch(EngineMessage, bubble=False):
+    """A round's engine events at fast-forward speed, in order (one message, not one each)."""
+
+    run: int
+    events: list[DecodeEvent]
+
+
+@dataclass
 class ComparisonReady(Message):
     """The compare worker decoded the prompt under every compared policy and scored each."""
 

@@ -154,12 +154,12 @@ def models_summary(drafter: str, verifier: str, device: str, dtype: object) -> s
 
 
 def trace_summary(trace: Trace) -> str:
-    """The models line of a trace, as the live app showed it."""
+    """The models line of a trace: its file and its models by name (none is loaded)."""
     header = trace.header
     config = header.config
     drafter = model_id(config.drafter, config.drafter_url, config.drafter_model)
     verifier = model_id(config.verifier, config.verifier_url, config.verifier_model)
-    return models_summary(drafter, verifier, header.device, header.dtype)
+    return f"{trace.path.name}: {model_label(drafter)} → {model_label(verifier)}"
 
 
 def model_label(name: str) -> str:

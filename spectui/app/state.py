@@ -140,6 +140,16 @@ class RoundView:
         return pieces
 
 
+def round_seconds(before: StatsSnapshot | None, after: StatsSnapshot) -> tuple[float, float]:
+    """A round's (draft, verify) seconds: how much the cumulative totals grew over it.
+
+    `before`: the stats at the end of the round before (None for the first round: from 0).
+    """
+    draft = after.draft_seconds - (before.draft_seconds if before is not None else 0.0)
+    verify = after.verify_seconds - (before.verify_seconds if before is not None else 0.0)
+    return draft, verify
+
+
 @dataclass
 class DecodeView:
     """Everything shown about one decode run."""
@@ -151,6 +161,7 @@ class DecodeView:
     round: RoundView | None = None
     stats: StatsSnapshot | None = None
     finish_reason: events.FinishReason | None = None
+    round_seconds: tuple[float, float] | None = None  # the last finished round's (draft, verify)
     version: int = 0  # bumped by every update, so panels can skip redrawing what has not changed
 
     @classmethod
@@ -230,6 +241,7 @@ class DecodeView:
         self.version += 1
         assert self.round is not None
         self.round.finished = True
+        self.round_seconds = round_seconds(self.stats, stats)
         self.stats = stats
 
     def decode_finished(self, reason: events.FinishReason, stats: StatsSnapshot) -> None:

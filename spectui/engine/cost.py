@@ -6,9 +6,10 @@ sweep's view needs neither torch nor the models.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from spectui.engine.stats import expected_tokens_per_round
+from spectui.engine.stats import StatsSnapshot, expected_tokens_per_round
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,29 @@ class CostModel:
     def predicted_speedup(self, alpha: float) -> float:
         """S = (1 − α^(k+1)) / ((1 − α)(k·c + r_k)) over plain decoding."""
         return expected_tokens_per_round(alpha, self.k) / self.round_cost
+
+
+def predicted_speedup(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> float | None:
+    """The cost model's speedup for the rounds run: expected τ / mean (k·c + r_k).
+
+    Each round costs k·c + r_k verifier steps at its own k, so rounds run at several spans
+    average their costs as `expected_tokens_per_round` averages their expectations. None
+    before a round, or when a span the rounds used has no measured cost.
+    """
+    if stats.rounds == 0 or any(count.k not in costs for count in stats.round_shapes):
+        return None
+    cost = sum(count.rounds * costs[count.k].round_cost for count in stats.round_shapes)
+    return stats.expected_tokens_per_round / (cost / stats.rounds)
+
+
+def measured_speedup(stats: StatsSnapshot, verifier_step: float) -> float | None:
+    """New tokens per verifier-step of time: tok/s × (one verifier step, seconds).
+
+    Plain decoding makes one token per verifier step, so this is the decode's speed over
+    plain decoding's, with the step timed as the cost model times it. Prefill is excluded,
+    as in tok/s. None before any timed round.
+    """
+    seconds = stats.draft_seconds + stats.verify_seconds
+    if stats.new_tokens == 0 or seconds <= 0:
+        return None
+    return stats.new_tokens * verifier_step / seconds

@@ -83,13 +83,20 @@ class Recorder:
         """The messages of one type, in order."""
         return [m for m in self.messages if isinstance(m, kind)]
 
+    def decode_events(self, run: int | None = None) -> list[messages.DecodeEvent]:
+        """The worker's engine-event messages in order (of `run`, if given), whether posted
+        alone or inside a fast-forward `DecodeBatch`."""
+        found: list[messages.DecodeEvent] = []
+        for m in self.messages:
+            if isinstance(m, messages.DecodeBatch):
+                found.extend(m.events)
+            elif isinstance(m, messages.DecodeEvent):
+                found.append(m)
+        return [m for m in found if run is None or m.run == run]
+
     def events(self, kind: type) -> list[Any]:
         """The engine events of one type the worker posted, in order."""
-        return [
-            m.event
-            for m in self.messages
-            if isinstance(m, messages.DecodeEvent) and isinstance(m.event, kind)
-        ]
+        return [m.event for m in self.decode_events() if isinstance(m.event, kind)]
 
 
 def send_key(app: App[Any], key: str) -> None:

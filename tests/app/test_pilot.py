@@ -6,7 +6,6 @@ from typing import Any
 
 from app_helpers import PROMPT, Recorder, plain, press, run, settle, wait_until
 from textual.binding import Binding
-from textual.notifications import Notify
 from textual.widgets import Input, Static
 
 from spectui.app import messages
@@ -14,12 +13,13 @@ from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.state import PieceKind
-from spectui.app.widgets import GatePanel, TokenDetail
+from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
 from spectui.engine import events
 
 
 def notes(recorder: Recorder) -> list[str]:
-    return [str(m.notification.message) for m in recorder.of(Notify)]
+    """What the status line was given to say, in order."""
+    return [m.text for m in recorder.of(StatusLine.Said)]
 
 
 def test_app_loads_then_waits_for_the_first_step(make_app: Any) -> None:
@@ -112,6 +112,7 @@ def test_autoplay_runs_until_paused_and_speed_keys_change_it(make_app: Any) -> N
             assert screen.control.speed == speed - 1
             await pilot.press("plus", "plus", "plus", "plus", "plus")  # clamps at "max"
             assert "max" in screen.status_text
+            await pilot.press("minus")  # 10 steps/s: "max" would finish the tiny decode at once
             await pilot.press("p")
             assert screen.playing and "playing" in screen.status_text
             await wait_until(
@@ -140,14 +141,15 @@ def test_decode_runs_to_the_end_and_then_refuses_steps(make_app: Any) -> None:
             assert not screen.playing
             assert "finished (max tokens)" in screen.status_text
             assert screen.decode.n_generated == 8
-            assert screen.check_action("step", ()) is None  # greyed out in the Footer
+            # The key stays offered: pressed at the end, it says what can be done next.
+            assert screen.check_action("step", ()) is True
             drafted = len(recorder.events(events.RoundDrafted))
             await pilot.press("space")
             await pilot.pause()
             assert len(recorder.events(events.RoundDrafted)) == drafted
             screen.action_step()  # as the command palette would
             await pilot.pause()
-            assert any("finished" in note for note in notes(recorder))
+            assert any("The decode has ended: ctrl+r restarts" in note for note in notes(recorder))
 
     run(scenario)
 
@@ -193,7 +195,8 @@ def test_span_keys_refuse_values_out_of_range(make_app: Any) -> None:
             await pilot.press("left_square_bracket")
             await pilot.pause()
             assert screen.config.draft_span == 1
-            assert "draft span k must be an integer 1..64, got 0" in notes(recorder)
+            refused = "Setting refused: draft span k must be an integer 1..64, got 0"
+            assert refused in notes(recorder)
             await pilot.press("right_square_bracket")
             assert screen.config.draft_span == 2 and "k=2" in screen.status_text
 

@@ -7,14 +7,13 @@ from typing import Any
 
 import pytest
 from app_helpers import PROMPT, Recorder, plain, press, run, settle
-from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from spectui.app.control import StepControl
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.decode import DecodeScreen
-from spectui.app.widgets import GatePanel, TokenStream
+from spectui.app.widgets import GatePanel, StatusLine, TokenStream
 from spectui.app.widgets.panel import Panel
 from spectui.engine import SpeculativeDecoder, events
 from spectui.engine.compare import compare_policies
@@ -177,9 +176,7 @@ def test_branch_needs_a_viewed_round_and_can_go_back_to_the_start(make_app: Any)
             screen = await settle(pilot)
             await press(pilot, "B")  # nothing viewed: refused with the reason
             assert not recorder.events(events.RoundRewound)
-            assert any(
-                "Step back to a round" in str(n.notification.message) for n in recorder.of(Notify)
-            )
+            assert any("Step back to a round" in m.text for m in recorder.of(StatusLine.Said))
             await press(pilot, "enter", "enter", "b", "B")
             assert [m.round_index for m in recorder.events(events.RoundRewound)] == [0]
             assert screen.decode.round is None and screen.decode.n_generated == 0

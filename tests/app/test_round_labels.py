@@ -12,15 +12,14 @@ import re
 from typing import Any
 
 import pytest
-from app_helpers import Recorder, plain, press, run, settle
-from textual.notifications import Notify
+from app_helpers import Recorder, plain, press, run, screen_of, settle
 from textual.pilot import Pilot
 
 from spectui.app.control import StepControl
 from spectui.app.format import prob
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.state import Piece, PieceKind
-from spectui.app.widgets import GatePanel, TokenDetail
+from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
 from spectui.engine.backends import LocalVerifier
 from spectui.engine.config import DecodeConfig
 from spectui.engine.policies import SPECULATIVE_SAMPLING, DraftMeasures, gate_check
@@ -29,17 +28,14 @@ from spectui.engine.policies import SPECULATIVE_SAMPLING, DraftMeasures, gate_ch
 
 
 def settings_notes(recorder: Recorder) -> list[str]:
-    """Every "Settings" message posted so far, in order."""
-    return [
-        str(m.notification.message)
-        for m in recorder.of(Notify)
-        if m.notification.title == "Settings"
-    ]
+    """Every message the status line was given so far, in order."""
+    return [m.text for m in recorder.of(StatusLine.Said)]
 
 
 def shown_notes(pilot: Pilot[Any]) -> list[str]:
-    """The notifications on screen now (not cleared, not expired)."""
-    return [str(notification.message) for notification in pilot.app._notifications]
+    """What the status line shows now (not cleared, not expired): its one message, if any."""
+    message = screen_of(pilot).query_one(StatusLine).message
+    return [message] if message else []
 
 
 async def retune_span(pilot: Pilot[Any], recorder: Recorder, key: str = "[") -> str:
@@ -53,8 +49,8 @@ async def retune_span(pilot: Pilot[Any], recorder: Recorder, key: str = "[") -> 
 
 
 async def started(pilot: Pilot[Any]) -> DecodeScreen:
-    """The settled screen, with notifications that outlast the test (none expire mid-way)."""
-    pilot.app.NOTIFICATION_TIMEOUT = 600
+    """The settled screen, with messages that outlast the test (none expire mid-way)."""
+    screen_of(pilot).query_one(StatusLine).clear_after = 600
     return await settle(pilot)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.style import Style
 
-from spectui.app.control import SPEEDS, StepControl
+from spectui.app.control import BATCHES_AHEAD, MAX_SPEED, SPEEDS, StepControl
 from spectui.app.format import PIECE_STYLES, bar, flowing, quoted, sparkline
 from spectui.app.state import CheckView, DecodeView, PieceKind
 from spectui.engine.config import DecodeConfig
@@ -62,15 +62,32 @@ def test_idle_is_reported_with_the_requests_seen() -> None:
 
 
 def test_autoplay_waits_for_the_screen_to_show_each_event() -> None:
-    control = StepControl(speed=len(SPEEDS) - 1)
+    fastest_paced = len(SPEEDS) - 2  # 10 steps/s ("max" is engine speed: no waiting)
+    control = StepControl(speed=fastest_paced)
     control.set_playing(True)
     assert passes(control)
     control.posted()
     assert not passes(control), "an event the UI has not shown holds autoplay back"
-    control = StepControl(speed=len(SPEEDS) - 1)
+    control = StepControl(speed=fastest_paced)
     control.set_playing(True)
     control.posted()
     control.handled(1)
+    assert passes(control)
+
+
+def test_max_autoplay_waits_only_for_batches_the_screen_has_not_taken() -> None:
+    control = StepControl(speed=MAX_SPEED)
+    control.set_playing(True)
+    control.posted()
+    assert passes(control), "an unshown event does not hold engine speed back"
+    for _ in range(BATCHES_AHEAD + 1):
+        control.posted(3, batch=True)
+    assert not passes(control), "too many batches queued: the worker waits for the screen"
+    control = StepControl(speed=MAX_SPEED)
+    control.set_playing(True)
+    for _ in range(BATCHES_AHEAD + 1):
+        control.posted(3, batch=True)
+    control.received()
     assert passes(control)
 
 
@@ -93,7 +110,7 @@ def test_a_rejection_reads_as_struck_draft_then_correction_then_discards() -> No
     view.token_appended("a", TokenOrigin.DRAFT)
     view.token_checked(check(1, False))
     view.token_appended("B", TokenOrigin.CORRECTION)
-    stats: Any = SimpleNamespace(rounds=1)
+    stats: Any = SimpleNamespace(rounds=1, draft_seconds=0.0, verify_seconds=0.0)
     view.round_finished(stats)
     kinds = [(p.text, p.kind) for p in view.pieces()]
     assert kinds == [

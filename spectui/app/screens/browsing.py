@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from spectui.app.state import DecodeView
@@ -13,6 +14,10 @@ class Browsing(Screen[None]):
     decode: DecodeView
     selected: int | None
     viewed: int | None
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """Show a message in the status line (the decode screen's)."""
+        raise NotImplementedError
 
     def refresh_view(self, force: bool = False) -> None:
         """Redraw (the decode screen's)."""
@@ -44,12 +49,12 @@ class Browsing(Screen[None]):
         """Step back (−1) or forward (+1) through the rounds; past the latest: live again."""
         current = self.decode.round
         if current is None:
-            self.notify("No round yet: nothing to step back to.", severity="warning")
+            self.say("No round yet: nothing to step back to.", "warning")
             return
         latest = current.index
         viewed = (latest if self.viewed is None else self.viewed) + delta
         if viewed < 0:
-            self.notify("This is the first round.", severity="warning")
+            self.say("This is the first round.", "warning")
             return
         self.selected = None
         self.viewed = None if viewed >= latest and delta > 0 else min(viewed, latest)

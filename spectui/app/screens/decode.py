@@ -11,16 +11,17 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from spectui.app import messages
 from spectui.app.control import StepControl
+from spectui.app.costs import CostTimer
 from spectui.app.driver import drive
 from spectui.app.keys import DECODE_BINDINGS, NEEDS, action_name
 from spectui.app.screens.browsing import Browsing
@@ -28,28 +29,36 @@ from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.drawing import WIDE, Drawing
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
+from spectui.app.screens.receiving import Receiving
 from spectui.app.screens.saving import Saving
 from spectui.app.screens.stepping import Stepping
 from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
 from spectui.app.state import DecodeView, Piece
-from spectui.app.widgets import GatePanel, StatsPanel, StatusHeader, TokenDetail, TokenStream
+from spectui.app.widgets import (
+    GatePanel,
+    StatsPanel,
+    StatusHeader,
+    StatusLine,
+    TokenDetail,
+    TokenStream,
+)
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.events import DecodeFinished, RoundDrafted, RoundRewound
 from spectui.engine.log import EventLog
 from spectui.engine.source import Ability
 from spectui.engine.trace import TraceError, save_log
 
 if TYPE_CHECKING:
+    from spectui.engine.cost import CostModel
     from spectui.engine.source import EventSource
 
 # Actions that need a running decode; shown greyed out otherwise.
-DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "speed"})
+DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "fast_forward", "speed"})
 
 
-class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
+class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     """Step through a speculative decode one gate check at a time."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
@@ -91,6 +100,8 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
         self.load_bars: dict[tuple[str, str], Any] = {}  # progress.Bar by Bar.key, while loading
         self.status_text = ""  # what the header says after "spectui — "
         self.models = ""
+        self.model_sizes = ""  # "drafter 1.2M → verifier 5.9M" (model_info.py)
+        self.costs: dict[int, CostModel] = {}  # the cost model by draft span, once timed
         self.drawing = Drawing(self)
         self._worker: Worker[None] | None = None
         self._settled = asyncio.Event()
@@ -128,6 +139,7 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
             with Vertical(id="right"):
                 yield TokenDetail(id="detail", classes="panel")
                 yield StatsPanel(id="stats", classes="panel")
+        yield StatusLine(id="status-line")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -142,6 +154,41 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
                 save_log(self.trace_path, self.event_log)
             except TraceError as error:
                 self.autosave_error = str(error)
+
+    # --- the status line -------------------------------------------------------------------
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """Show a decode message in the status line, instead of the one before."""
+        self.query_one(StatusLine).say(text, severity)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A decode message never covers the panels: it goes to the status line (`say`)."""
+        self.say(f"{title}: {message}" if title else message, severity)
+
+    def on_key(self, event: events.Key) -> None:
+        """The next key clears the last message (its action may say a new one)."""
+        self.query_one(StatusLine).clear()
+
+    def _decode_ready(self) -> bool:
+        """Whether a step can go on; at the end, the status line says what can be done next."""
+        if self.phase != "finished":
+            return super()._decode_ready()
+        self.say(self.ended_words(), "warning")
+        return False
+
+    def ended_words(self) -> str:
+        """What the user can do once the decode (or the replayed trace) has ended."""
+        if not self.can(Ability.DECODE):
+            return "The trace has ended: q quits, b steps back through its rounds"
+        return "The decode has ended: ctrl+r restarts, e edits the prompt, w saves the trace"
 
     # --- the engine worker -------------------------------------------------------------------
 
@@ -186,7 +233,15 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
                 return self.session.reopen()
             return self.session.open(self.post_message, run, config, prompt)
 
-        drive(self.post_message, control, run, open_source, resume_at)
+        timer = CostTimer(self.post_message, run) if self.timings else None
+        drive(
+            self.post_message,
+            control,
+            run,
+            open_source,
+            resume_at,
+            before_round=timer.ensure if timer is not None else None,
+        )
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -227,64 +282,6 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
         self.refresh_bindings()
         self.drawing.refresh_view()
 
-    # --- messages from the worker ------------------------------------------------------------
-
-    def _current(self, message: Any) -> bool:
-        """Whether a message belongs to the running decode; if so, a redraw will show it."""
-        if message.run != self.run_id:
-            return False
-        self.drawing.redraw_soon(counted=isinstance(message, messages.DecodeEvent))
-        return True
-
-    def on_load_progress(self, message: messages.LoadProgress) -> None:
-        if self._current(message):
-            self.load_status = message.text
-
-    def on_load_bar(self, message: messages.LoadBar) -> None:
-        if self._current(message):
-            self.load_bars[message.bar.key] = message.bar
-
-    def on_models_ready(self, message: messages.ModelsReady) -> None:
-        if self._current(message):
-            self.models = message.summary
-            self.load_status = f"models loaded in {message.load_seconds:.1f} s"
-            self.load_bars.clear()
-
-    def on_decode_started(self, message: messages.DecodeStarted) -> None:
-        if self._current(message):
-            self.event_log = EventLog(message.header)
-            self.decode = DecodeView.fold(self.event_log)
-            self.state_changed()
-
-    def on_decode_event(self, message: messages.DecodeEvent) -> None:
-        if not self._current(message) or self.event_log is None:
-            return
-        event = message.event
-        self.event_log.record(event, message.texts, message.shown)
-        if isinstance(event, RoundRewound):
-            self.decode = DecodeView.fold(self.event_log)
-            self.viewed = self.selected = None
-            self.app.clear_notifications()  # "… from round N" of the rounds undone no longer hold
-            self.notify(
-                f"back at the start of round {event.round_index + 1} · "
-                f"{event.config.policy_label} from here",
-                title="Branched",
-            )
-        else:
-            self.decode.apply(event, self.event_log)
-        if isinstance(event, RoundDrafted) and not self.can(Ability.RETUNE):
-            self.config = event.config  # a recording's rounds bring their own settings
-        if isinstance(event, DecodeFinished | RoundRewound):
-            self.state_changed()
-        if isinstance(event, DecodeFinished) and self.trace_path is not None:
-            self.save_trace(self.trace_path)
-
-    def on_engine_waiting(self, message: messages.EngineWaiting) -> None:
-        if self._current(message) and message.served == self.control.requests:
-            self.busy = False
-            self._settled.set()
-            self.drawing.refresh_header()
-
     # --- drawing -----------------------------------------------------------------------------
 
     def on_resize(self) -> None:
@@ -315,8 +312,9 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
             return False  # this session cannot: the key leaves the Footer and the palette
         if action == "sweep" and self.sweep is None:
             return False  # no sweep was opened (spectui --sweep FILE)
-        # While the models load, steps queue up (the worker takes them once it is ready).
-        if action in DECODE_ACTIONS and self.phase not in ("ready", "loading"):
+        # While the models load, steps queue up (the worker takes them once it is ready). At
+        # the end, they say what can be done next (`ended_words`).
+        if action in DECODE_ACTIONS and self.phase not in ("ready", "loading", "finished"):
             return None
         if action in ("restart", "edit_prompt", "compare") and self._loading_models():
             return None
@@ -339,9 +337,9 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
     def action_restart(self) -> None:
         """Restart the decode from the prompt with the current settings."""
         if self._loading_models():
-            self.notify("The models are still loading; restart once they are.", severity="warning")
+            self.say("The models are still loading; restart once they are.", "warning")
             return
-        self.app.clear_notifications()  # what they said of the old run's rounds no longer holds
+        self.query_one(StatusLine).clear()  # what it said of the old run's rounds no longer holds
         self.start_run(self.retry_round())
 
     def retry_round(self) -> int | None:
@@ -371,7 +369,7 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
         """Go back to the start of the viewed round and continue under the current settings."""
         target = self.viewed
         if target is None or self.phase not in ("ready", "finished"):
-            self.notify("Step back to a round first (b), then branch there.", severity="warning")
+            self.say("Step back to a round first (b), then branch there.", "warning")
             return
         self.control.set_playing(False)
         self._ask(lambda: self.control.branch(target, self.config))
@@ -379,7 +377,7 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping):
     def action_compare(self) -> None:
         """Decode the prompt under greedy-exact and soft-guarded side by side."""
         if self.pair is None:
-            self.notify("The models are still loading; compare once they are.", severity="warning")
+            self.say("The models are still loading; compare once they are.", "warning")
             return
         if self.playing:
             self.action_toggle_play()

@@ -15,23 +15,42 @@ from spectui.app.widgets import GatePanel, StatsPanel, StatusHeader, TokenDetail
 from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
 from spectui.engine.policies import policy_label
+from spectui.engine.source import Ability
 
 if TYPE_CHECKING:
     from spectui.app.screens.decode import DecodeScreen
 
 WIDE = 120  # columns from which every panel is on screen at once
-SHORT = 20  # rows below which the stacked layout drops the stats panel
-# Seconds: engine events redraw the screen at most 15 times a second. Autoplay waits for each
-# redraw, so this also caps "max" speed (~2.4 rounds/s on the bundled pair, 3.4 at 20/s), and
-# the idle time it leaves keeps keys fast: key-to-repaint p95 during max autoplay 30-35 ms,
-# against 53-59 ms at 20/s (`benchmarks/app_latency.py`).
+# Rows below which the stacked layout drops the stats panel: what an 80×24 terminal still
+# fits under the stream and a five-draft gate table. The order things give way in, as the
+# screen shrinks: verdict columns of policies other than the active one (gate_panel.py), then
+# the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
+SHORT = 24
+# Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
+# for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
+# the idle time between them keeps keys fast (`benchmarks/app_latency.py`).
 REDRAW_INTERVAL = 1 / 15
+# At engine speed, at most 4 a second: a frame of a 120×40 screen takes Textual ~25 ms on a
+# CPU core the engine's thread needs too (measured: the app's fast-forward speed went from
+# 50% to 66% of the engine's), and nobody reads tokens flying past at hundreds a second.
+FAST_REDRAW_INTERVAL = 1 / 4
 IDLE_HINTS = {  # the gate panel before the first round
-    "ready": "press space to draft one",
+    "ready": "press space to draft one (f: fast-forward the whole decode)",
     "loading": "the models are loading (keys pressed now are kept)",
     "error": "the engine stopped",
     "finished": "the decode ended",
 }
+REPLAY_HINTS = {  # the same, in a replay: there is no model, and nothing is drafted
+    "ready": "press space to play the trace's first round",
+    "finished": "the trace ended",
+}
+
+
+def idle_hint(phase: str, replay: bool) -> str:
+    """What the gate panel says before the first round, for this phase."""
+    if replay and phase in REPLAY_HINTS:
+        return REPLAY_HINTS[phase]
+    return IDLE_HINTS.get(phase, IDLE_HINTS["ready"])
 
 
 def shown_value(value: object) -> str:
@@ -61,18 +80,20 @@ class Drawing:
         while self._pending:
             await asyncio.sleep(REDRAW_INTERVAL / 5)
 
-    def redraw_soon(self, counted: bool) -> None:
+    def redraw_soon(self, counted: int) -> None:
         """Redraw once the queued messages are handled, at most every REDRAW_INTERVAL.
 
         One redraw covers a burst of events, and the pause between redraws leaves the UI
-        thread free for key presses (autoplay waits for each redraw, so it never floods).
-        Key presses redraw at once, through their actions. `counted`: an engine event.
+        thread free for key presses (autoplay waits for each redraw, so it never floods; fast-
+        forward never waits and posts a batch per round). Key presses redraw at once, through
+        their actions. `counted`: how many engine events the message held.
         """
         self._unshown += counted
         if self._pending:
             return
         self._pending = True
-        wait = self._last + REDRAW_INTERVAL - time.monotonic()
+        interval = FAST_REDRAW_INTERVAL if self.screen.control.fast else REDRAW_INTERVAL
+        wait = self._last + interval - time.monotonic()
         if wait > 0:
             self.screen.set_timer(wait, self._redraw)
         else:
@@ -148,13 +169,14 @@ class Drawing:
             highlight = current.n_checked - 1
         gates = screen.query_one(GatePanel)
         if not gates.unchanged((version, highlight, screen.viewed)):
-            gates.show(current, highlight, IDLE_HINTS.get(phase, IDLE_HINTS["ready"]), past=past)
+            hint = idle_hint(phase, replay=not screen.can(Ability.DECODE))
+            gates.show(current, highlight, hint, past=past)
         detail = screen.query_one(TokenDetail)
         if not detail.unchanged(version):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
         stats = screen.query_one(StatsPanel)
-        if not stats.unchanged((screen.run_id, id(decode.stats))):
-            stats.show(decode.stats, screen.timings)
+        if not stats.unchanged((screen.run_id, id(decode.stats), len(screen.costs))):
+            stats.show(decode.stats, screen.timings, decode.round_seconds, screen.costs)
 
     def _show_error(self) -> None:
         screen = self.screen
@@ -183,10 +205,10 @@ class Drawing:
         parts.append(self._state_words())
         if config.verifier_url is not None:  # the engine this decode is watching
             parts.insert(0, f"verifier @ {urlparse(config.verifier_url).netloc}")
-        if screen.session.title:
-            parts.insert(0, screen.session.title)
+        if screen.session.title:  # after the state: a narrow terminal cuts it first
+            parts.append(screen.session.title)
         screen.status_text = " · ".join(parts)
-        screen.query_one(StatusHeader).show(screen.status_text)
+        screen.query_one(StatusHeader).show(screen.status_text, screen.model_sizes)
 
     def _state_words(self) -> str:
         screen = self.screen
@@ -200,6 +222,8 @@ class Drawing:
         }.get(screen.phase)
         if state is None:
             state = f"▶ playing {speed}" if screen.playing else f"⏸ paused · {speed}"
+            if screen.control.fast_forwarding:
+                state = "⏩ fast-forward"
             if screen.busy and not screen.playing:
                 state += " · working"
         return state

@@ -17,27 +17,49 @@ from spectui.app.screens.dialog import Dialog
 from spectui.app.state import PieceKind
 from spectui.engine.policies import POLICIES
 
-INTRO = """\
-Each round the drafter proposes k tokens; the verifier scores all of them in one forward
-pass; the active policy accepts them left to right and stops at the first rejection, where
-the verifier's own token is appended instead (the correction).
-"""
-ABOUT = """\
-The gate panel shows each policy's own columns for its rounds (speculative-sampling:
-p/q = min(1, p/q) and the draw u).
-t cycles through the policies (also in settings and ctrl+p).
-
-b / n step back and forward through earlier rounds (their drafts and gate checks; the
-round's tokens sit between ⟦ ⟧ in the stream). B branches: the decode goes back to the
-start of the viewed round and continues under the current policy and settings (pick them
-first), exactly as if they had been switched on live at that round.
-c compares greedy-exact and soft-guarded on the prompt: the outputs side by side, where they
-part (underlined, ▶ at the first divergence), the soft output's tokens that are not the
-verifier's argmax, and the verifier's log-likelihood of each output.
-
-q: drafter's probability of its token · p: verifier's · p₁: verifier's top-1 · Δ = p₁ − p.
-Expected tokens per round (Leviathan et al.): (1 − α^(k+1)) / (1 − α), α the acceptance rate.
-Settings and the policy change from the next round on; the gate panel shows every verdict."""
+# Each paragraph is one string with no line breaks: the help screen wraps it to its width.
+# (title, paragraphs), one section per panel; the keys come from BINDINGS, the policies from
+# their records.
+SECTIONS: list[tuple[str, list[str]]] = [
+    (
+        "tokens",
+        [
+            "Each round the drafter proposes k tokens; the verifier scores all of them in one "
+            "forward pass; the active policy accepts them left to right and stops at the first "
+            "rejection, where the verifier's own token is appended instead (the correction).",
+            "b / n step back and forward through earlier rounds (their drafts and gate checks; "
+            "the round's tokens sit between ⟦ ⟧ in the stream). B branches: the decode goes "
+            "back to the start of the viewed round and continues under the current policy and "
+            "settings (pick them first), exactly as if they had been switched on live there.",
+        ],
+    ),
+    (
+        "gates",
+        [
+            "The gate panel shows each policy's own columns for its rounds (speculative-"
+            "sampling: p/q = min(1, p/q) and the draw u). t cycles through the policies (also "
+            "in settings and ctrl+p); settings and the policy change from the next round on, "
+            "and the gate panel shows every policy's verdict.",
+        ],
+    ),
+    (
+        "detail",
+        [
+            "q: drafter's probability of its token · p: verifier's · p₁: verifier's top-1 · "
+            "Δ = p₁ − p.",
+        ],
+    ),
+    (
+        "stats",
+        [
+            "Expected tokens per round (Leviathan et al.): (1 − α^(k+1)) / (1 − α), α the "
+            "acceptance rate.",
+            "c compares greedy-exact and soft-guarded on the prompt: the outputs side by side, "
+            "where they part (underlined, ▶ at the first divergence), the soft output's tokens "
+            "that are not the verifier's argmax, and the verifier's log-likelihood of each.",
+        ],
+    ),
+]
 
 
 class HelpScreen(Dialog[None]):
@@ -55,15 +77,23 @@ class HelpScreen(Dialog[None]):
         with VerticalScroll(id="help-body", classes="dialog") as body:
             body.border_title = "spectui keys"
             body.border_subtitle = "esc close"
+            yield Static(_heading("keys"))
             yield Static(_keys_table(self.bindings))
             yield Static(_legend())
-            yield Static(Text(INTRO))
+            yield Static(_heading("policies"))
             yield Static(_policies_table())
-            yield Static(Text(ABOUT))
+            for title, paragraphs in SECTIONS:
+                yield Static(_heading(title))
+                for paragraph in paragraphs:
+                    yield Static(Text(paragraph), classes="help-paragraph")
 
     def action_close(self) -> None:
         """Close help."""
         self.close()
+
+
+def _heading(title: str) -> Text:
+    return Text(title, style="bold underline")
 
 
 def _policies_table() -> Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from spectui.engine.log import EventLog
@@ -23,6 +24,10 @@ class Saving(Screen[None]):
     event_log: EventLog | None
     trace_path: Path | None
 
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """Show a message in the status line (the decode screen's)."""
+        raise NotImplementedError
+
     def action_save_trace(self) -> None:
         """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
         self.save_trace(self.trace_path or default_trace_path())
@@ -34,10 +39,8 @@ class Saving(Screen[None]):
                 raise TraceError("nothing to save yet: the decode has not started")
             saved = save_log(path, self.event_log)
         except TraceError as error:
-            self.notify(str(error), title="Trace not saved", severity="error")
+            self.say(f"Trace not saved: {error}", "error")
             return None
         ended = "" if self.event_log.done is not None else " (the decode goes on)"
-        self.notify(
-            f"{len(self.event_log.rounds)} rounds saved to {saved}{ended}", title="Trace saved"
-        )
+        self.say(f"Trace saved: {len(self.event_log.rounds)} rounds to {saved}{ended}")
         return saved

@@ -63,7 +63,7 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
             options = [(policy_label(choice), choice) for choice in rule.choices()]
             yield Select(options, value=value, allow_blank=False, compact=True, id=name)
         elif kind is bool:
-            yield Checkbox(rule.note, value, compact=True, id=name)
+            yield Checkbox(switch_label(value, rule.note), value, compact=True, id=name)
         else:
             # Plain text, not Textual's type="integer"/"number": those drop each key their pattern
             # refuses with only a bell, so in an integer field "0.5" became "05", "1e400" "1400".
@@ -88,6 +88,13 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
         values = {name: self._value(name) for name in tunable_names()}
         self.config.retuned(**values)  # the engine's validation: raises ConfigError
         return {k: v for k, v in values.items() if getattr(self.config, k) != v}
+
+    @on(Checkbox.Changed)
+    def switched(self, event: Checkbox.Changed) -> None:
+        """A switch's label says whether it is on (its box alone reads the same both ways)."""
+        name = event.checkbox.id
+        if name is not None:
+            event.checkbox.label = switch_label(event.value, knob_of(name).note)
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#apply")
@@ -119,3 +126,8 @@ def _number(text: str, kind: type) -> int | float | None:
 
 def _text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def switch_label(on: bool, note: str) -> str:
+    """A switch's label: "on: <note>" or "off: <note>"."""
+    return f"{'on' if on else 'off'}: {note}"

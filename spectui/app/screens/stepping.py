@@ -40,8 +40,10 @@ class Stepping(Screen[None]):
         request()
 
     def action_step(self) -> None:
-        """Reveal the next gate check (or draft the next round)."""
-        if self._decode_ready():
+        """Reveal the next gate check (or draft the next round); stops fast-forward."""
+        if self.control.fast_forwarding:
+            self.action_fast_forward()
+        elif self._decode_ready():
             self._ask(self.control.step)
 
     def action_finish_round(self) -> None:
@@ -53,6 +55,12 @@ class Stepping(Screen[None]):
         """Autoplay on or off."""
         if self._decode_ready():
             self._ask(lambda: self.control.set_playing(not self.control.playing))
+            self.drawing.refresh_header()
+
+    def action_fast_forward(self) -> None:
+        """Run the decode at engine speed, or stop (redraws are throttled, never waited for)."""
+        if self._decode_ready():
+            self._ask(lambda: self.control.fast_forward(not self.control.fast_forwarding))
             self.drawing.refresh_header()
 
     def action_speed(self, delta: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from spectui.app.control import StepControl
@@ -16,6 +17,10 @@ class Sweeping(Screen[None]):
     config: DecodeConfig
     prompt: str
     control: StepControl
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """Show a message in the status line (the decode screen's)."""
+        raise NotImplementedError
 
     def start_run(self, resume_at: int | None = None) -> None:
         """Start the decode of `prompt` under `config` afresh (the decode screen's)."""
@@ -33,7 +38,7 @@ class Sweeping(Screen[None]):
     def action_sweep(self) -> None:
         """Show the sweep's settings; enter on one restarts the decode with it."""
         if self.sweep is None:
-            self.notify("No sweep loaded: open one with spectui --sweep FILE.", severity="warning")
+            self.say("No sweep loaded: open one with spectui --sweep FILE.", "warning")
             return
         self.app.push_screen(SweepScreen(self.sweep), self.open_setting)
 
@@ -48,9 +53,8 @@ class Sweeping(Screen[None]):
             # setting from its first round, as a retune, since a restart would load them twice.
             self.control.retune(config)
         else:  # a fresh decode, even after an error (a retry would go on with the old one)
-            self.app.clear_notifications()
             self.start_run()
-        self.notify(f"decoding {self.sweep_label(config)}", title="Sweep setting")
+        self.say(f"Sweep setting: decoding {self.sweep_label(config)}")
 
     def sweep_label(self, config: DecodeConfig) -> str:
         """The table's name of the setting `config` came from."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from spectui.app.control import StepControl
@@ -21,6 +22,10 @@ class Tuning(Screen[None]):
     control: StepControl
     decode: DecodeView
     error: str | None  # the engine stopped on an error (ctrl+r retries)
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """Show a message in the status line (the decode screen's)."""
+        raise NotImplementedError
 
     def refresh_view(self, force: bool = False) -> None:
         """Redraw (the decode screen's)."""
@@ -47,7 +52,7 @@ class Tuning(Screen[None]):
         try:
             config = self.config.retuned(**changes)
         except ConfigError as error:
-            self.notify(str(error), title="Setting refused", severity="error")
+            self.say(f"Setting refused: {error}", "error")
             return False
         self.config = config
         first_round = self.hand_over(config)
@@ -58,7 +63,7 @@ class Tuning(Screen[None]):
             when = ": the decode has ended; a branch (B) or a restart (ctrl+r) uses it"
         else:
             when = f" from round {first_round + 1}"
-        self.notify(summary + when, title="Settings")
+        self.say(summary + when)
         self.refresh_view()
         return True
 

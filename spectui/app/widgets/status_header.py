@@ -26,6 +26,12 @@ class StatusHeader(Static):
     }
     """
 
-    def show(self, status: str) -> None:
-        """Show `status` after the app's name."""
-        self.update(Text.assemble(("spectui", "bold"), (" — ", "dim"), status), layout=False)
+    def show(self, status: str, models: str = "") -> None:
+        """Show `status` after the app's name, then `models` (names and sizes), dim.
+
+        The models come last: a narrow terminal cuts them first, never the status.
+        """
+        parts: list[tuple[str, str] | str] = [("spectui", "bold"), (" — ", "dim"), status]
+        if models:
+            parts.append((f" · {models}", "dim"))
+        self.update(Text.assemble(*parts), layout=False)

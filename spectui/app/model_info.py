@@ -1,0 +1,45 @@
+"""What an engineer wants to know of the models on screen: each one's name and size.
+
+Kept apart from `sessions.models_summary` (the border's device and dtype line): this is the
+header's "drafter 1.2M → verifier 5.9M". A served model has no parameters here: name only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spectui.app.sessions import model_label
+
+# Suffixes for parameter counts, largest first.
+UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
+
+
+def parameter_count(model: Any) -> int | None:
+    """Sum of `p.numel()` over a loaded model's parameters; None for a served one."""
+    if model is None:
+        return None
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def short_count(count: int) -> str:
+    """A parameter count in three significant figures at most: 850, 1.2K, 5.9M, 124M, 1.1B."""
+    for scale, suffix in UNITS:
+        if count >= scale:
+            value = count / scale
+            return f"{value:.1f}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
+    return str(count)
+
+
+def model_words(name: str, model: Any) -> str:
+    """ "name 5.9M" for a loaded model, "name" for a served one."""
+    count = parameter_count(model)
+    label = model_label(name)
+    return label if count is None else f"{label} {short_count(count)}"
+
+
+def model_sizes(pair: Any) -> str:
+    """The pair as "drafter-name 1.2M → verifier-name 5.9M" (a ModelPair; "" for None)."""
+    if pair is None:
+        return ""
+    drafter = model_words(pair.drafter_id, pair.drafter)
+    return f"{drafter} → {model_words(pair.verifier_id, pair.verifier)}"

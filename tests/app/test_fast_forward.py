@@ -1,0 +1,113 @@
+"""Fast-forward (f): the decode at engine speed, never waiting for a redraw, stopped by a key."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from app_helpers import run, settle, wait_until
+
+from spectui.app import messages
+from spectui.app.control import MAX_SPEED, StepControl
+from spectui.app.driver import Poster
+from spectui.app.screens.decode import DecodeScreen
+from spectui.engine.events import EngineEvent, RoundFinished, TokenAppended
+
+TOKENS = 64
+
+
+def outline(screen: DecodeScreen) -> list[tuple[str, tuple[int, ...]]]:
+    """The event log without its timings: each event's kind and the token ids it names."""
+    assert screen.event_log is not None
+    return [(type(event).__name__, token_ids(event)) for event in screen.event_log.events]
+
+
+def token_ids(event: EngineEvent) -> tuple[int, ...]:
+    if isinstance(event, TokenAppended):
+        return (event.token_id,)
+    if isinstance(event, RoundFinished):
+        return event.appended_ids
+    return ()
+
+
+def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_app: Any) -> None:
+    async def stepped() -> tuple[list[Any], list[str]]:
+        async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
+            screen = await settle(pilot)
+            while screen.phase == "ready":
+                await pilot.press("enter")
+                await settle(pilot)
+            assert screen.event_log is not None
+            return outline(screen), list(screen.event_log.shown)
+
+    async def fast() -> tuple[list[Any], list[str]]:
+        async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
+            screen = await settle(pilot)
+            await pilot.press("f")
+            await wait_until(pilot, lambda: screen.phase == "finished")
+            await settle(pilot)
+            assert "finished (" in screen.status_text and not screen.playing
+            assert screen.event_log is not None and screen.event_log.done is not None
+            return outline(screen), list(screen.event_log.shown)
+
+    results: dict[str, tuple[list[Any], list[str]]] = {}
+
+    async def scenario() -> None:
+        results["stepped"] = await stepped()
+        results["fast"] = await fast()
+
+    run(scenario)
+    assert results["fast"] == results["stepped"]
+
+
+@pytest.mark.parametrize("key", ["p", "space", "f"])
+def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any, key: str) -> None:
+    flush = Poster.flush
+
+    def slow_flush(poster: Poster) -> None:  # a slower engine: the tiny pair ends in ~0.1 s
+        time.sleep(0.1)
+        flush(poster)
+
+    monkeypatch.setattr(Poster, "flush", slow_flush)
+
+    async def scenario() -> None:
+        async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
+            screen = await settle(pilot)
+            await pilot.press("f")
+            assert "fast-forward" in screen.status_text
+            await wait_until(pilot, lambda: screen.decode.stats is not None)
+            await pilot.press(key)
+            await settle(pilot)  # the worker stops and the screen shows all it posted
+            assert not screen.playing and "paused" in screen.status_text
+            assert screen.phase == "ready"
+            assert screen.event_log is not None
+            logged = len(screen.event_log.events)
+            await pilot.pause(0.3)
+            assert len(screen.event_log.events) == logged, "stopped means stopped"
+
+    run(scenario)
+
+
+def test_max_autoplay_runs_at_engine_speed_as_fast_forward_does() -> None:
+    control = StepControl(speed=MAX_SPEED - 1)
+    control.set_playing(True)
+    assert not control.fast  # "10 steps/s" waits for each redraw
+    control.set_speed(MAX_SPEED)
+    assert control.fast and not control.fast_forwarding  # "max" does not: engine speed
+    control.set_playing(False)
+    assert not control.fast
+
+
+def test_fast_forward_posts_a_round_as_one_batch() -> None:
+    control = StepControl(speed=0)
+    control.fast_forward(True)
+    assert control.fast and control.fast_forwarding
+    posted: list[Any] = []
+    poster = Poster(posted.append, control, run=1)
+    poster._batch = [messages.DecodeEvent(1, None, {}) for _ in range(3)]  # type: ignore[arg-type]
+    poster.flush()
+    assert [type(message) for message in posted] == [messages.DecodeBatch]
+    assert len(posted[0].events) == 3
+    control.set_playing(False)
+    assert not control.fast and not control.fast_forwarding

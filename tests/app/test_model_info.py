@@ -1,0 +1,43 @@
+"""The header's model sizes and the stats panel's per-round times, computed by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from spectui.app.model_info import model_sizes, short_count
+from spectui.app.state import round_seconds
+from spectui.app.widgets.stats_panel import round_times
+from spectui.engine.stats import StatsTally
+
+
+def test_short_count_keeps_three_figures_at_most() -> None:
+    assert short_count(850) == "850"
+    assert short_count(1_234) == "1.2K"
+    assert short_count(5_900_000) == "5.9M"
+    assert short_count(124_439_808) == "124M"
+    assert short_count(1_100_000_000) == "1.1B"
+
+
+def test_model_sizes_sum_each_models_parameters(tiny_loaded: Any) -> None:
+    pair = tiny_loaded
+    drafter = sum(p.numel() for p in pair.drafter.parameters())
+    verifier = sum(p.numel() for p in pair.verifier.parameters())
+    words = model_sizes(pair)
+    assert words == f"drafter {short_count(drafter)} → verifier {short_count(verifier)}"
+
+
+def test_served_models_are_named_without_a_size(tiny_loaded: Any) -> None:
+    served = replace(tiny_loaded, drafter=None, verifier=None)
+    assert model_sizes(served) == "drafter → verifier"
+    assert model_sizes(None) == ""
+
+
+def test_round_times_are_the_growth_of_the_cumulative_totals() -> None:
+    first = replace(StatsTally().snapshot(), draft_seconds=0.004, verify_seconds=0.010)
+    second = replace(first, draft_seconds=0.0071, verify_seconds=0.0182)
+    assert round_seconds(None, first) == (0.004, 0.010)
+    draft, verify = round_seconds(first, second)
+    assert abs(draft - 0.0031) < 1e-12 and abs(verify - 0.0082) < 1e-12
+    assert round_times((draft, verify)) == "round: draft 3.1 ms · verify 8.2 ms"
+    assert round_times(None) == ""

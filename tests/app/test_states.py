@@ -1,0 +1,170 @@
+"""Every size, every state: messages in the status line, the Footer's ? and q, help that
+reflows, and replays and ended decodes that say what they are and what to do next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from app_helpers import press, run, settle
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Footer, Static
+from textual.widgets._toast import Toast
+
+from spectui.app.replay import replay_app
+from spectui.app.screens.help import SECTIONS
+from spectui.app.screens.settings import SettingsScreen
+from spectui.app.widgets import StatusLine
+from spectui.engine.trace_reader import read_trace
+
+
+def screen_lines(pilot: Pilot[Any]) -> list[str]:
+    """The screen as plain text, one string per row."""
+    return [strip.text for strip in pilot.app.screen._compositor.render_strips()]
+
+
+def status(pilot: Pilot[Any]) -> str:
+    """What the decode screen's status line says now."""
+    return pilot.app.screen.query_one(StatusLine).message
+
+
+def test_messages_go_to_one_status_line_and_no_toast_covers_the_gates(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test(size=(80, 24), notifications=True) as pilot:
+            screen = await settle(pilot)
+            await press(pilot, "enter")
+            await press(pilot, *["left_square_bracket"] * 6)
+            assert not pilot.app.screen.query(Toast)
+            assert len(screen.query(StatusLine)) == 1
+            said = status(pilot)
+            assert said.startswith("Setting refused") or "from round" in said, said
+            rows = [row for row in screen_lines(pilot) if said[:20] in row]
+            assert len(rows) == 1, rows  # one line, replacing the ones before
+            await press(pilot, "space")  # the next key clears it
+            assert status(pilot) == ""
+
+    run(scenario)
+
+
+def test_the_status_line_clears_itself(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            screen = await settle(pilot)
+            line = screen.query_one(StatusLine)
+            line.clear_after = 0.05
+            screen.say("draft span k 3 from round 2")
+            assert status(pilot) == "draft span k 3 from round 2"
+            await pilot.pause(0.2)
+            assert status(pilot) == ""
+
+    run(scenario)
+
+
+def test_severity_is_readable_without_colour(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            screen = await settle(pilot)
+            screen.say("no", "error")
+            await pilot.pause()
+            assert str(screen.query_one(StatusLine).render()).startswith("✗ no")
+            screen.say("hm", "warning")
+            await pilot.pause()
+            assert str(screen.query_one(StatusLine).render()).startswith("! hm")
+
+    run(scenario)
+
+
+def test_a_narrow_footer_still_shows_help_and_quit(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test(size=(60, 20)) as pilot:
+            await settle(pilot)
+            footer = pilot.app.screen.query_one(Footer)
+            row = screen_lines(pilot)[footer.region.y]
+            assert "? Help" in row and "q Quit" in row, row
+
+    run(scenario)
+
+
+def test_a_replay_says_what_it_is_and_what_to_do_at_its_end(make_app: Any, tmp_path: Path) -> None:
+    path = tmp_path / "live.jsonl"
+
+    async def scenario() -> None:
+        app = make_app(max_new_tokens=40)
+        app.decode_screen.trace_path = path
+        async with app.run_test() as pilot:
+            await settle(pilot)
+            await press(pilot, "enter", "enter", "w")  # saved midway: it ends "end of trace"
+        async with replay_app(read_trace(path), timings=False).run_test(size=(80, 24)) as pilot:
+            screen = await settle(pilot)
+            shown = "\n".join(screen_lines(pilot))
+            assert "press space to draft one" not in shown
+            assert "press space to play" in shown
+            assert "float32" not in shown and "live.jsonl: " in screen.models
+            while screen.phase != "finished":
+                await press(pilot, "enter")
+            await press(pilot, "space")
+            assert status(pilot).startswith("The trace has ended: q quits"), (
+                screen.phase,
+                status(pilot),
+            )
+
+    run(scenario)
+
+
+def test_space_at_the_end_of_a_decode_says_what_comes_next(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app(max_new_tokens=6).run_test() as pilot:
+            screen = await settle(pilot)
+            while screen.phase != "finished":
+                await press(pilot, "enter")
+            for key in ("space", "p"):
+                await press(pilot, key)
+                assert status(pilot) == (
+                    "The decode has ended: ctrl+r restarts, e edits the prompt, w saves the trace"
+                )
+
+    run(scenario)
+
+
+def test_the_settings_form_shows_every_policy_and_whether_bonus_is_on(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app(policy="sample").run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            await pilot.pause()
+            form = pilot.app.screen
+            assert isinstance(form, SettingsScreen)
+            assert any("speculative-sampling" in row for row in screen_lines(pilot))
+            bonus = form.query_one("#bonus", Checkbox)
+            before = str(bonus.label)
+            bonus.toggle()
+            await pilot.pause()
+            assert {before.split(":")[0], str(bonus.label).split(":")[0]} == {"on", "off"}
+
+    run(scenario)
+
+
+def test_the_help_reflows_to_the_width(make_app: Any) -> None:
+    rows: dict[int, list[str]] = {}
+
+    async def scenario(width: int) -> None:
+        async with make_app().run_test(size=(width, 150)) as pilot:
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            first = SECTIONS[0][1][0]
+            paragraph = next(
+                s
+                for s in pilot.app.screen.query(".help-paragraph").results(Static)
+                if str(s.render()) == first
+            )
+            region = paragraph.region  # the screen is tall enough to show the whole help
+            shown = screen_lines(pilot)[region.y : region.bottom]
+            lines = [row[region.x : region.right].rstrip() for row in shown if row.strip()]
+            assert " ".join(line.strip() for line in lines).split() == first.split()
+            assert all(len(line) <= paragraph.region.width for line in lines)
+            rows[width] = lines
+
+    for width in (60, 120):
+        run(lambda width=width: scenario(width))  # type: ignore[misc]
+    assert len(rows[120]) < len(rows[60])

@@ -1,0 +1,63 @@
+"""The cost model's speedups on the scripted decode (tests/scripted.py), computed by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from scripted import scripted_decode
+
+from spectui.engine.cost import CostModel, measured_speedup, predicted_speedup
+from spectui.engine.stats import StatsSnapshot
+
+
+def cost(k: int, verifier_block: float) -> CostModel:
+    """A drafter step of 1 s and a verifier step of 4 s: c = 0.25 at every span."""
+    return CostModel(
+        k=k,
+        context_tokens=8,
+        drafter_step=1.0,
+        verifier_step=4.0,
+        verifier_block=verifier_block,
+        samples=3,
+    )
+
+
+COSTS = {5: cost(5, 6.0), 3: cost(3, 5.0), 4: cost(4, 6.0)}  # r_5 1.5, r_3 1.25, r_4 1.5
+
+
+@pytest.fixture(scope="module")
+def stats() -> StatsSnapshot:
+    return scripted_decode()[-1].stats
+
+
+def test_the_cost_model_record() -> None:
+    k5 = COSTS[5]
+    assert (k5.c, k5.r_k, k5.round_cost) == (0.25, 1.5, 5 * 0.25 + 1.5)
+
+
+def test_predicted_speedup_averages_each_rounds_own_cost(stats: StatsSnapshot) -> None:
+    # Rounds: two at k=5 (2.75 verifier steps each), two at k=3 (3·0.25 + 1.25 = 2.0), one
+    # at k=4 (4·0.25 + 1.5 = 2.5): 12 steps over 5 rounds.
+    mean_round_cost = (2 * 2.75 + 2 * 2.0 + 2.5) / 5
+    expected = stats.expected_tokens_per_round / mean_round_cost
+    assert predicted_speedup(stats, COSTS) == pytest.approx(expected)
+
+
+def test_a_single_span_is_the_sweeps_formula(stats: StatsSnapshot) -> None:
+    one_span = {k: COSTS[5] for k in (3, 4, 5)}  # every round costs 2.75
+    assert predicted_speedup(stats, one_span) == pytest.approx(
+        stats.expected_tokens_per_round / 2.75
+    )
+
+
+def test_no_prediction_for_a_span_never_timed(stats: StatsSnapshot) -> None:
+    assert predicted_speedup(stats, {5: COSTS[5], 3: COSTS[3]}) is None
+
+
+def test_measured_speedup_is_tokens_per_verifier_step_of_time(stats: StatsSnapshot) -> None:
+    timed = replace(stats, prefill_seconds=99.0, draft_seconds=1.0, verify_seconds=2.0)
+    # 15 tokens in 3 s of drafting and verifying; plain decoding: one per 4 s verifier step.
+    assert timed.new_tokens == 15
+    assert measured_speedup(timed, 4.0) == pytest.approx(15 * 4.0 / 3.0)
+    assert measured_speedup(replace(timed, draft_seconds=0.0, verify_seconds=0.0), 4.0) is None
