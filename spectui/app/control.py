@@ -38,6 +38,9 @@ MAX_SPEED = len(SPEEDS) - 1
 # Fast-forward posts events in batches; at most this many may wait in the screen's queue, so
 # a key press never queues behind more than a few rounds' worth of events.
 BATCHES_AHEAD = 2
+# Seconds, at most, that engine speed pauses for a key's repaint. Both threads run Python, and
+# one interpreter lock means a repaint competing with the engine takes about twice as long.
+KEY_HOLD = 0.1
 
 
 class StepControl:
@@ -61,6 +64,7 @@ class StepControl:
         self._posted = 0  # messages the worker posted ...
         self._handled = 0  # ... and how many of them the UI has handled
         self._batches = 0  # fast-forward batches posted and not yet received by the UI
+        self._key_held = False  # a key press is being handled: engine speed yields to it
 
     # --- the UI side -------------------------------------------------------------------------
 
@@ -124,6 +128,18 @@ class StepControl:
         """Change autoplay speed (an index into SPEEDS); takes effect at once."""
         with self._cond:
             self._speed = max(0, min(len(SPEEDS) - 1, speed))
+            self._cond.notify_all()
+
+    def hold_for_key(self) -> None:
+        """A key was pressed: at engine speed, the worker waits until `key_shown` (or
+        KEY_HOLD seconds), so the UI thread has the interpreter to itself while it repaints."""
+        with self._cond:
+            self._key_held = True
+
+    def key_shown(self) -> None:
+        """The key's repaint is on screen: engine speed goes on."""
+        with self._cond:
+            self._key_held = False
             self._cond.notify_all()
 
     def received(self) -> None:
@@ -244,6 +260,10 @@ class StepControl:
                         self._steps -= 1
                     return True
                 if self.fast:
+                    if self._key_held:  # a key's repaint first (timed: a lost release is moot)
+                        self._cond.wait(timeout=KEY_HOLD)
+                        self._key_held = False
+                        continue
                     if self._batches > BATCHES_AHEAD:  # the UI is behind: let it catch up
                         self._cond.wait()
                         continue

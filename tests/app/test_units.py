@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.style import Style
 
-from spectui.app.control import BATCHES_AHEAD, MAX_SPEED, SPEEDS, StepControl
+from spectui.app.control import BATCHES_AHEAD, KEY_HOLD, MAX_SPEED, SPEEDS, StepControl
 from spectui.app.format import PIECE_STYLES, bar, flowing, quoted, sparkline
 from spectui.app.state import CheckView, DecodeView, PieceKind
 from spectui.engine.config import DecodeConfig
@@ -157,3 +157,23 @@ def test_the_app_modules_leave_torch_unimported() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_engine_speed_yields_to_a_key_until_its_repaint() -> None:
+    control = StepControl(speed=MAX_SPEED)
+    control.set_playing(True)
+    control.hold_for_key()
+    assert not passes(control, timeout=KEY_HOLD / 2), "a key's repaint comes first"
+    control = StepControl(speed=MAX_SPEED)
+    control.set_playing(True)
+    control.hold_for_key()
+    control.key_shown()
+    assert passes(control, timeout=KEY_HOLD / 2)
+    control = StepControl(speed=MAX_SPEED)
+    control.set_playing(True)
+    control.hold_for_key()  # never shown (a key with no repaint): the hold times out
+    assert passes(control, timeout=KEY_HOLD * 3)
+    paced = StepControl()
+    paced.step()
+    paced.hold_for_key()  # only engine speed yields: a granted step passes at once
+    assert passes(paced, timeout=KEY_HOLD / 2)

@@ -174,7 +174,10 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.say(f"{title}: {message}" if title else message, severity)
 
     def on_key(self, event: events.Key) -> None:
-        """The next key clears the last message (its action may say a new one)."""
+        """The next key clears the last message (its action may say a new one). At engine
+        speed the worker holds off until the key's repaint is on screen."""
+        self.control.hold_for_key()
+        self.call_after_refresh(self.control.key_shown)
         self.query_one(StatusLine).clear()
 
     def _decode_ready(self) -> bool:
