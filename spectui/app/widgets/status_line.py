@@ -49,7 +49,9 @@ class StatusLine(Static):
         self.post_message(self.Said(text, severity))
 
     def clear(self) -> None:
-        """Show nothing."""
+        """Show nothing (already nothing: no repaint, since every key press clears)."""
+        if not self.message and self._timer is None:
+            return
         self.message = ""
         self.update("")
         self.remove_class("-warning", "-error")
