@@ -106,14 +106,17 @@ def latencies(term: Pty, presses: int, busy: bool, play: bytes = b"p") -> list[f
     (autoplay started with `play`: p at "max", or f)."""
     started = autoplay(term, play) if busy else 0
     samples = []
-    for number in range(presses):
-        key, title = (LEFT, "selected token") if number % 2 == 0 else (END, "latest check")
+    selected = False  # whether a token is selected (← selects one, End goes back to live)
+    for _ in range(presses):
+        key, title = (END, "latest check") if selected else (LEFT, "selected token")
         offset, sent = term.press(key)
         samples.append((term.wait_for(title, since=offset) - sent) * 1000)
+        selected = not selected
         time.sleep(0.05)  # a person's pace, not a key-repeat flood
         term.drain()
         if busy and b"finished (" in term.output[started:]:  # keep the engine busy
-            started = autoplay(term, play)  # a new decode (the models stay loaded)
+            started = autoplay(term, play)  # a new decode (the models stay loaded) ...
+            selected = False  # ... with nothing selected
     if busy:
         term.press(play)
     return samples

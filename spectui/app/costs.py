@@ -18,11 +18,15 @@ SECONDS = 0.2  # per span: enough for a stable median of a small pair's millisec
 class CostTimer:
     """Measures the cost model once per draft span of a live decode and posts it."""
 
-    def __init__(self, post: Post, run: int, seconds: float = SECONDS) -> None:
+    def __init__(
+        self, post: Post, run: int, known: frozenset[int] = frozenset(), seconds: float = SECONDS
+    ) -> None:
+        """`known`: spans already timed on this pair (a restart does not time them again: the
+        timing holds the engine's thread for `seconds`, and keys wait on it meanwhile)."""
         self.post = post
         self.run = run
         self.seconds = seconds
-        self._measured: set[int] = set()
+        self._measured: set[int] = set(known)
 
     def ensure(self, source: EventSource) -> None:
         """Post the cost model at the source's draft span, if not yet measured.

@@ -34,6 +34,12 @@ Post = Callable[[Message], Any]
 
 # Events that end a fast-forward batch: a round's end, the decode's, a rewind.
 BATCH_ENDS = (RoundFinished, DecodeFinished, RoundRewound)
+# Seconds the worker rests after posting a batch at engine speed. A thread waiting for the
+# interpreter lock gets it only after the holder's switch interval (5 ms), so without a rest a
+# key's repaint queues behind the engine's Python; measured with benchmarks/app_latency.py on
+# the bundled pair (1 thread): no rest 73% of the engine's speed, key-to-repaint p50 38 ms;
+# 1 ms 67%, 24 ms; 3 ms 55%, 21 ms.
+ROUND_REST = 0.001
 
 
 class Poster:
@@ -65,7 +71,7 @@ class Poster:
         elif batch:
             self.control.posted(len(batch), batch=True)
             self.post(messages.DecodeBatch(self.run, batch))
-            time.sleep(0)  # let the UI thread take the GIL: keys stay responsive
+            time.sleep(ROUND_REST)
 
     def waiting(self, served: int) -> None:
         """Tell the UI the worker caught up with `served` requests."""

@@ -39,6 +39,12 @@ def test_each_span_is_timed_once_and_both_speedups_show(tiny_pair: Any) -> None:
             measured = measured_speedup(stats, cost.verifier_step)
             assert predicted is not None and measured is not None
             assert f"{predicted:.2f}× predicted · {measured:.2f}× measured" in text
+            timed = dict(screen.costs)
+            await pilot.press("ctrl+r")  # a restart keeps the pair: nothing is timed again
+            await settle(pilot)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert screen.costs == timed and screen.costs[5] is timed[5]
 
     run(scenario)
 

@@ -216,7 +216,7 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.busy = True
         self._settled.clear()
         self._worker = self.drive_engine(
-            self.run_id, self.control, self.config, self.prompt, resume_at
+            self.run_id, self.control, self.config, self.prompt, resume_at, frozenset(self.costs)
         )
         self.state_changed()
 
@@ -228,15 +228,18 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         config: DecodeConfig,
         prompt: str,
         resume_at: int | None,
+        timed_spans: frozenset[int],
     ) -> None:
-        """Iterate the session's source in this thread; everything reaches the UI as messages."""
+        """Iterate the session's source in this thread; everything reaches the UI as messages.
+
+        `timed_spans`: draft spans whose cost model the screen has (taken in the UI thread)."""
 
         def open_source() -> EventSource:
             if resume_at is not None:
                 return self.session.reopen()
             return self.session.open(self.post_message, run, config, prompt)
 
-        timer = CostTimer(self.post_message, run) if self.timings else None
+        timer = CostTimer(self.post_message, run, timed_spans) if self.timings else None
         drive(
             self.post_message,
             control,
