@@ -432,7 +432,7 @@ def test_a_hangup_mid_autoplay_ends_the_process(shells: dict[str, Shell]) -> Non
     shell = shells["hangup"]
     shell.wait_for(_ready)
     pid = int(shell.show("#{pane_pid}"))
-    shell.send("+", "+", "p")
+    shell.send("+", "p")  # 10 steps/s: "max" is engine speed and could end the decode first
     shell.wait_for(lambda s: "playing" in s.splitlines()[0])
     threads = len(os.listdir(f"/proc/{pid}/task"))
     assert threads > 1, "the engine worker thread is running"
