@@ -49,8 +49,6 @@ def measure(source: LiveSource, k: int, seconds: float) -> CostModel:
     from spectui.bench.costmodel import CostSampler
 
     context = list(source.decoder.prompt_ids) + list(source.decoder.output_ids)
-    while len(context) < k + 2:  # a very short prompt: any tokens will do for timing
-        context += context
     sampler = CostSampler(source.pair, context, k)
     sampler.sample(seconds)
     return sampler.model()

@@ -42,10 +42,15 @@ class CostSampler:
     """
 
     def __init__(self, pair: ModelPair, context: Sequence[int], k: int) -> None:
-        if len(context) < k + 2:
-            raise ValueError(f"the context needs at least {k + 2} tokens, got {len(context)}")
+        """`context`: the tokens to time at; one shorter than k + 2 (a very short run) is
+        repeated until it is long enough, since any tokens will do for timing."""
+        if not context:
+            raise ValueError("the context needs at least one token")
+        timed = list(context)
+        while len(timed) < k + 2:
+            timed += timed
         self.k = k
-        prefix, feed = list(context[: -(k + 1)]), list(context[-(k + 1) :])
+        prefix, feed = timed[: -(k + 1)], timed[-(k + 1) :]
         self.context_tokens = len(prefix)
         drafter = _StepTimer(pair, pair.local("drafter"), prefix)
         verifier = _StepTimer(pair, pair.local("verifier"), prefix)

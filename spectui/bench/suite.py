@@ -76,8 +76,6 @@ def run_bench(
     for method in _methods(pair, settings, targets, min(WARMUP_TOKENS, new_tokens)):
         method.decode(prompts[0])
     context = prompts[0] + targets[prompts[0]][: new_tokens // 2 + settings.k + 1]
-    while len(context) < settings.k + 2:  # very short runs: any tokens will do for timing
-        context += context
     sampler = CostSampler(pair, context, settings.k)
     methods = _methods(pair, settings, targets, new_tokens)
     timings = run_interleaved(

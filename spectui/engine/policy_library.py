@@ -9,9 +9,10 @@ Medusa's. Every one judges the verifier's distribution after the sampling warps
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from spectui.engine.policy_records import Column, DraftMeasures, Gate, GateCheck, Policy
+from spectui.engine.policy_records import Column, DraftMeasures, Gate, GateCheck, Judged, Policy
 
 if TYPE_CHECKING:
     import torch
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 
 def verifier_argmax(scored: Scored, position: int, *_: object) -> int:
-    """The verifier's own greedy token at `position` (the seed's correction)."""
+    """The verifier's own greedy token at `position` (the seed's correction, and the bonus
+    token of every policy but speculative sampling)."""
     return scored.top1(position)
 
 
@@ -30,6 +32,11 @@ def residual_sample(
 ) -> int:
     """A draw from max(0, p − q), normalised: keeps the output distributed as the verifier's."""
     return scored.sample(position, generator, drawn)
+
+
+def every_gate_of(gates: tuple[Gate, ...]) -> Callable[[Judged, dict[str, bool]], bool]:
+    """A verdict that accepts when each of `gates` passed."""
+    return lambda judged, passed: all(passed[gate.key] for gate in gates)
 
 
 def verifier_sample(scored: Scored, position: int, generator: torch.Generator) -> int:
@@ -94,7 +101,7 @@ GREEDY_EXACT = Policy(
     gates=(),
     accept=lambda judged, gates: judged.measures.token_id == judged.measures.top1_id,
     correction=verifier_argmax,
-    next_token=lambda scored, position, generator: scored.top1(position),
+    next_token=verifier_argmax,
     columns=DEFAULT_COLUMNS,
 )
 
@@ -106,9 +113,9 @@ SOFT_GUARDED = Policy(
     "p₁ − p ≤ margin (Δ), fewer than max_accept accepted this round (n)",
     parameters=("p_thresh", "topk_gate", "margin_gate", "max_accept"),
     gates=SOFT_GATES,
-    accept=lambda judged, gates: all(gates[gate.key] for gate in SOFT_GATES),
+    accept=every_gate_of(SOFT_GATES),
     correction=verifier_argmax,
-    next_token=lambda scored, position, generator: scored.top1(position),
+    next_token=verifier_argmax,
     columns=DEFAULT_COLUMNS,
     rule=warped_note,
     accept_cap=lambda config: config.max_accept,
@@ -224,9 +231,9 @@ RELAXED = Policy(
     "on rejection the verifier's argmax (TensorRT-LLM's relaxed acceptance)",
     parameters=("relaxed_topk", "relaxed_delta"),
     gates=RELAXED_GATES,
-    accept=lambda judged, gates: all(gates[gate.key] for gate in RELAXED_GATES),
+    accept=every_gate_of(RELAXED_GATES),
     correction=verifier_argmax,
-    next_token=lambda scored, position, generator: scored.top1(position),
+    next_token=verifier_argmax,
     columns=DEFAULT_COLUMNS,
     rule=warped_note,
     keeps_top=lambda config: config.relaxed_topk,
@@ -293,7 +300,7 @@ TYPICAL = Policy(
     gates=(),
     accept=lambda judged, gates: _typical_accepts(judged.measures, judged.config),
     correction=verifier_argmax,
-    next_token=lambda scored, position, generator: scored.top1(position),
+    next_token=verifier_argmax,
     # H takes the place of Δ: the threshold moves with it (a flat distribution lowers it).
     columns=(ENTROPY_COLUMN, RANK_COLUMN, TOP1_COLUMN, P_TOP1_COLUMN),
     rule=_typical_rule,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import unicodedata
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from rich.console import Console
@@ -116,3 +116,16 @@ def send_key(app: App[Any], key: str) -> None:
     event.set_sender(app)
     assert app._driver is not None
     app._driver.send_message(event)
+
+
+Before = Callable[[Pilot[Any]], Awaitable[None]]  # a snapshot's run_before
+
+
+def keys(*pressed: str) -> Before:
+    """A run_before that waits for the models, then presses keys one by one."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await press(pilot, *pressed)
+
+    return run_before

@@ -6,12 +6,11 @@ selected token, a replay, and the end of a decode.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import press, run, settle
+from app_helpers import keys, press, run, settle
 from textual.pilot import Pilot
 from textual.widgets import Footer
 
@@ -25,15 +24,6 @@ SIZES = [
     pytest.param((120, 40), id="120x40"),
 ]
 TRACE = Path(__file__).parent.parent / "data" / "trace-v1-soft.jsonl"
-Before = Callable[[Pilot[Any]], Awaitable[None]]
-
-
-def keys(*pressed: str) -> Before:
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await press(pilot, *pressed)
-
-    return run_before
 
 
 @pytest.mark.parametrize("size", SIZES)

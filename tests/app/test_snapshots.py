@@ -5,26 +5,14 @@ Regenerate with `pytest tests/app --snapshot-update`, then look at the SVGs.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from app_helpers import press, settle
+from app_helpers import keys, settle
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
-Before = Callable[[Pilot[Any]], Awaitable[None]]
-
-
-def keys(*pressed: str) -> Before:
-    """A run_before that waits for the models, then presses keys one by one."""
-
-    async def run_before(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        await press(pilot, *pressed)
-
-    return run_before
 
 
 @pytest.mark.parametrize("size", SIZES)
