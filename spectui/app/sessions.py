@@ -44,10 +44,17 @@ class LiveSession:
         pair: ModelPair | None = None,
         api_key: str | None = None,
         chat: ChatTurns | None = None,
+        notice: str | None = None,
+        chat_prompts: frozenset[str] = frozenset(),
     ) -> None:
         self.pair = pair
+        # Said once the models are ready and kept in the header: how to get the real pair
+        # where spectui fell back to the tiny one.
+        self.notice = notice
         self.api_key = api_key  # for model servers; never shown
         self.chat = chat  # --chat: each prompt decoded as a user turn of the chat template
+        # Prompts the `e` list offers as chat turns: decoded as if --chat, whatever it is.
+        self.chat_prompts = chat_prompts
         self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
         self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
 
@@ -60,10 +67,11 @@ class LiveSession:
         """Load the pair if needed (posting progress), then start the decode (worker thread)."""
         if self.pair is None:
             self.pair = load(post, run, config, self.api_key, self.cancel)
-        if self.chat is None:
+        chat = self.chat or (ChatTurns() if prompt in self.chat_prompts else None)
+        if chat is None:
             self.source = LiveSource(self.pair, config, prompt)
         else:  # the stream shows the template's text; the decode starts from its ids
-            wrapped = chat_prompt(self.pair.tokenizer, prompt, self.chat.system)
+            wrapped = chat_prompt(self.pair.tokenizer, prompt, chat.system)
             self.source = LiveSource(self.pair, config, wrapped.text, wrapped.ids)
         return self.source
 
@@ -86,6 +94,7 @@ class TraceSession:
 
     abilities: frozenset[Ability] = frozenset()
     loaded = True
+    notice: str | None = None
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace

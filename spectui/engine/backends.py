@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
+    from spectui.engine.draft_vocabulary import DraftVocabulary
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -133,11 +135,15 @@ class LocalModel:
     """A Hugging Face causal LM in this process and the KV cache of what it has seen."""
 
     def __init__(
-        self, model: PreTrainedModel, device: torch.device, vocab_size: int | None = None
+        self,
+        model: PreTrainedModel,
+        device: torch.device,
+        vocab_size: int | None = None,
+        draft_vocabulary: DraftVocabulary | None = None,
     ) -> None:
         from spectui.engine.cache import CachedModel
 
-        self.model = CachedModel(model, device, vocab_size)
+        self.model = CachedModel(model, device, vocab_size, draft_vocabulary)
 
     @property
     def cached_length(self) -> int:
@@ -154,7 +160,11 @@ class LocalModel:
 
 
 class LocalDrafter(LocalModel):
-    """A local causal LM drafting one cached forward per token."""
+    """A local causal LM drafting one cached forward per token.
+
+    With a `draft_vocabulary` it drafts over part of the verifier's vocabulary (its rows
+    mapped to the verifier's ids; q is 0 outside them).
+    """
 
     def propose(
         self,

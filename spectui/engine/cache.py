@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import DynamicCache, PreTrainedModel
+
+if TYPE_CHECKING:
+    from spectui.engine.draft_vocabulary import DraftVocabulary
 
 
 class CachedModel:
     """A causal LM and the KV cache of the sequence it has seen so far."""
 
     def __init__(
-        self, model: PreTrainedModel, device: torch.device, vocab_size: int | None = None
+        self,
+        model: PreTrainedModel,
+        device: torch.device,
+        vocab_size: int | None = None,
+        draft_vocabulary: DraftVocabulary | None = None,
     ) -> None:
         self.model = model
         self.device = device
+        # A drafter over part of the vocabulary reads and writes its own row numbers.
+        self.draft_vocabulary = draft_vocabulary
         # Embedding tables are often padded past the tokenizer (Qwen2.5-0.5B vs -7B): logits
         # are cut to the tokenizer's ids, so both models score the same vocabulary.
         self.vocab_size = vocab_size
@@ -37,11 +47,16 @@ class CachedModel:
     def forward(self, feed: list[int], n_logits: int) -> torch.Tensor:
         """Extend the cache by `feed`; logits of its last n_logits positions: [n_logits, vocab]."""
         input_ids = torch.tensor([feed], device=self.device)  # [1, len(feed)]
+        if self.draft_vocabulary is not None:
+            input_ids = self.draft_vocabulary.drafter_ids(input_ids)
         keywords: dict[str, object] = {self._cache_keyword: self.kv_cache}
         if self._keep_keyword:
             keywords[self._keep_keyword] = n_logits
         out = self.model(input_ids=input_ids, use_cache=True, **keywords)
-        return out.logits[0, -n_logits:, : self.vocab_size]
+        logits = out.logits[0, -n_logits:]  # [n_logits, model's vocab]
+        if self.draft_vocabulary is not None:
+            return self.draft_vocabulary.full_logits(logits)  # [n_logits, tokenizer's vocab]
+        return logits[:, : self.vocab_size]
 
     def crop_to(self, length: int) -> None:
         """Drop cached positions beyond `length`.

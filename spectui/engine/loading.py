@@ -17,7 +17,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
 from spectui.engine.config import DecodeConfig
+from spectui.engine.draft_vocabulary import DraftVocabulary, read_draft_vocabulary
 from spectui.engine.errors import ModelLoadError
+from spectui.engine.gguf import converted_directory, gguf_file, gguf_source
 from spectui.engine.progress import BarSink, LoadCancelled, ReportingBar, reporting
 from spectui.engine.servers import (
     UNBOUNDED_CONTEXT,
@@ -54,6 +56,10 @@ class ModelPair:
     vocab_size: int = 0  # the tokenizer's ids: both models' logits are cut to these (0: uncut)
     drafter_endpoint: Endpoint | None = None
     verifier_endpoint: Endpoint | None = None
+    # The drafter's rows as verifier ids, where it drafts over part of the vocabulary.
+    drafter_vocabulary: DraftVocabulary | None = None
+    # Seconds this start spent converting GGUF files (0 where they were cached already).
+    conversion_seconds: float = 0.0
 
     def new_drafter(self) -> Drafter:
         """A drafter for one decode: the local model with a fresh cache, or the server."""
@@ -64,7 +70,9 @@ class ModelPair:
         from spectui.engine.backends import LocalDrafter
 
         assert self.drafter is not None
-        return LocalDrafter(self.drafter, self.device, self.vocab_size or None)
+        return LocalDrafter(
+            self.drafter, self.device, self.vocab_size or None, self.drafter_vocabulary
+        )
 
     def new_verifier(self) -> Verifier:
         """A verifier for one decode: the local model with a fresh cache, or the server."""
@@ -149,7 +157,10 @@ def load_pair(
         torch.set_num_threads(config.threads)
     device = _checked_device(config.device)
     dtype = pick_dtype(config.dtype)
-    source, role = tokenizer_source(config)
+    converting = time.perf_counter()
+    local = converted_config(config, say, bars, cancel)
+    conversion_seconds = time.perf_counter() - converting if local != config else 0.0
+    source, role = tokenizer_source(local)
     say(f"loading tokenizer from {source}")
     tokenizer = _load(AutoTokenizer, source, role)
     if tokenizer.pad_token is None:
@@ -158,8 +169,8 @@ def load_pair(
     endpoints: dict[str, Endpoint | None] = {}
     limits: list[int] = []
     for role, name, url, served in (
-        ("drafter", config.drafter, config.drafter_url, config.drafter_model),
-        ("verifier", config.verifier, config.verifier_url, config.verifier_model),
+        ("drafter", local.drafter, config.drafter_url, config.drafter_model),
+        ("verifier", local.verifier, config.verifier_url, config.verifier_model),
     ):
         if url is None:
             say(f"loading {role} {name}")
@@ -172,7 +183,10 @@ def load_pair(
             endpoint, limit = connect(role, url, served, config, tokenizer, api_key)
             models[role], endpoints[role] = None, endpoint
             limits.append(limit)
-    check_vocabularies(config, tokenizer, models["drafter"], models["verifier"])
+    vocabulary = (
+        None if models["drafter"] is None else read_draft_vocabulary(local.drafter, tokenizer)
+    )
+    check_vocabularies(local, tokenizer, models["drafter"], models["verifier"], vocabulary)
     return ModelPair(
         tokenizer=tokenizer,
         drafter=models["drafter"],
@@ -186,7 +200,33 @@ def load_pair(
         vocab_size=len(tokenizer),
         drafter_endpoint=endpoints["drafter"],
         verifier_endpoint=endpoints["verifier"],
+        drafter_vocabulary=vocabulary,
+        conversion_seconds=conversion_seconds if conversion_seconds > 0.5 else 0.0,
     )
+
+
+def converted_config(
+    config: DecodeConfig,
+    say: Progress,
+    bars: BarSink | None = None,
+    cancel: threading.Event | None = None,
+) -> DecodeConfig:
+    """`config` with each local model named by a GGUF file named by its converted directory
+    instead (converting it first where it is not cached: the one slow start)."""
+    local: dict[str, str] = {}
+    for role, name, url in (
+        ("drafter", config.drafter, config.drafter_url),
+        ("verifier", config.verifier, config.verifier_url),
+    ):
+        file = gguf_file(name) if url is None else None
+        if file is None:
+            continue
+        source = gguf_source(file, role)
+        if not source.converted:
+            say(f"converting the {role} {file.name} from GGUF (once; cached in {source.cache})")
+        with reporting(bars, role, cancel) as bar_class:
+            local[role] = str(converted_directory(source, role, bar_class))
+    return replace(config, **local) if local else config
 
 
 def tokenizer_source(config: DecodeConfig) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 from transformers import AutoTokenizer, PreTrainedModel
 
 from spectui.engine.config import DecodeConfig
+from spectui.engine.draft_vocabulary import DraftVocabulary
 from spectui.engine.errors import ModelLoadError
 
 # Any of these in a directory means it ships its own tokenizer.
@@ -23,15 +24,17 @@ def check_vocabularies(
     tokenizer: Any,
     drafter: PreTrainedModel | None,
     verifier: PreTrainedModel | None,
+    draft_vocabulary: DraftVocabulary | None = None,
 ) -> None:
     """Both models must score every token id of one shared tokenizer.
 
     Embedding tables padded past the tokenizer are fine (Qwen2.5-0.5B and -7B have different
-    row counts and one tokenizer): the logits are cut to the tokenizer's ids.
+    row counts and one tokenizer): the logits are cut to the tokenizer's ids. A drafter with a
+    draft vocabulary scores its part of the ids (checked when the vocabulary was read).
     """
     n_tokens = len(tokenizer)
     for role, name, model in (
-        ("drafter", config.drafter, drafter),
+        ("drafter", config.drafter, None if draft_vocabulary else drafter),
         ("verifier", config.verifier, verifier),
     ):
         if model is not None and _vocab_size(model) < n_tokens:

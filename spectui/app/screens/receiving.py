@@ -87,7 +87,10 @@ class Receiving(Screen[None]):
         if self._current(message):
             self.models = message.summary
             self.model_sizes = model_sizes(message.pair)
-            self.load_status = f"models loaded in {message.load_seconds:.1f} s"
+            self.load_status = loaded_words(message)
+            if (notice := self.session.notice) is not None:
+                self.model_sizes = f"{self.model_sizes} · {notice}"
+                self.say(notice, "warning")
             self.load_bars.clear()
 
     def on_cost_measured(self, message: messages.CostMeasured) -> None:
@@ -137,3 +140,14 @@ class Receiving(Screen[None]):
             self.busy = False
             self._settled.set()
             self.drawing.refresh_header()
+
+
+def loaded_words(message: messages.ModelsReady) -> str:
+    """ "models loaded in 2.1 s", with a first start's GGUF conversion named apart."""
+    converted = message.pair.conversion_seconds if message.pair is not None else 0.0
+    if converted:
+        return (
+            f"models loaded in {message.load_seconds:.1f} s (of which {converted:.0f} s "
+            "converting GGUF, once: later starts read the cache)"
+        )
+    return f"models loaded in {message.load_seconds:.1f} s"
