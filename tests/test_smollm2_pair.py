@@ -100,7 +100,7 @@ def test_a_second_start_reads_the_cache_instead_of_converting(
 
 
 def test_greedy_exact_is_the_verifiers_greedy_decode_token_for_token(real: ModelPair) -> None:
-    config = DecodeConfig(policy="greedy", max_new_tokens=64, device="cpu", stop_at_eos=False)
+    config = DecodeConfig(policy="greedy", max_new_tokens=64, device="cpu")
     for prompt in SEED_PROMPTS[:3]:
         decoder = SpeculativeDecoder(real, config, prompt)
         finished = decoder.run()
@@ -132,15 +132,18 @@ def test_the_gates_have_something_to_decide_on_the_seed_prompts(real: ModelPair)
 
 
 def test_spectui_with_no_model_options_opens_the_real_pair(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, smollm2_cache: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    smollm2_cache: Path,
+    real: ModelPair,
 ) -> None:
     monkeypatch.delenv(PAIR_ENVIRONMENT)
     monkeypatch.setenv("SPECTUI_CACHE", str(smollm2_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    status = main(
-        ["run", "--json", "--policy", "greedy", "--max-new-tokens", "8", "--prompt", "Hi"]
-    )
+    command = ["run", "--json", "--policy", "greedy", "--max-new-tokens", "8", "--prompt", "Hi"]
+    status = main(command)
     out = capsys.readouterr().out
     assert status == 0
-    header = json.loads(out.splitlines()[0])
-    assert "SmolLM2-135M-Instruct" in json.dumps(header)
+    done = json.loads(next(line for line in out.splitlines() if '"event": "done"' in line))
+    assert done["prompt_ids"] == real.tokenizer.encode("Hi")  # SmolLM2's tokenizer, not tiny's
+    assert len(done["output_ids"]) == 8

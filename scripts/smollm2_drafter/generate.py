@@ -97,9 +97,9 @@ def self_openings(model, tokenizer, rng: random.Random, n: int) -> list[str]:
     return [t.strip() for t in texts if len(t.split()) >= 3]
 
 
-def prompt_batch(sentences, model, tokenizer, rng, size, chat_share) -> list[str]:
+def prompt_batch(sentences, model, tokenizer, rng, size, chat_share, self_share) -> list[str]:
     prompts: list[str] = []
-    if rng.random() < 0.25:
+    if rng.random() < self_share:
         prompts += [opening(t, rng) for t in self_openings(model, tokenizer, rng, size)][:size]
     while len(prompts) < size:
         prompts.append(opening(rng.choice(sentences), rng))
@@ -153,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--chat-share", type=float, default=0.15)
+    parser.add_argument("--self-share", type=float, default=0.25,
+                        help="share of batches opened by the verifier's own samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -168,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         if path.exists():
             continue
         started = time.perf_counter()
-        texts = prompt_batch(sentences, model, tokenizer, rng, args.batch, args.chat_share)
+        texts = prompt_batch(
+            sentences, model, tokenizer, rng, args.batch, args.chat_share, args.self_share
+        )
         torch.manual_seed(args.seed * 1_000_003 + index)
         shard = generate_shard(model, tokenizer, texts, index % 2 == 1, args.new_tokens)
         tmp = path.with_suffix(".tmp")

@@ -241,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--init-layers", type=int, nargs="*", default=[0, 1],
                         help="verifier layers to start from (width = the verifier's)")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="continue from a checkpoint (its weights and draft vocabulary)")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -260,13 +262,20 @@ def main(argv: list[str] | None = None) -> int:
     train, heldout = split(rows)
     if args.max_rows:
         train = train[: args.max_rows]
-    vocabulary = draft_vocabulary(train, args.vocab, tokenizer)
+    if args.init_from is not None:
+        record = json.loads((args.init_from / "draft_vocabulary.json").read_text())
+        vocabulary = record["verifier_ids"]
+    else:
+        vocabulary = draft_vocabulary(train, args.vocab, tokenizer)
     mapper = Mapper(vocabulary, verifier.config.vocab_size)
     covered = sum(int(mapper.to_draft[int(r["top_ids"][j, 0])] != mapper.other)
                   for r in heldout for j in range(len(r["top_ids"])))
     coverage = covered / max(1, sum(len(r["top_ids"]) for r in heldout))
     references = seed_references(verifier, tokenizer)
-    model = build_model(args, verifier, vocabulary)
+    if args.init_from is not None:
+        model = LlamaForCausalLM.from_pretrained(args.init_from, dtype=torch.float32)
+    else:
+        model = build_model(args, verifier, vocabulary)
     del verifier
     n_params = sum(p.numel() for p in model.parameters())
     tokens = sum(len(r["top_ids"]) for r in train)

@@ -76,13 +76,13 @@ class DecodeConfig:
 
     drafter: str = knob(
         str(BUNDLED_DRAFTER),
-        "drafter: HF id or local directory (default: bundled)",
+        "drafter: HF id, local directory or .gguf file (default: --pair's)",
         check=_model_problem,
     )
     verifier: str = knob(
         str(BUNDLED_VERIFIER),
-        "verifier: HF id or local directory; its tokenizer is used, as the seed's (default: "
-        "bundled)",
+        "verifier: HF id, local directory or .gguf file; its tokenizer is used, as the seed's "
+        "(default: --pair's)",
         check=_model_problem,
     )
     # The seed's headline policy; see spectui.engine.policies for every registered one.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 import uuid
@@ -17,8 +18,15 @@ class TmuxSession:
 
     def __init__(self, prefix: str, program: str, width: int = 80, height: int = 24) -> None:
         self.name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        # A tmux server started before this test keeps its own environment: the pair the suite
+        # means (conftest's SPECTUI_PAIR) is handed to the session explicitly.
+        pair = (
+            ["-e", f"SPECTUI_PAIR={os.environ['SPECTUI_PAIR']}"]
+            if "SPECTUI_PAIR" in os.environ
+            else []
+        )
         argv = [
-            "tmux", "new-session", "-d", "-s", self.name,
+            "tmux", "new-session", "-d", "-s", self.name, *pair,
             "-x", str(width), "-y", str(height), program,
         ]  # fmt: skip
         for attempt in range(3):  # a tmux server still exiting after the last test refuses
