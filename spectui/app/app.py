@@ -15,9 +15,9 @@ from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
 from spectui.app.sessions import Session
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import COMPARED, POLICIES
+from spectui.engine.policy.registry import COMPARED, POLICIES
 from spectui.engine.prompts import Prompt
-from spectui.engine.sweep_file import Sweep
+from spectui.engine.sweep.file import Sweep
 
 
 class SpectuiApp(App[None]):

@@ -15,7 +15,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from spectui.engine.events import EngineEvent
-    from spectui.engine.trace import TraceHeader
+    from spectui.engine.trace.header import TraceHeader
 
 
 class EngineMessage(Message, bubble=False):
@@ -41,7 +41,7 @@ class LoadBar(EngineMessage, bubble=False):
     """A download's or a weight load's progress (from the libraries' own progress bars)."""
 
     run: int
-    bar: Any  # spectui.engine.progress.Bar
+    bar: Any  # spectui.engine.models.progress.Bar
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LoadBar) and message.bar.key == self.bar.key
@@ -52,7 +52,7 @@ class ModelsReady(EngineMessage, bubble=False):
     """The drafter and verifier are loaded; `pair` is kept to restart without reloading."""
 
     run: int
-    pair: Any  # spectui.engine.loading.ModelPair (not imported here: it pulls in torch)
+    pair: Any  # spectui.engine.models.loading.ModelPair (not imported here: it pulls in torch)
     summary: str  # e.g. "drafter → verifier · cpu · float32"
     load_seconds: float
 

@@ -17,7 +17,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from spectui.engine.loading import ModelPair, pick_device, pick_dtype
+from spectui.engine.models.loading import ModelPair, pick_device, pick_dtype
 
 DrafterKind = Literal["own", "perturbed"]
 EOS = "<|endoftext|>"

@@ -180,7 +180,7 @@ def _remote_bench(
     from dataclasses import replace
 
     from spectui.bench.remote import run_remote_bench
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     config = settings.config
     here = replace(config, verifier_url=None, verifier_model=None)
@@ -232,7 +232,7 @@ def _pair(args: argparse.Namespace, config, progress: CommandProgress):  # type:
             device=config.device,
             dtype=config.dtype,
         )
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     return load_pair(config, progress=progress.say, bars=progress.bar)
 

@@ -14,8 +14,8 @@ from dataclasses import Field, dataclass, field, fields, replace
 from functools import cache
 from typing import Any
 
-from spectui.engine.policies import DEFAULT_POLICY, policy_label, policy_names
-from spectui.engine.served_limits import served_problem
+from spectui.engine.policy.registry import DEFAULT_POLICY, policy_label, policy_names
+from spectui.engine.remote.limits import served_problem
 from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
@@ -85,7 +85,7 @@ class DecodeConfig:
         "bundled)",
         check=_model_problem,
     )
-    # The seed's headline policy; see spectui.engine.policies for every registered one.
+    # The seed's headline policy; see spectui.engine.policy.registry for every registered one.
     policy: str = knob(
         DEFAULT_POLICY, "acceptance policy", label="policy", tunable=True, choices=policy_names
     )

@@ -22,12 +22,6 @@ from typing import Any
 
 import torch
 
-from spectui.engine.backends import (
-    Drafter,
-    Proposal,
-    Scored,
-    Verifier,
-)
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.events import (
@@ -41,8 +35,9 @@ from spectui.engine.events import (
     TokenChecked,
     TokenOrigin,
 )
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import GateCheck, gate_check, policy_named, tokens_kept
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.policy.registry import GateCheck, gate_check, policy_named, tokens_kept
+from spectui.engine.seams import Drafter, Proposal, Scored, Verifier
 from spectui.engine.stats import RoundShape, StatsTally
 
 CHANCE_SEED_OFFSET = 0x9E3779B9

@@ -9,7 +9,7 @@ from app_helpers import PROMPT, plain, run, settle, wait_until
 from spectui.app.app import SpectuiApp
 from spectui.app.widgets import StatsPanel
 from spectui.engine.config import DecodeConfig
-from spectui.engine.cost import measured_speedup, predicted_speedup
+from spectui.engine.cost.model import measured_speedup, predicted_speedup
 
 
 def timed_app(tiny_pair: Any) -> SpectuiApp:

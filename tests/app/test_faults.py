@@ -37,8 +37,8 @@ from spectui.app.app import SpectuiApp
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel, StatusHeader, TokenStream
-from spectui.engine.backends import LocalVerifier
 from spectui.engine.errors import ModelLoadError
+from spectui.engine.seams import LocalVerifier
 
 # --- bad models at start-up --------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
 def test_a_character_split_over_tokens_reaches_the_stream_whole(tiny_loaded: Any) -> None:
     from spectui.engine.config import DecodeConfig
     from spectui.engine.events import TokenAppended, TokenOrigin
-    from spectui.engine.source import LiveSource
+    from spectui.engine.trace.source import LiveSource
 
     tokenizer = tiny_loaded.tokenizer
     ids = tokenizer(" 🙂 日本!").input_ids

@@ -13,7 +13,7 @@ from spectui.app.driver import Post
 from spectui.app.sessions import LiveSession
 from spectui.app.widgets import TokenStream
 from spectui.engine import DecodeConfig
-from spectui.engine.progress import Bar, LoadCancelled
+from spectui.engine.models.progress import Bar, LoadCancelled
 
 # Mid-way through a verifier's download, the drafter done (fixed figures: a stable snapshot).
 BARS = (

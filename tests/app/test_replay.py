@@ -15,7 +15,7 @@ from spectui.app import messages
 from spectui.app.app import SpectuiApp
 from spectui.app.replay import replay_app
 from spectui.app.sessions import TraceSession
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 SIZE = (80, 24)
 MIDWAY = ("enter", "enter", "enter", "space", "space", "left", "left")  # a token selected
@@ -162,7 +162,7 @@ def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
     script = f"""
 import asyncio, sys
 from spectui.app.replay import replay_app
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 async def main():
     app = replay_app(read_trace({str(path)!r}))

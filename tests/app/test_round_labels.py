@@ -20,9 +20,9 @@ from spectui.app.format import prob
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.state import Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
-from spectui.engine.backends import LocalVerifier
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import SPECULATIVE_SAMPLING, DraftMeasures, gate_check
+from spectui.engine.policy.registry import SPECULATIVE_SAMPLING, DraftMeasures, gate_check
+from spectui.engine.seams import LocalVerifier
 
 # --- "from round N" -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from textual.widgets import Footer
 
 from spectui.app.replay import replay_app
 from spectui.app.widgets import GatePanel
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 SIZES = [
     pytest.param((60, 20), id="60x20"),

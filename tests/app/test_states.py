@@ -15,7 +15,7 @@ from spectui.app.replay import replay_app
 from spectui.app.screens.help import SECTIONS
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import StatusLine
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 
 def screen_lines(pilot: Pilot[Any]) -> list[str]:

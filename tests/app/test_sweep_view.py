@@ -15,8 +15,8 @@ from spectui.app.screens.sweep import SweepScreen
 from spectui.cli import build_parser, main
 from spectui.commands.app import sweep_start
 from spectui.engine.events import RoundDrafted
-from spectui.engine.sweep import SweepError
-from spectui.engine.sweep_file import Sweep, read_sweep
+from spectui.engine.sweep.file import Sweep, read_sweep
+from spectui.engine.sweep.grid import SweepError
 
 PROMPTS = ("Once upon a time,", "She walked into the")
 

@@ -21,7 +21,7 @@ from spectui.app.widgets import GatePanel
 from spectui.cli import main
 from spectui.engine import DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import RoundFinished, TokenOrigin
-from spectui.engine.policies import (
+from spectui.engine.policy.registry import (
     DEFAULT_COLUMNS,
     Gate,
     Policy,

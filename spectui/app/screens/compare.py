@@ -30,12 +30,12 @@ from spectui.app.format import flowing
 from spectui.app.widgets import StatusHeader
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policies import COMPARED, policy_label
+from spectui.engine.policy.registry import COMPARED, policy_label
 from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
     from spectui.engine.compare import PolicyComparison, ScoredOutput
-    from spectui.engine.loading import ModelPair
+    from spectui.engine.models.loading import ModelPair
 
 DIFFERS_STYLE = "underline bold yellow"  # a token where this output and the reference's part
 DIVERGENCE_MARK = "▶"

@@ -7,8 +7,8 @@ from pathlib import Path
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from spectui.engine.log import EventLog
-from spectui.engine.trace import TraceError, save_log
+from spectui.engine.trace.header import TraceError, save_log
+from spectui.engine.trace.log import EventLog
 
 
 def default_trace_path() -> Path:

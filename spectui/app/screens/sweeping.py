@@ -8,7 +8,7 @@ from textual.screen import Screen
 from spectui.app.control import StepControl
 from spectui.app.screens.sweep import SweepScreen
 from spectui.engine.config import DecodeConfig
-from spectui.engine.sweep_file import Sweep
+from spectui.engine.sweep.file import Sweep
 
 
 class Sweeping(Screen[None]):

@@ -12,13 +12,13 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from spectui.engine.policy_records import Column, DraftMeasures, Gate, GateCheck, Judged, Policy
+from spectui.engine.policy.records import Column, DraftMeasures, Gate, GateCheck, Judged, Policy
 
 if TYPE_CHECKING:
     import torch
 
-    from spectui.engine.backends import Scored
     from spectui.engine.config import DecodeConfig
+    from spectui.engine.seams import Scored
 
 
 def verifier_argmax(scored: Scored, position: int, *_: object) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from spectui.engine.policy_library import (
+from spectui.engine.policy.library import (
     DEFAULT_COLUMNS,
     GREEDY_EXACT,
     MARGIN_COLUMN,
@@ -34,7 +34,7 @@ from spectui.engine.policy_library import (
     verifier_argmax,
     verifier_sample,
 )
-from spectui.engine.policy_records import (
+from spectui.engine.policy.records import (
     Chance,
     Column,
     ColumnKind,

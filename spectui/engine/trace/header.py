@@ -29,14 +29,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from spectui import __version__
-from spectui.engine.codec import to_json
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import SpectuiError
 from spectui.engine.events import DecodeFinished, EngineEvent, RoundFinished
+from spectui.engine.trace.codec import to_json
 
 if TYPE_CHECKING:
-    from spectui.engine.loading import ModelPair
-    from spectui.engine.log import EventLog
+    from spectui.engine.models.loading import ModelPair
+    from spectui.engine.trace.log import EventLog
 
 TRACE_FORMAT = "spectui-trace"
 TRACE_VERSION = 2  # 2: stats hold counts only (judged, per position, round shapes)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # torch loads on first use: traces and replays read these records without it
     import torch
 
-    from spectui.engine.backends import Scored
     from spectui.engine.config import DecodeConfig
+    from spectui.engine.seams import Scored
 
 
 @dataclass(frozen=True)

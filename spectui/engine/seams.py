@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from spectui.engine.policies import DraftMeasures, measure_draft
+from spectui.engine.policy.registry import DraftMeasures, measure_draft
 from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class LocalModel:
     def __init__(
         self, model: PreTrainedModel, device: torch.device, vocab_size: int | None = None
     ) -> None:
-        from spectui.engine.cache import CachedModel
+        from spectui.engine.models.cache import CachedModel
 
         self.model = CachedModel(model, device, vocab_size)
 

@@ -6,7 +6,7 @@ the cost model's predicted speedup, tokens/s) and for closeness to the verifier'
 decode of each prompt (the tokens it keeps, where it first leaves it, the verifier's
 log-likelihood of it, the tokens off the verifier's argmax). This module is the pure part:
 parsing and validating the grid, one prompt's outcome, a setting's row, the frontier. The file
-format is `sweep_file`, the decodes `spectui.bench.sweep_runner`. No torch, no Textual.
+format is `sweep_file`, the decodes `spectui.engine.sweep.runner`. No torch, no Textual.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from spectui.engine.config import (
     tunable_names,
 )
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policies import POLICIES, policy_label, policy_named
+from spectui.engine.policy.registry import POLICIES, policy_label, policy_named
 from spectui.engine.stats import StatsSnapshot
 from spectui.engine.warps import Warp
 

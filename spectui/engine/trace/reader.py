@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from spectui import __version__
-from spectui.engine.codec import CodecError, expected, fields_from_json, from_json
 from spectui.engine.config import ConfigError, DecodeConfig, field_types
 from spectui.engine.events import DecodeFinished, FinishReason, RoundFinished, TokenOrigin
-from spectui.engine.policies import GateCheck, policy_named
+from spectui.engine.policy.registry import GateCheck, policy_named
 from spectui.engine.stats import RoundShape, StatsSnapshot, StatsTally
-from spectui.engine.trace import (
+from spectui.engine.trace.codec import CodecError, expected, fields_from_json, from_json
+from spectui.engine.trace.header import (
     READABLE_VERSIONS,
     TRACE_FORMAT,
     TokenizerInfo,
