@@ -24,8 +24,7 @@ from spectui.engine import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
 from spectui.engine.models.loading import ModelPair
-from spectui.engine.policy.registry import DraftMeasures
-from spectui.engine.seams import Proposal
+from spectui.engine.seams import DraftMeasures, Proposal
 
 PREFERRED = 7  # the verifier's token where it disagrees with the draft
 BONUS = 8  # its token after the last draft

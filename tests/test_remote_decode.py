@@ -24,8 +24,8 @@ from vllm_servers import API_KEY, Servers, free_port  # noqa: E402
 
 from spectui.cli import SEED_PROMPTS, main  # noqa: E402
 from spectui.engine import DecodeConfig, load_pair  # noqa: E402
+from spectui.engine.models.local import LocalVerifier  # noqa: E402
 from spectui.engine.remote.seams import RemoteVerifier  # noqa: E402
-from spectui.engine.seams import LocalVerifier  # noqa: E402
 from spectui.models import BUNDLED_DRAFTER  # noqa: E402
 
 pytestmark = pytest.mark.vllm

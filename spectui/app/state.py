@@ -15,7 +15,7 @@ from spectui.engine import events
 
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
-    from spectui.engine.policy.registry import GateCheck
+    from spectui.engine.policy.records import GateCheck
     from spectui.engine.stats import StatsSnapshot
     from spectui.engine.trace.log import EventLog
 

@@ -18,8 +18,9 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
 from spectui.engine.models.loading import ModelPair
-from spectui.engine.policy.registry import GREEDY_EXACT
-from spectui.engine.seams import Drafter, LocalDrafter, Proposal, Wrapping
+from spectui.engine.models.local import LocalDrafter
+from spectui.engine.policy.library import GREEDY_EXACT
+from spectui.engine.seams import Drafter, Proposal, Wrapping
 from spectui.engine.warps import NO_WARP, Warp
 
 

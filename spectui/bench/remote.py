@@ -19,7 +19,7 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.models.progress import BarSink, StepCounter
-from spectui.engine.policy.registry import GREEDY_EXACT
+from spectui.engine.policy.library import GREEDY_EXACT
 from spectui.engine.seams import Scored, Verifier, Wrapping
 from spectui.engine.warps import NO_WARP, Warp
 

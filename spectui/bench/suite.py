@@ -34,7 +34,7 @@ from spectui.engine.cost.sampler import CostModel, CostSampler, alpha_estimate
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.models.progress import BarSink
-from spectui.engine.policy.registry import GREEDY_EXACT, SOFT_GUARDED
+from spectui.engine.policy.library import GREEDY_EXACT, SOFT_GUARDED
 from spectui.engine.stats import expected_tokens_per_round
 
 Progress = Callable[[str], None]

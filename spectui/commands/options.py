@@ -15,7 +15,8 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
-from spectui.engine.config import DecodeConfig, Knob, base_type, config_field_names, config_fields
+from spectui.engine.config import DecodeConfig, base_type, config_field_names, config_fields
+from spectui.engine.knobs import Knob
 from spectui.engine.policy.registry import policy_names
 from spectui.engine.prompts import ChatPrompt, Prompt, chat_prompt, read_prompts
 from spectui.models import PAIR_PRESETS

@@ -128,9 +128,9 @@ def _decode(
 ) -> Iterator[dict[str, Any]]:
     """Decode one prompt, filling `record` and yielding the JSON lines as they happen."""
     from spectui.engine.events import DecodeFinished, RoundFinished, TokenAppended
-    from spectui.engine.trace.header import TraceWriter, done_record, round_record
     from spectui.engine.trace.log import EventLog
     from spectui.engine.trace.source import LiveSource
+    from spectui.engine.trace.writer import TraceWriter, done_record, round_record
 
     chat = record.chat
     try:

@@ -12,7 +12,8 @@ from typing import Any
 
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import ModelLoadError, PromptError, SpectuiError
-from spectui.engine.policy.registry import POLICIES, Policy, register_policy
+from spectui.engine.policy.records import Policy
+from spectui.engine.policy.registry import POLICIES, register_policy
 
 _LAZY = {
     "ModelPair": "spectui.engine.models.loading",

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Callable, Sequence
-from dataclasses import Field, dataclass, field, fields, replace
+from collections.abc import Sequence
+from dataclasses import Field, dataclass, fields, replace
 from functools import cache
 from typing import Any
 
-from spectui.engine.policy.registry import DEFAULT_POLICY, policy_label, policy_names
+from spectui.engine.knobs import Knob, device_problem, knob, model_problem, url_problem
+from spectui.engine.policy.names import DEFAULT_POLICY, policy_label, policy_names
 from spectui.engine.remote.limits import served_problem
 from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
-DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 
@@ -30,60 +30,19 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Knob:
-    """What a DecodeConfig field means and allows."""
-
-    help: str  # one line, for --help and the settings form
-    label: str = ""  # the settings form's label (tunable fields)
-    note: str = ""  # the settings form's few words beside a switch
-    tunable: bool = False  # may change between rounds of one decode
-    low: float | None = None  # numbers: the smallest allowed value
-    high: float | None = None  # ... and the largest
-    choices: Callable[[], Sequence[str]] | None = None  # strings: the allowed values
-    check: Callable[[str, Any], str | None] | None = None  # any other rule: a problem or None
-    cli: bool = True  # offered as a command-line option
-    metavar: str | None = None
-
-
-def knob(default: Any, help: str, **details: Any) -> Any:
-    """A dataclass field with its `Knob` in the metadata."""
-    return field(default=default, metadata={"knob": Knob(help=help, **details)})
-
-
-def _device_problem(name: str, value: Any) -> str | None:
-    if isinstance(value, str) and value.split(":")[0] in DEVICE_KINDS:
-        return None
-    return f"{name} must be auto, cpu, cuda[:N] or mps, got {value!r}"
-
-
-def _url_problem(name: str, value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and value.startswith(("http://", "https://"))):
-        return None
-    return (
-        f"{name} must be an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, got {value!r}"
-    )
-
-
-def _model_problem(name: str, value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return None
-    return f"{name} must name a model id or directory"
-
-
-@dataclass(frozen=True)
 class DecodeConfig:
     """Everything that decides what a decode does; defaults are the seed notebook's."""
 
     drafter: str = knob(
         str(BUNDLED_DRAFTER),
         "drafter: HF id or local directory (default: bundled)",
-        check=_model_problem,
+        check=model_problem,
     )
     verifier: str = knob(
         str(BUNDLED_VERIFIER),
         "verifier: HF id or local directory; its tokenizer is used, as the seed's (default: "
         "bundled)",
-        check=_model_problem,
+        check=model_problem,
     )
     # The seed's headline policy; see spectui.engine.policy.registry for every registered one.
     policy: str = knob(
@@ -193,7 +152,7 @@ class DecodeConfig:
     )
     seed: int = knob(42, "seeds the draft sampler and the acceptance coins", low=0, high=2**63 - 1)
     device: str = knob(
-        "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=_device_problem
+        "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=device_problem
     )
     dtype: str = knob("auto", "auto = float32, the seed's precision", choices=lambda: DTYPE_NAMES)
     threads: int | None = knob(None, "torch CPU threads (default: torch's own)", low=1, high=1024)
@@ -217,7 +176,7 @@ class DecodeConfig:
         None,
         "the verifier on a server: its OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 "
         "(vLLM); the drafter's tokenizer is used",
-        check=_url_problem,
+        check=url_problem,
         metavar="URL",
     )
     verifier_model: str | None = knob(
@@ -226,7 +185,7 @@ class DecodeConfig:
     drafter_url: str | None = knob(
         None,
         "the drafter on a server (greedy drafts), as --verifier-url",
-        check=_url_problem,
+        check=url_problem,
         metavar="URL",
     )
     drafter_model: str | None = knob(

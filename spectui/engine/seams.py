@@ -1,9 +1,10 @@
 """The two seams of the decode loop: a drafter that proposes, a verifier that scores.
 
 The loop (`decode.py`) talks to the models only through these protocols, as Hugging Face's
-assisted generation talks to a `CandidateGenerator`. `LocalDrafter` and `LocalVerifier` are a
-Hugging Face causal LM with its KV cache in this process; a benchmark's oracle wraps a
-drafter, and a verifier on a server implements the same three calls.
+assisted generation talks to a `CandidateGenerator`. `models.local`'s `LocalDrafter` and
+`LocalVerifier` are a Hugging Face causal LM with its KV cache in this process; a benchmark's
+oracle wraps a drafter, and `remote.seams` puts both on a server with the same calls. Beside the
+verifier seam, `measure_draft` turns its distribution into each draft token's `DraftMeasures`.
 
 Both keep a cache of the sequence they have seen. Every call passes the *whole* sequence and
 the implementation feeds itself only what it lacks (`tokens[cached_length:]`); `roll_back`
@@ -16,12 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from spectui.engine.policy.registry import DraftMeasures, measure_draft
 from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:
     import torch
-    from transformers import PreTrainedModel
 
 
 @dataclass(frozen=True)
@@ -31,6 +30,23 @@ class Proposal:
     ids: tuple[int, ...]
     q: tuple[float, ...]  # the drafter's (warped) probability of each of its tokens
     rows: tuple[torch.Tensor, ...] | None  # its warped distribution at each position, [vocab]
+
+
+@dataclass(frozen=True)
+class DraftMeasures:
+    """What the verifier's distribution says about one draft token."""
+
+    token_id: int
+    p: float  # verifier probability of the draft token
+    rank: int  # 1-based rank of the draft token in the verifier's distribution
+    top1_id: int  # the verifier's argmax
+    p_top1: float
+    topk_ids: tuple[int, ...]  # the verifier's top tokens, best first (the top-k gate's set)
+    topk_probs: tuple[float, ...]
+    # The verifier's entropy H = −Σ p ln p in nats, from its whole distribution. Where that is
+    # not known it is a lower bound: a served verifier's top-N with the rest as one bucket, and
+    # 0 where it was not measured (scripted seams, traces written before it was).
+    entropy: float = 0.0
 
 
 class Scored(Protocol):
@@ -126,110 +142,43 @@ class Wrapping:
         self.inner.roll_back(length)
 
 
-# --- the local Hugging Face implementations ------------------------------------------------
+def measure_draft(p_probs: torch.Tensor, draft_ids: list[int], n_top: int) -> list[DraftMeasures]:
+    """Measures for each draft token from the verifier's probabilities `[k(+1), vocab]`.
 
-
-class LocalModel:
-    """A Hugging Face causal LM in this process and the KV cache of what it has seen."""
-
-    def __init__(
-        self, model: PreTrainedModel, device: torch.device, vocab_size: int | None = None
-    ) -> None:
-        from spectui.engine.models.cache import CachedModel
-
-        self.model = CachedModel(model, device, vocab_size)
-
-    @property
-    def cached_length(self) -> int:
-        """Positions in the KV cache."""
-        return self.model.cached_length
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Cache `tokens`."""
-        self.model.forward(list(tokens), n_logits=1)
-
-    def roll_back(self, length: int) -> None:
-        """Crop the KV cache."""
-        self.model.crop_to(length)
-
-
-class LocalDrafter(LocalModel):
-    """A local causal LM drafting one cached forward per token."""
-
-    def propose(
-        self,
-        tokens: Sequence[int],
-        k: int,
-        sampler: torch.Generator | None,
-        stop_id: int | None,
-        warp: Warp = NO_WARP,
-    ) -> Proposal:
-        """k tokens, each from one forward over what the cache lacks, drawn from warped q."""
-        ids: list[int] = []
-        q: list[float] = []
-        rows: list[torch.Tensor] = []
-        for _ in range(k):
-            feed = [*tokens, *ids][self.model.cached_length :]
-            logits = self.model.forward(feed, n_logits=1)  # [1, vocab]
-            q_row = warp.probabilities(logits[-1:])[0]  # [vocab]
-            token = pick_token(q_row, sampler)
-            ids.append(token)
-            q.append(float(q_row[token]))
-            rows.append(q_row)
-            if token == stop_id:
-                break
-        return Proposal(tuple(ids), tuple(q), tuple(rows))
-
-
-def pick_token(row: torch.Tensor, sampler: torch.Generator | None) -> int:
-    """The argmax of `row`, or a draw from it with `sampler` (on the CPU, so seeds replay)."""
+    `n_top` is how many of the verifier's best tokens to keep (`tokens_kept`). The entropy
+    is of the whole row, in float64 so that a threshold on it does not move with rounding.
+    """
     import torch
 
-    if sampler is None:
-        return int(torch.argmax(row))
-    return int(torch.multinomial(row.cpu(), 1, generator=sampler))
-
-
-@dataclass(frozen=True)
-class RowScores:
-    """Full (warped) verifier distributions for one round: `[k+1, vocab]`."""
-
-    rows: torch.Tensor
-    measures: tuple[DraftMeasures, ...]
-
-    def top1(self, position: int) -> int:
-        """The argmax at `position`."""
-        import torch
-
-        return int(torch.argmax(self.rows[position]))
-
-    def sample(
-        self, position: int, generator: torch.Generator, drawn: int | torch.Tensor | None = None
-    ) -> int:
-        """A draw from p, or from the residual max(0, p − q) when `drawn` is given."""
-        import torch
-
-        p_row = self.rows[position].cpu()  # [vocab]
-        if drawn is None:
-            return int(torch.multinomial(p_row, 1, generator=generator))
-        if isinstance(drawn, int):
-            q_row = torch.nn.functional.one_hot(torch.tensor(drawn), p_row.shape[-1]).to(p_row)
-        else:
-            q_row = drawn.cpu().to(p_row)
-        residual = torch.clamp(p_row - q_row, min=0.0)  # [vocab]
-        if float(residual.sum()) <= 0.0:  # p == q: every draft is accepted, so never reached
-            residual = p_row
-        return int(torch.multinomial(residual, 1, generator=generator))
-
-
-class LocalVerifier(LocalModel):
-    """A local causal LM: one cached forward scores a whole round."""
-
-    def score(
-        self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int, warp: Warp = NO_WARP
-    ) -> RowScores:
-        """One forward over the uncached feed; the warped softmax of the last k+1 positions."""
-        feed = [*tokens, *draft_ids][self.model.cached_length :]
-        logits = self.model.forward(feed, n_logits=len(draft_ids) + 1)  # [k+1, vocab]
-        rows = warp.probabilities(logits)  # [k+1, vocab]
-        return RowScores(rows, tuple(measure_draft(rows, list(draft_ids), n_top)))
+    with torch.no_grad():
+        k = len(draft_ids)
+        if k == 0:
+            return []
+        probs = p_probs[:k]  # [k, vocab]
+        ids = torch.tensor(draft_ids, device=probs.device).unsqueeze(1)  # [k, 1]
+        p = probs.gather(1, ids)  # [k, 1]
+        rank = (probs > p).sum(dim=1) + 1  # [k]
+        top_probs, top_ids = torch.topk(probs, k=min(n_top, probs.shape[-1]), dim=-1)  # [k, n_top]
+        entropy = torch.special.entr(probs.double()).sum(dim=1)  # [k]: −Σ p ln p, 0 ln 0 = 0
+        rows = zip(
+            draft_ids,
+            p.squeeze(1).tolist(),
+            rank.tolist(),
+            top_ids.tolist(),
+            top_probs.tolist(),
+            entropy.tolist(),
+            strict=True,
+        )
+        return [
+            DraftMeasures(
+                token_id=token_id,
+                p=p_t,
+                rank=r,
+                top1_id=t_ids[0],
+                p_top1=t_probs[0],
+                topk_ids=tuple(t_ids),
+                topk_probs=tuple(t_probs),
+                entropy=h,
+            )
+            for token_id, p_t, r, t_ids, t_probs, h in rows
+        ]

@@ -38,7 +38,7 @@ from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel, StatusHeader, TokenStream
 from spectui.engine.errors import ModelLoadError
-from spectui.engine.seams import LocalVerifier
+from spectui.engine.models.local import LocalVerifier
 
 # --- bad models at start-up --------------------------------------------------------------------
 

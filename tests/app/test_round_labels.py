@@ -21,8 +21,10 @@ from spectui.app.screens.decode import DecodeScreen
 from spectui.app.state import Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policy.registry import SPECULATIVE_SAMPLING, DraftMeasures, gate_check
-from spectui.engine.seams import LocalVerifier
+from spectui.engine.models.local import LocalVerifier
+from spectui.engine.policy.library import SPECULATIVE_SAMPLING
+from spectui.engine.policy.registry import gate_check
+from spectui.engine.seams import DraftMeasures
 
 # --- "from round N" -----------------------------------------------------------------------------
 

@@ -21,14 +21,9 @@ from spectui.app.widgets import GatePanel
 from spectui.cli import main
 from spectui.engine import DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import RoundFinished, TokenOrigin
-from spectui.engine.policy.registry import (
-    DEFAULT_COLUMNS,
-    Gate,
-    Policy,
-    register_policy,
-    unregister_policy,
-    verifier_argmax,
-)
+from spectui.engine.policy.library import DEFAULT_COLUMNS, verifier_argmax
+from spectui.engine.policy.records import Gate, Policy
+from spectui.engine.policy.registry import register_policy, unregister_policy
 
 TOP_TWO = Policy(
     name="top2",

@@ -46,9 +46,10 @@ from spectui.app.widgets import (
 )
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.trace.header import TraceError, save_log
+from spectui.engine.trace.header import TraceError
 from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.source import Ability
+from spectui.engine.trace.writer import save_log
 
 if TYPE_CHECKING:
     from spectui.engine.cost.model import CostModel

@@ -61,7 +61,7 @@ class ModelPair:
             from spectui.engine.remote.seams import RemoteDrafter
 
             return RemoteDrafter(**endpoint_keywords(self.drafter_endpoint))
-        from spectui.engine.seams import LocalDrafter
+        from spectui.engine.models.local import LocalDrafter
 
         assert self.drafter is not None
         return LocalDrafter(self.drafter, self.device, self.vocab_size or None)
@@ -72,7 +72,7 @@ class ModelPair:
             from spectui.engine.remote.seams import RemoteVerifier
 
             return RemoteVerifier(**endpoint_keywords(self.verifier_endpoint))
-        from spectui.engine.seams import LocalVerifier
+        from spectui.engine.models.local import LocalVerifier
 
         assert self.verifier is not None
         return LocalVerifier(self.verifier, self.device, self.vocab_size or None)

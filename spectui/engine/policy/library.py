@@ -1,4 +1,4 @@
-"""The built-in acceptance policies, each one `Policy` record (`policies` registers them).
+"""The built-in acceptance policies, each one `Policy` record (`registry` registers them).
 
 greedy-exact and soft-guarded are the seed's; speculative sampling is Leviathan et al.'s;
 relaxed acceptance is TensorRT-LLM's (its DeepSeek-R1 MTP work) and typical acceptance
@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from spectui.engine.policy.records import Column, DraftMeasures, Gate, GateCheck, Judged, Policy
+from spectui.engine.policy.records import Column, Gate, GateCheck, Judged, Policy
+from spectui.engine.seams import DraftMeasures
 
 if TYPE_CHECKING:
     import torch

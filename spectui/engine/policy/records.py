@@ -1,9 +1,8 @@
 """The records acceptance policies are made of, apart from the registry that holds them.
 
-`DraftMeasures` is what the verifier's distribution says about one draft token, `GateCheck`
-what one check of it found (every quantity, every gate, every policy's verdict); a `Policy` is
-a record of functions over them. The built-in policies are in `policy_library`, the registry
-and the mechanism (`measure_draft`, `gate_check`) in `policies`, which re-exports all of these.
+A `GateCheck` is what one check of a draft token found (every quantity, every gate, every
+policy's verdict) from its `seams.DraftMeasures`; a `Policy` is a record of functions over them.
+The built-in policies are in `library`, the registry and `gate_check` in `registry`.
 """
 
 from __future__ import annotations
@@ -16,24 +15,7 @@ if TYPE_CHECKING:  # torch loads on first use: traces and replays read these rec
     import torch
 
     from spectui.engine.config import DecodeConfig
-    from spectui.engine.seams import Scored
-
-
-@dataclass(frozen=True)
-class DraftMeasures:
-    """What the verifier's distribution says about one draft token."""
-
-    token_id: int
-    p: float  # verifier probability of the draft token
-    rank: int  # 1-based rank of the draft token in the verifier's distribution
-    top1_id: int  # the verifier's argmax
-    p_top1: float
-    topk_ids: tuple[int, ...]  # the verifier's top tokens, best first (the top-k gate's set)
-    topk_probs: tuple[float, ...]
-    # The verifier's entropy H = −Σ p ln p in nats, from its whole distribution. Where that is
-    # not known it is a lower bound: a served verifier's top-N with the rest as one bucket, and
-    # 0 where it was not measured (scripted seams, traces written before it was).
-    entropy: float = 0.0
+    from spectui.engine.seams import DraftMeasures, Scored
 
 
 @dataclass(frozen=True)

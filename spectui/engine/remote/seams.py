@@ -36,7 +36,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spectui.engine.policy.registry import DraftMeasures
 from spectui.engine.remote.connection import RemoteModel
 from spectui.engine.remote.wire import (
     BAN_BIAS,
@@ -48,7 +47,7 @@ from spectui.engine.remote.wire import (
     refuse_warp,
     request_seed,
 )
-from spectui.engine.seams import Proposal
+from spectui.engine.seams import DraftMeasures, Proposal
 from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from spectui.engine.cost.model import CostModel
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.models.progress import BarSink, StepCounter
-from spectui.engine.policy.registry import GREEDY_EXACT
+from spectui.engine.policy.library import GREEDY_EXACT
 from spectui.engine.stats import StatsSnapshot, combined
 from spectui.engine.sweep.file import SweepHeader, row_key
 from spectui.engine.sweep.grid import (

@@ -17,7 +17,8 @@ from typing import Any, NoReturn, TypeVar
 from spectui import __version__
 from spectui.engine.config import ConfigError, DecodeConfig, field_types
 from spectui.engine.events import DecodeFinished, FinishReason, RoundFinished, TokenOrigin
-from spectui.engine.policy.registry import GateCheck, policy_named
+from spectui.engine.policy.records import GateCheck
+from spectui.engine.policy.registry import policy_named
 from spectui.engine.stats import RoundShape, StatsSnapshot, StatsTally
 from spectui.engine.trace.codec import CodecError, expected, fields_from_json, from_json
 from spectui.engine.trace.header import (
@@ -27,8 +28,8 @@ from spectui.engine.trace.header import (
     Trace,
     TraceError,
     TraceHeader,
-    round_ids,
 )
+from spectui.engine.trace.writer import round_ids
 
 T = TypeVar("T")
 
