@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from spectui.commands.options import (
-    add_chat_options,
     add_config_options,
     api_key_from_args,
     config_from_args,
     option_name,
-    policy_list,
-    prompt_set_from_args,
 )
+from spectui.commands.policy_options import policy_list
+from spectui.commands.prompt_options import add_chat_options, prompt_set_from_args
 from spectui.engine.config import DecodeConfig, config_field_names
 from spectui.engine.policy.registry import COMPARED, policy_label
 from spectui.engine.prompts import Prompt

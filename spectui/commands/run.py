@@ -12,16 +12,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.commands.options import (
+from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
+from spectui.commands.policy_options import policy_list
+from spectui.commands.progress import CommandProgress
+from spectui.commands.prompt_options import (
     add_chat_options,
-    add_config_options,
-    api_key_from_args,
     chat_prompts_from_args,
-    config_from_args,
-    policy_list,
     prompt_set_from_args,
 )
-from spectui.commands.progress import CommandProgress
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.policy.registry import SEED_REPORT, all_gates, policy_label, policy_names

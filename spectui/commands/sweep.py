@@ -14,14 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.commands.options import (
-    add_config_options,
-    api_key_from_args,
-    config_from_args,
-    policy_list,
-    prompt_set_from_args,
-)
+from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
+from spectui.commands.policy_options import policy_list
 from spectui.commands.progress import CommandProgress
+from spectui.commands.prompt_options import prompt_set_from_args
 from spectui.engine.cost.model import CostModel
 from spectui.engine.policy.registry import DEFAULT_POLICY, policy_label, policy_names
 from spectui.engine.sweep.file import (

@@ -27,6 +27,16 @@ from spectui.engine.errors import PromptError, SpectuiError
 
 QUESTION_FORMAT = 'Spec-Bench\'s and MT-Bench\'s question.jsonl ("category", "turns")'
 
+# The seed notebook's six prompts: every command's default, and the bundled pair's evaluation.
+SEED_PROMPTS = (
+    "Once upon a time,",
+    "The capital of France is",
+    "She walked into the",
+    "It is important to",
+    "This is a simple",
+    "In the beginning,",
+)
+
 
 class PromptFileError(SpectuiError):
     """A prompts file that cannot be read, or a line of it that is not a prompt."""

@@ -27,10 +27,11 @@ from textual.worker import Worker, WorkerState
 
 from spectui.app import messages
 from spectui.app.format import flowing
+from spectui.app.launch import launch_of
 from spectui.app.widgets import StatusHeader
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policy.registry import COMPARED, policy_label
+from spectui.engine.policy.registry import policy_label
 from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         if not self.policies:
             # The decode screen opens this screen knowing nothing of --compare: the app holds it.
-            self.policies = tuple(getattr(self.app, "compared_policies", COMPARED))
+            self.policies = launch_of(self.app).compared_policies
         yield StatusHeader()
         with Horizontal(id="compare-sides"):
             for policy in self.policies:
