@@ -31,7 +31,7 @@ from spectui.app.launch import launch_of
 from spectui.app.widgets import StatusHeader
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policy.registry import policy_label
+from spectui.engine.policy.registry import policy_label, policy_named
 from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
@@ -100,10 +100,10 @@ class CompareScreen(Screen[None]):
 
     def on_mount(self) -> None:
         config = self.config
-        self.query_one(StatusHeader).show(
-            f"compare · k={config.draft_span} · p≥{config.p_thresh:g} · top-{config.topk_gate}"
-            f" · Δ≤{config.margin_gate:g} · n<{config.max_accept} · {self.max_new_tokens} tokens"
-        )
+        # The compared policies' own gates, as their records state them (soft's by default).
+        gates = [gate.rule(config) for name in self.policies for gate in policy_named(name).gates]
+        shown = ["compare", f"k={config.draft_span}", *gates, f"{self.max_new_tokens} tokens"]
+        self.query_one(StatusHeader).show(" · ".join(shown))
         others = [policy_label(policy) for policy in self.policies[1:]]
         summary = self.query_one("#compare-summary", Static)
         listed = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 2 else others)
