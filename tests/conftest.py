@@ -26,6 +26,12 @@ def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
     return TinyPair(drafter=str(root / "drafter"), verifier=str(root / "verifier"))
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio, each in a fresh loop (function scope), as asyncio.run did."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> TinyPair:
     """A pair whose drafter is a perturbed copy of the verifier: acceptance in between 0 and 1."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from spectui.engine.config import DecodeConfig, base_type, config_field_names, config_fields
 from spectui.engine.knobs import Knob
+from spectui.engine.policy.names import own_knobs
 from spectui.models import PAIR_PRESETS
 
 
@@ -49,6 +50,11 @@ def add_config_options(
             keywords = {**_option_keywords(field.name, rule, field.default)}
             keywords.update((overrides or {}).get(field.name, {}))
             group.add_argument(option_name(field.name), **keywords)
+    for own in own_knobs().values():  # the registered policies' own settings, as fields are
+        if own.knob.cli and own.name not in exclude:
+            group.add_argument(
+                option_name(own.name), **_option_keywords(own.name, own.knob, own.default)
+            )
     group.add_argument(
         "--api-key",
         default=argparse.SUPPRESS,
@@ -102,6 +108,9 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
         drafter, verifier = PAIR_PRESETS[preset]
         values.setdefault("drafter", drafter)
         values.setdefault("verifier", verifier)
+    own = {name: getattr(args, name) for name in own_knobs() if hasattr(args, name)}
+    if own:
+        values["policy_settings"] = tuple(own.items())
     values.update(overrides)
     return DecodeConfig(**values)  # type: ignore[arg-type]
 

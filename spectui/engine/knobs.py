@@ -6,6 +6,7 @@ form and the serialization are all made from these records (`config.py`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,19 @@ class Knob:
     check: Callable[[str, Any], str | None] | None = None  # any other rule: a problem or None
     cli: bool = True  # offered as a command-line option
     metavar: str | None = None
+
+
+@dataclass(frozen=True)
+class OwnKnob:
+    """A setting a policy declares itself (`Policy.knobs`), not a DecodeConfig field.
+
+    A config holds its value in `policy_settings` and reads it as `config.<name>`; the CLI
+    options, the settings form, validation and traces treat it as they treat a field.
+    """
+
+    name: str  # e.g. "toy_floor": --toy-floor, and its key in a round's settings
+    default: int | float
+    knob: Knob
 
 
 def knob(default: Any, help: str, **details: Any) -> Any:
@@ -52,3 +66,27 @@ def model_problem(name: str, value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return None
     return f"{name} must name a model id or directory"
+
+
+def is_int(value: object) -> bool:
+    """An int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_real(value: object) -> bool:
+    """A finite int or float that is not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def within(number: float, rule: Knob) -> bool:
+    """Whether `number` is in `rule`'s range."""
+    # Compared as given, not as floats: an int meets the int bounds exactly (the seed's high is
+    # 2**63 - 1, which as a float equals 2**63).
+    return number >= (rule.low or 0) and (rule.high is None or number <= rule.high)
+
+
+def choice_problem(name: str, value: object, choices: Sequence[str]) -> str | None:
+    """What is wrong with `value` for a setting that must be one of `choices`, or None."""
+    if value in choices:
+        return None
+    return f"{name} must be one of {', '.join(choices)}, got {value!r}"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # torch loads on first use: traces and replays read these rec
     import torch
 
     from spectui.engine.config import DecodeConfig
+    from spectui.engine.knobs import OwnKnob
     from spectui.engine.seams import DraftMeasures, Scored
 
 
@@ -99,7 +100,7 @@ class Policy:
     label: str  # its display name
     short: str  # its verdict column's header
     summary: str  # one line: the rule, for help texts
-    parameters: tuple[str, ...]  # the DecodeConfig fields it reads
+    parameters: tuple[str, ...]  # the DecodeConfig fields it reads (its own knobs aside)
     gates: tuple[Gate, ...]  # the gates it owns (shown for every policy)
     accept: Callable[[Judged, dict[str, bool]], bool]  # (judged, every gate's pass) -> verdict
     correction: Correction
@@ -116,3 +117,11 @@ class Policy:
     # How many of the verifier's best tokens its gates look up (a top-k set), beyond the
     # N_ALTERNATIVES always kept.
     keeps_top: Callable[[DecodeConfig], int] = lambda config: 0
+    # Settings it declares itself, beyond DecodeConfig's fields: read as config.<name>, and
+    # offered by the CLI, the settings form and sweeps, and kept in traces, as a field is.
+    knobs: tuple[OwnKnob, ...] = ()
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """Every setting it reads: its DecodeConfig fields, then its own knobs."""
+        return self.parameters + tuple(own.name for own in self.knobs)

@@ -66,7 +66,7 @@ COMPARED = (GREEDY_EXACT.name, SOFT_GUARDED.name)  # the compare view: exact vs 
 def register_policy(policy: Policy) -> None:
     """Make `policy` selectable everywhere (--policy, t, settings, traces) from now on."""
     POLICIES[policy.name] = policy
-    note_policy(policy.name, policy.label)
+    note_policy(policy.name, policy.label, policy.knobs)
 
 
 def unregister_policy(name: str) -> None:
