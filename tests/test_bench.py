@@ -229,7 +229,7 @@ def test_synthetic_pair_builds_and_decodes() -> None:
 def test_bundled_size_preset_has_the_shipped_shapes() -> None:
     from transformers import AutoConfig
 
-    from spectui.bench.synthetic import SYNTHETIC_PAIRS
+    from spectui.bench.synthetic_pairs import SYNTHETIC_PAIRS
     from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
     spec = SYNTHETIC_PAIRS["bundled-size"]
