@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import Recorder, press, settle, wait_until
+from app_helpers import Recorder, press, run, settle, wait_until
 from textual.pilot import Pilot
 
 from spectui.app import messages
@@ -172,7 +172,7 @@ print("ok")
     assert done.stdout.strip() == "ok"
 
 
-async def test_replayed_screen_equals_the_live_one(
+def test_replayed_screen_equals_the_live_one(
     live_app: Any, tmp_path: Path, snap_compare: Any
 ) -> None:
     """At the same point, the replay shows the live screen.
@@ -182,16 +182,20 @@ async def test_replayed_screen_equals_the_live_one(
     path = tmp_path / "live.jsonl"
     seen: dict[str, list[str]] = {}
 
-    app = live_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await press(pilot, *MIDWAY)
-        seen["live"] = screen_lines(pilot)
-        await save_live(app, pilot, path, "escape", "enter", "enter")
-    async with replay_app(read_trace(path), timings=False).run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await press(pilot, *MIDWAY)
-        seen["replay"] = screen_lines(pilot)
+    # A sync test with an async part: snap_compare below runs its own event loop.
+    async def scenario() -> None:
+        app = live_app()
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, *MIDWAY)
+            seen["live"] = screen_lines(pilot)
+            await save_live(app, pilot, path, "escape", "enter", "enter")
+        async with replay_app(read_trace(path), timings=False).run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await press(pilot, *MIDWAY)
+            seen["replay"] = screen_lines(pilot)
+
+    run(scenario)
 
     live, replayed = seen["live"], seen["replay"]
     # The same panels, but for the stream's models line: the replay names its trace, not a device.
