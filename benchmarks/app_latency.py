@@ -136,7 +136,7 @@ def headless_tokens_per_second(
     """The engine alone on the same decode: tokens/s (best of 3, models loaded) and tokens."""
     from spectui.engine.config import DecodeConfig
     from spectui.engine.decode import SpeculativeDecoder
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     config = DecodeConfig(
         drafter=drafter, verifier=verifier, max_new_tokens=FAST_TOKENS, threads=threads

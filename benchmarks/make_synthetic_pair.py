@@ -14,7 +14,8 @@ from pathlib import Path
 
 from transformers.utils import logging as transformers_logging
 
-from spectui.bench.synthetic import SYNTHETIC_PAIRS, build_synthetic_pair, save_synthetic_pair
+from spectui.bench.synthetic import build_synthetic_pair, save_synthetic_pair
+from spectui.bench.synthetic_pairs import SYNTHETIC_PAIRS
 
 
 def main() -> None:

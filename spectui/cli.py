@@ -15,9 +15,9 @@ from importlib import import_module
 from types import ModuleType
 
 from spectui import __version__
-from spectui.commands.options import SEED_PROMPTS
 from spectui.engine.config import ConfigError
 from spectui.engine.errors import SpectuiError
+from spectui.engine.prompts import SEED_PROMPTS
 
 __all__ = ["SEED_PROMPTS", "build_parser", "main"]
 

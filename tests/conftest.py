@@ -32,6 +32,12 @@ def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
     return TinyPair(drafter=str(root / "drafter"), verifier=str(root / "verifier"))
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio, each in a fresh loop (function scope), as asyncio.run did."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> TinyPair:
     """A pair whose drafter is a perturbed copy of the verifier: acceptance in between 0 and 1."""
@@ -68,7 +74,7 @@ def smollm2_file() -> Path:
 @pytest.fixture(scope="session")
 def smollm2_cache(tmp_path_factory: pytest.TempPathFactory, smollm2_file: Path) -> Iterator[Path]:
     """A spectui cache that holds the real verifier's conversion, made once a session."""
-    from spectui.engine.gguf import converted_directory, gguf_source
+    from spectui.engine.models.gguf import converted_directory, gguf_source
 
     cache = tmp_path_factory.mktemp("spectui-cache")
     with pytest.MonkeyPatch.context() as patch:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from spectui.engine.config import DecodeConfig
-from spectui.engine.loading import ModelPair
+from spectui.engine.models.loading import ModelPair
 
 
 @dataclass

@@ -21,11 +21,10 @@ from typing import Any
 import torch
 
 from spectui.engine import DecodeConfig
-from spectui.engine.backends import Proposal
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import DraftMeasures
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.seams import DraftMeasures, Proposal
 
 PREFERRED = 7  # the verifier's token where it disagrees with the draft
 BONUS = 8  # its token after the last draft

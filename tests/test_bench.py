@@ -200,7 +200,7 @@ def test_seed_algorithm_matches_plain_greedy(tiny_loaded: Any) -> None:
 
 
 def test_cost_model_formula() -> None:
-    from spectui.bench.costmodel import CostModel, alpha_estimate
+    from spectui.engine.cost.sampler import CostModel, alpha_estimate
 
     cost = CostModel(
         k=4, context_tokens=10, drafter_step=0.1, verifier_step=1.0, verifier_block=1.2, samples=5
@@ -229,7 +229,7 @@ def test_synthetic_pair_builds_and_decodes() -> None:
 def test_bundled_size_preset_has_the_shipped_shapes() -> None:
     from transformers import AutoConfig
 
-    from spectui.bench.synthetic import SYNTHETIC_PAIRS
+    from spectui.bench.synthetic_pairs import SYNTHETIC_PAIRS
     from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
     spec = SYNTHETIC_PAIRS["bundled-size"]

@@ -16,7 +16,7 @@ from reference import verifier_greedy
 
 from spectui.cli import SEED_PROMPTS, main
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
-from spectui.engine.loading import ModelPair
+from spectui.engine.models.loading import ModelPair
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 BUNDLE_LIMIT_BYTES = 15_000_000  # the budget for every bundled file together

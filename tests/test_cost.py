@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from scripted import scripted_decode
 
-from spectui.engine.cost import CostModel, measured_speedup, predicted_speedup
+from spectui.engine.cost.model import CostModel, measured_speedup, predicted_speedup
 from spectui.engine.stats import StatsSnapshot
 
 

@@ -152,7 +152,7 @@ def test_cli_refuses_out_of_range_options(flag: list[str]) -> None:
 
 def test_engine_never_imports_textual() -> None:
     code = (
-        "import sys, spectui.engine, spectui.engine.decode, spectui.engine.loading, "
+        "import sys, spectui.engine, spectui.engine.decode, spectui.engine.models.loading, "
         "spectui.commands.run; sys.exit(3 if 'textual' in sys.modules else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

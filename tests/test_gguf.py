@@ -11,20 +11,20 @@ import torch
 
 gguf = pytest.importorskip("gguf")
 
-from spectui.engine.draft_vocabulary import (  # noqa: E402
+from spectui.engine.errors import ModelLoadError  # noqa: E402
+from spectui.engine.models.draft_vocabulary import (  # noqa: E402
     DraftVocabulary,
     read_draft_vocabulary,
     write_draft_vocabulary,
 )
-from spectui.engine.errors import ModelLoadError  # noqa: E402
-from spectui.engine.gguf import (  # noqa: E402
+from spectui.engine.models.gguf import (  # noqa: E402
     check_readable,
     converted_directory,
     file_key,
     gguf_file,
     gguf_source,
 )
-from spectui.engine.progress import LoadCancelled, reporting  # noqa: E402
+from spectui.engine.models.progress import LoadCancelled, reporting  # noqa: E402
 
 
 def write_gguf(path: Path, architecture: str, tensor_type: object = None) -> Path:

@@ -18,8 +18,9 @@ from reference import next_probs
 from spectui.cli import main
 from spectui.engine import DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import RoundDrafted, RoundFinished, TokenOrigin
-from spectui.engine.policies import gate_check, measure_draft, tokens_kept
-from spectui.engine.remote_wire import entropy_lower_bound
+from spectui.engine.policy.registry import gate_check, tokens_kept
+from spectui.engine.remote.wire import entropy_lower_bound
+from spectui.engine.seams import measure_draft
 
 N_SETTINGS = 20
 

@@ -26,8 +26,8 @@ from tiny_models import TinyPair
 
 from spectui.commands.progress import CommandProgress
 from spectui.engine import DecodeConfig
-from spectui.engine.loading import load_pair
-from spectui.engine.progress import Bar, LoadCancelled, reporting
+from spectui.engine.models.loading import load_pair
+from spectui.engine.models.progress import Bar, LoadCancelled, reporting
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 

@@ -12,7 +12,7 @@ from tiny_models import TinyPair
 from transformers import AutoTokenizer
 
 from spectui.cli import SEED_PROMPTS, build_parser, main
-from spectui.commands.options import prompt_set_from_args
+from spectui.commands.prompt_options import prompt_set_from_args
 from spectui.engine.prompts import Prompt, PromptFileError, chat_prompt, read_prompts
 
 SPEC_BENCH_LINE = (

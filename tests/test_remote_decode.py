@@ -24,8 +24,8 @@ from vllm_servers import API_KEY, Servers, free_port  # noqa: E402
 
 from spectui.cli import SEED_PROMPTS, main  # noqa: E402
 from spectui.engine import DecodeConfig, load_pair  # noqa: E402
-from spectui.engine.backends import LocalVerifier  # noqa: E402
-from spectui.engine.remote import RemoteVerifier  # noqa: E402
+from spectui.engine.models.local import LocalVerifier  # noqa: E402
+from spectui.engine.remote.seams import RemoteVerifier  # noqa: E402
 from spectui.models import BUNDLED_DRAFTER  # noqa: E402
 
 pytestmark = pytest.mark.vllm
@@ -162,7 +162,7 @@ def test_residual_draws_follow_the_local_residual(servers: Servers) -> None:
 def test_a_trace_of_a_remote_decode_names_the_server_and_replays(
     servers: Servers, tmp_path: Path, capsys: Any
 ) -> None:
-    from spectui.engine.trace_reader import read_trace
+    from spectui.engine.trace.reader import read_trace
 
     path = tmp_path / "remote.jsonl"
     argv = ["--verifier-url", servers.url, "--max-new-tokens", "16", "--prompt", SEED_PROMPTS[0]]

@@ -25,9 +25,10 @@ import httpx  # noqa: E402
 import torch  # noqa: E402
 
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair  # noqa: E402
-from spectui.engine.backends import LocalDrafter, Proposal  # noqa: E402
 from spectui.engine.events import RoundFinished  # noqa: E402
-from spectui.engine.remote import RemoteDrafter, RemoteError, RemoteSamplingError  # noqa: E402
+from spectui.engine.models.local import LocalDrafter
+from spectui.engine.remote.seams import RemoteDrafter, RemoteError, RemoteSamplingError  # noqa: E402
+from spectui.engine.seams import Proposal  # noqa: E402
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

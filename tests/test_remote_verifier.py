@@ -20,8 +20,8 @@ import httpx  # noqa: E402
 import torch  # noqa: E402
 from vllm_servers import API_KEY, Servers, free_port  # noqa: E402
 
-from spectui.engine.backends import LocalVerifier  # noqa: E402
-from spectui.engine.remote import RemoteError, RemoteSamplingError, RemoteVerifier  # noqa: E402
+from spectui.engine.models.local import LocalVerifier  # noqa: E402
+from spectui.engine.remote.seams import RemoteError, RemoteSamplingError, RemoteVerifier  # noqa: E402
 from spectui.models import BUNDLED_VERIFIER  # noqa: E402
 
 CONTEXTS = (

@@ -27,11 +27,11 @@ from spectui.engine import (
     PromptError,
     SpeculativeDecoder,
     load_pair,
-    loading,
 )
-from spectui.engine.cache import CachedModel
 from spectui.engine.events import FinishReason, RoundDrafted, RoundFinished
-from spectui.engine.loading import ModelPair
+from spectui.engine.models import loading
+from spectui.engine.models.cache import CachedModel
+from spectui.engine.models.loading import ModelPair
 from spectui.engine.text import StreamText
 
 HUB_ID = "spectui-test/no-such-model"

@@ -16,10 +16,10 @@ import torch
 from reference import verifier_greedy
 
 from spectui.cli import main
-from spectui.commands.options import SEED_PROMPTS
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
 from spectui.engine.events import DecodeFinished, TokenChecked
-from spectui.engine.loading import ModelPair
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.prompts import SEED_PROMPTS
 from spectui.models import (
     PAIR_ENVIRONMENT,
     REAL_PAIR,

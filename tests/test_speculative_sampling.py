@@ -15,7 +15,7 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 from spectui.engine import DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import RoundFinished
-from spectui.engine.loading import ModelPair
+from spectui.engine.models.loading import ModelPair
 
 VOCAB = 6
 PROMPT = (1, 4)
@@ -307,7 +307,7 @@ def test_served_models_refuse_the_warps(served: str) -> None:
 
 
 def test_a_served_seam_driven_directly_refuses_the_warps_too() -> None:
-    from spectui.engine.remote_wire import RemoteSamplingError, refuse_warp
+    from spectui.engine.remote.wire import RemoteSamplingError, refuse_warp
     from spectui.engine.warps import NO_WARP, Warp
 
     refuse_warp(NO_WARP, "verifier")

@@ -96,7 +96,7 @@ def test_json_figures_are_the_properties(stats: StatsSnapshot) -> None:
 
 def test_a_version_1_trace_is_recounted(tmp_path: Path) -> None:
     """Old traces stored figures, not judged counts: the reader recounts them from the rounds."""
-    from spectui.engine.trace_reader import read_trace
+    from spectui.engine.trace.reader import read_trace
 
     data = Path(__file__).parent / "data"
     for path in sorted(data.glob("trace-v1-*.jsonl")):

@@ -15,9 +15,10 @@ from tiny_models import TinyPair
 
 from spectui.cli import main
 from spectui.engine.config import DecodeConfig
-from spectui.engine.cost import CostModel
+from spectui.engine.cost.model import CostModel
 from spectui.engine.stats import RoundShape, ShapeCount, StatsSnapshot
-from spectui.engine.sweep import (
+from spectui.engine.sweep.file import parse_sweep, read_sweep, row_key, row_record
+from spectui.engine.sweep.grid import (
     PromptOutcome,
     Setting,
     SweepRow,
@@ -29,12 +30,6 @@ from spectui.engine.sweep import (
     plan_settings,
     predicted_speedup,
     prompt_outcome,
-)
-from spectui.engine.sweep_file import (
-    parse_sweep,
-    read_sweep,
-    row_key,
-    row_record,
 )
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
@@ -310,7 +305,7 @@ class CountingDecodes:
     """Counts `decode_prompt` calls; raises KeyboardInterrupt (ctrl+c) before call `stop_at`."""
 
     def __init__(self, stop_at: int | None = None) -> None:
-        from spectui.bench import sweep_runner
+        from spectui.engine.sweep import runner as sweep_runner
 
         self.real = sweep_runner.decode_prompt
         self.calls = 0
@@ -328,13 +323,13 @@ def test_a_stopped_sweep_resumes_without_redoing_finished_settings(
 ) -> None:
     out = tmp_path / "sweep.jsonl"
     stopped = CountingDecodes(stop_at=2 * 2 + 2)  # ctrl+c in the third setting's 2nd prompt
-    monkeypatch.setattr("spectui.bench.sweep_runner.decode_prompt", stopped)
+    monkeypatch.setattr("spectui.engine.sweep.runner.decode_prompt", stopped)
     status, _, err = sweep_cli(*tiny_args(tiny_pair, out))
     assert status == 130 and "run again to resume" in err
     assert len(read_sweep(out).rows) == 2
 
     resumed = CountingDecodes()
-    monkeypatch.setattr("spectui.bench.sweep_runner.decode_prompt", resumed)
+    monkeypatch.setattr("spectui.engine.sweep.runner.decode_prompt", resumed)
     status, out_text, err = sweep_cli(*tiny_args(tiny_pair, out))
     assert status == 0, err
     assert resumed.calls == (6 - 2) * 2  # only the four unfinished settings, on both prompts
@@ -346,7 +341,7 @@ def test_a_stopped_sweep_resumes_without_redoing_finished_settings(
     assert "soft p_thresh=0.1 margin_gate=0.4" in out_text  # the table shows every setting
 
     again = CountingDecodes()
-    monkeypatch.setattr("spectui.bench.sweep_runner.decode_prompt", again)
+    monkeypatch.setattr("spectui.engine.sweep.runner.decode_prompt", again)
     assert sweep_cli(*tiny_args(tiny_pair, out))[0] == 0
     assert again.calls == 0 and len(read_sweep(out).rows) == 6
 
@@ -398,7 +393,8 @@ def test_a_row_reads_back_as_written(tiny_pair: TinyPair, tmp_path: Path) -> Non
 
 def test_the_pure_modules_load_neither_torch_nor_textual() -> None:
     code = (
-        "import sys, spectui.engine.sweep, spectui.engine.sweep_file, spectui.bench.sweep_report;"
+        "import sys, spectui.engine.sweep.grid, spectui.engine.sweep.file,"
+        " spectui.engine.sweep.report;"
         "sys.exit(('torch' in sys.modules) + 2 * ('textual' in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -15,10 +15,11 @@ from spectui.cli import build_parser, main
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import DecodeFinished, EngineEvent, RoundFinished, TokenAppended
-from spectui.engine.log import EventLog
-from spectui.engine.source import LiveSource
-from spectui.engine.trace import TRACE_FORMAT, TRACE_VERSION, TraceError, TraceWriter
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.header import TRACE_FORMAT, TRACE_VERSION, TraceError
+from spectui.engine.trace.log import EventLog
+from spectui.engine.trace.reader import read_trace
+from spectui.engine.trace.source import LiveSource
+from spectui.engine.trace.writer import TraceWriter
 
 PROMPT = "Once upon a time,"
 

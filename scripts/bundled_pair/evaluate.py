@@ -53,17 +53,11 @@ import transformers  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[2]
-SEED_PROMPTS = [
-    "Once upon a time,",
-    "The capital of France is",
-    "She walked into the",
-    "It is important to",
-    "This is a simple",
-    "In the beginning,",
-]
 # Other short prompts for a second loop check: the training script's loop monitor uses the same
 # ones to choose among verifier snapshots (never trained on).
 from train import MONITOR_PROMPTS as OTHER_PROMPTS  # noqa: E402
+
+from spectui.engine.prompts import SEED_PROMPTS  # noqa: E402  (the package's own six)
 
 CONTEXT = 256
 K = 5

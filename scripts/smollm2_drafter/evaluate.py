@@ -17,9 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from spectui.commands.options import SEED_PROMPTS
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
 from spectui.engine.events import DecodeFinished, TokenChecked
+from spectui.engine.prompts import SEED_PROMPTS
 from spectui.models import REAL_PAIR, named_pair
 
 GATES = ("p_thresh", "topk", "margin")
@@ -68,7 +68,8 @@ def markdown(result: dict) -> str:
         "| measure (seed's six prompts × 64 tokens, seed default gates) | value |",
         "| --- | --- |",
         f"| greedy-exact α per token (accepted / judged) | {greedy['alpha']:.3f} |",
-        f"| greedy-exact draft acceptance (accepted / drafted) | {greedy['draft_acceptance']:.3f} |",
+        "| greedy-exact draft acceptance (accepted / drafted) | "
+        f"{greedy['draft_acceptance']:.3f} |",
         f"| greedy-exact τ (tokens per round) | {greedy['tau']:.2f} |",
         f"| soft-guarded α per token | {soft['alpha']:.3f} |",
         f"| soft-guarded draft acceptance | {soft['draft_acceptance']:.3f} |",

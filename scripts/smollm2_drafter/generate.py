@@ -59,7 +59,7 @@ def text_sources() -> list[str]:
         if not path.is_file() or path.stat().st_size > 400_000:
             continue
         try:
-            raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
             texts.append(raw.decode("utf-8"))
         except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
             continue
@@ -90,8 +90,12 @@ def self_openings(model, tokenizer, rng: random.Random, n: int) -> list[str]:
     bos = torch.full((n, 1), tokenizer.bos_token_id or 1)
     torch.manual_seed(rng.randrange(2**31))
     out = model.generate(
-        bos, attention_mask=torch.ones_like(bos), do_sample=True, temperature=1.0,
-        max_new_tokens=12, pad_token_id=tokenizer.eos_token_id,
+        bos,
+        attention_mask=torch.ones_like(bos),
+        do_sample=True,
+        temperature=1.0,
+        max_new_tokens=12,
+        pad_token_id=tokenizer.eos_token_id,
     )
     texts = tokenizer.batch_decode(out[:, 1:], skip_special_tokens=True)
     return [t.strip() for t in texts if len(t.split()) >= 3]
@@ -108,8 +112,11 @@ def prompt_batch(sentences, model, tokenizer, rng, size, chat_share, self_share)
     for prompt in prompts:
         if rng.random() < chat_share:
             turn = rng.choice(CHAT_TASKS).format(rng.choice(sentences))
-            texts.append(tokenizer.apply_chat_template(
-                [{"role": "user", "content": turn}], tokenize=False, add_generation_prompt=True))
+            texts.append(
+                tokenizer.apply_chat_template(
+                    [{"role": "user", "content": turn}], tokenize=False, add_generation_prompt=True
+                )
+            )
         else:
             texts.append(prompt)
     return texts
@@ -120,8 +127,14 @@ def generate_shard(model, tokenizer, texts: list[str], sample: bool, new_tokens:
     tokenizer.padding_side = "left"
     batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     out = model.generate(
-        **batch, do_sample=sample, temperature=1.0 if sample else None, top_p=0.95 if sample else None,
-        top_k=None, max_new_tokens=new_tokens, output_logits=True, return_dict_in_generate=True,
+        **batch,
+        do_sample=sample,
+        temperature=1.0 if sample else None,
+        top_p=0.95 if sample else None,
+        top_k=None,
+        max_new_tokens=new_tokens,
+        output_logits=True,
+        return_dict_in_generate=True,
         pad_token_id=tokenizer.eos_token_id,
     )
     logits = torch.stack(out.logits, dim=1).float()  # [batch, new, vocab], raw (no warp)
@@ -135,13 +148,15 @@ def generate_shard(model, tokenizer, texts: list[str], sample: bool, new_tokens:
         new_ids = out.sequences[b, prompt_len:]
         ends = (new_ids == tokenizer.eos_token_id).nonzero()
         n = int(ends[0]) + 1 if len(ends) else len(new_ids)
-        rows.append({
-            "ids": torch.cat([prompt_ids, new_ids[:n]]).to(torch.int32),
-            "start": len(prompt_ids),
-            "top_ids": top_i[b, :n].to(torch.int32),
-            "top_p": top_p[b, :n].to(torch.float16),
-            "sampled": sample,
-        })
+        rows.append(
+            {
+                "ids": torch.cat([prompt_ids, new_ids[:n]]).to(torch.int32),
+                "start": len(prompt_ids),
+                "top_ids": top_i[b, :n].to(torch.int32),
+                "top_p": top_p[b, :n].to(torch.float16),
+                "sampled": sample,
+            }
+        )
     return {"rows": rows}
 
 
@@ -153,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=24)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--chat-share", type=float, default=0.15)
-    parser.add_argument("--self-share", type=float, default=0.25,
-                        help="share of batches opened by the verifier's own samples")
+    parser.add_argument(
+        "--self-share",
+        type=float,
+        default=0.25,
+        help="share of batches opened by the verifier's own samples",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -180,8 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp.rename(path)
         tokens = sum(len(r["top_ids"]) for r in shard["rows"])
         seconds = time.perf_counter() - started
-        print(f"shard {index}: {tokens} tokens in {seconds:.1f} s ({tokens / seconds:.0f} tok/s)",
-              flush=True)
+        print(
+            f"shard {index}: {tokens} tokens in {seconds:.1f} s ({tokens / seconds:.0f} tok/s)",
+            flush=True,
+        )
     return 0
 
 

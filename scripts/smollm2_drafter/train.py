@@ -3,7 +3,7 @@
 The drafter is a Llama model over a *draft vocabulary* (FR-Spec / EAGLE-3's d2t): the V most
 frequent tokens of the verifier's generations, plus one "other" row that stands for every
 token outside it (an input only: it is never proposed). spectui maps the verifier's ids into
-it and its logits back (`spectui/engine/draft_vocabulary.py`), so the drafter costs V rows of
+it and its logits back (`spectui/engine/models/draft_vocabulary.py`), so the drafter costs V rows of
 LM head instead of 49152 — on this CPU the head decides a small drafter's cost more than its
 layers do.
 
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from spectui.engine.draft_vocabulary import write_draft_vocabulary
+from spectui.engine.models.draft_vocabulary import write_draft_vocabulary
 
 SEED_PROMPTS = (
     "Once upon a time,",
@@ -199,8 +199,11 @@ def seed_references(verifier, tokenizer, new_tokens: int = 64) -> list[tuple[lis
     for prompt in SEED_PROMPTS:
         ids = tokenizer(prompt, return_tensors="pt").input_ids
         out = verifier.generate(
-            ids, attention_mask=torch.ones_like(ids), do_sample=False,
-            max_new_tokens=new_tokens, pad_token_id=tokenizer.eos_token_id,
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=new_tokens,
+            pad_token_id=tokenizer.eos_token_id,
         )
         references.append((out[0].tolist(), ids.shape[1]))
     return references
@@ -239,19 +242,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=int, default=0, help="width (0: the verifier's)")
     parser.add_argument("--intermediate", type=int, default=0)
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--init-layers", type=int, nargs="*", default=[0, 1],
-                        help="verifier layers to start from (width = the verifier's)")
-    parser.add_argument("--init-from", type=Path, default=None,
-                        help="continue from a checkpoint (its weights and draft vocabulary)")
+    parser.add_argument(
+        "--init-layers",
+        type=int,
+        nargs="*",
+        default=[0, 1],
+        help="verifier layers to start from (width = the verifier's)",
+    )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="continue from a checkpoint (its weights and draft vocabulary)",
+    )
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-rows", type=int, default=0, help="use only this many rows")
-    parser.add_argument("--minutes", type=float, default=0,
-                        help="train for this long (cosine over the time), re-reading the data "
-                        "directory every epoch as generate.py adds shards; 0: --epochs")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=0,
+        help="train for this long (cosine over the time), re-reading the data "
+        "directory every epoch as generate.py adds shards; 0: --epochs",
+    )
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -268,8 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         vocabulary = draft_vocabulary(train, args.vocab, tokenizer)
     mapper = Mapper(vocabulary, verifier.config.vocab_size)
-    covered = sum(int(mapper.to_draft[int(r["top_ids"][j, 0])] != mapper.other)
-                  for r in heldout for j in range(len(r["top_ids"])))
+    covered = sum(
+        int(mapper.to_draft[int(r["top_ids"][j, 0])] != mapper.other)
+        for r in heldout
+        for j in range(len(r["top_ids"]))
+    )
     coverage = covered / max(1, sum(len(r["top_ids"]) for r in heldout))
     references = seed_references(verifier, tokenizer)
     if args.init_from is not None:
@@ -279,9 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     del verifier
     n_params = sum(p.numel() for p in model.parameters())
     tokens = sum(len(r["top_ids"]) for r in train)
-    print(f"{len(train)} rows ({tokens} generated tokens) to train on, {len(heldout)} held out; "
-          f"draft vocabulary {len(vocabulary)} covers {coverage:.1%} of held-out argmaxes; "
-          f"{n_params / 1e6:.2f}M parameters", flush=True)
+    print(
+        f"{len(train)} rows ({tokens} generated tokens) to train on, {len(heldout)} held out; "
+        f"draft vocabulary {len(vocabulary)} covers {coverage:.1%} of held-out argmaxes; "
+        f"{n_params / 1e6:.2f}M parameters",
+        flush=True,
+    )
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     steps = args.epochs * math.ceil(len(train) / args.batch)
     started = time.perf_counter()
@@ -292,12 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         return step / steps
 
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress(s))))
+        optimizer, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * progress(s)))
+    )
     curve = args.out / "curve.jsonl"
     args.out.mkdir(parents=True, exist_ok=True)
-    figures = {"epoch": 0, "heldout": heldout_agreement(model, heldout, mapper),
-               "seed_alpha": seed_agreement(model, references, mapper)}
+    figures = {
+        "epoch": 0,
+        "heldout": heldout_agreement(model, heldout, mapper),
+        "seed_alpha": seed_agreement(model, references, mapper),
+    }
     print(json.dumps(figures), flush=True)
     epoch = 0
     while (progress(0) < 1.0) if args.minutes else (epoch < args.epochs):
@@ -318,12 +343,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.minutes and progress(0) >= 1.0:
                 break
         figures = {
-            "epoch": epoch, "minutes": round((time.perf_counter() - started) / 60, 1),
+            "epoch": epoch,
+            "minutes": round((time.perf_counter() - started) / 60, 1),
             "train_agreement": agree_sum / agree_n,
             "heldout": heldout_agreement(model, heldout, mapper),
             "seed_alpha": seed_agreement(model, references, mapper),
-            "train_tokens": tokens, "vocab": len(vocabulary), "coverage": coverage,
-            "parameters": n_params, "args": {k: str(v) for k, v in vars(args).items()},
+            "train_tokens": tokens,
+            "vocab": len(vocabulary),
+            "coverage": coverage,
+            "parameters": n_params,
+            "args": {k: str(v) for k, v in vars(args).items()},
         }
         print(json.dumps({k: v for k, v in figures.items() if k != "args"}), flush=True)
         with curve.open("a") as file:

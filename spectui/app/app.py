@@ -11,13 +11,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from spectui.app.keys import action_name, key_names
+from spectui.app.launch import Launch
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
 from spectui.app.sessions import Session
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import COMPARED, POLICIES
+from spectui.engine.policy.registry import COMPARED, POLICIES
 from spectui.engine.prompts import Prompt
-from spectui.engine.sweep_file import Sweep
+from spectui.engine.sweep.file import Sweep
 
 
 class SpectuiApp(App[None]):
@@ -45,23 +46,25 @@ class SpectuiApp(App[None]):
         decodes side by side, the first the reference; `sweep`: a finished sweep (`spectui
         sweep --out`), whose view opens first."""
         super().__init__()
-        # The prompt records and the compared policies live here, where the `e` and `c`
-        # screens read them: the decode screen opens both without knowing either.
-        self.prompt_set: tuple[Prompt, ...] = tuple(
-            p if isinstance(p, Prompt) else Prompt(p) for p in prompts or [prompt]
+        # The prompt records, the compared policies and the sweep live here, where the `e`,
+        # `c` and `v` screens read them (`launch_of`): the decode screen opens them unknowing.
+        self.launch = Launch(
+            prompt_set=tuple(
+                p if isinstance(p, Prompt) else Prompt(p) for p in prompts or [prompt]
+            ),
+            compared_policies=tuple(compared),
+            sweep=sweep,
         )
-        self.compared_policies = tuple(compared)
-        self.sweep = sweep  # --sweep FILE: its view opens first, and `v` opens it again
         self.decode_screen = DecodeScreen(
-            config, prompt, [p.text for p in self.prompt_set], timings, trace_path, session
+            config, prompt, [p.text for p in self.launch.prompt_set], timings, trace_path, session
         )
 
     def get_default_screen(self) -> Screen:
         return self.decode_screen
 
     def on_mount(self) -> None:
-        if self.sweep is not None:
-            self.push_screen(SweepScreen(self.sweep), self.decode_screen.open_setting)
+        if self.launch.sweep is not None:
+            self.push_screen(SweepScreen(self.launch.sweep), self.decode_screen.open_setting)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, DecodeScreen):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from spectui.app import messages
 from spectui.app.driver import Post
-from spectui.engine.cost import CostModel
-from spectui.engine.source import EventSource, LiveSource
+from spectui.engine.cost.model import CostModel
+from spectui.engine.trace.source import EventSource, LiveSource
 
 SECONDS = 0.2  # per span: enough for a stable median of a small pair's millisecond steps
 
@@ -46,7 +46,7 @@ class CostTimer:
 
 def measure(source: LiveSource, k: int, seconds: float) -> CostModel:
     """The three step times at the decode's context (prompt and output so far)."""
-    from spectui.bench.costmodel import CostSampler
+    from spectui.engine.cost.sampler import CostSampler
 
     context = list(source.decoder.prompt_ids) + list(source.decoder.output_ids)
     sampler = CostSampler(source.pair, context, k)

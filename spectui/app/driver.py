@@ -27,7 +27,7 @@ from spectui.engine.events import (
 )
 
 if TYPE_CHECKING:
-    from spectui.engine.source import EventSource
+    from spectui.engine.trace.source import EventSource
 
 Post = Callable[[Message], Any]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-from spectui.engine.source import Ability
+from spectui.engine.trace.source import Ability
 
 DECODE_BINDINGS: list[BindingType] = [
     # Help and quit come first: a narrow Footer cuts off its last keys, never these two.

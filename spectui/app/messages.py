@@ -9,13 +9,17 @@ ignores a stale worker's stragglers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from spectui.engine.compare import PolicyComparison
+    from spectui.engine.cost.model import CostModel
     from spectui.engine.events import EngineEvent
-    from spectui.engine.trace import TraceHeader
+    from spectui.engine.models.loading import ModelPair
+    from spectui.engine.models.progress import Bar
+    from spectui.engine.trace.header import TraceHeader
 
 
 class EngineMessage(Message, bubble=False):
@@ -41,7 +45,7 @@ class LoadBar(EngineMessage, bubble=False):
     """A download's or a weight load's progress (from the libraries' own progress bars)."""
 
     run: int
-    bar: Any  # spectui.engine.progress.Bar
+    bar: Bar
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, LoadBar) and message.bar.key == self.bar.key
@@ -52,7 +56,7 @@ class ModelsReady(EngineMessage, bubble=False):
     """The drafter and verifier are loaded; `pair` is kept to restart without reloading."""
 
     run: int
-    pair: Any  # spectui.engine.loading.ModelPair (not imported here: it pulls in torch)
+    pair: ModelPair | None  # None for a replay; imported for types only (it pulls in torch)
     summary: str  # e.g. "drafter → verifier · cpu · float32"
     load_seconds: float
 
@@ -80,7 +84,7 @@ class CostMeasured(EngineMessage, bubble=False):
     """The cost model at one draft span, timed on the loaded pair between rounds."""
 
     run: int
-    cost: Any  # spectui.engine.cost.CostModel
+    cost: CostModel
 
 
 @dataclass
@@ -95,7 +99,7 @@ class DecodeBatch(EngineMessage, bubble=False):
 class ComparisonReady(Message):
     """The compare worker decoded the prompt under every compared policy and scored each."""
 
-    comparison: Any  # spectui.engine.compare.PolicyComparison (it pulls in torch)
+    comparison: PolicyComparison  # imported for types only: compare pulls in torch
     texts: tuple[tuple[str, ...], ...]  # per side, in the comparison's order: each token's text
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from spectui.app.app import SpectuiApp
 from spectui.app.sessions import TraceSession
-from spectui.engine.trace import Trace
+from spectui.engine.trace.header import Trace
 
 
 def replay_app(trace: Trace, timings: bool = True, trace_path: Path | None = None) -> SpectuiApp:

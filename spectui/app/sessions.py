@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from spectui.app import messages
 from spectui.app.driver import Post
 from spectui.engine.prompts import chat_prompt
-from spectui.engine.servers import model_id
-from spectui.engine.source import Ability, LiveSource, TraceSource
+from spectui.engine.remote.servers import model_id
+from spectui.engine.trace.source import Ability, LiveSource, TraceSource
 
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
-    from spectui.engine.loading import ModelPair
-    from spectui.engine.source import EventSource
-    from spectui.engine.trace import Trace
+    from spectui.engine.models.loading import ModelPair
+    from spectui.engine.trace.header import Trace
+    from spectui.engine.trace.source import EventSource
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def load(
 ) -> ModelPair:
     """Import torch and load the pair, posting progress; returns the loaded pair."""
     post(messages.LoadProgress(run, "importing torch and transformers…"))
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     pair = load_pair(
         config,

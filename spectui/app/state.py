@@ -15,9 +15,9 @@ from spectui.engine import events
 
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
-    from spectui.engine.log import EventLog
-    from spectui.engine.policies import GateCheck
+    from spectui.engine.policy.records import GateCheck
     from spectui.engine.stats import StatsSnapshot
+    from spectui.engine.trace.log import EventLog
 
 
 class PieceKind(str, Enum):

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel
 
-from spectui.engine.loading import ModelPair
+from spectui.engine.models.loading import ModelPair
 
 
 @dataclass(frozen=True)

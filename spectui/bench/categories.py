@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from spectui.bench.costmodel import alpha_estimate
 from spectui.bench.runner import Run, Timings
+from spectui.engine.cost.sampler import alpha_estimate
 
 PER_CATEGORY_METHODS = ("engine_greedy", "engine_soft")  # the engine under each policy
 

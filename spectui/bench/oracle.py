@@ -14,12 +14,13 @@ from collections.abc import Sequence
 import torch
 
 from spectui.bench.baselines import Decoded
-from spectui.engine.backends import Drafter, LocalDrafter, Proposal, Wrapping
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder
 from spectui.engine.events import RoundFinished
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import GREEDY_EXACT
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.models.local import LocalDrafter
+from spectui.engine.policy.library import GREEDY_EXACT
+from spectui.engine.seams import Drafter, Proposal, Wrapping
 from spectui.engine.warps import NO_WARP, Warp
 
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from spectui.engine.backends import Scored, Verifier, Wrapping
 from spectui.engine.config import DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import GREEDY_EXACT
-from spectui.engine.progress import BarSink, StepCounter
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.models.progress import BarSink, StepCounter
+from spectui.engine.policy.library import GREEDY_EXACT
+from spectui.engine.seams import Scored, Verifier, Wrapping
 from spectui.engine.warps import NO_WARP, Warp
 
 CONTEXT_BUCKETS = (0, 32, 64, 128, 256, 512, 1024, 1 << 30)  # tokens scored per request

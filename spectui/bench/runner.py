@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from spectui.bench.baselines import Decoded
-from spectui.bench.costmodel import synchronize
-from spectui.engine.progress import BarSink, StepCounter
+from spectui.engine.cost.sampler import synchronize
+from spectui.engine.models.progress import BarSink, StepCounter
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,14 @@ from spectui.bench.baselines import (
     seed_decode,
 )
 from spectui.bench.categories import per_category
-from spectui.bench.costmodel import CostModel, CostSampler, alpha_estimate
 from spectui.bench.oracle import engine_decode, oracle_decoder
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
+from spectui.engine.cost.sampler import CostModel, CostSampler, alpha_estimate
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import GREEDY_EXACT, SOFT_GUARDED
-from spectui.engine.progress import BarSink
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.models.progress import BarSink
+from spectui.engine.policy.library import GREEDY_EXACT, SOFT_GUARDED
 from spectui.engine.stats import expected_tokens_per_round
 
 Progress = Callable[[str], None]

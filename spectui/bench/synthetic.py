@@ -9,7 +9,6 @@ verifier) give an acceptance in between, at the price of c ≈ 1.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +16,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from spectui.engine.loading import ModelPair, pick_device, pick_dtype
+from spectui.bench.synthetic_pairs import SYNTHETIC_PAIRS, SyntheticSpec
+from spectui.engine.models.loading import ModelPair, pick_device, pick_dtype
 
 DrafterKind = Literal["own", "perturbed"]
 EOS = "<|endoftext|>"
@@ -28,35 +28,6 @@ CORPUS = (
     "changed quickly. This is a simple example of how a sentence can continue. In the "
     "beginning, the garden was small and the paths were narrow."
 )
-
-
-@dataclass(frozen=True)
-class SyntheticSpec:
-    """Shapes of a drafter/verifier pair (GPT2Config keywords)."""
-
-    drafter: dict[str, int]
-    verifier: dict[str, int]
-    vocab_size: int
-    n_positions: int
-    description: str
-
-
-SYNTHETIC_PAIRS: dict[str, SyntheticSpec] = {
-    "gpt2": SyntheticSpec(
-        drafter={"n_layer": 12, "n_embd": 768, "n_head": 12},  # gpt2, 124M
-        verifier={"n_layer": 24, "n_embd": 1024, "n_head": 16},  # gpt2-medium, 355M
-        vocab_size=50257,
-        n_positions=1024,
-        description="gpt2 (124M) -> gpt2-medium (355M) shapes, random weights",
-    ),
-    "bundled-size": SyntheticSpec(
-        drafter={"n_layer": 3, "n_embd": 128, "n_head": 4},
-        verifier={"n_layer": 6, "n_embd": 256, "n_head": 4},
-        vocab_size=4096,
-        n_positions=256,
-        description="the bundled pair's shapes (1.2M -> 6M), random weights",
-    ),
-}
 
 
 def build_synthetic_pair(

@@ -9,23 +9,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from spectui.commands.options import (
-    CHAT_CATEGORY,
-    CHAT_PROMPTS,
-    add_chat_options,
     add_config_options,
     api_key_from_args,
     config_from_args,
     option_name,
-    policy_list,
-    prompt_set_from_args,
 )
+from spectui.commands.policy_options import policy_list
+from spectui.commands.prompt_options import add_chat_options, prompt_set_from_args
 from spectui.engine.config import DecodeConfig, config_field_names
-from spectui.engine.policies import COMPARED, policy_label
-from spectui.engine.prompts import Prompt
+from spectui.engine.policy.registry import COMPARED, policy_label
+from spectui.engine.prompts import CHAT_CATEGORY, CHAT_PROMPTS, Prompt
 from spectui.models import real_pair_hint, smollm2_gguf
 
 if TYPE_CHECKING:
-    from spectui.engine.sweep_file import Sweep
+    from spectui.engine.sweep.file import Sweep
 
 SUMMARY = (
     "Watch and step through speculative decoding. With no sub-command, opens the terminal "
@@ -140,8 +137,8 @@ def sweep_start(args: argparse.Namespace) -> tuple[DecodeConfig, tuple[Prompt, .
     A decode setting or prompt given as well is refused (SweepError): the sweep's rows were
     measured under the sweep's, and a decode of them under others would not match the table.
     """
-    from spectui.engine.sweep import SweepError
-    from spectui.engine.sweep_file import read_sweep
+    from spectui.engine.sweep.file import read_sweep
+    from spectui.engine.sweep.grid import SweepError
 
     names = [*config_field_names(), "pair", "prompt", "prompts_file"]  # each SUPPRESS-ed
     given = [option_name(name) for name in names if hasattr(args, name)]

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spectui.commands.options import (
-    add_config_options,
-    api_key_from_args,
-    config_from_args,
-    prompt_set_from_args,
-)
+from spectui.bench.synthetic_pairs import SYNTHETIC_PAIRS
+from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
 from spectui.commands.progress import CommandProgress
+from spectui.commands.prompt_options import prompt_set_from_args
 
 SUMMARY = "benchmark the engine against plain and HF decoding"
 
@@ -37,7 +34,6 @@ class Preset:
 QUICK = Preset(new_tokens=32, repeats=2, prompts=2, cost_budget=1.0)
 FULL = Preset(new_tokens=128, repeats=5, prompts=None, cost_budget=10.0)
 DEFAULT_ALPHAS = (0.0, 0.5, 0.7, 0.9, 1.0)
-SYNTHETIC_CHOICES = ("gpt2", "bundled-size")  # mirrors spectui.bench.synthetic.SYNTHETIC_PAIRS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--synthetic",
-        choices=SYNTHETIC_CHOICES,
+        choices=tuple(SYNTHETIC_PAIRS),
         help="instead of loading a pair, build random-weight GPT-2s of these "
         "shapes: gpt2 (124M) -> gpt2-medium (355M), or the bundled pair's",
     )
@@ -180,7 +176,7 @@ def _remote_bench(
     from dataclasses import replace
 
     from spectui.bench.remote import run_remote_bench
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     config = settings.config
     here = replace(config, verifier_url=None, verifier_model=None)
@@ -232,7 +228,7 @@ def _pair(args: argparse.Namespace, config, progress: CommandProgress):  # type:
             device=config.device,
             dtype=config.dtype,
         )
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     return load_pair(config, progress=progress.say, bars=progress.bar)
 

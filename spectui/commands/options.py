@@ -10,41 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
-from spectui.engine.config import (
-    DecodeConfig,
-    Knob,
-    base_type,
-    config_field_names,
-    config_fields,
-)
+from spectui.engine.config import DecodeConfig, base_type, config_field_names, config_fields
 from spectui.engine.errors import ModelLoadError
-from spectui.engine.policies import policy_names
-from spectui.engine.prompts import ChatPrompt, Prompt, chat_prompt, read_prompts
+from spectui.engine.knobs import Knob
+from spectui.engine.policy.names import own_knobs
 from spectui.models import PAIR_ALIASES, PAIR_NAMES, PairUnavailable, default_pair_name, named_pair
-
-SEED_PROMPTS = (
-    "Once upon a time,",
-    "The capital of France is",
-    "She walked into the",
-    "It is important to",
-    "This is a simple",
-    "In the beginning,",
-)
-
-# Offered beside the seed's prompts in the app's `e` list on an instruct pair, each decoded as
-# a user turn of the verifier's chat template.
-CHAT_PROMPTS = (
-    "What is the capital of France?",
-    "Write a haiku about the sea.",
-    "Give me three tips for learning Python.",
-    "Explain what a verifier model does, in one sentence.",
-)
-CHAT_CATEGORY = "chat"
 
 
 def option_name(field_name: str) -> str:
@@ -79,6 +54,11 @@ def add_config_options(
             keywords = {**_option_keywords(field.name, rule, field.default)}
             keywords.update((overrides or {}).get(field.name, {}))
             group.add_argument(option_name(field.name), **keywords)
+    for own in own_knobs().values():  # the registered policies' own settings, as fields are
+        if own.knob.cli and own.name not in exclude:
+            group.add_argument(
+                option_name(own.name), **_option_keywords(own.name, own.knob, own.default)
+            )
     group.add_argument(
         "--api-key",
         default=argparse.SUPPRESS,
@@ -137,78 +117,11 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
             raise ModelLoadError(str(error)) from None
         values.setdefault("drafter", pair.drafter)
         values.setdefault("verifier", pair.verifier)
+    own = {name: getattr(args, name) for name in own_knobs() if hasattr(args, name)}
+    if own:
+        values["policy_settings"] = tuple(own.items())
     values.update(overrides)
     return DecodeConfig(**values)  # type: ignore[arg-type]
-
-
-def prompts_from_args(args: argparse.Namespace) -> list[str]:
-    """The texts of the prompts asked for, or the seed's six (raises PromptFileError)."""
-    return [prompt.text for prompt in prompt_set_from_args(args)]
-
-
-def prompt_set_from_args(args: argparse.Namespace) -> tuple[Prompt, ...]:
-    """--prompt's prompts, then --prompts-file's; neither: the seed's six (PromptFileError)."""
-    given = tuple(Prompt(text, None, "--prompt") for text in getattr(args, "prompt", None) or ())
-    path = getattr(args, "prompts_file", None)
-    from_file = read_prompts(path) if path is not None else ()
-    return given + from_file or tuple(Prompt(text, None, "seed") for text in SEED_PROMPTS)
-
-
-def add_chat_options(parser: argparse.ArgumentParser) -> None:
-    """Add --chat and --system: the prompts as chat turns, for an instruct pair."""
-    group = parser.add_argument_group("chat")
-    group.add_argument(
-        "--chat",
-        action="store_true",
-        help="wrap each prompt in the verifier tokenizer's chat template as a user turn, "
-        "followed by the assistant's turn (an instruct pair expects those turns)",
-    )
-    group.add_argument(
-        "--system",
-        metavar="TEXT",
-        help="a system turn before each prompt's user turn (implies --chat)",
-    )
-
-
-def chat_prompts_from_args(
-    args: argparse.Namespace, tokenizer: Any, prompts: Sequence[Prompt]
-) -> tuple[ChatPrompt | None, ...]:
-    """With --chat (or --system), each prompt in `tokenizer`'s chat template; else None each.
-
-    Raises PromptError when the tokenizer has no chat template.
-    """
-    system = getattr(args, "system", None)
-    if not getattr(args, "chat", False) and system is None:
-        return tuple(None for _ in prompts)
-    return tuple(chat_prompt(tokenizer, prompt.text, system) for prompt in prompts)
-
-
-def policy_list(
-    text: str, *, aliases: Mapping[str, Sequence[str]] | None = None, at_least: int = 1
-) -> tuple[str, ...]:
-    """Policy names from a comma list ("greedy,soft,sample"), for argparse's `type=`.
-
-    `aliases` maps a word to the names it stands for (run's "both"). Unknown or repeated
-    names, or fewer than `at_least`, are refused with the registered ones listed.
-    """
-    names: list[str] = []
-    for part in (part.strip() for part in text.split(",")):
-        names.extend((aliases or {}).get(part, (part,)))
-    known = policy_names()
-    unknown = [name for name in names if name not in known]
-    words = ", ".join([*known, *(aliases or {})])
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown policy {', '.join(map(repr, unknown)) or repr(text)} (choose from {words},"
-            " or several joined by commas)"
-        )
-    if len(set(names)) < len(names):
-        raise argparse.ArgumentTypeError(f"a policy is named twice in {text!r}")
-    if len(names) < at_least:
-        raise argparse.ArgumentTypeError(
-            f"name at least {at_least} policies, joined by commas (from {words}), got {text!r}"
-        )
-    return tuple(names)
 
 
 def api_key_from_args(args: argparse.Namespace) -> str | None:

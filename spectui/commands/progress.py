@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from spectui.engine.progress import Bar
+    from spectui.engine.models.progress import Bar
 
 LINE_INTERVAL = 5.0  # seconds between two plain lines of one bar
 

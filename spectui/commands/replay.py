@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Check the trace (TraceError: exit status 2), then open the app on it (no terminal: 2)."""
-    from spectui.engine.trace_reader import read_trace
+    from spectui.engine.trace.reader import read_trace
 
     trace = read_trace(args.file)
     if (problem := terminal_problem()) is not None:

@@ -12,26 +12,24 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.commands.options import (
+from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
+from spectui.commands.policy_options import policy_list
+from spectui.commands.progress import CommandProgress
+from spectui.commands.prompt_options import (
     add_chat_options,
-    add_config_options,
-    api_key_from_args,
     chat_prompts_from_args,
-    config_from_args,
-    policy_list,
     prompt_set_from_args,
 )
-from spectui.commands.progress import CommandProgress
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
-from spectui.engine.policies import SEED_REPORT, all_gates, policy_label, policy_names
+from spectui.engine.policy.registry import SEED_REPORT, all_gates, policy_label, policy_names
 from spectui.engine.prompts import ChatPrompt
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from spectui.engine.events import DecodeFinished, RoundFinished
-    from spectui.engine.loading import ModelPair
+    from spectui.engine.models.loading import ModelPair
 
 SUMMARY = "decode headlessly and print drafts, verdicts and stats"
 BOTH = "both"  # the seed's main: soft-guarded, then greedy-exact
@@ -95,7 +93,7 @@ def trace_path(path: Path, number: int, policy: str) -> Path:
 
 def main(args: argparse.Namespace) -> int:
     """Run every prompt under the chosen policies; exit 1 if any prompt failed."""
-    from spectui.engine.loading import load_pair
+    from spectui.engine.models.loading import load_pair
 
     policies: tuple[str, ...] = getattr(args, "policies", SEED_REPORT)
     config = config_from_args(args, policy=policies[0])
@@ -128,9 +126,9 @@ def _decode(
 ) -> Iterator[dict[str, Any]]:
     """Decode one prompt, filling `record` and yielding the JSON lines as they happen."""
     from spectui.engine.events import DecodeFinished, RoundFinished, TokenAppended
-    from spectui.engine.log import EventLog
-    from spectui.engine.source import LiveSource
-    from spectui.engine.trace import TraceWriter, done_record, round_record
+    from spectui.engine.trace.log import EventLog
+    from spectui.engine.trace.source import LiveSource
+    from spectui.engine.trace.writer import TraceWriter, done_record, round_record
 
     chat = record.chat
     try:

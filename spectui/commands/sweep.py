@@ -14,26 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.commands.options import (
-    add_config_options,
-    api_key_from_args,
-    config_from_args,
-    policy_list,
-    prompt_set_from_args,
-)
+from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
+from spectui.commands.policy_options import policy_list
 from spectui.commands.progress import CommandProgress
-from spectui.engine.cost import CostModel
-from spectui.engine.policies import DEFAULT_POLICY, policy_label, policy_names
-from spectui.engine.sweep import (
-    GridAxis,
-    Setting,
-    SweepError,
-    SweepRow,
-    parse_axis,
-    plan_settings,
-    unread_axes,
-)
-from spectui.engine.sweep_file import (
+from spectui.commands.prompt_options import prompt_set_from_args
+from spectui.engine.cost.model import CostModel
+from spectui.engine.policy.registry import DEFAULT_POLICY, policy_label, policy_names
+from spectui.engine.sweep.file import (
     Sweep,
     SweepHeader,
     SweepWriter,
@@ -47,10 +34,19 @@ from spectui.engine.sweep_file import (
     row_record,
     summary_record,
 )
+from spectui.engine.sweep.grid import (
+    GridAxis,
+    Setting,
+    SweepError,
+    SweepRow,
+    parse_axis,
+    plan_settings,
+    unread_axes,
+)
 
 if TYPE_CHECKING:
-    from spectui.bench.sweep_runner import SweepPlan
-    from spectui.engine.loading import ModelPair
+    from spectui.engine.models.loading import ModelPair
+    from spectui.engine.sweep.runner import SweepPlan
 
 SUMMARY = "decode the prompts under a grid of acceptance settings and chart speed against quality"
 DEFAULT_TOKENS = 64  # tokens per decode with no --max-new-tokens
@@ -120,7 +116,7 @@ def _axis(text: str) -> GridAxis:
 
 def main(args: argparse.Namespace) -> int:
     """Run the sweep (resuming --out), then print its table and plot (or JSON Lines)."""
-    from spectui.bench.sweep_runner import SweepPlan
+    from spectui.engine.sweep.runner import SweepPlan
 
     started = time.perf_counter()
     axes: list[GridAxis] = args.grid
@@ -135,7 +131,7 @@ def main(args: argparse.Namespace) -> int:
         for policy in policies:
             if unread := unread_axes(axes, policy):
                 progress.say(f"{policy_label(policy)} does not read {', '.join(unread)}: once")
-        from spectui.engine.loading import load_pair
+        from spectui.engine.models.loading import load_pair
 
         pair = load_pair(
             config, progress=progress.say, api_key=api_key_from_args(args), bars=progress.bar
@@ -171,7 +167,7 @@ def _run(
     progress: CommandProgress,
 ) -> Sweep:
     """Every setting's row, writing the new ones to --out (and all to stdout with --json)."""
-    from spectui.bench.sweep_runner import new_header, run_settings
+    from spectui.engine.sweep.runner import new_header, run_settings
 
     header = previous.header if previous else new_header(pair, plan, progress.bar)
     writer = SweepWriter(args.out, None if previous else header) if args.out else None
@@ -205,7 +201,7 @@ def _costs(
     progress: CommandProgress,
 ) -> dict[int, CostModel]:
     """The file's cost models, and one measured now for each draft span it lacks."""
-    from spectui.bench.sweep_runner import measure_costs
+    from spectui.engine.sweep.runner import measure_costs
 
     costs = dict(previous.costs) if previous else {}
     for cost in costs.values():
@@ -236,7 +232,7 @@ def _print_report(sweep: Sweep) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from spectui.bench.sweep_report import plot_text, rich_table
+    from spectui.engine.sweep.report import plot_text, rich_table
 
     console = Console()
     if not console.is_terminal:  # a file or a pipe: room for every column, not 80

@@ -12,11 +12,12 @@ from typing import Any
 
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import ModelLoadError, PromptError, SpectuiError
-from spectui.engine.policies import POLICIES, Policy, register_policy
+from spectui.engine.policy.records import Policy
+from spectui.engine.policy.registry import POLICIES, register_policy
 
 _LAZY = {
-    "ModelPair": "spectui.engine.loading",
-    "load_pair": "spectui.engine.loading",
+    "ModelPair": "spectui.engine.models.loading",
+    "load_pair": "spectui.engine.models.loading",
     "SpeculativeDecoder": "spectui.engine.decode",
     "encode_prompt": "spectui.engine.decode",
     "compare_policies": "spectui.engine.compare",

@@ -18,8 +18,8 @@ import torch
 
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import COMPARED
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.policy.registry import COMPARED
 from spectui.engine.stats import StatsSnapshot
 
 

@@ -7,20 +7,28 @@ and the trace/JSON serialization are all made from it, so a new setting is one f
 
 from __future__ import annotations
 
-import math
 import typing
-from collections.abc import Callable, Sequence
-from dataclasses import Field, dataclass, field, fields, replace
+from dataclasses import Field, dataclass, fields, replace
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from spectui.engine.policies import DEFAULT_POLICY, policy_label, policy_names
-from spectui.engine.served_limits import served_problem
+from spectui.engine.knobs import (
+    Knob,
+    choice_problem,
+    device_problem,
+    is_int,
+    is_real,
+    knob,
+    model_problem,
+    url_problem,
+    within,
+)
+from spectui.engine.policy.names import DEFAULT_POLICY, own_knobs, policy_label, policy_names
+from spectui.engine.remote.limits import served_problem
 from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
-DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 
@@ -30,62 +38,21 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Knob:
-    """What a DecodeConfig field means and allows."""
-
-    help: str  # one line, for --help and the settings form
-    label: str = ""  # the settings form's label (tunable fields)
-    note: str = ""  # the settings form's few words beside a switch
-    tunable: bool = False  # may change between rounds of one decode
-    low: float | None = None  # numbers: the smallest allowed value
-    high: float | None = None  # ... and the largest
-    choices: Callable[[], Sequence[str]] | None = None  # strings: the allowed values
-    check: Callable[[str, Any], str | None] | None = None  # any other rule: a problem or None
-    cli: bool = True  # offered as a command-line option
-    metavar: str | None = None
-
-
-def knob(default: Any, help: str, **details: Any) -> Any:
-    """A dataclass field with its `Knob` in the metadata."""
-    return field(default=default, metadata={"knob": Knob(help=help, **details)})
-
-
-def _device_problem(name: str, value: Any) -> str | None:
-    if isinstance(value, str) and value.split(":")[0] in DEVICE_KINDS:
-        return None
-    return f"{name} must be auto, cpu, cuda[:N] or mps, got {value!r}"
-
-
-def _url_problem(name: str, value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and value.startswith(("http://", "https://"))):
-        return None
-    return (
-        f"{name} must be an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1, got {value!r}"
-    )
-
-
-def _model_problem(name: str, value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return None
-    return f"{name} must name a model id or directory"
-
-
-@dataclass(frozen=True)
 class DecodeConfig:
     """Everything that decides what a decode does; defaults are the seed notebook's."""
 
     drafter: str = knob(
         str(BUNDLED_DRAFTER),
         "drafter: HF id, local directory or .gguf file (default: --pair's)",
-        check=_model_problem,
+        check=model_problem,
     )
     verifier: str = knob(
         str(BUNDLED_VERIFIER),
         "verifier: HF id, local directory or .gguf file; its tokenizer is used, as the seed's "
         "(default: --pair's)",
-        check=_model_problem,
+        check=model_problem,
     )
-    # The seed's headline policy; see spectui.engine.policies for every registered one.
+    # The seed's headline policy; see spectui.engine.policy.registry for every registered one.
     policy: str = knob(
         DEFAULT_POLICY, "acceptance policy", label="policy", tunable=True, choices=policy_names
     )
@@ -193,7 +160,7 @@ class DecodeConfig:
     )
     seed: int = knob(42, "seeds the draft sampler and the acceptance coins", low=0, high=2**63 - 1)
     device: str = knob(
-        "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=_device_problem
+        "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=device_problem
     )
     dtype: str = knob("auto", "auto = float32, the seed's precision", choices=lambda: DTYPE_NAMES)
     threads: int | None = knob(None, "torch CPU threads (default: torch's own)", low=1, high=1024)
@@ -217,7 +184,7 @@ class DecodeConfig:
         None,
         "the verifier on a server: its OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 "
         "(vLLM); the drafter's tokenizer is used",
-        check=_url_problem,
+        check=url_problem,
         metavar="URL",
     )
     verifier_model: str | None = knob(
@@ -226,7 +193,7 @@ class DecodeConfig:
     drafter_url: str | None = knob(
         None,
         "the drafter on a server (greedy drafts), as --verifier-url",
-        check=_url_problem,
+        check=url_problem,
         metavar="URL",
     )
     drafter_model: str | None = knob(
@@ -244,6 +211,12 @@ class DecodeConfig:
         choices=lambda: DEVICE_MAPS,
     )
 
+    # The registered policies' own knobs (`Policy.knobs`): (name, value) pairs, read as
+    # config.<name>; one left out has its default.
+    policy_settings: tuple[tuple[str, int | float], ...] = knob(
+        (), "values of the registered policies' own settings", cli=False
+    )
+
     def __post_init__(self) -> None:
         for problem in _problems(self):
             raise ConfigError(problem)
@@ -253,22 +226,35 @@ class DecodeConfig:
 
         A refusal names the setting by its on-screen label (draft span k), not its field name.
         """
-        unknown = set(changes) - TUNABLE_FIELDS
+        tunable = set(tunable_names())
+        unknown = set(changes) - tunable
         if unknown:
             raise ConfigError(
                 f"{', '.join(sorted(unknown))} cannot change during a decode; "
-                f"tunable: {', '.join(sorted(TUNABLE_FIELDS))}"
+                f"tunable: {', '.join(sorted(tunable))}"
             )
         for name, value in changes.items():
             # Between-round changes come from the app's controls: name a setting as they do.
             problem = field_problem(name, value, called=knob_of(name).label)
             if problem is not None:
                 raise ConfigError(problem)
+        own = {name: changes.pop(name) for name in list(changes) if name in own_knobs()}
+        if own:
+            changes["policy_settings"] = tuple({**dict(self.policy_settings), **own}.items())
         return replace(self, **changes)
 
     def tunables(self) -> dict[str, Any]:
         """The between-round settings, by name, in declaration order."""
         return {name: getattr(self, name) for name in tunable_names()}
+
+    if not TYPE_CHECKING:  # mypy keeps checking attribute names; a policy's own knob is dynamic
+
+        def __getattr__(self, name: str) -> Any:
+            """A registered policy's own knob: its value here, else its default."""
+            own = own_knobs().get(name)
+            if own is None:
+                raise AttributeError(f"DecodeConfig has no setting {name!r}")
+            return dict(self.policy_settings).get(name, own.default)
 
     @property
     def remote(self) -> bool:
@@ -297,8 +283,9 @@ def config_field_names() -> tuple[str, ...]:
 
 
 def knob_of(name: str) -> Knob:
-    """The metadata of DecodeConfig field `name`."""
-    return _knobs()[name]
+    """The metadata of DecodeConfig field `name` (or of a registered policy's own knob)."""
+    rule = _knobs().get(name)
+    return rule if rule is not None else own_knobs()[name].knob
 
 
 @cache
@@ -314,24 +301,37 @@ def field_types() -> dict[str, Any]:
 
 
 def base_type(name: str) -> type:
-    """A field's type without `None` (int for `int | None`)."""
+    """A field's type without `None` (int for `int | None`); an own knob's, its default's."""
+    if name in own_knobs():
+        return type(own_knobs()[name].default)
     hint = field_types()[name]
     options = [t for t in typing.get_args(hint) if t is not type(None)] or [hint]
     return options[0]  # type: ignore[no-any-return]
 
 
 def optional(name: str) -> bool:
-    """Whether a field may be None."""
-    return type(None) in typing.get_args(field_types()[name])
+    """Whether a field may be None (a policy's own knob may not)."""
+    return name not in own_knobs() and type(None) in typing.get_args(field_types()[name])
 
 
 @cache
-def tunable_names() -> tuple[str, ...]:
-    """The fields that may change between rounds, in declaration order."""
+def _tunable_fields() -> tuple[str, ...]:
     return tuple(f.name for f in config_fields() if f.metadata["knob"].tunable)
 
 
-TUNABLE_FIELDS = frozenset(tunable_names())
+def tunable_names() -> tuple[str, ...]:
+    """The settings that may change between rounds: fields in declaration order, then the
+    registered policies' own tunable knobs."""
+    own = tuple(name for name, rule in own_knobs().items() if rule.knob.tunable)
+    return _tunable_fields() + own
+
+
+TUNABLE_FIELDS = frozenset(_tunable_fields())  # DecodeConfig's own (not the policies' knobs)
+
+
+def value_type(name: str) -> Any:
+    """The type a setting's values have: a field's annotation, or an own knob's default's."""
+    return base_type(name) if name in own_knobs() else field_types()[name]
 
 
 def allowed_range(name: str) -> str:
@@ -357,31 +357,11 @@ def requirement(name: str, called: str | None = None) -> str:
     return f"{called or name} must be {noun} {allowed_range(name)}"
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _number_problem(name: str, value: object, called: str) -> str | None:
-    of_type = _is_int(value) if base_type(name) is int else _is_real(value)
-    if of_type and _within(typing.cast(float, value), knob_of(name)):
+    of_type = is_int(value) if base_type(name) is int else is_real(value)
+    if of_type and within(typing.cast(float, value), knob_of(name)):
         return None
     return f"{requirement(name, called)}, got {value!r}"
-
-
-def _within(number: float, rule: Knob) -> bool:
-    # Compared as given, not as floats: an int meets the int bounds exactly (the seed's high is
-    # 2**63 - 1, which as a float equals 2**63).
-    return number >= (rule.low or 0) and (rule.high is None or number <= rule.high)
-
-
-def _choice_problem(name: str, value: object, choices: Sequence[str]) -> str | None:
-    if value in choices:
-        return None
-    return f"{name} must be one of {', '.join(choices)}, got {value!r}"
 
 
 def field_problem(name: str, value: object, called: str | None = None) -> str | None:
@@ -396,7 +376,7 @@ def field_problem(name: str, value: object, called: str | None = None) -> str | 
     if rule.check is not None:
         return rule.check(shown, value)
     if rule.choices is not None:
-        return _choice_problem(shown, value, rule.choices())
+        return choice_problem(shown, value, rule.choices())
     if kind is bool:
         return None if isinstance(value, bool) else f"{shown} must be true or false, got {value!r}"
     if kind in (int, float):
@@ -406,4 +386,7 @@ def field_problem(name: str, value: object, called: str | None = None) -> str | 
 
 def _problems(config: DecodeConfig) -> list[str]:
     checks = [field_problem(name, getattr(config, name)) for name in config_field_names()]
+    for name, value in config.policy_settings:
+        known = name in own_knobs()
+        checks.append(field_problem(name, value) if known else f"no policy has a setting {name!r}")
     return [problem for problem in [*checks, served_problem(config)] if problem]

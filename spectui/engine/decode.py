@@ -7,8 +7,8 @@ Each round (names follow the papers: q drafter, p verifier):
      the policy's correction is appended (the seed's rule: the verifier's argmax);
   4. crop both caches back to what was kept.
 Both caches hold every token but the last, so a round feeds each model only what it lacks.
-The models sit behind the `Drafter` and `Verifier` protocols (`backends.py`), the policy
-behind its `Policy` record (`policies.py`): the loop knows neither which models nor which
+The models sit behind the `Drafter` and `Verifier` protocols (`seams.py`), the policy
+behind its `Policy` record (`policy/`): the loop knows neither which models nor which
 policy it runs.
 """
 
@@ -22,12 +22,6 @@ from typing import Any
 
 import torch
 
-from spectui.engine.backends import (
-    Drafter,
-    Proposal,
-    Scored,
-    Verifier,
-)
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.events import (
@@ -41,8 +35,10 @@ from spectui.engine.events import (
     TokenChecked,
     TokenOrigin,
 )
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import GateCheck, gate_check, policy_named, tokens_kept
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.policy.records import GateCheck
+from spectui.engine.policy.registry import gate_check, policy_named, tokens_kept
+from spectui.engine.seams import Drafter, Proposal, Scored, Verifier
 from spectui.engine.stats import RoundShape, StatsTally
 
 CHANCE_SEED_OFFSET = 0x9E3779B9

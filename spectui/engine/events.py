@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import GateCheck
+from spectui.engine.policy.records import GateCheck
 from spectui.engine.stats import StatsSnapshot
 
 

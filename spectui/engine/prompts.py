@@ -27,6 +27,26 @@ from spectui.engine.errors import PromptError, SpectuiError
 
 QUESTION_FORMAT = 'Spec-Bench\'s and MT-Bench\'s question.jsonl ("category", "turns")'
 
+# The seed notebook's six prompts: every command's default, and the bundled pair's evaluation.
+SEED_PROMPTS = (
+    "Once upon a time,",
+    "The capital of France is",
+    "She walked into the",
+    "It is important to",
+    "This is a simple",
+    "In the beginning,",
+)
+
+# Offered beside the seed's prompts in the app's `e` list on an instruct pair, each decoded as
+# a user turn of the verifier's chat template.
+CHAT_PROMPTS = (
+    "What is the capital of France?",
+    "Write a haiku about the sea.",
+    "Give me three tips for learning Python.",
+    "Explain what a verifier model does, in one sentence.",
+)
+CHAT_CATEGORY = "chat"
+
 
 class PromptFileError(SpectuiError):
     """A prompts file that cannot be read, or a line of it that is not a prompt."""

@@ -1,4 +1,4 @@
-"""Helpers for the app tests: running scenarios, waiting on the engine worker, recording."""
+"""Helpers for the app tests: waiting on the engine worker, pressing keys, recording."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ PROMPT = "Once upon a time,"
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run an async test body (no async plugin needed)."""
+    """Run an async body from a sync test. Prefer `async def test_...`: anyio's plugin runs it."""
     asyncio.run(scenario())
 
 
@@ -114,8 +114,7 @@ def send_key(app: App[Any], key: str) -> None:
         char = key if len(key) == 1 else None
     event = events.Key(key, char)
     event.set_sender(app)
-    assert app._driver is not None
-    app._driver.send_message(event)
+    app.post_message(event)
 
 
 Before = Callable[[Pilot[Any]], Awaitable[None]]  # a snapshot's run_before

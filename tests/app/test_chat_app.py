@@ -6,7 +6,7 @@ import shutil
 from typing import Any
 
 import pytest
-from app_helpers import plain, run, settle
+from app_helpers import plain, settle
 from tiny_models import TinyPair
 from transformers import AutoTokenizer
 
@@ -31,38 +31,32 @@ def chat_verifier(tiny_pair: TinyPair, tmp_path_factory: pytest.TempPathFactory)
     return str(verifier)
 
 
-def test_the_stream_shows_the_turns_and_the_decode_starts_from_their_ids(
+async def test_the_stream_shows_the_turns_and_the_decode_starts_from_their_ids(
     tiny_pair: TinyPair, chat_verifier: str
 ) -> None:
-    async def scenario() -> None:
-        config = DecodeConfig(drafter=tiny_pair.drafter, verifier=chat_verifier, max_new_tokens=8)
-        session = LiveSession(chat=ChatTurns("Be brief."))
-        app = SpectuiApp(config, "Once upon", timings=False, session=session)
-        async with app.run_test(size=(100, 30)) as pilot:
-            screen = await settle(pilot)
-            await pilot.press("enter")
-            await settle(pilot)
-            tokenizer = AutoTokenizer.from_pretrained(chat_verifier)
-            turns = "<system>Be brief.<user>Once upon<assistant>"
-            assert screen.event_log is not None
-            header: Any = screen.event_log.header
-            assert header.prompt == turns
-            assert header.prompt_ids == tuple(tokenizer(turns).input_ids)
-            shown = plain(screen.query_one(TokenStream).query_one("#stream-text"), 100)
-            assert shown.startswith(turns)
-
-    run(scenario)
+    config = DecodeConfig(drafter=tiny_pair.drafter, verifier=chat_verifier, max_new_tokens=8)
+    session = LiveSession(chat=ChatTurns("Be brief."))
+    app = SpectuiApp(config, "Once upon", timings=False, session=session)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        tokenizer = AutoTokenizer.from_pretrained(chat_verifier)
+        turns = "<system>Be brief.<user>Once upon<assistant>"
+        assert screen.event_log is not None
+        header: Any = screen.event_log.header
+        assert header.prompt == turns
+        assert header.prompt_ids == tuple(tokenizer(turns).input_ids)
+        shown = plain(screen.query_one(TokenStream).query_one("#stream-text"), 100)
+        assert shown.startswith(turns)
 
 
-def test_a_tokenizer_without_a_template_is_explained_in_the_app(tiny_pair: TinyPair) -> None:
-    async def scenario() -> None:
-        config = DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier)
-        app = SpectuiApp(config, "Once upon", timings=False, session=LiveSession(chat=ChatTurns()))
-        async with app.run_test(size=(100, 30)) as pilot:
-            screen = await settle(pilot)
-            assert screen.error is not None and "no chat template" in screen.error
-
-    run(scenario)
+async def test_a_tokenizer_without_a_template_is_explained_in_the_app(tiny_pair: TinyPair) -> None:
+    config = DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier)
+    app = SpectuiApp(config, "Once upon", timings=False, session=LiveSession(chat=ChatTurns()))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await settle(pilot)
+        assert screen.error is not None and "no chat template" in screen.error
 
 
 def test_the_command_takes_chat_and_system() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app_helpers import PROMPT, plain, run, settle, wait_until
+from app_helpers import PROMPT, plain, settle, wait_until
 
 from spectui.app.app import SpectuiApp
 from spectui.app.widgets import StatsPanel
 from spectui.engine.config import DecodeConfig
-from spectui.engine.cost import measured_speedup, predicted_speedup
+from spectui.engine.cost.model import measured_speedup, predicted_speedup
 
 
 def timed_app(tiny_pair: Any) -> SpectuiApp:
@@ -17,47 +17,41 @@ def timed_app(tiny_pair: Any) -> SpectuiApp:
     return SpectuiApp(config, PROMPT, [PROMPT], timings=True)
 
 
-def test_each_span_is_timed_once_and_both_speedups_show(tiny_pair: Any) -> None:
-    async def scenario() -> None:
-        async with timed_app(tiny_pair).run_test(size=(160, 48)) as pilot:
-            screen = await settle(pilot)
-            await wait_until(pilot, lambda: 5 in screen.costs)  # timed before the first key
-            await pilot.press("enter", "enter")  # two rounds at k=5
-            await settle(pilot)
-            await pilot.press("right_square_bracket")  # k 5 → 6, from the next round
-            await pilot.press("enter")
-            await settle(pilot)
-            await wait_until(pilot, lambda: 6 in screen.costs)
-            assert set(screen.costs) == {5, 6}
-            stats = screen.decode.stats
-            assert stats is not None and {c.k for c in stats.round_shapes} == {5, 6}
-            cost = screen.costs[6]
-            assert cost.samples >= 3 and cost.verifier_step > 0
-            text = plain(screen.query_one(StatsPanel), width=150)
-            assert f"c {cost.c:.2f} · r_6 {cost.r_k:.2f}" in text
-            predicted = predicted_speedup(stats, screen.costs)
-            measured = measured_speedup(stats, cost.verifier_step)
-            assert predicted is not None and measured is not None
-            assert f"{predicted:.2f}× predicted · {measured:.2f}× measured" in text
-            timed = dict(screen.costs)
-            await pilot.press("ctrl+r")  # a restart keeps the pair: nothing is timed again
-            await settle(pilot)
-            await pilot.press("enter")
-            await settle(pilot)
-            assert screen.costs == timed and screen.costs[5] is timed[5]
-
-    run(scenario)
+async def test_each_span_is_timed_once_and_both_speedups_show(tiny_pair: Any) -> None:
+    async with timed_app(tiny_pair).run_test(size=(160, 48)) as pilot:
+        screen = await settle(pilot)
+        await wait_until(pilot, lambda: 5 in screen.costs)  # timed before the first key
+        await pilot.press("enter", "enter")  # two rounds at k=5
+        await settle(pilot)
+        await pilot.press("right_square_bracket")  # k 5 → 6, from the next round
+        await pilot.press("enter")
+        await settle(pilot)
+        await wait_until(pilot, lambda: 6 in screen.costs)
+        assert set(screen.costs) == {5, 6}
+        stats = screen.decode.stats
+        assert stats is not None and {c.k for c in stats.round_shapes} == {5, 6}
+        cost = screen.costs[6]
+        assert cost.samples >= 3 and cost.verifier_step > 0
+        text = plain(screen.query_one(StatsPanel), width=150)
+        assert f"c {cost.c:.2f} · r_6 {cost.r_k:.2f}" in text
+        predicted = predicted_speedup(stats, screen.costs)
+        measured = measured_speedup(stats, cost.verifier_step)
+        assert predicted is not None and measured is not None
+        assert f"{predicted:.2f}× predicted · {measured:.2f}× measured" in text
+        timed = dict(screen.costs)
+        await pilot.press("ctrl+r")  # a restart keeps the pair: nothing is timed again
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.costs == timed and screen.costs[5] is timed[5]
 
 
-def test_no_cost_model_without_timings(make_app: Any) -> None:
+async def test_no_cost_model_without_timings(make_app: Any) -> None:
     """Snapshots hide timings (make_app's apps), and with them the cost model."""
 
-    async def scenario() -> None:
-        async with make_app().run_test(size=(160, 48)) as pilot:
-            screen = await settle(pilot)
-            await pilot.press("enter")
-            await settle(pilot)
-            assert screen.costs == {}
-            assert "cost model" not in plain(screen.query_one(StatsPanel), width=150)
-
-    run(scenario)
+    async with make_app().run_test(size=(160, 48)) as pilot:
+        screen = await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.costs == {}
+        assert "cost model" not in plain(screen.query_one(StatsPanel), width=150)

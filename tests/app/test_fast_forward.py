@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from app_helpers import run, settle, wait_until
+from app_helpers import settle, wait_until
 
 from spectui.app import messages
 from spectui.app.control import MAX_SPEED, StepControl
@@ -31,7 +31,7 @@ def token_ids(event: EngineEvent) -> tuple[int, ...]:
     return ()
 
 
-def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_app: Any) -> None:
+async def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_app: Any) -> None:
     async def stepped() -> tuple[list[Any], list[str]]:
         async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
             screen = await settle(pilot)
@@ -53,16 +53,14 @@ def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_app: An
 
     results: dict[str, tuple[list[Any], list[str]]] = {}
 
-    async def scenario() -> None:
-        results["stepped"] = await stepped()
-        results["fast"] = await fast()
+    results["stepped"] = await stepped()
+    results["fast"] = await fast()
 
-    run(scenario)
     assert results["fast"] == results["stepped"]
 
 
 @pytest.mark.parametrize("key", ["p", "space", "f"])
-def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any, key: str) -> None:
+async def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any, key: str) -> None:
     flush = Poster.flush
 
     def slow_flush(poster: Poster) -> None:  # a slower engine: the tiny pair ends in ~0.1 s
@@ -71,22 +69,19 @@ def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any, key:
 
     monkeypatch.setattr(Poster, "flush", slow_flush)
 
-    async def scenario() -> None:
-        async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
-            screen = await settle(pilot)
-            await pilot.press("f")
-            assert "fast-forward" in screen.status_text
-            await wait_until(pilot, lambda: screen.decode.stats is not None)
-            await pilot.press(key)
-            await settle(pilot)  # the worker stops and the screen shows all it posted
-            assert not screen.playing and "paused" in screen.status_text
-            assert screen.phase == "ready"
-            assert screen.event_log is not None
-            logged = len(screen.event_log.events)
-            await pilot.pause(0.3)
-            assert len(screen.event_log.events) == logged, "stopped means stopped"
-
-    run(scenario)
+    async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
+        screen = await settle(pilot)
+        await pilot.press("f")
+        assert "fast-forward" in screen.status_text
+        await wait_until(pilot, lambda: screen.decode.stats is not None)
+        await pilot.press(key)
+        await settle(pilot)  # the worker stops and the screen shows all it posted
+        assert not screen.playing and "paused" in screen.status_text
+        assert screen.phase == "ready"
+        assert screen.event_log is not None
+        logged = len(screen.event_log.events)
+        await pilot.pause(0.3)
+        assert len(screen.event_log.events) == logged, "stopped means stopped"
 
 
 def test_max_autoplay_runs_at_engine_speed_as_fast_forward_does() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 import torch
-from app_helpers import PROMPT, Recorder, plain, press, run, send_key, settle, wait_until
+from app_helpers import PROMPT, Recorder, plain, press, send_key, settle, wait_until
 from textual.notifications import Notify
 from textual.widgets import Footer, Input, Static
 from tmux_session import TmuxSession
@@ -37,14 +37,14 @@ from spectui.app.app import SpectuiApp
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel, StatusHeader, TokenStream
-from spectui.engine.backends import LocalVerifier
 from spectui.engine.errors import ModelLoadError
+from spectui.engine.models.local import LocalVerifier
 
 # --- bad models at start-up --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fault", ["missing-verifier", "not-a-model", "out-of-memory"])
-def test_a_bad_model_at_start_up_exits_with_status_2_and_the_reason(
+async def test_a_bad_model_at_start_up_exits_with_status_2_and_the_reason(
     make_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     """Nothing in the app can mend a model path: it exits, and `spectui` prints the reason."""
@@ -64,16 +64,15 @@ def test_a_bad_model_at_start_up_exits_with_status_2_and_the_reason(
         monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", from_pretrained)
         expected = "Not enough memory to load the drafter"
 
-    async def scenario() -> None:
-        app = make_app(**overrides)
-        async with app.run_test() as pilot:
-            await wait_until(pilot, lambda: not pilot.app.is_running)
-        screen = app.decode_screen
-        assert app.return_code == 2 and app._exception is None
-        assert isinstance(screen.load_failure, ModelLoadError)
-        assert expected in str(screen.load_failure) and screen.error is None
-
-    run(scenario)
+    app = make_app(**overrides)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: not pilot.app.is_running)
+    screen = app.decode_screen
+    # No public API tells an exit code from an exception that ended the app (Textual keeps it
+    # in `_exception` for run_test to re-raise), so this one reads the private attribute.
+    assert app.return_code == 2 and app._exception is None
+    assert isinstance(screen.load_failure, ModelLoadError)
+    assert expected in str(screen.load_failure) and screen.error is None
 
 
 def test_the_command_prints_a_load_failure_as_spectui_run_does(
@@ -94,7 +93,7 @@ def test_the_command_prints_a_load_failure_as_spectui_run_does(
 # --- a fault inside the worker -----------------------------------------------------------------
 
 
-def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
+async def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_score = LocalVerifier.score
@@ -108,24 +107,21 @@ def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
 
     monkeypatch.setattr(LocalVerifier, "score", score)
 
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "space")  # drafts, then the verifier pass raises
-            assert screen.phase == "error" and pilot.app._exception is None
-            shown = plain(screen.query_one("#error", Static), width=200)
-            assert "RuntimeError: simulated fault in the verifier" in shown
-            assert "ctrl+r retry" in shown
-            await press(pilot, "ctrl+r")
-            assert screen.phase == "ready" and screen.error is None
-            assert not screen.query_one("#error", Static).display
-            await press(pilot, "enter", "enter")
-            assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
-
-    run(scenario)
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space")  # drafts, then the verifier pass raises
+        assert screen.phase == "error" and pilot.app.return_code is None
+        shown = plain(screen.query_one("#error", Static), width=200)
+        assert "RuntimeError: simulated fault in the verifier" in shown
+        assert "ctrl+r retry" in shown
+        await press(pilot, "ctrl+r")
+        assert screen.phase == "ready" and screen.error is None
+        assert not screen.query_one("#error", Static).display
+        await press(pilot, "enter", "enter")
+        assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
 
 
-def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
+async def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A verifier that fails in round 3 (a server that died): rounds 1-2 stay, ctrl+r resumes."""
@@ -144,27 +140,24 @@ def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
             await press(pilot, "enter")
         return [piece.text for piece in screen.decode.history + screen.decode.round.appended]
 
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            uninterrupted = await finish(pilot)
-        monkeypatch.setattr(LocalVerifier, "score", score)
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "enter", "enter")  # rounds 1 and 2
-            kept = [piece.text for piece in screen.decode.pieces()]
-            await press(pilot, "enter")  # round 3's verifier pass fails
-            assert screen.phase == "error" and screen.decode.stats.rounds == 2
-            assert [piece.text for piece in screen.decode.pieces()][: len(kept)] == kept
-            shown = plain(screen.query_one("#error", Static), width=200)
-            assert "ctrl+r retry from round 3" in shown
-            await press(pilot, "ctrl+r")
-            assert screen.phase == "ready" and screen.decode.stats.rounds == 2
-            assert screen.event_log is not None and len(screen.event_log.rounds) == 2
-            resumed = await finish(pilot)
-            assert resumed == uninterrupted
-            assert screen.decode.stats.rounds == len(screen.event_log.rounds)
-
-    run(scenario)
+    async with make_app().run_test() as pilot:
+        uninterrupted = await finish(pilot)
+    monkeypatch.setattr(LocalVerifier, "score", score)
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter", "enter")  # rounds 1 and 2
+        kept = [piece.text for piece in screen.decode.pieces()]
+        await press(pilot, "enter")  # round 3's verifier pass fails
+        assert screen.phase == "error" and screen.decode.stats.rounds == 2
+        assert [piece.text for piece in screen.decode.pieces()][: len(kept)] == kept
+        shown = plain(screen.query_one("#error", Static), width=200)
+        assert "ctrl+r retry from round 3" in shown
+        await press(pilot, "ctrl+r")
+        assert screen.phase == "ready" and screen.decode.stats.rounds == 2
+        assert screen.event_log is not None and len(screen.event_log.rounds) == 2
+        resumed = await finish(pilot)
+        assert resumed == uninterrupted
+        assert screen.decode.stats.rounds == len(screen.event_log.rounds)
 
 
 # --- prompts -----------------------------------------------------------------------------------
@@ -173,7 +166,7 @@ def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
 def test_a_character_split_over_tokens_reaches_the_stream_whole(tiny_loaded: Any) -> None:
     from spectui.engine.config import DecodeConfig
     from spectui.engine.events import TokenAppended, TokenOrigin
-    from spectui.engine.source import LiveSource
+    from spectui.engine.trace.source import LiveSource
 
     tokenizer = tiny_loaded.tokenizer
     ids = tokenizer(" 🙂 日本!").input_ids
@@ -189,61 +182,52 @@ def test_a_character_split_over_tokens_reaches_the_stream_whole(tiny_loaded: Any
 @pytest.mark.parametrize(
     "prompt", ["", "   ", "Grüße 🙂🚀 naïve 日本"], ids=["empty", "blank", "emoji"]
 )
-def test_unusual_prompts_in_the_app(make_app: Any, prompt: str) -> None:
-    async def scenario() -> None:
-        async with make_app(prompt).run_test(size=(120, 30)) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "enter", "enter")
-            assert screen.phase == "ready" and pilot.app._exception is None
-            assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
-            stream = plain(screen.query_one("#stream-text", Static), width=200)
-            if prompt.strip():
-                assert stream.startswith(prompt)  # the emoji as typed, not mangled
-
-    run(scenario)
+async def test_unusual_prompts_in_the_app(make_app: Any, prompt: str) -> None:
+    async with make_app(prompt).run_test(size=(120, 30)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter", "enter")
+        assert screen.phase == "ready" and pilot.app.return_code is None
+        assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
+        stream = plain(screen.query_one("#stream-text", Static), width=200)
+        if prompt.strip():
+            assert stream.startswith(prompt)  # the emoji as typed, not mangled
 
 
 # --- keys mashed faster than the app handles them ----------------------------------------------
 
 
-def test_a_dialog_closed_twice_at_once_closes_once(make_app: Any) -> None:
+async def test_a_dialog_closed_twice_at_once_closes_once(make_app: Any) -> None:
     """Two enters in the prompt editor used to pop the decode screen too (ScreenStackError)."""
 
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            for keys in (["e", "enter", "enter"], ["e", "enter", "escape"], ["s", "escape"] * 2):
-                run_id = screen.run_id
-                for key in keys:
-                    send_key(pilot.app, key)
-                await pilot.pause()
-                await settle(pilot)
-                assert pilot.app._exception is None and pilot.app.screen is screen
-                assert screen.run_id <= run_id + 1, "one restart at most"
-
-    run(scenario)
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        for keys in (["e", "enter", "enter"], ["e", "enter", "escape"], ["s", "escape"] * 2):
+            run_id = screen.run_id
+            for key in keys:
+                send_key(pilot.app, key)
+            await pilot.pause()
+            await settle(pilot)
+            assert pilot.app.return_code is None and pilot.app.screen is screen
+            assert screen.run_id <= run_id + 1, "one restart at most"
 
 
-def test_page_keys_right_after_opening_the_policy_list(make_app: Any) -> None:
+async def test_page_keys_right_after_opening_the_policy_list(make_app: Any) -> None:
     """enter (open the drop-down) then page up at once used to raise KeyError in Textual."""
 
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            await settle(pilot)
-            await pilot.press("s")
-            settings = pilot.app.screen
-            assert isinstance(settings, SettingsScreen)
-            for page in ("pageup", "pagedown"):
-                settings.query_one("#policy").focus()
-                await pilot.pause()
-                send_key(pilot.app, "enter")
-                await asyncio.sleep(0)  # the drop-down opens, and is not laid out yet
-                send_key(pilot.app, page)
-                await pilot.pause()
-                assert pilot.app._exception is None
-                await pilot.press("escape")  # close the drop-down
-
-    run(scenario)
+    async with make_app().run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        settings = pilot.app.screen
+        assert isinstance(settings, SettingsScreen)
+        for page in ("pageup", "pagedown"):
+            settings.query_one("#policy").focus()
+            await pilot.pause()
+            send_key(pilot.app, "enter")
+            await asyncio.sleep(0)  # the drop-down opens, and is not laid out yet
+            send_key(pilot.app, page)
+            await pilot.pause()
+            assert pilot.app.return_code is None
+            await pilot.press("escape")  # close the drop-down
 
 
 # --- parameters typed in the settings screen ---------------------------------------------------
@@ -260,29 +244,26 @@ BAD_SETTINGS = [
 ]
 
 
-def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app().run_test(size=(100, 40)) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "space", "space")  # mid-round
-            before = screen.config
-            for values, message in BAD_SETTINGS:
-                await pilot.press("s")
-                settings = pilot.app.screen
-                assert isinstance(settings, SettingsScreen)
-                for name, value in values.items():
-                    settings.query_one(f"#{name}", Input).value = value
-                await pilot.press("ctrl+s")
-                error = plain(settings.query_one("#settings-error", Static), width=100)
-                assert message in error, (values, error)
-                assert pilot.app.screen is settings, "a refused value keeps the screen open"
-                await pilot.press("escape")
-                assert pilot.app.screen is screen
-                assert screen.config == before and screen.control.take_settings() is None
-            await press(pilot, "enter", "enter")  # the rest of this round, then the next
-            assert screen.decode.round is not None and screen.decode.round.config == before
-
-    run(scenario)
+async def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any) -> None:
+    async with make_app().run_test(size=(100, 40)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space", "space")  # mid-round
+        before = screen.config
+        for values, message in BAD_SETTINGS:
+            await pilot.press("s")
+            settings = pilot.app.screen
+            assert isinstance(settings, SettingsScreen)
+            for name, value in values.items():
+                settings.query_one(f"#{name}", Input).value = value
+            await pilot.press("ctrl+s")
+            error = plain(settings.query_one("#settings-error", Static), width=100)
+            assert message in error, (values, error)
+            assert pilot.app.screen is settings, "a refused value keeps the screen open"
+            await pilot.press("escape")
+            assert pilot.app.screen is screen
+            assert screen.config == before and screen.control.take_settings() is None
+        await press(pilot, "enter", "enter")  # the rest of this round, then the next
+        assert screen.decode.round is not None and screen.decode.round.config == before
 
 
 # --- terminal sizes ----------------------------------------------------------------------------
@@ -290,44 +271,40 @@ def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any) -> N
 SIZES = [(40, 12), (300, 100), (80, 24), (41, 13), (300, 12), (40, 100), (120, 40), (200, 60)]
 
 
-def test_sizes_from_40x12_to_300x100_mid_decode(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app(max_new_tokens=60).run_test(size=(80, 24)) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "space", "space", "plus", "plus")
-            await pilot.press("p")  # resize while autoplay runs
-            for size in SIZES + [(300, 100), (40, 12)]:
-                await pilot.resize_terminal(*size)
-                await pilot.pause()
-                assert pilot.app._exception is None
-                assert (screen.size.width, screen.size.height) == size
-                for widget in (StatusHeader, TokenStream, GatePanel, Footer):
-                    assert screen.query_one(widget).is_mounted
-                assert screen.query_one(TokenStream).region.height >= 1
-            await pilot.press("question_mark")  # a modal at the smallest size
-            await pilot.resize_terminal(40, 12)
+async def test_sizes_from_40x12_to_300x100_mid_decode(make_app: Any) -> None:
+    async with make_app(max_new_tokens=60).run_test(size=(80, 24)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space", "space", "plus", "plus")
+        await pilot.press("p")  # resize while autoplay runs
+        for size in SIZES + [(300, 100), (40, 12)]:
+            await pilot.resize_terminal(*size)
             await pilot.pause()
-            assert isinstance(pilot.app.screen, HelpScreen)
-            await pilot.press("escape")
-            if screen.playing:
-                await pilot.press("p")
-            await wait_until(pilot, lambda: not screen.busy or screen.phase == "finished")
-            assert pilot.app._exception is None and screen.decode.stats is not None
+            assert pilot.app.return_code is None
+            assert (screen.size.width, screen.size.height) == size
+            for widget in (StatusHeader, TokenStream, GatePanel, Footer):
+                assert screen.query_one(widget).is_mounted
+            assert screen.query_one(TokenStream).region.height >= 1
+        await pilot.press("question_mark")  # a modal at the smallest size
+        await pilot.resize_terminal(40, 12)
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, HelpScreen)
+        await pilot.press("escape")
+        if screen.playing:
+            await pilot.press("p")
+        await wait_until(pilot, lambda: not screen.busy or screen.phase == "finished")
+        assert pilot.app.return_code is None and screen.decode.stats is not None
 
-    run(scenario)
 
-
-def test_ctrl_c_quits(make_app: Any) -> None:
+async def test_ctrl_c_quits(make_app: Any) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
-            await settle(pilot)
-            await pilot.press("space", "ctrl+c")
-            await pilot.pause()
-            assert not pilot.app.is_running and pilot.app._exception is None
+    async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "ctrl+c")
+        await pilot.pause()
+        # After the exit, return_code cannot say whether an exception came first: see above.
+        assert not pilot.app.is_running and pilot.app._exception is None
 
-    run(scenario)
     assert not any("Do you want to quit" in str(n.notification.title) for n in recorder.of(Notify))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from app_helpers import PROMPT, plain, run, wait_until
+from app_helpers import PROMPT, plain, wait_until
 
 from spectui.app import messages
 from spectui.app.app import SpectuiApp
@@ -13,7 +13,7 @@ from spectui.app.driver import Post
 from spectui.app.sessions import LiveSession
 from spectui.app.widgets import TokenStream
 from spectui.engine import DecodeConfig
-from spectui.engine.progress import Bar, LoadCancelled
+from spectui.engine.models.progress import Bar, LoadCancelled
 
 # Mid-way through a verifier's download, the drafter done (fixed figures: a stable snapshot).
 BARS = (
@@ -61,18 +61,15 @@ def test_loading_screen_mid_download(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-def test_bars_show_at_80x24_and_q_cancels_the_download() -> None:
-    async def scenario() -> None:
-        app, session = downloading_app()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await wait_until(pilot, lambda: "left" in loading_text(app))
-            shown = loading_text(app)
-            assert "⏳ loading verifier org/big-model" in shown
-            assert "verifier · model.safetensors" in shown
-            assert "250.0/500.0 MB · 25.0 MB/s · 10 s left" in shown
-            assert "drafter · Loading weights" in shown and "40/40 weights" in shown
-            assert "12.5/12.5 MB · 5.0 MB/s · done" in shown
-            await pilot.press("q")
-        assert session.cancelled.wait(timeout=10), "quitting did not stop the load"
-
-    run(scenario)
+async def test_bars_show_at_80x24_and_q_cancels_the_download() -> None:
+    app, session = downloading_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "left" in loading_text(app))
+        shown = loading_text(app)
+        assert "⏳ loading verifier org/big-model" in shown
+        assert "verifier · model.safetensors" in shown
+        assert "250.0/500.0 MB · 25.0 MB/s · 10 s left" in shown
+        assert "drafter · Loading weights" in shown and "40/40 weights" in shown
+        assert "12.5/12.5 MB · 5.0 MB/s · done" in shown
+        await pilot.press("q")
+    assert session.cancelled.wait(timeout=10), "quitting did not stop the load"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app_helpers import run, settle
+from app_helpers import settle
 from rich.text import Text
 from textual.widgets import Label, OptionList
 
@@ -26,50 +26,44 @@ def file_app(tiny_pair: Any, prompts: tuple[Prompt, ...]) -> SpectuiApp:
     return SpectuiApp(config, prompts[0].text, prompts, timings=False)
 
 
-def test_pick_a_prompt_from_the_file_by_its_category(tiny_pair: Any, tmp_path: Path) -> None:
+async def test_pick_a_prompt_from_the_file_by_its_category(tiny_pair: Any, tmp_path: Path) -> None:
     path = tmp_path / "question.jsonl"
     path.write_text(QUESTIONS, encoding="utf-8")
     prompts = read_prompts(path)
 
-    async def scenario() -> None:
-        async with file_app(tiny_pair, prompts).run_test(size=(100, 30)) as pilot:
-            screen = await settle(pilot)
-            assert screen.decode.prompt == "Once upon a time,"
-            await pilot.press("e")
-            editor = pilot.app.screen
-            assert isinstance(editor, PromptScreen)
-            await pilot.pause()
-            hint = editor.query_one(Label)
-            assert "3 prompts in 2 categories: story, facts" in str(hint.render())
-            options = editor.query_one(OptionList)
-            lines = [str(options.get_option_at_index(i).prompt) for i in range(3)]
-            assert lines[0].split() == ["story", "Once", "upon", "a", "time,"]
-            assert lines[1].startswith("facts") and lines[1].endswith("The capital of France is")
-            await pilot.press("tab", "down", "enter")  # to the list, the second prompt, pick it
-            screen = await settle(pilot)
-            assert pilot.app.screen is screen
-            assert screen.prompt == "The capital of France is"
-            assert screen.decode.prompt == "The capital of France is"
-            assert screen.phase == "ready" and screen.decode.round is None  # a fresh decode
-
-    run(scenario)
+    async with file_app(tiny_pair, prompts).run_test(size=(100, 30)) as pilot:
+        screen = await settle(pilot)
+        assert screen.decode.prompt == "Once upon a time,"
+        await pilot.press("e")
+        editor = pilot.app.screen
+        assert isinstance(editor, PromptScreen)
+        await pilot.pause()
+        hint = editor.query_one(Label)
+        assert "3 prompts in 2 categories: story, facts" in str(hint.render())
+        options = editor.query_one(OptionList)
+        lines = [str(options.get_option_at_index(i).prompt) for i in range(3)]
+        assert lines[0].split() == ["story", "Once", "upon", "a", "time,"]
+        assert lines[1].startswith("facts") and lines[1].endswith("The capital of France is")
+        await pilot.press("tab", "down", "enter")  # to the list, the second prompt, pick it
+        screen = await settle(pilot)
+        assert pilot.app.screen is screen
+        assert screen.prompt == "The capital of France is"
+        assert screen.decode.prompt == "The capital of France is"
+        assert screen.phase == "ready" and screen.decode.round is None  # a fresh decode
 
 
-def test_examples_without_categories_are_listed_as_before(tiny_pair: Any) -> None:
+async def test_examples_without_categories_are_listed_as_before(tiny_pair: Any) -> None:
     prompts = (Prompt("Once upon a time,"), Prompt("She walked into the"))
 
-    async def scenario() -> None:
-        async with file_app(tiny_pair, prompts).run_test() as pilot:
-            await settle(pilot)
-            await pilot.press("e")
-            editor = pilot.app.screen
-            assert isinstance(editor, PromptScreen)
-            await pilot.pause()
-            assert str(editor.query_one(Label).render()) == "examples"
-            options = editor.query_one(OptionList)
-            assert str(options.get_option_at_index(1).prompt) == "She walked into the"
-
-    run(scenario)
+    async with file_app(tiny_pair, prompts).run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        editor = pilot.app.screen
+        assert isinstance(editor, PromptScreen)
+        await pilot.pause()
+        assert str(editor.query_one(Label).render()) == "examples"
+        options = editor.query_one(OptionList)
+        assert str(options.get_option_at_index(1).prompt) == "She walked into the"
 
 
 def test_a_long_multi_line_prompt_shows_on_one_line() -> None:

@@ -15,7 +15,7 @@ from spectui.app import messages
 from spectui.app.app import SpectuiApp
 from spectui.app.replay import replay_app
 from spectui.app.sessions import TraceSession
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 SIZE = (80, 24)
 MIDWAY = ("enter", "enter", "enter", "space", "space", "left", "left")  # a token selected
@@ -23,6 +23,8 @@ MIDWAY = ("enter", "enter", "enter", "space", "space", "left", "left")  # a toke
 
 def screen_lines(pilot: Pilot[Any]) -> list[str]:
     """The screen as plain text, one string per row."""
+    # Textual has no public call for the screen as text lines (export_screenshot is an SVG),
+    # so this reads its compositor's strips.
     return [strip.text for strip in pilot.app.screen._compositor.render_strips()]
 
 
@@ -63,106 +65,92 @@ def live_app(make_app: Any, tmp_path: Path) -> Any:
         pytest.param({"policy": "sample", "sample_draft": True, "seed": 3}, id="sample"),
     ],
 )
-def test_a_finished_decode_replays_message_for_message(
+async def test_a_finished_decode_replays_message_for_message(
     live_app: Any, tmp_path: Path, overrides: dict[str, Any]
 ) -> None:
     """Every engine message of the live decode comes back, equal, in the same order."""
     live, replayed = Recorder(), Recorder()
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        app = live_app(max_new_tokens=16, **overrides)
-        async with app.run_test(message_hook=live) as pilot:
-            screen = await settle(pilot)
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            live_stats = screen.decode.stats
-            live_text = [piece.text for piece in screen.decode.pieces()]
-        assert path.exists(), "--trace FILE saves when the decode ends"
-        async with replay_app(read_trace(path), timings=False).run_test(
-            message_hook=replayed
-        ) as pilot:
-            screen = await settle(pilot)
-            assert isinstance(screen.session, TraceSession) and screen.pair is None
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            assert screen.decode.stats == live_stats
-            assert [piece.text for piece in screen.decode.pieces()] == live_text
-            assert "finished (max tokens)" in screen.status_text
+    app = live_app(max_new_tokens=16, **overrides)
+    async with app.run_test(message_hook=live) as pilot:
+        screen = await settle(pilot)
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+        live_stats = screen.decode.stats
+        live_text = [piece.text for piece in screen.decode.pieces()]
+    assert path.exists(), "--trace FILE saves when the decode ends"
+    async with replay_app(read_trace(path), timings=False).run_test(message_hook=replayed) as pilot:
+        screen = await settle(pilot)
+        assert isinstance(screen.session, TraceSession) and screen.pair is None
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+        assert screen.decode.stats == live_stats
+        assert [piece.text for piece in screen.decode.pieces()] == live_text
+        assert "finished (max tokens)" in screen.status_text
 
-    run(scenario)
     assert decode_events(replayed) == decode_events(live)
 
 
-def test_replay_steps_selects_and_restarts(live_app: Any, tmp_path: Path) -> None:
+async def test_replay_steps_selects_and_restarts(live_app: Any, tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        app = live_app()
-        async with app.run_test() as pilot:
-            await settle(pilot)
-            await save_live(app, pilot, path, "enter", "enter", "enter")
-            live_stats = app.decode_screen.decode.stats
-        async with replay_app(read_trace(path)).run_test() as pilot:
-            screen = await settle(pilot)
-            assert screen.phase == "ready" and screen.decode.round is None
-            assert f"replay of {path.name}" in screen.status_text
-            await press(pilot, "space", "space")  # draft, then one gate check
-            assert screen.decode.round is not None and screen.decode.round.n_checked == 1
-            await press(pilot, "enter", "enter", "enter")
-            assert screen.decode.stats == live_stats
-            await press(pilot, "left")
-            piece = screen.selected_piece()
-            assert piece is not None and piece.check is not None
-            assert len(piece.check.alternatives) == len(piece.check.check.alternatives) > 0
-            # A trace saved mid-decode ends after its last round.
-            assert screen.phase == "finished" and "end of trace" in screen.status_text
-            await press(pilot, "ctrl+r")  # restart replays from the start
-            assert screen.phase == "ready" and screen.decode.round is None
-            await press(pilot, "enter")
-            assert screen.decode.round is not None and screen.decode.round.index == 0
-
-    run(scenario)
+    app = live_app()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await save_live(app, pilot, path, "enter", "enter", "enter")
+        live_stats = app.decode_screen.decode.stats
+    async with replay_app(read_trace(path)).run_test() as pilot:
+        screen = await settle(pilot)
+        assert screen.phase == "ready" and screen.decode.round is None
+        assert f"replay of {path.name}" in screen.status_text
+        await press(pilot, "space", "space")  # draft, then one gate check
+        assert screen.decode.round is not None and screen.decode.round.n_checked == 1
+        await press(pilot, "enter", "enter", "enter")
+        assert screen.decode.stats == live_stats
+        await press(pilot, "left")
+        piece = screen.selected_piece()
+        assert piece is not None and piece.check is not None
+        assert len(piece.check.alternatives) == len(piece.check.check.alternatives) > 0
+        # A trace saved mid-decode ends after its last round.
+        assert screen.phase == "finished" and "end of trace" in screen.status_text
+        await press(pilot, "ctrl+r")  # restart replays from the start
+        assert screen.phase == "ready" and screen.decode.round is None
+        await press(pilot, "enter")
+        assert screen.decode.round is not None and screen.decode.round.index == 0
 
 
-def test_replay_offers_only_what_a_recording_can_do(live_app: Any, tmp_path: Path) -> None:
+async def test_replay_offers_only_what_a_recording_can_do(live_app: Any, tmp_path: Path) -> None:
     """Retuning, branching and decoding again need the models: a replay hides those keys."""
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        await record_live(live_app(), path, "enter")
-        async with replay_app(read_trace(path)).run_test() as pilot:
-            screen = await settle(pilot)
-            policy, span = screen.config.policy, screen.config.draft_span
-            for action in ("toggle_policy", "use_policy", "settings", "span", "edit_prompt"):
-                assert screen.check_action(action, ()) is False, action
-            shown = {
-                key for key, active in pilot.app.active_bindings.items() if active.binding.show
-            }
-            assert not {"t", "s", "e"} & shown and {"space", "question_mark", "q"} <= shown
-            titles = {c.title for c in pilot.app.get_system_commands(screen)}
-            assert "Step" in titles and "Policy" not in titles
-            assert not any(title.startswith("Policy:") for title in titles)
-            await press(pilot, "t", "s", "e", "right_square_bracket")
-            await screen.run_action("use_policy('greedy')")  # as a stale palette entry would
-            assert pilot.app.screen is screen
-            assert (screen.config.policy, screen.config.draft_span) == (policy, span)
-
-    run(scenario)
+    await record_live(live_app(), path, "enter")
+    async with replay_app(read_trace(path)).run_test() as pilot:
+        screen = await settle(pilot)
+        policy, span = screen.config.policy, screen.config.draft_span
+        for action in ("toggle_policy", "use_policy", "settings", "span", "edit_prompt"):
+            assert screen.check_action(action, ()) is False, action
+        shown = {key for key, active in pilot.app.active_bindings.items() if active.binding.show}
+        assert not {"t", "s", "e"} & shown and {"space", "question_mark", "q"} <= shown
+        titles = {c.title for c in pilot.app.get_system_commands(screen)}
+        assert "Step" in titles and "Policy" not in titles
+        assert not any(title.startswith("Policy:") for title in titles)
+        await press(pilot, "t", "s", "e", "right_square_bracket")
+        await screen.run_action("use_policy('greedy')")  # as a stale palette entry would
+        assert pilot.app.screen is screen
+        assert (screen.config.policy, screen.config.draft_span) == (policy, span)
 
 
-def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
+async def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
     """`spectui replay` works where torch is not even imported."""
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        await record_live(live_app(), path, "enter", "enter")
+    await record_live(live_app(), path, "enter", "enter")
 
-    run(scenario)
     script = f"""
 import asyncio, sys
 from spectui.app.replay import replay_app
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 async def main():
     app = replay_app(read_trace({str(path)!r}))
@@ -194,6 +182,7 @@ def test_replayed_screen_equals_the_live_one(
     path = tmp_path / "live.jsonl"
     seen: dict[str, list[str]] = {}
 
+    # A sync test with an async part: snap_compare below runs its own event loop.
     async def scenario() -> None:
         app = live_app()
         async with app.run_test(size=SIZE) as pilot:
@@ -207,6 +196,7 @@ def test_replayed_screen_equals_the_live_one(
             seen["replay"] = screen_lines(pilot)
 
     run(scenario)
+
     live, replayed = seen["live"], seen["replay"]
     # The same panels, but for the stream's models line: the replay names its trace, not a device.
     models = [n for n, row in enumerate(live) if "←/→ inspect" in row]
@@ -228,58 +218,49 @@ def test_replayed_screen_equals_the_live_one(
     assert snap_compare(replay_app(trace, timings=False), terminal_size=SIZE, run_before=run_before)
 
 
-def test_autoplay_in_a_replay(live_app: Any, tmp_path: Path) -> None:
+async def test_autoplay_in_a_replay(live_app: Any, tmp_path: Path) -> None:
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        app = live_app(max_new_tokens=12)
-        async with app.run_test() as pilot:
-            screen = await settle(pilot)
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-        async with replay_app(read_trace(path)).run_test() as pilot:
-            screen = await settle(pilot)
-            await pilot.press("plus", "plus", "plus", "p")
-            await wait_until(pilot, lambda: screen.phase == "finished")
-            assert screen.decode.n_generated == 12 and not screen.playing
-
-    run(scenario)
+    app = live_app(max_new_tokens=12)
+    async with app.run_test() as pilot:
+        screen = await settle(pilot)
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+    async with replay_app(read_trace(path)).run_test() as pilot:
+        screen = await settle(pilot)
+        await pilot.press("plus", "plus", "plus", "p")
+        await wait_until(pilot, lambda: screen.phase == "finished")
+        assert screen.decode.n_generated == 12 and not screen.playing
 
 
-def test_a_replay_saves_the_same_trace(live_app: Any, tmp_path: Path) -> None:
+async def test_a_replay_saves_the_same_trace(live_app: Any, tmp_path: Path) -> None:
     """w in a replay writes what it replayed: the same rounds, read back equal."""
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        await record_live(live_app(), path, "enter", "enter")
-        again = tmp_path / "again.jsonl"
-        async with replay_app(read_trace(path), trace_path=again).run_test() as pilot:
-            await settle(pilot)
-            await press(pilot, "enter", "enter", "w")
-        original, copy = read_trace(path), read_trace(again)
-        assert copy.rounds == original.rounds and copy.header == original.header
-        assert copy.appended_texts == original.appended_texts
-
-    run(scenario)
+    await record_live(live_app(), path, "enter", "enter")
+    again = tmp_path / "again.jsonl"
+    async with replay_app(read_trace(path), trace_path=again).run_test() as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "enter", "w")
+    original, copy = read_trace(path), read_trace(again)
+    assert copy.rounds == original.rounds and copy.header == original.header
+    assert copy.appended_texts == original.appended_texts
 
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 @pytest.mark.parametrize("name", ["trace-v1-soft.jsonl", "trace-v1-sample.jsonl"])
-def test_traces_written_before_policy_records_still_replay(name: str) -> None:
+async def test_traces_written_before_policy_records_still_replay(name: str) -> None:
     """Traces saved by spectui before the engine's restructuring read and replay to the end."""
     trace = read_trace(DATA / name)
     assert trace.done is not None and trace.rounds
 
-    async def scenario() -> None:
-        async with replay_app(trace, timings=False).run_test() as pilot:
-            screen = await settle(pilot)
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            assert screen.decode.stats == trace.done.stats  # type: ignore[union-attr]
-            view = screen.decode
-            output = view.history + (view.round.appended if view.round is not None else [])
-            assert "".join(piece.text for piece in output) == "".join(trace.appended_texts)
-
-    run(scenario)
+    async with replay_app(trace, timings=False).run_test() as pilot:
+        screen = await settle(pilot)
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+        assert screen.decode.stats == trace.done.stats  # type: ignore[union-attr]
+        view = screen.decode
+        output = view.history + (view.round.appended if view.round is not None else [])
+        assert "".join(piece.text for piece in output) == "".join(trace.appended_texts)

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from app_helpers import PROMPT, Recorder, plain, press, run, settle
+from app_helpers import PROMPT, Recorder, plain, press, settle
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -72,35 +72,32 @@ async def run_to_the_end(pilot: Pilot[Any]) -> DecodeScreen:
     return screen
 
 
-def test_b_and_n_step_through_earlier_rounds(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app(policy="greedy").run_test() as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "enter", "enter", "enter")
-            assert screen.decode.round is not None and screen.decode.round.index == 2
-            await press(pilot, "b")
-            assert screen.viewed == 1
-            gates = screen.query_one(GatePanel)
-            assert str(gates.border_title).startswith("◀ past round 2")
-            assert "B branch here" in str(gates.border_subtitle)
-            shown = plain(gates)
-            for slot in screen.decode.rounds()[1].drafts:
-                if slot.check is not None:
-                    assert ("✓" in shown) or ("✗" in shown)
-            stream = plain(screen.query_one(TokenStream).query_one(Panel))
-            assert stream.count("⟦") == 1 and stream.count("⟧") == 1
-            assert "◀ round 2/3 · B branch" in screen.status_text
-            await press(pilot, "b")
-            assert screen.viewed == 0
-            await press(pilot, "b")  # there is no round before the first
-            assert screen.viewed == 0
-            await press(pilot, "n", "n")
-            assert screen.viewed is None
-            assert str(gates.border_title).startswith("round 3")
-            await press(pilot, "b", "escape")
-            assert screen.viewed is None
-
-    run(scenario)
+async def test_b_and_n_step_through_earlier_rounds(make_app: Any) -> None:
+    async with make_app(policy="greedy").run_test() as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter", "enter", "enter")
+        assert screen.decode.round is not None and screen.decode.round.index == 2
+        await press(pilot, "b")
+        assert screen.viewed == 1
+        gates = screen.query_one(GatePanel)
+        assert str(gates.border_title).startswith("◀ past round 2")
+        assert "B branch here" in str(gates.border_subtitle)
+        shown = plain(gates)
+        for slot in screen.decode.rounds()[1].drafts:
+            if slot.check is not None:
+                assert ("✓" in shown) or ("✗" in shown)
+        stream = plain(screen.query_one(TokenStream).query_one(Panel))
+        assert stream.count("⟦") == 1 and stream.count("⟧") == 1
+        assert "◀ round 2/3 · B branch" in screen.status_text
+        await press(pilot, "b")
+        assert screen.viewed == 0
+        await press(pilot, "b")  # there is no round before the first
+        assert screen.viewed == 0
+        await press(pilot, "n", "n")
+        assert screen.viewed is None
+        assert str(gates.border_title).startswith("round 3")
+        await press(pilot, "b", "escape")
+        assert screen.viewed is None
 
 
 @pytest.mark.parametrize(
@@ -111,112 +108,100 @@ def test_b_and_n_step_through_earlier_rounds(make_app: Any) -> None:
         pytest.param("greedy", 2, "sample", id="greedy-to-sample"),
     ],
 )
-def test_branch_after_the_end_equals_a_fresh_decode_switching_there(
+async def test_branch_after_the_end_equals_a_fresh_decode_switching_there(
     make_app: Any, policy: str, toggles: int, switched_to: str
 ) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app(policy=policy).run_test(message_hook=recorder) as pilot:
-            screen = await run_to_the_end(pilot)
-            assert len(screen.decode.rounds()) >= 4
-            await press(pilot, "b", "b")  # from the last round back two
-            target = screen.viewed
-            assert target is not None
-            await press(pilot, *(["t"] * toggles))
-            assert screen.config.policy == switched_to
-            await press(pilot, "B")
-            rewound = recorder.events(events.RoundRewound)
-            assert len(rewound) == 1 and rewound[0].round_index == target
-            assert screen.phase == "ready" and screen.viewed is None
-            assert len(screen.decode.rounds()) == target
-            assert screen.decode.n_generated == rewound[0].n_generated
-            assert rewound[0].stats.rounds == target
-            assert rewound[0].config.policy == switched_to
+    async with make_app(policy=policy).run_test(message_hook=recorder) as pilot:
+        screen = await run_to_the_end(pilot)
+        assert len(screen.decode.rounds()) >= 4
+        await press(pilot, "b", "b")  # from the last round back two
+        target = screen.viewed
+        assert target is not None
+        await press(pilot, *(["t"] * toggles))
+        assert screen.config.policy == switched_to
+        await press(pilot, "B")
+        rewound = recorder.events(events.RoundRewound)
+        assert len(rewound) == 1 and rewound[0].round_index == target
+        assert screen.phase == "ready" and screen.viewed is None
+        assert len(screen.decode.rounds()) == target
+        assert screen.decode.n_generated == rewound[0].n_generated
+        assert rewound[0].stats.rounds == target
+        assert rewound[0].config.policy == switched_to
+        await press(pilot, "enter")
+        current = screen.decode.round
+        assert current is not None and current.index == target
+        assert current.config.policy == switched_to
+        while screen.phase != "finished":
             await press(pilot, "enter")
-            current = screen.decode.round
-            assert current is not None and current.index == target
-            assert current.config.policy == switched_to
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            fresh = fresh_switch(screen, target, policy=switched_to)
-            assert shown_output(screen) == expected_output(screen, fresh)
-            assert _timeless(screen.decode.stats) == _timeless(fresh.tally.snapshot())
-
-    run(scenario)
+        fresh = fresh_switch(screen, target, policy=switched_to)
+        assert shown_output(screen) == expected_output(screen, fresh)
+        assert _timeless(screen.decode.stats) == _timeless(fresh.tally.snapshot())
 
 
-def test_branch_mid_round_drops_the_rest_of_the_round(make_app: Any) -> None:
+async def test_branch_mid_round_drops_the_rest_of_the_round(make_app: Any) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app(policy="soft").run_test(message_hook=recorder) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "enter", "enter", "space", "space")  # round 3 half checked
-            assert screen.decode.round is not None and screen.decode.round.n_checked == 1
-            checked = len(recorder.events(events.TokenChecked))
-            await press(pilot, "t", "t", "t", "t", "b", "B")  # → greedy-exact, from round 2
-            assert len(recorder.events(events.TokenChecked)) == checked, "no check after B"
-            assert len(screen.decode.rounds()) == 1 and screen.decode.stats is not None
-            assert screen.decode.stats.rounds == 1
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            fresh = fresh_switch(screen, 1, policy="greedy")
-            assert shown_output(screen) == expected_output(screen, fresh)
-            assert _timeless(screen.decode.stats) == _timeless(fresh.tally.snapshot())
-
-    run(scenario)
+    async with make_app(policy="soft").run_test(message_hook=recorder) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter", "enter", "space", "space")  # round 3 half checked
+        assert screen.decode.round is not None and screen.decode.round.n_checked == 1
+        checked = len(recorder.events(events.TokenChecked))
+        await press(pilot, "t", "t", "t", "t", "b", "B")  # → greedy-exact, from round 2
+        assert len(recorder.events(events.TokenChecked)) == checked, "no check after B"
+        assert len(screen.decode.rounds()) == 1 and screen.decode.stats is not None
+        assert screen.decode.stats.rounds == 1
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+        fresh = fresh_switch(screen, 1, policy="greedy")
+        assert shown_output(screen) == expected_output(screen, fresh)
+        assert _timeless(screen.decode.stats) == _timeless(fresh.tally.snapshot())
 
 
-def test_branch_needs_a_viewed_round_and_can_go_back_to_the_start(make_app: Any) -> None:
+async def test_branch_needs_a_viewed_round_and_can_go_back_to_the_start(make_app: Any) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app().run_test(message_hook=recorder) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "B")  # nothing viewed: refused with the reason
-            assert not recorder.events(events.RoundRewound)
-            assert any("Step back to a round" in m.text for m in recorder.of(StatusLine.Said))
-            await press(pilot, "enter", "enter", "b", "B")
-            assert [m.round_index for m in recorder.events(events.RoundRewound)] == [0]
-            assert screen.decode.round is None and screen.decode.n_generated == 0
-            assert screen.decode.stats is not None and screen.decode.stats.rounds == 0
-            await press(pilot, "enter")
-            assert screen.decode.round is not None and screen.decode.round.index == 0
-            assert screen.decode.stats.rounds == 1
-
-    run(scenario)
+    async with make_app().run_test(message_hook=recorder) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "B")  # nothing viewed: refused with the reason
+        assert not recorder.events(events.RoundRewound)
+        assert any("Step back to a round" in m.text for m in recorder.of(StatusLine.Said))
+        await press(pilot, "enter", "enter", "b", "B")
+        assert [m.round_index for m in recorder.events(events.RoundRewound)] == [0]
+        assert screen.decode.round is None and screen.decode.n_generated == 0
+        assert screen.decode.stats is not None and screen.decode.stats.rounds == 0
+        await press(pilot, "enter")
+        assert screen.decode.round is not None and screen.decode.round.index == 0
+        assert screen.decode.stats.rounds == 1
 
 
-def test_compare_screen_shows_both_outputs_and_the_costs(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app(max_new_tokens=24).run_test(size=(120, 40)) as pilot:
-            screen = await settle(pilot)
-            await pilot.press("c")
-            compare = pilot.app.screen
-            assert isinstance(compare, CompareScreen)
-            await compare.settled()
-            await pilot.pause()
-            assert screen.pair is not None
-            expected = compare_policies(screen.pair, screen.config, PROMPT, max_new_tokens=24)
-            result = compare.comparison
-            assert result is not None
-            assert [side.output_ids for side in result.sides] == [
-                side.output_ids for side in expected.sides
-            ]
-            soft = expected.side("soft")
-            summary = plain(compare.query_one("#compare-summary", Static), 120)
-            assert f"{len(soft.off_argmax)}/{len(soft.output_ids)} tokens" in summary
-            assert f"{soft.log_likelihood:.2f}" in summary
-            assert f"{expected.side('greedy').log_likelihood:.2f}" in summary
-            soft_text = plain(compare.query_one("#soft-text", Static), 120)
-            assert soft_text.startswith(PROMPT)
-            if expected.first_divergence is not None:
-                assert "▶" in soft_text and f"token {expected.first_divergence + 1}" in summary
-            await pilot.press("escape")
-            assert pilot.app.screen is screen
-
-    run(scenario)
+async def test_compare_screen_shows_both_outputs_and_the_costs(make_app: Any) -> None:
+    async with make_app(max_new_tokens=24).run_test(size=(120, 40)) as pilot:
+        screen = await settle(pilot)
+        await pilot.press("c")
+        compare = pilot.app.screen
+        assert isinstance(compare, CompareScreen)
+        await compare.settled()
+        await pilot.pause()
+        assert screen.pair is not None
+        expected = compare_policies(screen.pair, screen.config, PROMPT, max_new_tokens=24)
+        result = compare.comparison
+        assert result is not None
+        assert [side.output_ids for side in result.sides] == [
+            side.output_ids for side in expected.sides
+        ]
+        soft = expected.side("soft")
+        summary = plain(compare.query_one("#compare-summary", Static), 120)
+        assert f"{len(soft.off_argmax)}/{len(soft.output_ids)} tokens" in summary
+        assert f"{soft.log_likelihood:.2f}" in summary
+        assert f"{expected.side('greedy').log_likelihood:.2f}" in summary
+        soft_text = plain(compare.query_one("#soft-text", Static), 120)
+        assert soft_text.startswith(PROMPT)
+        if expected.first_divergence is not None:
+            assert "▶" in soft_text and f"token {expected.first_divergence + 1}" in summary
+        await pilot.press("escape")
+        assert pilot.app.screen is screen
 
 
 def test_a_branch_request_wakes_the_worker_and_stops_autoplay() -> None:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from app_helpers import Recorder, plain, press, run, screen_of, settle
+from app_helpers import Recorder, plain, press, screen_of, settle
 from textual.pilot import Pilot
 
 from spectui.app.control import StepControl
@@ -20,9 +20,11 @@ from spectui.app.format import prob
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.state import Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
-from spectui.engine.backends import LocalVerifier
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import SPECULATIVE_SAMPLING, DraftMeasures, gate_check
+from spectui.engine.models.local import LocalVerifier
+from spectui.engine.policy.library import SPECULATIVE_SAMPLING
+from spectui.engine.policy.registry import gate_check
+from spectui.engine.seams import DraftMeasures
 
 # --- "from round N" -----------------------------------------------------------------------------
 
@@ -54,96 +56,84 @@ async def started(pilot: Pilot[Any]) -> DecodeScreen:
     return await settle(pilot)
 
 
-def test_a_retune_names_the_round_it_applies_from_at_each_boundary(make_app: Any) -> None:
+async def test_a_retune_names_the_round_it_applies_from_at_each_boundary(make_app: Any) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
-            screen = await started(pilot)
-            assert await retune_span(pilot, recorder) == "draft span k 4 from round 1"
-            await press(pilot, "space")  # round 1 drafted: its settings are fixed
-            current = screen.decode.round
-            assert current is not None and current.config.draft_span == 4
-            assert await retune_span(pilot, recorder) == "draft span k 3 from round 2"
-            await press(pilot, "space")  # a check shown
-            assert current.n_checked == 1 and not current.finished
-            assert await retune_span(pilot, recorder, "]") == "draft span k 4 from round 2"
+    async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
+        screen = await started(pilot)
+        assert await retune_span(pilot, recorder) == "draft span k 4 from round 1"
+        await press(pilot, "space")  # round 1 drafted: its settings are fixed
+        current = screen.decode.round
+        assert current is not None and current.config.draft_span == 4
+        assert await retune_span(pilot, recorder) == "draft span k 3 from round 2"
+        await press(pilot, "space")  # a check shown
+        assert current.n_checked == 1 and not current.finished
+        assert await retune_span(pilot, recorder, "]") == "draft span k 4 from round 2"
+        await press(pilot, "enter")
+        assert screen.decode.round is current and current.finished
+        # Round 1 finished, round 2 not drafted yet: the bug said "from round 1" here.
+        assert await retune_span(pilot, recorder) == "draft span k 3 from round 2"
+        await press(pilot, "space")
+        assert screen.decode.round is not None and screen.decode.round.index == 1
+        assert screen.decode.round.config.draft_span == 3, "it applied from round 2"
+
+
+async def test_a_retune_after_the_decode_ended_says_no_round_is_left(make_app: Any) -> None:
+    recorder = Recorder()
+
+    app = make_app(max_new_tokens=6)
+    async with app.run_test(message_hook=recorder, notifications=True) as pilot:
+        screen = await started(pilot)
+        while screen.phase != "finished":
             await press(pilot, "enter")
-            assert screen.decode.round is current and current.finished
-            # Round 1 finished, round 2 not drafted yet: the bug said "from round 1" here.
-            assert await retune_span(pilot, recorder) == "draft span k 3 from round 2"
-            await press(pilot, "space")
-            assert screen.decode.round is not None and screen.decode.round.index == 1
-            assert screen.decode.round.config.draft_span == 3, "it applied from round 2"
-
-    run(scenario)
+        note = await retune_span(pilot, recorder)
+        assert "from round" not in note and "the decode has ended" in note
 
 
-def test_a_retune_after_the_decode_ended_says_no_round_is_left(make_app: Any) -> None:
-    recorder = Recorder()
-
-    async def scenario() -> None:
-        app = make_app(max_new_tokens=6)
-        async with app.run_test(message_hook=recorder, notifications=True) as pilot:
-            screen = await started(pilot)
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            note = await retune_span(pilot, recorder)
-            assert "from round" not in note and "the decode has ended" in note
-
-    run(scenario)
-
-
-def test_a_branch_clears_stale_labels_and_retunes_from_the_branched_round(
+async def test_a_branch_clears_stale_labels_and_retunes_from_the_branched_round(
     make_app: Any,
 ) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
-            screen = await started(pilot)
-            await press(pilot, *["enter"] * 6)  # rounds 1-6 finished
-            assert screen.decode.round is not None and screen.decode.round.index == 5
-            assert screen.phase == "ready"
-            assert await retune_span(pilot, recorder) == "draft span k 4 from round 7"
-            assert "draft span k 4 from round 7" in shown_notes(pilot)
-            await press(pilot, "b", "b", "b")  # view round 3 (of 6)
-            assert screen.viewed == 2
-            await press(pilot, "B")
-            assert screen.decode.round is not None and screen.decode.round.index == 1
-            shown = shown_notes(pilot)
-            assert not any("from round 7" in note for note in shown), shown
-            assert any("back at the start of round 3" in note for note in shown), shown
-            # Round 3 is to be drafted again: a retune now is its own.
-            assert await retune_span(pilot, recorder) == "draft span k 3 from round 3"
-            await press(pilot, "space")
-            assert screen.decode.round.index == 2
-            assert screen.decode.round.config.draft_span == 3
-            assert await retune_span(pilot, recorder) == "draft span k 2 from round 4"
-
-    run(scenario)
+    async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
+        screen = await started(pilot)
+        await press(pilot, *["enter"] * 6)  # rounds 1-6 finished
+        assert screen.decode.round is not None and screen.decode.round.index == 5
+        assert screen.phase == "ready"
+        assert await retune_span(pilot, recorder) == "draft span k 4 from round 7"
+        assert "draft span k 4 from round 7" in shown_notes(pilot)
+        await press(pilot, "b", "b", "b")  # view round 3 (of 6)
+        assert screen.viewed == 2
+        await press(pilot, "B")
+        assert screen.decode.round is not None and screen.decode.round.index == 1
+        shown = shown_notes(pilot)
+        assert not any("from round 7" in note for note in shown), shown
+        assert any("back at the start of round 3" in note for note in shown), shown
+        # Round 3 is to be drafted again: a retune now is its own.
+        assert await retune_span(pilot, recorder) == "draft span k 3 from round 3"
+        await press(pilot, "space")
+        assert screen.decode.round.index == 2
+        assert screen.decode.round.config.draft_span == 3
+        assert await retune_span(pilot, recorder) == "draft span k 2 from round 4"
 
 
-def test_a_restart_clears_stale_labels_and_retunes_from_round_1(make_app: Any) -> None:
+async def test_a_restart_clears_stale_labels_and_retunes_from_round_1(make_app: Any) -> None:
     recorder = Recorder()
 
-    async def scenario() -> None:
-        async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
-            screen = await started(pilot)
-            await press(pilot, "enter", "enter")
-            assert await retune_span(pilot, recorder) == "draft span k 4 from round 3"
-            await press(pilot, "ctrl+r")
-            assert screen.decode.round is None
-            assert not any("from round 3" in note for note in shown_notes(pilot))
-            assert await retune_span(pilot, recorder) == "draft span k 3 from round 1"
-            await press(pilot, "space")
-            assert screen.decode.round is not None
-            assert screen.decode.round.config.draft_span == 3
-
-    run(scenario)
+    async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
+        screen = await started(pilot)
+        await press(pilot, "enter", "enter")
+        assert await retune_span(pilot, recorder) == "draft span k 4 from round 3"
+        await press(pilot, "ctrl+r")
+        assert screen.decode.round is None
+        assert not any("from round 3" in note for note in shown_notes(pilot))
+        assert await retune_span(pilot, recorder) == "draft span k 3 from round 1"
+        await press(pilot, "space")
+        assert screen.decode.round is not None
+        assert screen.decode.round.config.draft_span == 3
 
 
-def test_a_retune_after_an_error_applies_from_the_retried_round(
+async def test_a_retune_after_an_error_applies_from_the_retried_round(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A verifier fails in round 3: a retune then applies from round 3, which ctrl+r redoes."""
@@ -159,22 +149,19 @@ def test_a_retune_after_an_error_applies_from_the_retried_round(
 
     monkeypatch.setattr(LocalVerifier, "score", score)
 
-    async def scenario() -> None:
-        async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
-            screen = await started(pilot)
-            await press(pilot, "enter", "enter", "enter")  # round 3's verifier pass fails
-            assert screen.phase == "error"
-            assert "ctrl+r retry from round 3" in plain(screen.query_one("#error"), width=200)
-            assert await retune_span(pilot, recorder) == "draft span k 4 from round 3"
-            await press(pilot, "ctrl+r")
-            assert screen.phase == "ready"
-            assert not any("from round 3" in note for note in shown_notes(pilot))
-            await press(pilot, "space")
-            current = screen.decode.round
-            assert current is not None and current.index == 2
-            assert current.config.draft_span == 4, "the retune went with the retry"
-
-    run(scenario)
+    async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
+        screen = await started(pilot)
+        await press(pilot, "enter", "enter", "enter")  # round 3's verifier pass fails
+        assert screen.phase == "error"
+        assert "ctrl+r retry from round 3" in plain(screen.query_one("#error"), width=200)
+        assert await retune_span(pilot, recorder) == "draft span k 4 from round 3"
+        await press(pilot, "ctrl+r")
+        assert screen.phase == "ready"
+        assert not any("from round 3" in note for note in shown_notes(pilot))
+        await press(pilot, "space")
+        current = screen.decode.round
+        assert current is not None and current.index == 2
+        assert current.config.draft_span == 4, "the retune went with the retry"
 
 
 def test_the_step_control_knows_the_round_before_the_screen_does() -> None:
@@ -222,66 +209,65 @@ def index_of(pieces: list[Piece], kind: PieceKind) -> int:
     return next(at for at, piece in enumerate(pieces) if piece.kind is kind)
 
 
-def test_the_detail_tells_each_kind_of_piece_apart_with_its_own_numbers(make_app: Any) -> None:
+async def test_the_detail_tells_each_kind_of_piece_apart_with_its_own_numbers(
+    make_app: Any,
+) -> None:
     """Greedy-exact with bonus tokens on the tiny pair: round 1 accepts three drafts, rejects
     the fourth (corrected) and discards the fifth; round 4 accepts all five, then a bonus."""
 
-    async def scenario() -> None:
-        async with make_app(policy="greedy", bonus=True).run_test() as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "space")
-            pending = await select(pilot, 4)
-            assert "pending draft" in pending and "not judged yet" in pending
-            await press(pilot, "escape", "enter")
-            pieces = screen.decode.pieces()
-            kinds = [piece.kind for piece in pieces]
-            assert kinds[:3] == [PieceKind.DRAFT] * 3, kinds
+    async with make_app(policy="greedy", bonus=True).run_test() as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space")
+        pending = await select(pilot, 4)
+        assert "pending draft" in pending and "not judged yet" in pending
+        await press(pilot, "escape", "enter")
+        pieces = screen.decode.pieces()
+        kinds = [piece.kind for piece in pieces]
+        assert kinds[:3] == [PieceKind.DRAFT] * 3, kinds
 
-            accepted = pieces[0]
-            assert accepted.check is not None
-            shown = await select(pilot, 0)
-            check = accepted.check.check
-            assert "accepted draft" in shown
-            assert f"q {prob(check.q)} · p {prob(check.p)} · rank {check.rank}" in shown
+        accepted = pieces[0]
+        assert accepted.check is not None
+        shown = await select(pilot, 0)
+        check = accepted.check.check
+        assert "accepted draft" in shown
+        assert f"q {prob(check.q)} · p {prob(check.p)} · rank {check.rank}" in shown
 
-            rejected_at = index_of(pieces, PieceKind.REJECTED)
-            rejected = pieces[rejected_at]
-            assert rejected.check is not None
-            bad = rejected.check.check
-            shown = await select(pilot, rejected_at)
-            assert "rejected draft" in shown
-            assert f"q {prob(bad.q)} · p {prob(bad.p)} · rank {bad.rank}" in shown
+        rejected_at = index_of(pieces, PieceKind.REJECTED)
+        rejected = pieces[rejected_at]
+        assert rejected.check is not None
+        bad = rejected.check.check
+        shown = await select(pilot, rejected_at)
+        assert "rejected draft" in shown
+        assert f"q {prob(bad.q)} · p {prob(bad.p)} · rank {bad.rank}" in shown
 
-            correction_at = index_of(pieces, PieceKind.CORRECTION)
-            correction = pieces[correction_at]
-            assert correction.q is None, "a correction was never drafted"
-            assert correction.token_id == bad.top1_id, "greedy corrects to the verifier's top-1"
-            shown = await select(pilot, correction_at)
-            lines = shown.splitlines()
-            own = next(line for line in lines if "verifier p " in line)
-            assert f"verifier p {prob(bad.p_top1)} · rank 1 (its top-1)" in own
-            assert not re.search(r"\bq \d", own), "no q of its own"
-            label = next(at for at, line in enumerate(lines) if "replaces the rejected" in line)
-            assert rejected.text.replace(" ", "␣") in lines[label]
-            assert f"  q {prob(bad.q)} · p {prob(bad.p)} · rank {bad.rank}" in lines[label + 1]
-            assert "◀ this" in shown
+        correction_at = index_of(pieces, PieceKind.CORRECTION)
+        correction = pieces[correction_at]
+        assert correction.q is None, "a correction was never drafted"
+        assert correction.token_id == bad.top1_id, "greedy corrects to the verifier's top-1"
+        shown = await select(pilot, correction_at)
+        lines = shown.splitlines()
+        own = next(line for line in lines if "verifier p " in line)
+        assert f"verifier p {prob(bad.p_top1)} · rank 1 (its top-1)" in own
+        assert not re.search(r"\bq \d", own), "no q of its own"
+        label = next(at for at, line in enumerate(lines) if "replaces the rejected" in line)
+        assert rejected.text.replace(" ", "␣") in lines[label]
+        assert f"  q {prob(bad.q)} · p {prob(bad.p)} · rank {bad.rank}" in lines[label + 1]
+        assert "◀ this" in shown
 
-            shown = await select(pilot, index_of(pieces, PieceKind.UNCHECKED))
-            assert "discarded draft" in shown and "discarded unjudged" in shown
-            assert "not judged yet" not in shown
+        shown = await select(pilot, index_of(pieces, PieceKind.UNCHECKED))
+        assert "discarded draft" in shown and "discarded unjudged" in shown
+        assert "not judged yet" not in shown
 
-            await press(pilot, "escape")
-            while not any(piece.kind is PieceKind.BONUS for piece in screen.decode.pieces()):
-                await press(pilot, "enter")
-                assert screen.phase == "ready", "a fully accepted round comes before the end"
-            pieces = screen.decode.pieces()
-            bonus_at = index_of(pieces, PieceKind.BONUS)
-            assert pieces[bonus_at].q is None
-            shown = await select(pilot, bonus_at)
-            assert "bonus" in shown and "no gate check" in shown
-            assert not re.search(r"\bq \d", shown), "a bonus token shows no q"
-
-    run(scenario)
+        await press(pilot, "escape")
+        while not any(piece.kind is PieceKind.BONUS for piece in screen.decode.pieces()):
+            await press(pilot, "enter")
+            assert screen.phase == "ready", "a fully accepted round comes before the end"
+        pieces = screen.decode.pieces()
+        bonus_at = index_of(pieces, PieceKind.BONUS)
+        assert pieces[bonus_at].q is None
+        shown = await select(pilot, bonus_at)
+        assert "bonus" in shown and "no gate check" in shown
+        assert not re.search(r"\bq \d", shown), "a bonus token shows no q"
 
 
 # --- speculative sampling with greedy drafts ----------------------------------------------------
@@ -297,41 +283,38 @@ def gate_row(screen: DecodeScreen, position: int) -> str:
     return next(row for row in rows if row[:2].strip().lstrip("▶") == str(position + 1))
 
 
-def test_sampling_shows_the_q_its_test_used_and_a_true_coin(make_app: Any) -> None:
+async def test_sampling_shows_the_q_its_test_used_and_a_true_coin(make_app: Any) -> None:
     """Seed 1 on the tiny pair: round 1's first draft is accepted, the second rejected."""
 
-    async def scenario() -> None:
-        async with make_app(policy="sample", seed=1).run_test() as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "space", "space", "space")
-            current = screen.decode.round
-            assert current is not None and not current.config.sample_draft
-            verdicts = []
-            for position in (0, 1):
-                view = current.drafts[position].check
-                assert view is not None
-                check = view.check
-                assert check.q < 0.5, "the drafter's own q is not 1"
-                cells = gate_row(screen, position)[11:].split()
-                assert cells[0] == "1.00", cells  # the q speculative sampling divided by
-                assert cells[2] == prob(check.chance.accept_probability) == prob(check.p)
-                shown = await select(pilot, position)
-                match = COIN.search(shown)
-                assert match is not None, shown
-                u, sign, ratio, word = match.groups()
-                assert (float(u) < float(ratio)) == (sign == "<") == (word == "accepted")
-                assert (word == "accepted") == check.accepted
-                assert f"q {prob(check.q)} · p {prob(check.p)}" in shown, "the drafter's q"
-                verdicts.append(check.accepted)
-            assert verdicts == [True, False], "the seed gives one of each"
+    async with make_app(policy="sample", seed=1).run_test() as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space", "space", "space")
+        current = screen.decode.round
+        assert current is not None and not current.config.sample_draft
+        verdicts = []
+        for position in (0, 1):
+            view = current.drafts[position].check
+            assert view is not None
+            check = view.check
+            assert check.q < 0.5, "the drafter's own q is not 1"
+            cells = gate_row(screen, position)[11:].split()
+            assert cells[0] == "1.00", cells  # the q speculative sampling divided by
+            assert cells[2] == prob(check.chance.accept_probability) == prob(check.p)
+            shown = await select(pilot, position)
+            match = COIN.search(shown)
+            assert match is not None, shown
+            u, sign, ratio, word = match.groups()
+            assert (float(u) < float(ratio)) == (sign == "<") == (word == "accepted")
+            assert (word == "accepted") == check.accepted
+            assert f"q {prob(check.q)} · p {prob(check.p)}" in shown, "the drafter's q"
+            verdicts.append(check.accepted)
+        assert verdicts == [True, False], "the seed gives one of each"
 
-            pieces = screen.decode.pieces()
-            correction_at = index_of(pieces, PieceKind.CORRECTION)
-            shown = await select(pilot, correction_at)
-            assert pieces[correction_at].verifier_p() is None, "drawn outside the top-10"
-            assert "below the top-10 shown" in shown
-
-    run(scenario)
+        pieces = screen.decode.pieces()
+        correction_at = index_of(pieces, PieceKind.CORRECTION)
+        shown = await select(pilot, correction_at)
+        assert pieces[correction_at].verifier_p() is None, "drawn outside the top-10"
+        assert "below the top-10 shown" in shown
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import plain, run
+from app_helpers import plain
 from textual import events
 from textual.app import App
 from textual.pilot import Pilot
@@ -70,100 +70,81 @@ async def type_into(pilot: Pilot[Any], name: str, *keys: str) -> Input:
     return field
 
 
-def test_an_integer_field_keeps_a_typed_fraction_and_refuses_it() -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            field = await type_into(pilot, "draft_span", "0", "full_stop", "5")
-            assert field.value == "0.5", "no key is dropped"
-            await pilot.press("enter")
-            assert refusal(pilot) == "✗ draft span k must be an integer 1..64, got '0.5'"
-            assert not app.returned
-
-    run(scenario)
+async def test_an_integer_field_keeps_a_typed_fraction_and_refuses_it() -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        field = await type_into(pilot, "draft_span", "0", "full_stop", "5")
+        assert field.value == "0.5", "no key is dropped"
+        await pilot.press("enter")
+        assert refusal(pilot) == "✗ draft span k must be an integer 1..64, got '0.5'"
+        assert not app.returned
 
 
 @pytest.mark.parametrize("how", ["set", "pasted"])
-def test_an_integer_field_refuses_a_fraction_set_or_pasted(how: str) -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            field = form_of(pilot).query_one("#topk_gate", Input)
-            if how == "set":
-                field.value = "0.5"
-            else:
-                field.focus()
-                await pilot.pause()
-                field.post_message(events.Paste("0.5\nignored"))
-                await pilot.pause()
-                assert field.value == "0.5"
-            await pilot.press("ctrl+s")
-            assert refusal(pilot) == "✗ top-k gate must be an integer ≥ 1, got '0.5'"
-            assert not app.returned
-
-    run(scenario)
+async def test_an_integer_field_refuses_a_fraction_set_or_pasted(how: str) -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        field = form_of(pilot).query_one("#topk_gate", Input)
+        if how == "set":
+            field.value = "0.5"
+        else:
+            field.focus()
+            await pilot.pause()
+            field.post_message(events.Paste("0.5\nignored"))
+            await pilot.pause()
+            assert field.value == "0.5"
+        await pilot.press("ctrl+s")
+        assert refusal(pilot) == "✗ top-k gate must be an integer ≥ 1, got '0.5'"
+        assert not app.returned
 
 
-def test_letters_are_quoted_as_typed() -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            await type_into(pilot, "max_accept", "a", "b", "c")
-            await pilot.press("enter")
-            assert refusal(pilot) == "✗ max accepted must be an integer ≥ 0, got 'abc'"
-
-    run(scenario)
+async def test_letters_are_quoted_as_typed() -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_into(pilot, "max_accept", "a", "b", "c")
+        await pilot.press("enter")
+        assert refusal(pilot) == "✗ max accepted must be an integer ≥ 0, got 'abc'"
 
 
 @pytest.mark.parametrize("text", ["1e400", "inf", "-inf", "nan", "2"])
-def test_a_number_field_refuses_what_is_not_a_finite_number_in_range(text: str) -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            form_of(pilot).query_one("#p_thresh", Input).value = text
-            await pilot.press("ctrl+s")
-            assert refusal(pilot) == f"✗ p threshold must be a number 0..1, got {text!r}"
-            assert not app.returned
-
-    run(scenario)
+async def test_a_number_field_refuses_what_is_not_a_finite_number_in_range(text: str) -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        form_of(pilot).query_one("#p_thresh", Input).value = text
+        await pilot.press("ctrl+s")
+        assert refusal(pilot) == f"✗ p threshold must be a number 0..1, got {text!r}"
+        assert not app.returned
 
 
-def test_a_typed_exponent_is_refused_not_shortened() -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            field = await type_into(pilot, "margin_gate", "1", "e", "4", "0", "0")
-            assert field.value == "1e400"
-            await pilot.press("enter")
-            assert refusal(pilot) == "✗ margin gate must be a number 0..1, got '1e400'"
-
-    run(scenario)
+async def test_a_typed_exponent_is_refused_not_shortened() -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        field = await type_into(pilot, "margin_gate", "1", "e", "4", "0", "0")
+        assert field.value == "1e400"
+        await pilot.press("enter")
+        assert refusal(pilot) == "✗ margin gate must be a number 0..1, got '1e400'"
 
 
 @pytest.mark.parametrize("name", NUMERIC_FIELDS)
-def test_every_refusal_names_the_field_by_its_label_with_one_set_of_symbols(name: str) -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            form = form_of(pilot)
-            form.query_one(f"#{name}", Input).value = "-5"
-            await pilot.press("ctrl+s")
-            message = refusal(pilot)
-            assert message.startswith(f"✗ {label_of(form, name)} must be "), message
-            assert name not in message and ">=" not in message and "<=" not in message
+async def test_every_refusal_names_the_field_by_its_label_with_one_set_of_symbols(
+    name: str,
+) -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        form = form_of(pilot)
+        form.query_one(f"#{name}", Input).value = "-5"
+        await pilot.press("ctrl+s")
+        message = refusal(pilot)
+        assert message.startswith(f"✗ {label_of(form, name)} must be "), message
+        assert name not in message and ">=" not in message and "<=" not in message
 
-    run(scenario)
 
-
-def test_values_that_fit_are_returned_as_numbers() -> None:
-    async def scenario() -> None:
-        app = FormApp()
-        async with app.run_test(size=(100, 30)) as pilot:
-            assert set(NUMERIC_FIELDS) <= set(tunable_names())
-            await type_into(pilot, "draft_span", "3")
-            form_of(pilot).query_one("#p_thresh", Input).value = " 0.25 "
-            await pilot.press("enter")
-            await pilot.pause()
-            assert app.returned and app.result == {"draft_span": 3, "p_thresh": 0.25}
-
-    run(scenario)
+async def test_values_that_fit_are_returned_as_numbers() -> None:
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert set(NUMERIC_FIELDS) <= set(tunable_names())
+        await type_into(pilot, "draft_span", "3")
+        form_of(pilot).query_one("#p_thresh", Input).value = " 0.25 "
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.returned and app.result == {"draft_span": 3, "p_thresh": 0.25}

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import keys, press, run, settle
+from app_helpers import keys, press, settle
 from textual.pilot import Pilot
 from textual.widgets import Footer
 
 from spectui.app.replay import replay_app
 from spectui.app.widgets import GatePanel
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 SIZES = [
     pytest.param((60, 20), id="60x20"),
@@ -69,21 +69,18 @@ def footer_text(pilot: Pilot[Any]) -> str:
     )
 
 
-def test_a_resize_mid_decode_keeps_the_verdicts_and_help_and_quit(make_app: Any) -> None:
-    async def scenario() -> None:
-        app = make_app(policy="greedy")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            await press(pilot, "enter", "space", "space")
-            for size in ((60, 20), (120, 40), (60, 20)):
-                await pilot.resize_terminal(*size)
-                await pilot.pause()
-                await app.screen.settled()
-                gates = app.screen.query_one(GatePanel)
-                assert gates.display and gates.region.height > 0, size
-                header = str(gates.content).splitlines()[0]
-                assert "▸greedy" in header, (size, header)
-                shown = footer_text(pilot)
-                assert "Help" in shown and "Quit" in shown, (size, shown)
-
-    run(scenario)
+async def test_a_resize_mid_decode_keeps_the_verdicts_and_help_and_quit(make_app: Any) -> None:
+    app = make_app(policy="greedy")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "space", "space")
+        for size in ((60, 20), (120, 40), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            await app.screen.settled()
+            gates = app.screen.query_one(GatePanel)
+            assert gates.display and gates.region.height > 0, size
+            header = str(gates.content).splitlines()[0]
+            assert "▸greedy" in header, (size, header)
+            shown = footer_text(pilot)
+            assert "Help" in shown and "Quit" in shown, (size, shown)

@@ -15,11 +15,13 @@ from spectui.app.replay import replay_app
 from spectui.app.screens.help import SECTIONS
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import StatusLine
-from spectui.engine.trace_reader import read_trace
+from spectui.engine.trace.reader import read_trace
 
 
 def screen_lines(pilot: Pilot[Any]) -> list[str]:
     """The screen as plain text, one string per row."""
+    # Textual has no public call for the screen as text lines (export_screenshot is an SVG),
+    # so this reads its compositor's strips.
     return [strip.text for strip in pilot.app.screen._compositor.render_strips()]
 
 
@@ -28,146 +30,124 @@ def status(pilot: Pilot[Any]) -> str:
     return pilot.app.screen.query_one(StatusLine).message
 
 
-def test_messages_go_to_one_status_line_and_no_toast_covers_the_gates(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app().run_test(size=(80, 24), notifications=True) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "enter")
-            await press(pilot, *["left_square_bracket"] * 6)
-            assert not pilot.app.screen.query(Toast)
-            assert len(screen.query(StatusLine)) == 1
-            said = status(pilot)
-            assert said.startswith("Setting refused") or "from round" in said, said
-            rows = [row for row in screen_lines(pilot) if said[:20] in row]
-            assert len(rows) == 1, rows  # one line, replacing the ones before
-            await press(pilot, "space")  # the next key clears it
-            assert status(pilot) == ""
-
-    run(scenario)
+async def test_messages_go_to_one_status_line_and_no_toast_covers_the_gates(make_app: Any) -> None:
+    async with make_app().run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter")
+        await press(pilot, *["left_square_bracket"] * 6)
+        assert not pilot.app.screen.query(Toast)
+        assert len(screen.query(StatusLine)) == 1
+        said = status(pilot)
+        assert said.startswith("Setting refused") or "from round" in said, said
+        rows = [row for row in screen_lines(pilot) if said[:20] in row]
+        assert len(rows) == 1, rows  # one line, replacing the ones before
+        await press(pilot, "space")  # the next key clears it
+        assert status(pilot) == ""
 
 
-def test_the_status_line_clears_itself(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            line = screen.query_one(StatusLine)
-            line.clear_after = 0.05
-            screen.say("draft span k 3 from round 2")
-            assert status(pilot) == "draft span k 3 from round 2"
-            await pilot.pause(0.2)
-            assert status(pilot) == ""
-
-    run(scenario)
+async def test_the_status_line_clears_itself(make_app: Any) -> None:
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        line = screen.query_one(StatusLine)
+        line.clear_after = 0.05
+        screen.say("draft span k 3 from round 2")
+        assert status(pilot) == "draft span k 3 from round 2"
+        await pilot.pause(0.2)
+        assert status(pilot) == ""
 
 
-def test_a_key_repaints_the_status_line_only_when_it_had_a_message(make_app: Any) -> None:
+async def test_a_key_repaints_the_status_line_only_when_it_had_a_message(make_app: Any) -> None:
     """Every key clears the status line; clearing an empty one must not repaint it, or the
     extra frame delays the key's own repaint by a frame (measured: 45 ms → 10 ms)."""
 
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            line = screen.query_one(StatusLine)
-            updates: list[object] = []
-            real_update = line.update
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        line = screen.query_one(StatusLine)
+        updates: list[object] = []
+        real_update = line.update
 
-            def counted_update(*args: Any, **kwargs: Any) -> None:
-                updates.append(args)
-                real_update(*args, **kwargs)
+        def counted_update(*args: Any, **kwargs: Any) -> None:
+            updates.append(args)
+            real_update(*args, **kwargs)
 
-            line.update = counted_update  # type: ignore[method-assign]
-            await press(pilot, "left", "end", "left")
-            assert updates == []
-            screen.say("draft span k 3 from round 2")
-            updates.clear()
-            await press(pilot, "end")
-            assert len(updates) == 1 and status(pilot) == ""
-
-    run(scenario)
+        line.update = counted_update  # type: ignore[method-assign]
+        await press(pilot, "left", "end", "left")
+        assert updates == []
+        screen.say("draft span k 3 from round 2")
+        updates.clear()
+        await press(pilot, "end")
+        assert len(updates) == 1 and status(pilot) == ""
 
 
-def test_severity_is_readable_without_colour(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            screen.say("no", "error")
-            await pilot.pause()
-            assert str(screen.query_one(StatusLine).render()).startswith("✗ no")
-            screen.say("hm", "warning")
-            await pilot.pause()
-            assert str(screen.query_one(StatusLine).render()).startswith("! hm")
-
-    run(scenario)
+async def test_severity_is_readable_without_colour(make_app: Any) -> None:
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        screen.say("no", "error")
+        await pilot.pause()
+        assert str(screen.query_one(StatusLine).render()).startswith("✗ no")
+        screen.say("hm", "warning")
+        await pilot.pause()
+        assert str(screen.query_one(StatusLine).render()).startswith("! hm")
 
 
-def test_a_narrow_footer_still_shows_help_and_quit(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app().run_test(size=(60, 20)) as pilot:
-            await settle(pilot)
-            footer = pilot.app.screen.query_one(Footer)
-            row = screen_lines(pilot)[footer.region.y]
-            assert "? Help" in row and "q Quit" in row, row
-
-    run(scenario)
+async def test_a_narrow_footer_still_shows_help_and_quit(make_app: Any) -> None:
+    async with make_app().run_test(size=(60, 20)) as pilot:
+        await settle(pilot)
+        footer = pilot.app.screen.query_one(Footer)
+        row = screen_lines(pilot)[footer.region.y]
+        assert "? Help" in row and "q Quit" in row, row
 
 
-def test_a_replay_says_what_it_is_and_what_to_do_at_its_end(make_app: Any, tmp_path: Path) -> None:
+async def test_a_replay_says_what_it_is_and_what_to_do_at_its_end(
+    make_app: Any, tmp_path: Path
+) -> None:
     path = tmp_path / "live.jsonl"
 
-    async def scenario() -> None:
-        app = make_app(max_new_tokens=40)
-        app.decode_screen.trace_path = path
-        async with app.run_test() as pilot:
-            await settle(pilot)
-            await press(pilot, "enter", "enter", "w")  # saved midway: it ends "end of trace"
-        async with replay_app(read_trace(path), timings=False).run_test(size=(80, 24)) as pilot:
-            screen = await settle(pilot)
-            shown = "\n".join(screen_lines(pilot))
-            assert "press space to draft one" not in shown
-            assert "press space to play" in shown
-            assert "float32" not in shown and "live.jsonl: " in screen.models
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            await press(pilot, "space")
-            assert status(pilot).startswith("The trace has ended: q quits"), (
-                screen.phase,
-                status(pilot),
+    app = make_app(max_new_tokens=40)
+    app.decode_screen.trace_path = path
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await press(pilot, "enter", "enter", "w")  # saved midway: it ends "end of trace"
+    async with replay_app(read_trace(path), timings=False).run_test(size=(80, 24)) as pilot:
+        screen = await settle(pilot)
+        shown = "\n".join(screen_lines(pilot))
+        assert "press space to draft one" not in shown
+        assert "press space to play" in shown
+        assert "float32" not in shown and "live.jsonl: " in screen.models
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+        await press(pilot, "space")
+        assert status(pilot).startswith("The trace has ended: q quits"), (
+            screen.phase,
+            status(pilot),
+        )
+
+
+async def test_space_at_the_end_of_a_decode_says_what_comes_next(make_app: Any) -> None:
+    async with make_app(max_new_tokens=6).run_test() as pilot:
+        screen = await settle(pilot)
+        while screen.phase != "finished":
+            await press(pilot, "enter")
+        for key in ("space", "p"):
+            await press(pilot, key)
+            assert status(pilot) == (
+                "The decode has ended: ctrl+r restarts, e edits the prompt, w saves the trace"
             )
 
-    run(scenario)
 
-
-def test_space_at_the_end_of_a_decode_says_what_comes_next(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app(max_new_tokens=6).run_test() as pilot:
-            screen = await settle(pilot)
-            while screen.phase != "finished":
-                await press(pilot, "enter")
-            for key in ("space", "p"):
-                await press(pilot, key)
-                assert status(pilot) == (
-                    "The decode has ended: ctrl+r restarts, e edits the prompt, w saves the trace"
-                )
-
-    run(scenario)
-
-
-def test_the_settings_form_shows_every_policy_and_whether_bonus_is_on(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app(policy="sample").run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await pilot.press("s")
-            await pilot.pause()
-            form = pilot.app.screen
-            assert isinstance(form, SettingsScreen)
-            assert any("speculative-sampling" in row for row in screen_lines(pilot))
-            bonus = form.query_one("#bonus", Checkbox)
-            before = str(bonus.label)
-            bonus.toggle()
-            await pilot.pause()
-            assert {before.split(":")[0], str(bonus.label).split(":")[0]} == {"on", "off"}
-
-    run(scenario)
+async def test_the_settings_form_shows_every_policy_and_whether_bonus_is_on(make_app: Any) -> None:
+    async with make_app(policy="sample").run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        form = pilot.app.screen
+        assert isinstance(form, SettingsScreen)
+        assert any("speculative-sampling" in row for row in screen_lines(pilot))
+        bonus = form.query_one("#bonus", Checkbox)
+        before = str(bonus.label)
+        bonus.toggle()
+        await pilot.pause()
+        assert {before.split(":")[0], str(bonus.label).split(":")[0]} == {"on", "off"}
 
 
 def test_the_help_reflows_to_the_width(make_app: Any) -> None:

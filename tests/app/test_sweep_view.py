@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import Recorder, plain, run, settle
+from app_helpers import Recorder, plain, settle
 from textual.widgets import DataTable, Static
 
 from spectui.app.app import SpectuiApp
@@ -15,8 +15,8 @@ from spectui.app.screens.sweep import SweepScreen
 from spectui.cli import build_parser, main
 from spectui.commands.app import sweep_start
 from spectui.engine.events import RoundDrafted
-from spectui.engine.sweep import SweepError
-from spectui.engine.sweep_file import Sweep, read_sweep
+from spectui.engine.sweep.file import Sweep, read_sweep
+from spectui.engine.sweep.grid import SweepError
 
 PROMPTS = ("Once upon a time,", "She walked into the")
 
@@ -56,56 +56,50 @@ def sweep_app(sweep: Sweep) -> SpectuiApp:
     return SpectuiApp(header.config, header.prompts[0], header.prompts, timings=False, sweep=sweep)
 
 
-def test_enter_on_a_row_decodes_that_setting(sweep_file: Path) -> None:
+async def test_enter_on_a_row_decodes_that_setting(sweep_file: Path) -> None:
     sweep = read_sweep(sweep_file)
     assert [row.label for row in sweep.rows] == ["greedy", "soft p_thresh=0", "soft p_thresh=0.3"]
     recorder = Recorder()
 
-    async def scenario() -> None:
-        app = sweep_app(sweep)
-        async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
-            decode = await settle(pilot)
-            view = app.screen
-            assert isinstance(view, SweepScreen)
-            table = view.query_one(DataTable)
-            assert table.row_count == 3
-            assert [str(table.get_row_at(i)[1]) for i in range(3)] == [r.label for r in sweep.rows]
-            plot = plain(view.query_one("#sweep-plot", Static), 140)
-            assert "★" in plot and "equal share" in plot
-            await pilot.press("down", "down", "enter")
-            await settle(pilot)
-            assert app.screen is decode
-            chosen = sweep.config_of(sweep.rows[2])
-            assert chosen.policy == "soft" and chosen.p_thresh == 0.3
-            assert decode.config == chosen and decode.prompt == PROMPTS[0]
-            await pilot.press("enter")  # one round of the new decode
-            await settle(pilot)
-            drafted = recorder.events(RoundDrafted)
-            assert drafted and drafted[-1].config == chosen
-            await pilot.press("v")  # the sweep again; esc leaves the decode as it was
-            assert isinstance(app.screen, SweepScreen)
-            await pilot.press("escape")
-            assert app.screen is decode and decode.config == chosen
-
-    run(scenario)
+    app = sweep_app(sweep)
+    async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
+        decode = await settle(pilot)
+        view = app.screen
+        assert isinstance(view, SweepScreen)
+        table = view.query_one(DataTable)
+        assert table.row_count == 3
+        assert [str(table.get_row_at(i)[1]) for i in range(3)] == [r.label for r in sweep.rows]
+        plot = plain(view.query_one("#sweep-plot", Static), 140)
+        assert "★" in plot and "equal share" in plot
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        assert app.screen is decode
+        chosen = sweep.config_of(sweep.rows[2])
+        assert chosen.policy == "soft" and chosen.p_thresh == 0.3
+        assert decode.config == chosen and decode.prompt == PROMPTS[0]
+        await pilot.press("enter")  # one round of the new decode
+        await settle(pilot)
+        drafted = recorder.events(RoundDrafted)
+        assert drafted and drafted[-1].config == chosen
+        await pilot.press("v")  # the sweep again; esc leaves the decode as it was
+        assert isinstance(app.screen, SweepScreen)
+        await pilot.press("escape")
+        assert app.screen is decode and decode.config == chosen
 
 
-def test_the_sweep_key_is_offered_only_with_a_sweep(make_app: Any, sweep_file: Path) -> None:
-    async def scenario() -> None:
-        async with make_app().run_test() as pilot:
-            screen = await settle(pilot)
-            assert isinstance(screen, DecodeScreen)
-            assert screen.check_action("sweep", ()) is False
-            commands = [c.title for c in pilot.app.get_system_commands(screen)]
-            assert "Sweep" not in commands
-        async with sweep_app(read_sweep(sweep_file)).run_test() as pilot:
-            screen = await settle(pilot)
-            commands = [c.title for c in pilot.app.get_system_commands(screen)]
-            assert "Sweep" in commands
-            view_commands = [c.title for c in pilot.app.get_system_commands(pilot.app.screen)]
-            assert "Decode it" in view_commands
-
-    run(scenario)
+async def test_the_sweep_key_is_offered_only_with_a_sweep(make_app: Any, sweep_file: Path) -> None:
+    async with make_app().run_test() as pilot:
+        screen = await settle(pilot)
+        assert isinstance(screen, DecodeScreen)
+        assert screen.check_action("sweep", ()) is False
+        commands = [c.title for c in pilot.app.get_system_commands(screen)]
+        assert "Sweep" not in commands
+    async with sweep_app(read_sweep(sweep_file)).run_test() as pilot:
+        screen = await settle(pilot)
+        commands = [c.title for c in pilot.app.get_system_commands(screen)]
+        assert "Sweep" in commands
+        view_commands = [c.title for c in pilot.app.get_system_commands(pilot.app.screen)]
+        assert "Decode it" in view_commands
 
 
 def test_spectui_sweep_file_opens_on_the_sweeps_own_settings(sweep_file: Path) -> None:
@@ -118,7 +112,7 @@ def test_spectui_sweep_file_opens_on_the_sweeps_own_settings(sweep_file: Path) -
         sweep_start(args)
 
 
-def test_a_setting_chosen_while_the_models_load_starts_the_decode(
+async def test_a_setting_chosen_while_the_models_load_starts_the_decode(
     sweep_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Enter before the models are in: the decode the app is starting takes the setting."""
@@ -137,18 +131,15 @@ def test_a_setting_chosen_while_the_models_load_starts_the_decode(
     sweep = read_sweep(sweep_file)
     recorder = Recorder()
 
-    async def scenario() -> None:
-        app = sweep_app(sweep)
-        async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
-            await pilot.pause()
-            decode = app.decode_screen
-            assert decode.phase == "loading"
-            await pilot.press("down", "enter")
-            assert app.screen is decode and decode.config == sweep.config_of(sweep.rows[1])
-            loaded.set()
-            await settle(pilot)
-            await pilot.press("enter")
-            await settle(pilot)
-            assert recorder.events(RoundDrafted)[0].config == sweep.config_of(sweep.rows[1])
-
-    run(scenario)
+    app = sweep_app(sweep)
+    async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
+        await pilot.pause()
+        decode = app.decode_screen
+        assert decode.phase == "loading"
+        await pilot.press("down", "enter")
+        assert app.screen is decode and decode.config == sweep.config_of(sweep.rows[1])
+        loaded.set()
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert recorder.events(RoundDrafted)[0].config == sweep.config_of(sweep.rows[1])

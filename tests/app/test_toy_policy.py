@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import plain, press, run, settle
-from textual.widgets import Select
+from app_helpers import plain, press, settle
+from textual.widgets import Input, Label, Select, Static
 
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel
 from spectui.cli import main
-from spectui.engine import DecodeConfig, SpeculativeDecoder
+from spectui.engine import ConfigError, DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import RoundFinished, TokenOrigin
-from spectui.engine.policies import (
-    DEFAULT_COLUMNS,
-    Gate,
-    Policy,
-    register_policy,
-    unregister_policy,
-    verifier_argmax,
-)
+from spectui.engine.knobs import Knob, OwnKnob
+from spectui.engine.policy.library import DEFAULT_COLUMNS, verifier_argmax
+from spectui.engine.policy.records import Gate, Policy
+from spectui.engine.policy.registry import register_policy, unregister_policy
+from spectui.engine.trace.reader import read_trace
 
 TOP_TWO = Policy(
     name="top2",
@@ -87,20 +85,102 @@ def test_the_toy_policy_is_in_the_run_commands_json(tiny_pair: Any, capsys: Any)
     assert lines[-1]["event"] == "done" and lines[-1]["policy"] == "top2"
 
 
-def test_the_toy_policy_shows_in_the_gate_panel_and_the_settings(make_app: Any) -> None:
-    async def scenario() -> None:
-        async with make_app(policy="top2").run_test(size=(120, 40)) as pilot:
-            screen = await settle(pilot)
-            await press(pilot, "enter")
-            panel = screen.query_one(GatePanel)
-            assert "top-2" in str(panel.border_title) and "rank≤2" in str(panel.border_subtitle)
-            header = plain(panel, 120).splitlines()[0]
-            assert "▸top2" in header and "p k Δ n N δ 2" in header
-            await press(pilot, "s")
-            settings = pilot.app.screen
-            assert isinstance(settings, SettingsScreen)
-            select = settings.query_one("#policy", Select)
-            assert select.value == "top2"
-            assert ("top-2", "top2") in [(str(label), value) for label, value in select._options]
+async def test_the_toy_policy_shows_in_the_gate_panel_and_the_settings(make_app: Any) -> None:
+    async with make_app(policy="top2").run_test(size=(120, 40)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter")
+        panel = screen.query_one(GatePanel)
+        assert "top-2" in str(panel.border_title) and "rank≤2" in str(panel.border_subtitle)
+        header = plain(panel, 120).splitlines()[0]
+        assert "▸top2" in header and "p k Δ n N δ 2" in header
+        await press(pilot, "s")
+        settings = pilot.app.screen
+        assert isinstance(settings, SettingsScreen)
+        select = settings.query_one("#policy", Select)
+        assert select.value == "top2"
+        assert ("top-2", "top2") in [(str(label), value) for label, value in select._options]
 
-    run(scenario)
+
+# A policy with a threshold of its own, which no DecodeConfig field holds: it declares the knob
+# in its record, and the CLI, the settings form, the help, the gate panel and traces offer it.
+FLOOR = OwnKnob(
+    "toy_floor",
+    0.02,
+    Knob(
+        "floored: the draft token's p >= this",
+        label="toy floor",
+        tunable=True,
+        low=0.0,
+        high=1.0,
+    ),
+)
+FLOOR_GATE = Gate(
+    "toy_floor",
+    "f",
+    lambda config: f"p≥{config.toy_floor:g} floor",
+    lambda judged: judged.measures.p >= judged.config.toy_floor,
+)
+FLOORED = Policy(
+    name="floored",
+    label="floored",
+    short="flr",
+    summary="accept iff p ≥ its own floor (--toy-floor)",
+    parameters=(),
+    knobs=(FLOOR,),
+    gates=(FLOOR_GATE,),
+    accept=lambda judged, gates: gates["toy_floor"],
+    correction=verifier_argmax,
+    next_token=verifier_argmax,
+    columns=DEFAULT_COLUMNS,
+)
+
+
+@pytest.fixture
+def floored() -> Iterator[Policy]:
+    register_policy(FLOORED)
+    yield FLOORED
+    unregister_policy(FLOORED.name)
+
+
+def test_a_policys_own_threshold_is_an_option_and_is_kept_in_the_trace(
+    floored: Policy, tiny_pair: Any, capsys: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert "--toy-floor" in capsys.readouterr().out
+    trace = tmp_path / "floored.jsonl"
+    argv = ["run", "--drafter", tiny_pair.drafter, "--verifier", tiny_pair.verifier]
+    argv += ["--policy", "floored", "--toy-floor", "0.3", "--max-new-tokens", "12"]
+    argv += ["--prompt", "Once upon a time,"]
+    assert main([*argv, "--json", "--trace", str(trace)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    rounds = [line for line in lines if line["event"] == "round"]
+    assert rounds and all(line["settings"]["toy_floor"] == 0.3 for line in rounds)
+    for check in rounds[0]["checks"]:
+        assert check["gates"]["toy_floor"] == (check["p"] >= 0.3) == check["accepted"]
+    replayed = read_trace(trace)
+    assert replayed.header.config.toy_floor == 0.3
+    assert replayed.rounds and all(r.config.toy_floor == 0.3 for r in replayed.rounds)
+    with pytest.raises(ConfigError, match="toy floor must be a number 0..1"):
+        DecodeConfig(policy="floored").retuned(toy_floor=2.0)
+
+
+async def test_a_policys_own_threshold_is_in_the_settings_help_and_gate_panel(
+    floored: Policy, make_app: Any
+) -> None:
+    async with make_app(policy="floored").run_test(size=(120, 40)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter")
+        panel = screen.query_one(GatePanel)
+        assert "p≥0.02 floor" in str(panel.border_subtitle)
+        await press(pilot, "s")
+        settings = pilot.app.screen
+        assert isinstance(settings, SettingsScreen)
+        assert "toy floor" in " ".join(plain(w, 120) for w in settings.query(Label))
+        field = settings.query_one("#toy_floor", Input)
+        field.value = "0.5"
+        await press(pilot, "ctrl+s")
+        assert screen.config.toy_floor == 0.5
+        await press(pilot, "question_mark")
+        help_text = " ".join(plain(w, 120) for w in pilot.app.screen.query(Static))
+        assert "floored" in help_text and "--toy-floor" in help_text

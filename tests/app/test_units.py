@@ -152,7 +152,7 @@ def test_bars_and_sparklines() -> None:
 def test_the_app_modules_leave_torch_unimported() -> None:
     code = (
         "import sys, spectui.commands.app, spectui.app.app;"
-        "heavy = [m for m in ('torch', 'transformers', 'spectui.engine.loading',"
+        "heavy = [m for m in ('torch', 'transformers', 'spectui.engine.models.loading',"
         " 'spectui.engine.decode') if m in sys.modules];"
         "assert not heavy, heavy"
     )

@@ -27,15 +27,16 @@ from textual.worker import Worker, WorkerState
 
 from spectui.app import messages
 from spectui.app.format import flowing
+from spectui.app.launch import launch_of
 from spectui.app.widgets import StatusHeader
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policies import COMPARED, policy_label
+from spectui.engine.policy.registry import policy_label, policy_named
 from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
     from spectui.engine.compare import PolicyComparison, ScoredOutput
-    from spectui.engine.loading import ModelPair
+    from spectui.engine.models.loading import ModelPair
 
 DIFFERS_STYLE = "underline bold yellow"  # a token where this output and the reference's part
 DIVERGENCE_MARK = "▶"
@@ -87,7 +88,7 @@ class CompareScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         if not self.policies:
             # The decode screen opens this screen knowing nothing of --compare: the app holds it.
-            self.policies = tuple(getattr(self.app, "compared_policies", COMPARED))
+            self.policies = launch_of(self.app).compared_policies
         yield StatusHeader()
         with Horizontal(id="compare-sides"):
             for policy in self.policies:
@@ -99,10 +100,10 @@ class CompareScreen(Screen[None]):
 
     def on_mount(self) -> None:
         config = self.config
-        self.query_one(StatusHeader).show(
-            f"compare · k={config.draft_span} · p≥{config.p_thresh:g} · top-{config.topk_gate}"
-            f" · Δ≤{config.margin_gate:g} · n<{config.max_accept} · {self.max_new_tokens} tokens"
-        )
+        # The compared policies' own gates, as their records state them (soft's by default).
+        gates = [gate.rule(config) for name in self.policies for gate in policy_named(name).gates]
+        shown = ["compare", f"k={config.draft_span}", *gates, f"{self.max_new_tokens} tokens"]
+        self.query_one(StatusHeader).show(" · ".join(shown))
         others = [policy_label(policy) for policy in self.policies[1:]]
         summary = self.query_one("#compare-summary", Static)
         listed = " and ".join([", ".join(others[:-1]), others[-1]] if len(others) > 2 else others)

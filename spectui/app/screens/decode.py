@@ -46,13 +46,14 @@ from spectui.app.widgets import (
 )
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.log import EventLog
-from spectui.engine.source import Ability
-from spectui.engine.trace import TraceError, save_log
+from spectui.engine.trace.header import TraceError
+from spectui.engine.trace.log import EventLog
+from spectui.engine.trace.source import Ability
+from spectui.engine.trace.writer import save_log
 
 if TYPE_CHECKING:
-    from spectui.engine.cost import CostModel
-    from spectui.engine.source import EventSource
+    from spectui.engine.cost.model import CostModel
+    from spectui.engine.trace.source import EventSource
 
 # Actions that need a running decode; shown greyed out otherwise.
 DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "fast_forward", "speed"})

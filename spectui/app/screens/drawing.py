@@ -14,8 +14,8 @@ from spectui.app.state import Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatsPanel, StatusHeader, TokenDetail, TokenStream
 from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
-from spectui.engine.policies import policy_label
-from spectui.engine.source import Ability
+from spectui.engine.policy.registry import policy_label
+from spectui.engine.trace.source import Ability
 
 if TYPE_CHECKING:
     from spectui.app.screens.decode import DecodeScreen

@@ -15,7 +15,7 @@ from spectui.app.format import PIECE_NAMES, PIECE_STYLES
 from spectui.app.keys import key_names
 from spectui.app.screens.dialog import Dialog
 from spectui.app.state import PieceKind
-from spectui.engine.policies import POLICIES
+from spectui.engine.policy.registry import POLICIES
 
 # Each paragraph is one string with no line breaks: the help screen wraps it to its width.
 # (title, paragraphs), one section per panel; the keys come from BINDINGS, the policies from

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 
+from spectui.app.launch import launch_of
 from spectui.app.screens.dialog import Dialog
 from spectui.engine.prompts import Prompt, categories
 
@@ -39,7 +40,7 @@ class PromptScreen(Dialog[str | None]):
         return [choice.text for choice in self.choices]
 
     def compose(self) -> ComposeResult:
-        self.choices = with_categories(self.choices, getattr(self.app, "prompt_set", ()))
+        self.choices = with_categories(self.choices, launch_of(self.app).prompt_set)
         with Vertical(id="prompt-body", classes="dialog") as body:
             body.border_title = "prompt"
             body.border_subtitle = "enter decode · tab to examples · esc cancel"
@@ -78,7 +79,7 @@ def with_categories(choices: Sequence[Prompt], known: Sequence[Prompt]) -> list[
     """`choices`, each taking its category from the record of the same text in `known`.
 
     The decode screen hands this screen the prompts' texts; the app keeps the records a
-    prompts file gave (`SpectuiApp.prompt_set`).
+    prompts file gave (`Launch.prompt_set`).
     """
     by_text = {prompt.text: prompt for prompt in known}
     return [

@@ -16,8 +16,8 @@ from spectui.app import messages
 from spectui.app.model_info import model_sizes
 from spectui.app.state import DecodeView
 from spectui.engine.events import DecodeFinished, RoundDrafted, RoundRewound
-from spectui.engine.log import EventLog
-from spectui.engine.source import Ability
+from spectui.engine.trace.log import EventLog
+from spectui.engine.trace.source import Ability
 
 if TYPE_CHECKING:
     import asyncio
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from spectui.app.control import StepControl
     from spectui.app.screens.drawing import Drawing
     from spectui.engine.config import DecodeConfig
-    from spectui.engine.cost import CostModel
+    from spectui.engine.cost.model import CostModel
 
 
 class Receiving(Screen[None]):

@@ -7,8 +7,9 @@ from pathlib import Path
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from spectui.engine.log import EventLog
-from spectui.engine.trace import TraceError, save_log
+from spectui.engine.trace.header import TraceError
+from spectui.engine.trace.log import EventLog
+from spectui.engine.trace.writer import save_log
 
 
 def default_trace_path() -> Path:

@@ -28,7 +28,7 @@ from spectui.engine.config import (
     requirement,
     tunable_names,
 )
-from spectui.engine.policies import policy_label
+from spectui.engine.policy.registry import policy_label
 
 
 class SettingsScreen(Dialog[dict[str, Any] | None]):

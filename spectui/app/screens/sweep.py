@@ -17,9 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from spectui.app.widgets import StatusHeader
-from spectui.bench.sweep_report import caption, cells, headers, justifications, plot_text
 from spectui.engine.config import DecodeConfig
-from spectui.engine.sweep_file import Sweep
+from spectui.engine.sweep.file import Sweep
+from spectui.engine.sweep.report import caption, cells, headers, justifications, plot_text
 
 
 class SweepScreen(Screen[DecodeConfig | None]):

@@ -6,9 +6,10 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from spectui.app.control import StepControl
+from spectui.app.launch import launch_of
 from spectui.app.screens.sweep import SweepScreen
 from spectui.engine.config import DecodeConfig
-from spectui.engine.sweep_file import Sweep
+from spectui.engine.sweep.file import Sweep
 
 
 class Sweeping(Screen[None]):
@@ -33,7 +34,7 @@ class Sweeping(Screen[None]):
     @property
     def sweep(self) -> Sweep | None:
         """The sweep the app was opened with (`spectui --sweep FILE`), if any."""
-        return getattr(self.app, "sweep", None)
+        return launch_of(self.app).sweep
 
     def action_sweep(self) -> None:
         """Show the sweep's settings; enter on one restarts the decode with it."""

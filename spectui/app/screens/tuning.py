@@ -12,7 +12,7 @@ from spectui.app.screens.drawing import shown_value
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.state import DecodeView
 from spectui.engine.config import ConfigError, DecodeConfig, knob_of
-from spectui.engine.policies import next_policy
+from spectui.engine.policy.registry import next_policy
 
 
 class Tuning(Screen[None]):

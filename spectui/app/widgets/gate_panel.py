@@ -12,9 +12,8 @@ from spectui.app.format import PIECE_STYLES, mark, prob, quoted
 from spectui.app.state import CheckView, PieceKind, RoundView
 from spectui.app.widgets.panel import Panel
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policies import (
-    Column,
-    Policy,
+from spectui.engine.policy.records import Column, Policy
+from spectui.engine.policy.registry import (
     all_gates,
     policy_named,
     policy_names,

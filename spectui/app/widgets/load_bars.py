@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from spectui.engine.progress import Bar
+    from spectui.engine.models.progress import Bar
 
 
 def loading_view(status: str, bars: Iterable[Bar]) -> RenderableType:

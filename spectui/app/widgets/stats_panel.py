@@ -11,10 +11,10 @@ from rich.text import Text
 
 from spectui.app.format import sparkline
 from spectui.app.widgets.panel import Panel
-from spectui.engine.cost import measured_speedup, predicted_speedup
+from spectui.engine.cost.model import measured_speedup, predicted_speedup
 
 if TYPE_CHECKING:
-    from spectui.engine.cost import CostModel
+    from spectui.engine.cost.model import CostModel
     from spectui.engine.stats import StatsSnapshot
 
 SHOWN_POSITIONS = 5  # per-position figures written out (the sparkline shows every position)

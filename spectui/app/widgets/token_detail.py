@@ -10,7 +10,7 @@ from rich.text import Text
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES, bar, mark, prob, quoted
 from spectui.app.state import CheckView, Piece, PieceKind
 from spectui.app.widgets.panel import Panel
-from spectui.engine.policies import (
+from spectui.engine.policy.registry import (
     POLICIES,
     all_gates,
     policy_label,

@@ -1,9 +1,8 @@
 """The records acceptance policies are made of, apart from the registry that holds them.
 
-`DraftMeasures` is what the verifier's distribution says about one draft token, `GateCheck`
-what one check of it found (every quantity, every gate, every policy's verdict); a `Policy` is
-a record of functions over them. The built-in policies are in `policy_library`, the registry
-and the mechanism (`measure_draft`, `gate_check`) in `policies`, which re-exports all of these.
+A `GateCheck` is what one check of a draft token found (every quantity, every gate, every
+policy's verdict) from its `seams.DraftMeasures`; a `Policy` is a record of functions over them.
+The built-in policies are in `library`, the registry and `gate_check` in `registry`.
 """
 
 from __future__ import annotations
@@ -15,25 +14,9 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:  # torch loads on first use: traces and replays read these records without it
     import torch
 
-    from spectui.engine.backends import Scored
     from spectui.engine.config import DecodeConfig
-
-
-@dataclass(frozen=True)
-class DraftMeasures:
-    """What the verifier's distribution says about one draft token."""
-
-    token_id: int
-    p: float  # verifier probability of the draft token
-    rank: int  # 1-based rank of the draft token in the verifier's distribution
-    top1_id: int  # the verifier's argmax
-    p_top1: float
-    topk_ids: tuple[int, ...]  # the verifier's top tokens, best first (the top-k gate's set)
-    topk_probs: tuple[float, ...]
-    # The verifier's entropy H = −Σ p ln p in nats, from its whole distribution. Where that is
-    # not known it is a lower bound: a served verifier's top-N with the rest as one bucket, and
-    # 0 where it was not measured (scripted seams, traces written before it was).
-    entropy: float = 0.0
+    from spectui.engine.knobs import OwnKnob
+    from spectui.engine.seams import DraftMeasures, Scored
 
 
 @dataclass(frozen=True)
@@ -117,7 +100,7 @@ class Policy:
     label: str  # its display name
     short: str  # its verdict column's header
     summary: str  # one line: the rule, for help texts
-    parameters: tuple[str, ...]  # the DecodeConfig fields it reads
+    parameters: tuple[str, ...]  # the DecodeConfig fields it reads (its own knobs aside)
     gates: tuple[Gate, ...]  # the gates it owns (shown for every policy)
     accept: Callable[[Judged, dict[str, bool]], bool]  # (judged, every gate's pass) -> verdict
     correction: Correction
@@ -134,3 +117,11 @@ class Policy:
     # How many of the verifier's best tokens its gates look up (a top-k set), beyond the
     # N_ALTERNATIVES always kept.
     keeps_top: Callable[[DecodeConfig], int] = lambda config: 0
+    # Settings it declares itself, beyond DecodeConfig's fields: read as config.<name>, and
+    # offered by the CLI, the settings form and sweeps, and kept in traces, as a field is.
+    knobs: tuple[OwnKnob, ...] = ()
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """Every setting it reads: its DecodeConfig fields, then its own knobs."""
+        return self.parameters + tuple(own.name for own in self.knobs)

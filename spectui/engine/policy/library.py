@@ -1,4 +1,4 @@
-"""The built-in acceptance policies, each one `Policy` record (`policies` registers them).
+"""The built-in acceptance policies, each one `Policy` record (`registry` registers them).
 
 greedy-exact and soft-guarded are the seed's; speculative sampling is Leviathan et al.'s;
 relaxed acceptance is TensorRT-LLM's (its DeepSeek-R1 MTP work) and typical acceptance
@@ -12,13 +12,14 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from spectui.engine.policy_records import Column, DraftMeasures, Gate, GateCheck, Judged, Policy
+from spectui.engine.policy.records import Column, Gate, GateCheck, Judged, Policy
+from spectui.engine.seams import DraftMeasures
 
 if TYPE_CHECKING:
     import torch
 
-    from spectui.engine.backends import Scored
     from spectui.engine.config import DecodeConfig
+    from spectui.engine.seams import Scored
 
 
 def verifier_argmax(scored: Scored, position: int, *_: object) -> int:

@@ -1,14 +1,15 @@
 """Acceptance policies as records, separate from the mechanism that runs them.
 
-`measure_draft` reads what the verifier thought of every draft position (one tensor pass);
 `gate_check` turns one position's measures into a `GateCheck` record holding every quantity a
 policy looks at, every gate's pass/fail and *every* registered policy's verdict. The decode
 loop asks the active `Policy` record what to append; the widgets ask it which columns and
 rules to show. Nothing outside the policy modules compares a policy's name: adding a policy is
 one `Policy` record (passed to `register_policy`) plus its tests.
 
-The records are in `policy_records`, the built-in policies in `policy_library`; this module
-holds the registry and the mechanism, and every import of the policies goes through it.
+The records are in `records`, the built-in policies in `library`, the names a config may
+hold in `names`; this module holds the registry and the mechanism. What the verifier's
+distribution says about a draft token (`DraftMeasures`, `measure_draft`) is beside the verifier
+seam, in `spectui.engine.seams`.
 """
 
 from __future__ import annotations
@@ -16,95 +17,48 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from spectui.engine.policy_library import (
-    DEFAULT_COLUMNS,
+from spectui.engine.policy.library import (
     GREEDY_EXACT,
-    MARGIN_COLUMN,
-    P_TOP1_COLUMN,
-    RANK_COLUMN,
     RELAXED,
-    SOFT_GATES,
     SOFT_GUARDED,
     SPECULATIVE_SAMPLING,
-    TOP1_COLUMN,
     TYPICAL,
-    in_top_k,
-    residual_sample,
-    sampling_q,
-    verifier_argmax,
-    verifier_sample,
 )
-from spectui.engine.policy_records import (
-    Chance,
-    Column,
-    ColumnKind,
-    Correction,
-    DraftMeasures,
-    Gate,
-    GateCheck,
-    Judged,
-    NextToken,
-    Policy,
+from spectui.engine.policy.names import (
+    DEFAULT_POLICY,
+    forget_policy,
+    note_policy,
+    policy_label,
+    policy_names,
 )
+from spectui.engine.policy.records import Chance, Gate, GateCheck, Judged, Policy
+from spectui.engine.seams import DraftMeasures
 
-if TYPE_CHECKING:  # torch loads on first use: traces and replays read these records without it
-    import torch
-
+if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
 
 __all__ = [
     "COMPARED",
-    "DEFAULT_COLUMNS",
     "DEFAULT_POLICY",
-    "GREEDY_EXACT",
-    "MARGIN_COLUMN",
     "N_ALTERNATIVES",
     "POLICIES",
-    "P_TOP1_COLUMN",
-    "RANK_COLUMN",
-    "RELAXED",
     "SEED_REPORT",
-    "SOFT_GATES",
-    "SOFT_GUARDED",
-    "SPECULATIVE_SAMPLING",
-    "TOP1_COLUMN",
-    "TYPICAL",
-    "Chance",
-    "Column",
-    "ColumnKind",
-    "Correction",
-    "DraftMeasures",
-    "Gate",
-    "GateCheck",
-    "Judged",
-    "NextToken",
-    "Policy",
     "all_gates",
     "gate_check",
-    "in_top_k",
-    "measure_draft",
     "next_policy",
     "policy_label",
     "policy_named",
     "policy_names",
     "policy_short",
     "register_policy",
-    "residual_sample",
-    "sampling_q",
     "tokens_kept",
     "unregister_policy",
     "verdict_names",
-    "verifier_argmax",
-    "verifier_sample",
 ]
 
 N_ALTERNATIVES = 10  # verifier alternatives kept per position for the app's bars and traces
 
-POLICIES: dict[str, Policy] = {
-    policy.name: policy
-    for policy in (GREEDY_EXACT, SOFT_GUARDED, SPECULATIVE_SAMPLING, RELAXED, TYPICAL)
-}
-DEFAULT_POLICY = SOFT_GUARDED.name  # the seed's headline policy
+POLICIES: dict[str, Policy] = {}
 SEED_REPORT = (SOFT_GUARDED.name, GREEDY_EXACT.name)  # the seed's main prints both, soft first
 COMPARED = (GREEDY_EXACT.name, SOFT_GUARDED.name)  # the compare view: exact vs lossy
 
@@ -112,11 +66,13 @@ COMPARED = (GREEDY_EXACT.name, SOFT_GUARDED.name)  # the compare view: exact vs 
 def register_policy(policy: Policy) -> None:
     """Make `policy` selectable everywhere (--policy, t, settings, traces) from now on."""
     POLICIES[policy.name] = policy
+    note_policy(policy.name, policy.label, policy.knobs)
 
 
 def unregister_policy(name: str) -> None:
     """Forget a registered policy (tests register toy ones)."""
     del POLICIES[name]
+    forget_policy(name)
 
 
 def policy_named(name: str) -> Policy:
@@ -124,21 +80,15 @@ def policy_named(name: str) -> Policy:
     return POLICIES[name]
 
 
-def policy_names() -> tuple[str, ...]:
-    """Every registered policy's name, in registration order."""
-    return tuple(POLICIES)
-
-
-def policy_label(name: str) -> str:
-    """A policy's display name; an unknown name as it is."""
-    policy = POLICIES.get(name)
-    return policy.label if policy is not None else name
-
-
 def policy_short(name: str) -> str:
     """A policy's verdict-column header; an unknown name as it is."""
     policy = POLICIES.get(name)
     return policy.short if policy is not None else name
+
+
+for _policy in (GREEDY_EXACT, SOFT_GUARDED, SPECULATIVE_SAMPLING, RELAXED, TYPICAL):
+    register_policy(_policy)
+assert SOFT_GUARDED.name == DEFAULT_POLICY  # names.py cannot import the record it names
 
 
 def all_gates() -> tuple[Gate, ...]:
@@ -155,48 +105,6 @@ def next_policy(name: str) -> str:
 def tokens_kept(config: DecodeConfig) -> int:
     """How many of the verifier's best tokens to keep per position: what every gate looks up."""
     return max(N_ALTERNATIVES, *(policy.keeps_top(config) for policy in POLICIES.values()))
-
-
-def measure_draft(p_probs: torch.Tensor, draft_ids: list[int], n_top: int) -> list[DraftMeasures]:
-    """Measures for each draft token from the verifier's probabilities `[k(+1), vocab]`.
-
-    `n_top` is how many of the verifier's best tokens to keep (`tokens_kept`). The entropy
-    is of the whole row, in float64 so that a threshold on it does not move with rounding.
-    """
-    import torch
-
-    with torch.no_grad():
-        k = len(draft_ids)
-        if k == 0:
-            return []
-        probs = p_probs[:k]  # [k, vocab]
-        ids = torch.tensor(draft_ids, device=probs.device).unsqueeze(1)  # [k, 1]
-        p = probs.gather(1, ids)  # [k, 1]
-        rank = (probs > p).sum(dim=1) + 1  # [k]
-        top_probs, top_ids = torch.topk(probs, k=min(n_top, probs.shape[-1]), dim=-1)  # [k, n_top]
-        entropy = torch.special.entr(probs.double()).sum(dim=1)  # [k]: −Σ p ln p, 0 ln 0 = 0
-        rows = zip(
-            draft_ids,
-            p.squeeze(1).tolist(),
-            rank.tolist(),
-            top_ids.tolist(),
-            top_probs.tolist(),
-            entropy.tolist(),
-            strict=True,
-        )
-        return [
-            DraftMeasures(
-                token_id=token_id,
-                p=p_t,
-                rank=r,
-                top1_id=t_ids[0],
-                p_top1=t_probs[0],
-                topk_ids=tuple(t_ids),
-                topk_probs=tuple(t_probs),
-                entropy=h,
-            )
-            for token_id, p_t, r, t_ids, t_probs, h in rows
-        ]
 
 
 def gate_check(

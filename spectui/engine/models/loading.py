@@ -17,21 +17,21 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
 from spectui.engine.config import DecodeConfig
-from spectui.engine.draft_vocabulary import DraftVocabulary, read_draft_vocabulary
 from spectui.engine.errors import ModelLoadError
-from spectui.engine.gguf import converted_directory, gguf_file, gguf_source
-from spectui.engine.progress import BarSink, LoadCancelled, ReportingBar, reporting
-from spectui.engine.servers import (
+from spectui.engine.models.draft_vocabulary import DraftVocabulary, read_draft_vocabulary
+from spectui.engine.models.gguf import converted_directory, gguf_file, gguf_source
+from spectui.engine.models.progress import BarSink, LoadCancelled, ReportingBar, reporting
+from spectui.engine.models.vocabulary import check_vocabularies
+from spectui.engine.remote.servers import (
     UNBOUNDED_CONTEXT,
     Endpoint,
     connect,
     endpoint_keywords,
     model_id,
 )
-from spectui.engine.vocabulary import check_vocabularies
 
 if TYPE_CHECKING:
-    from spectui.engine.backends import Drafter, Verifier
+    from spectui.engine.seams import Drafter, Verifier
 
 Progress = Callable[[str], None]
 
@@ -64,10 +64,10 @@ class ModelPair:
     def new_drafter(self) -> Drafter:
         """A drafter for one decode: the local model with a fresh cache, or the server."""
         if self.drafter_endpoint is not None:
-            from spectui.engine.remote import RemoteDrafter
+            from spectui.engine.remote.seams import RemoteDrafter
 
             return RemoteDrafter(**endpoint_keywords(self.drafter_endpoint))
-        from spectui.engine.backends import LocalDrafter
+        from spectui.engine.models.local import LocalDrafter
 
         assert self.drafter is not None
         return LocalDrafter(
@@ -77,10 +77,10 @@ class ModelPair:
     def new_verifier(self) -> Verifier:
         """A verifier for one decode: the local model with a fresh cache, or the server."""
         if self.verifier_endpoint is not None:
-            from spectui.engine.remote import RemoteVerifier
+            from spectui.engine.remote.seams import RemoteVerifier
 
             return RemoteVerifier(**endpoint_keywords(self.verifier_endpoint))
-        from spectui.engine.backends import LocalVerifier
+        from spectui.engine.models.local import LocalVerifier
 
         assert self.verifier is not None
         return LocalVerifier(self.verifier, self.device, self.vocab_size or None)

@@ -9,7 +9,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 
 if TYPE_CHECKING:
-    from spectui.engine.draft_vocabulary import DraftVocabulary
+    from spectui.engine.models.draft_vocabulary import DraftVocabulary
 
 
 class CachedModel:

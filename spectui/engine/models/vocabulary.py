@@ -8,8 +8,8 @@ from typing import Any
 from transformers import AutoTokenizer, PreTrainedModel
 
 from spectui.engine.config import DecodeConfig
-from spectui.engine.draft_vocabulary import DraftVocabulary
 from spectui.engine.errors import ModelLoadError
+from spectui.engine.models.draft_vocabulary import DraftVocabulary
 
 # Any of these in a directory means it ships its own tokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")

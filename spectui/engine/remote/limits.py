@@ -7,18 +7,32 @@ p and q) and the sampling warps (they reshape the whole distribution) need the m
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from spectui.engine.config import DecodeConfig
+from spectui.engine.warps import Warp
 
 
-def served_problem(config: DecodeConfig) -> str | None:
+class Served(Protocol):
+    """What these checks read of a `DecodeConfig` (which calls them as it is built)."""
+
+    @property
+    def sample_draft(self) -> bool: ...
+    @property
+    def verifier_url(self) -> str | None: ...
+    @property
+    def drafter_url(self) -> str | None: ...
+    @property
+    def remote(self) -> bool: ...
+    @property
+    def warp(self) -> Warp: ...
+
+
+def served_problem(config: Served) -> str | None:
     """Why a served model cannot run `config` (sampled drafts, warps), or None."""
     return _served_sampling_problem(config) or _served_warp_problem(config)
 
 
-def _served_warp_problem(config: DecodeConfig) -> str | None:
+def _served_warp_problem(config: Served) -> str | None:
     """Temperature, top-k and top-p need whole distributions, which a server never returns."""
     if config.warp.neutral or not config.remote:
         return None
@@ -35,7 +49,7 @@ def _served_warp_problem(config: DecodeConfig) -> str | None:
     )
 
 
-def _served_sampling_problem(config: DecodeConfig) -> str | None:
+def _served_sampling_problem(config: Served) -> str | None:
     """Sampled drafts need the drafter's whole q and the verifier's whole p."""
     if not config.sample_draft:
         return None

@@ -1,6 +1,6 @@
 """Leviathan et al.'s cost model as measured numbers: pure Python, read by sweeps and the app.
 
-`spectui.bench.costmodel` measures it (with torch); a sweep file stores it, so a finished
+`spectui.engine.cost.sampler` measures it (with torch); a sweep file stores it, so a finished
 sweep's view needs neither torch nor the models.
 """
 

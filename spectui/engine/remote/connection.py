@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from spectui.engine.remote_wire import (
+from spectui.engine.remote.wire import (
     LOGPROBS_LIMIT,
     TOKENIZER_PROBES,
     RemoteError,

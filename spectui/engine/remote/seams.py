@@ -36,10 +36,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from spectui.engine.backends import Proposal
-from spectui.engine.policies import DraftMeasures
-from spectui.engine.remote_server import RemoteModel
-from spectui.engine.remote_wire import (
+from spectui.engine.remote.connection import RemoteModel
+from spectui.engine.remote.wire import (
     BAN_BIAS,
     MAX_REDRAWS,
     NEUTRAL_SAMPLING,
@@ -49,6 +47,7 @@ from spectui.engine.remote_wire import (
     refuse_warp,
     request_seed,
 )
+from spectui.engine.seams import DraftMeasures, Proposal
 from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:

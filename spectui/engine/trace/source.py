@@ -29,8 +29,8 @@ from spectui.engine.text import StreamText
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
     from spectui.engine.decode import SpeculativeDecoder
-    from spectui.engine.loading import ModelPair
-    from spectui.engine.trace import Trace, TraceHeader
+    from spectui.engine.models.loading import ModelPair
+    from spectui.engine.trace.header import Trace, TraceHeader
 
 
 class Ability(str, Enum):
@@ -99,7 +99,7 @@ class LiveSource:
     ) -> None:
         """`prompt_ids`: decode from these ids, not `prompt` tokenized (a chat template's)."""
         from spectui.engine.decode import SpeculativeDecoder
-        from spectui.engine.trace import header_for
+        from spectui.engine.trace.header import header_for
 
         self.pair = pair
         config = pair.resolved(config)

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from spectui.engine.sweep import SweepRow
-from spectui.engine.sweep_file import Sweep
+from spectui.engine.sweep.file import Sweep
+from spectui.engine.sweep.grid import SweepRow
 
 if TYPE_CHECKING:
     from rich.table import Table

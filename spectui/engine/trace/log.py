@@ -17,7 +17,7 @@ from spectui.engine.events import (
     RoundRewound,
     TokenAppended,
 )
-from spectui.engine.trace import TraceHeader
+from spectui.engine.trace.header import TraceHeader
 
 
 @dataclass

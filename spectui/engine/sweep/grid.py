@@ -6,7 +6,7 @@ the cost model's predicted speedup, tokens/s) and for closeness to the verifier'
 decode of each prompt (the tokens it keeps, where it first leaves it, the verifier's
 log-likelihood of it, the tokens off the verifier's argmax). This module is the pure part:
 parsing and validating the grid, one prompt's outcome, a setting's row, the frontier. The file
-format is `sweep_file`, the decodes `spectui.bench.sweep_runner`. No torch, no Textual.
+format is `sweep_file`, the decodes `spectui.engine.sweep.runner`. No torch, no Textual.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from spectui.engine.config import (
     tunable_names,
 )
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policies import POLICIES, policy_label, policy_named
+from spectui.engine.policy.registry import POLICIES, policy_label, policy_named
 from spectui.engine.stats import StatsSnapshot
 from spectui.engine.warps import Warp
 
@@ -56,14 +56,14 @@ def sweepable_names() -> tuple[str, ...]:
 
 def shared_names() -> frozenset[str]:
     """Swept fields every policy reads: the mechanism's (k, bonus) and the warps of p and q."""
-    claimed = {name for policy in POLICIES.values() for name in policy.parameters}
+    claimed = {name for policy in POLICIES.values() for name in policy.settings}
     warps = {f.name for f in fields(Warp)}  # applied to p and q before any policy judges
     return frozenset(name for name in sweepable_names() if name not in claimed or name in warps)
 
 
 def reads(policy: str, name: str) -> bool:
     """Whether a decode under `policy` depends on field `name`."""
-    return name in policy_named(policy).parameters or name in shared_names()
+    return name in policy_named(policy).settings or name in shared_names()
 
 
 def parse_axis(text: str) -> GridAxis:
@@ -173,7 +173,7 @@ def _check_values(base: DecodeConfig, axis: GridAxis) -> None:
 def _unread(name: str, policies: Sequence[str]) -> str:
     label = knob_of(name).label or name
     chosen = ", ".join(policy_label(policy) for policy in policies)
-    reading = [p.name for p in POLICIES.values() if name in p.parameters]
+    reading = [p.name for p in POLICIES.values() if name in p.settings]
     hint = f"; a policy that does: --policies {','.join(reading)}" if reading else ""
     verb = "does" if len(policies) == 1 else "do"
     return f"--grid {name}: {chosen} {verb} not read {label}{hint}"

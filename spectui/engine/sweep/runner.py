@@ -16,20 +16,20 @@ from datetime import datetime, timezone
 from spectui import __version__
 from spectui.engine.compare import score_output
 from spectui.engine.config import DecodeConfig
-from spectui.engine.cost import CostModel
+from spectui.engine.cost.model import CostModel
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
-from spectui.engine.loading import ModelPair
-from spectui.engine.policies import GREEDY_EXACT
-from spectui.engine.progress import BarSink, StepCounter
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.models.progress import BarSink, StepCounter
+from spectui.engine.policy.library import GREEDY_EXACT
 from spectui.engine.stats import StatsSnapshot, combined
-from spectui.engine.sweep import (
+from spectui.engine.sweep.file import SweepHeader, row_key
+from spectui.engine.sweep.grid import (
     PromptOutcome,
     Setting,
     SweepRow,
     predicted_speedup,
     prompt_outcome,
 )
-from spectui.engine.sweep_file import SweepHeader, row_key
 
 STAGE = "sweep"  # the progress bars' stage
 
@@ -68,7 +68,7 @@ def measure_costs(
     """The cost model for each draft span in `spans`; {} when a model is served (no c, r_k)."""
     if pair.drafter is None or pair.verifier is None:
         return {}
-    from spectui.bench.costmodel import CostSampler
+    from spectui.engine.cost.sampler import CostSampler
 
     context = encode_prompt(pair, header.prompts[0]) + header.references[0]
     costs = {}

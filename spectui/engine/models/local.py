@@ -1,134 +1,23 @@
-"""The two seams of the decode loop: a drafter that proposes, a verifier that scores.
+"""The seams' local implementations: a Hugging Face causal LM with its KV cache, in this process.
 
-The loop (`decode.py`) talks to the models only through these protocols, as Hugging Face's
-assisted generation talks to a `CandidateGenerator`. `LocalDrafter` and `LocalVerifier` are a
-Hugging Face causal LM with its KV cache in this process; a benchmark's oracle wraps a
-drafter, and a verifier on a server implements the same three calls.
-
-Both keep a cache of the sequence they have seen. Every call passes the *whole* sequence and
-the implementation feeds itself only what it lacks (`tokens[cached_length:]`); `roll_back`
-forgets what was not kept, which is the one rollback of a round.
+`LocalDrafter` drafts one cached forward per token; `LocalVerifier` scores a whole round in one
+cached forward and measures it with `seams.measure_draft`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from spectui.engine.policies import DraftMeasures, measure_draft
+from spectui.engine.seams import DraftMeasures, Proposal, measure_draft
 from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
-    from spectui.engine.draft_vocabulary import DraftVocabulary
-
-
-@dataclass(frozen=True)
-class Proposal:
-    """The drafter's k proposals for one round."""
-
-    ids: tuple[int, ...]
-    q: tuple[float, ...]  # the drafter's (warped) probability of each of its tokens
-    rows: tuple[torch.Tensor, ...] | None  # its warped distribution at each position, [vocab]
-
-
-class Scored(Protocol):
-    """The verifier's view of one round's drafts (one forward pass, or one request)."""
-
-    @property
-    def measures(self) -> Sequence[DraftMeasures]:
-        """What the verifier thought of each draft token, in draft order."""
-        ...
-
-    def top1(self, position: int) -> int:
-        """The verifier's argmax at draft `position` (`len(drafts)`: after the last draft)."""
-        ...
-
-    def sample(
-        self, position: int, generator: torch.Generator, drawn: int | torch.Tensor | None = None
-    ) -> int:
-        """A token drawn from the verifier's distribution p at `position`.
-
-        With `drawn` (what the rejected draft was drawn from), from the residual
-        max(0, p − q) normalised: speculative sampling's correction.
-        """
-        ...
-
-
-class CachedSequence(Protocol):
-    """A model that keeps the sequence it has seen (a KV cache, or its length on a server)."""
-
-    @property
-    def cached_length(self) -> int:
-        """How many positions of the sequence are cached."""
-        ...
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Cache `tokens` (a prompt's all but last token)."""
-        ...
-
-    def roll_back(self, length: int) -> None:
-        """Forget cached positions beyond `length`."""
-        ...
-
-
-class Drafter(CachedSequence, Protocol):
-    """Proposes draft tokens and their probabilities."""
-
-    def propose(
-        self,
-        tokens: Sequence[int],
-        k: int,
-        sampler: torch.Generator | None,
-        stop_id: int | None,
-        warp: Warp = NO_WARP,
-    ) -> Proposal:
-        """Up to k tokens after `tokens`: argmax, or drawn with `sampler`; ends at `stop_id`.
-
-        q is the drafter's distribution after `warp` (temperature, top-k, top-p): the draws,
-        the probabilities and the rows are all of that warped q.
-        """
-        ...
-
-
-class Verifier(CachedSequence, Protocol):
-    """Scores a round's drafts in one pass."""
-
-    def score(
-        self, tokens: Sequence[int], draft_ids: Sequence[int], n_top: int, warp: Warp = NO_WARP
-    ) -> Scored:
-        """The verifier on `tokens + draft_ids`: each draft's measures, keeping `n_top` best.
-
-        p is the verifier's distribution after `warp`: measures, argmax and draws all read it.
-        """
-        ...
-
-
-class Wrapping:
-    """Base of a seam that wraps another (a benchmark's oracle, a timer): its cache is the
-    wrapped one's, so cache calls pass straight through."""
-
-    def __init__(self, inner: CachedSequence) -> None:
-        self.inner = inner
-
-    @property
-    def cached_length(self) -> int:
-        """The wrapped model's."""
-        return self.inner.cached_length
-
-    def prefill(self, tokens: Sequence[int]) -> None:
-        """Prefill the wrapped model."""
-        self.inner.prefill(tokens)
-
-    def roll_back(self, length: int) -> None:
-        """Roll the wrapped model back."""
-        self.inner.roll_back(length)
-
-
-# --- the local Hugging Face implementations ------------------------------------------------
+    from spectui.engine.models.draft_vocabulary import DraftVocabulary
 
 
 class LocalModel:
@@ -141,7 +30,7 @@ class LocalModel:
         vocab_size: int | None = None,
         draft_vocabulary: DraftVocabulary | None = None,
     ) -> None:
-        from spectui.engine.cache import CachedModel
+        from spectui.engine.models.cache import CachedModel
 
         self.model = CachedModel(model, device, vocab_size, draft_vocabulary)
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
-from spectui.engine.codec import CodecError, from_json, to_json
 from spectui.engine.config import TUNABLE_FIELDS, ConfigError, DecodeConfig
-from spectui.engine.cost import CostModel
-from spectui.engine.sweep import SweepError, SweepRow, frontier
+from spectui.engine.cost.model import CostModel
+from spectui.engine.sweep.grid import SweepError, SweepRow, frontier
+from spectui.engine.trace.codec import CodecError, from_json, to_json
 
 SWEEP_FORMAT = "spectui-sweep"
 SWEEP_VERSION = 1

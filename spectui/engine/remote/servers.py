@@ -30,7 +30,10 @@ def connect(
     api_key: str | None,
 ) -> tuple[Endpoint, int]:
     """Check a model server before the first round: reachable, the model, its tokenizer."""
-    from spectui.engine.remote import RemoteDrafter, RemoteVerifier  # httpx: only for a server
+    from spectui.engine.remote.seams import (  # httpx: only for a server
+        RemoteDrafter,
+        RemoteVerifier,
+    )
 
     kind = RemoteDrafter if role == "drafter" else RemoteVerifier
     with kind(url, served, api_key, config.timeout, config.ca_file) as server:

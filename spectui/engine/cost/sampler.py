@@ -18,10 +18,10 @@ from statistics import median
 import torch
 from transformers import PreTrainedModel
 
-from spectui.engine.cache import CachedModel
-from spectui.engine.cost import CostModel
-from spectui.engine.draft_vocabulary import DraftVocabulary
-from spectui.engine.loading import ModelPair
+from spectui.engine.cost.model import CostModel
+from spectui.engine.models.cache import CachedModel
+from spectui.engine.models.draft_vocabulary import DraftVocabulary
+from spectui.engine.models.loading import ModelPair
 
 
 def alpha_estimate(accepted: int, checked: int) -> float:

@@ -15,20 +15,21 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from spectui import __version__
-from spectui.engine.codec import CodecError, expected, fields_from_json, from_json
-from spectui.engine.config import ConfigError, DecodeConfig, field_types
+from spectui.engine.config import ConfigError, DecodeConfig, value_type
 from spectui.engine.events import DecodeFinished, FinishReason, RoundFinished, TokenOrigin
-from spectui.engine.policies import GateCheck, policy_named
+from spectui.engine.policy.records import GateCheck
+from spectui.engine.policy.registry import policy_named
 from spectui.engine.stats import RoundShape, StatsSnapshot, StatsTally
-from spectui.engine.trace import (
+from spectui.engine.trace.codec import CodecError, expected, fields_from_json, from_json
+from spectui.engine.trace.header import (
     READABLE_VERSIONS,
     TRACE_FORMAT,
     TokenizerInfo,
     Trace,
     TraceError,
     TraceHeader,
-    round_ids,
 )
+from spectui.engine.trace.writer import round_ids
 
 T = TypeVar("T")
 
@@ -200,7 +201,6 @@ def _check_texts(line: Line, ids: Iterable[int], texts: Mapping[int, str]) -> No
 
 
 def _read_settings(line: Line, header: TraceHeader) -> DecodeConfig:
-    types = field_types()
     settings = line.read(dict[str, Any], "settings")
     values = {"policy": line.read(str, "policy")}
     for name in header.config.tunables():
@@ -208,7 +208,7 @@ def _read_settings(line: Line, header: TraceHeader) -> DecodeConfig:
         # that setting existed (relaxed_topk, temperature, …) ran with what is its default.
         if name != "policy" and name in settings:
             try:
-                values[name] = from_json(types[name], settings[name], f"settings.{name}")
+                values[name] = from_json(value_type(name), settings[name], f"settings.{name}")
             except CodecError as error:
                 line.fail(str(error))
     try:

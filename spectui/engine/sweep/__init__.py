@@ -1,0 +1,1 @@
+"""Sweeps of acceptance settings: the grid, the JSON Lines file, the runner and the report."""
