@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from spectui.app import messages
 from spectui.app.model_info import model_sizes
+from spectui.app.sessions import Session
 from spectui.app.state import DecodeView
 from spectui.engine.events import DecodeFinished, RoundDrafted, RoundRewound
 from spectui.engine.trace.log import EventLog
@@ -42,6 +43,7 @@ class Receiving(Screen[None]):
     load_bars: dict[tuple[str, str], Any]
     models: str
     model_sizes: str
+    session: Session
     costs: dict[int, CostModel]
     viewed: int | None
     selected: int | None

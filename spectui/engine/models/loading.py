@@ -213,7 +213,7 @@ def converted_config(
 ) -> DecodeConfig:
     """`config` with each local model named by a GGUF file named by its converted directory
     instead (converting it first where it is not cached: the one slow start)."""
-    local: dict[str, str] = {}
+    local = config
     for role, name, url in (
         ("drafter", config.drafter, config.drafter_url),
         ("verifier", config.verifier, config.verifier_url),
@@ -225,8 +225,13 @@ def converted_config(
         if not source.converted:
             say(f"converting the {role} {file.name} from GGUF (once; cached in {source.cache})")
         with reporting(bars, role, cancel) as bar_class:
-            local[role] = str(converted_directory(source, role, bar_class))
-    return replace(config, **local) if local else config
+            directory = str(converted_directory(source, role, bar_class))
+        local = (
+            replace(local, drafter=directory)
+            if role == "drafter"
+            else replace(local, verifier=directory)
+        )
+    return local
 
 
 def tokenizer_source(config: DecodeConfig) -> tuple[str, str]:
