@@ -44,6 +44,8 @@ def verifier_sample(scored: Scored, position: int, generator: torch.Generator) -
     return scored.sample(position, generator)
 
 
+Q_COLUMN = Column("q", 4, "prob", lambda check: check.q)
+P_COLUMN = Column("p", 4, "prob", lambda check: check.p)
 RANK_COLUMN = Column("rank", 4, "count", lambda check: check.rank)
 TOP1_COLUMN = Column("top-1", 6, "token", lambda check: check.top1_id)
 P_TOP1_COLUMN = Column("p₁", 4, "prob", lambda check: check.p_top1)
@@ -103,6 +105,8 @@ GREEDY_EXACT = Policy(
     correction=verifier_argmax,
     next_token=verifier_argmax,
     columns=DEFAULT_COLUMNS,
+    rule=lambda config: "greedy ✓ iff token = top-1",
+    reads=(TOP1_COLUMN,),
 )
 
 SOFT_GUARDED = Policy(
@@ -120,6 +124,7 @@ SOFT_GUARDED = Policy(
     rule=warped_note,
     accept_cap=lambda config: config.max_accept,
     keeps_top=lambda config: config.topk_gate,
+    reads=(P_COLUMN, RANK_COLUMN, MARGIN_COLUMN),
 )
 
 
@@ -168,6 +173,9 @@ def _separating_digits(a: float, b: float) -> int:
     return digits
 
 
+RATIO_COLUMN = Column("p/q", 4, "prob", lambda check: check.chance.accept_probability)
+UNIFORM_COLUMN = Column("u", 4, "prob", lambda check: check.chance.uniform)
+
 SPECULATIVE_SAMPLING = Policy(
     name="sample",
     label="speculative-sampling",
@@ -181,12 +189,8 @@ SPECULATIVE_SAMPLING = Policy(
     next_token=verifier_sample,
     # Its acceptance probability min(1, p/q) and the uniform draw u take the place of rank and
     # p₁ (both still in the token detail panel), in the same width.
-    columns=(
-        Column("p/q", 4, "prob", lambda check: check.chance.accept_probability),
-        Column("u", 4, "prob", lambda check: check.chance.uniform),
-        TOP1_COLUMN,
-        MARGIN_COLUMN,
-    ),
+    columns=(RATIO_COLUMN, UNIFORM_COLUMN, TOP1_COLUMN, MARGIN_COLUMN),
+    reads=(Q_COLUMN, P_COLUMN, RATIO_COLUMN, UNIFORM_COLUMN),
     rule=_sampling_rule,
     explain=_sampling_coin,
     tested_q=sampling_q,
@@ -237,6 +241,7 @@ RELAXED = Policy(
     columns=DEFAULT_COLUMNS,
     rule=warped_note,
     keeps_top=lambda config: config.relaxed_topk,
+    reads=(P_COLUMN, RANK_COLUMN, P_TOP1_COLUMN),
 )
 
 
@@ -305,4 +310,5 @@ TYPICAL = Policy(
     columns=(ENTROPY_COLUMN, RANK_COLUMN, TOP1_COLUMN, P_TOP1_COLUMN),
     rule=_typical_rule,
     explain=_typical_test,
+    reads=(P_COLUMN, ENTROPY_COLUMN),
 )

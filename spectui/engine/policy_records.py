@@ -134,3 +134,6 @@ class Policy:
     # How many of the verifier's best tokens its gates look up (a top-k set), beyond the
     # N_ALTERNATIVES always kept.
     keeps_top: Callable[[DecodeConfig], int] = lambda config: 0
+    # The gate-panel columns its test reads (q and p included): on a narrow screen they stay
+    # with its gates and its verdict, and what it does not read gives way first.
+    reads: tuple[Column, ...] = ()

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 WIDE = 120  # columns from which every panel is on screen at once
 # Rows below which the stacked layout drops the stats panel: what an 80×24 terminal still
 # fits under the stream and a five-draft gate table. The order things give way in, as the
-# screen shrinks: verdict columns of policies other than the active one (gate_panel.py), then
-# the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
+# screen shrinks: in the gate table, what the active policy does not use (gate_panel.fit),
+# then the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
 SHORT = 24
 # Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
 # for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
