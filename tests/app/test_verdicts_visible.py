@@ -6,8 +6,13 @@ from typing import Any
 
 import pytest
 from app_helpers import press, region_lines, run, settle
+from rich._palettes import STANDARD_PALETTE
+from rich.color import Color as RichColor
+from rich.color import ColorSystem
+from rich.style import Style
 
-from spectui.app.widgets import GatePanel
+from spectui.app.state import DecodeView, Piece, PieceKind
+from spectui.app.widgets import GatePanel, TokenStream
 from spectui.engine.policies import policy_names, policy_short
 
 
@@ -35,3 +40,105 @@ def test_the_active_verdict_is_on_screen_at_every_width(make_app: Any, policy: s
                     assert ("▸✓" if accepted else "▸✗") in shown, (width, row)
 
     run(scenario)
+
+
+# --- item 2: every token kind readable in every colour mode ------------------------------------
+
+XTERM_16 = [
+    (0, 0, 0), (205, 0, 0), (0, 205, 0), (205, 205, 0), (0, 0, 238), (205, 0, 205),
+    (0, 205, 205), (229, 229, 229), (127, 127, 127), (255, 0, 0), (0, 255, 0), (255, 255, 0),
+    (92, 92, 255), (255, 0, 255), (0, 255, 255), (255, 255, 255),
+]  # fmt: skip
+PALETTES_16 = {"vga": [tuple(c) for c in STANDARD_PALETTE._colors], "xterm": XTERM_16}
+KINDS = ("prompt", *(kind.value for kind in PieceKind))
+
+
+def luminance(rgb: tuple[int, int, int]) -> float:
+    """WCAG 2 relative luminance."""
+
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(v) for v in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(fg: tuple[int, int, int], bg: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio, 1..21."""
+    high, low = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def as_shown(color: RichColor, system: str, palette: str = "vga") -> tuple[int, int, int]:
+    """The RGB a terminal shows for a truecolor the app rendered, in `system` colours."""
+    if system == "16":
+        number = color.downgrade(ColorSystem.STANDARD).number
+        assert number is not None
+        return PALETTES_16[palette][number]
+    if system == "256":
+        return tuple(color.downgrade(ColorSystem.EIGHT_BIT).get_truecolor())  # type: ignore[return-value]
+    return tuple(color.get_truecolor())  # type: ignore[return-value]
+
+
+def rendered_kinds(make_app: Any, marked: bool) -> dict[str, Style]:
+    """The final style (after the app's colour filters) of one stream piece of every kind."""
+    found: dict[str, Style] = {}
+
+    async def scenario() -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 30)) as pilot:
+            screen = await settle(pilot)
+            pieces = [Piece(f" {kind.value}", kind, 0, n, None) for n, kind in enumerate(PieceKind)]
+            view = DecodeView(prompt="prompt")
+            screen.query_one(TokenStream).show(view, pieces, None, 0 if marked else None)
+            await pilot.pause()
+            update = app.screen._compositor.render_update(full=True)
+            for line in update.strips:
+                for strip in line:
+                    for segment in strip:
+                        word = segment.text.strip()
+                        if word in KINDS and segment.style is not None:
+                            found[word] = segment.style
+
+    run(scenario)
+    assert set(found) == set(KINDS), found
+    return found
+
+
+@pytest.mark.parametrize("no_color", [False, True], ids=["colour", "NO_COLOR"])
+@pytest.mark.parametrize("marked", [False, True], ids=["live", "round-viewed"])
+def test_every_token_kind_has_contrast_and_a_mark_of_its_own(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch, no_color: bool, marked: bool
+) -> None:
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    styles = rendered_kinds(make_app, marked)
+    systems = [("truecolor", "vga"), ("256", "vga"), ("16", "vga"), ("16", "xterm")]
+    if no_color:
+        systems = systems[:2]  # NO_COLOR is greys: the same in every colour system
+    low = []
+    for kind, style in styles.items():
+        assert style.color is not None and style.bgcolor is not None, (kind, style)
+        for system, palette in systems:
+            fg = as_shown(style.color, system, palette)
+            bg = as_shown(style.bgcolor, system, palette)
+            ratio = contrast(fg, bg)
+            if ratio < 4.5:
+                low.append(f"{kind} {system}/{palette}: {fg} on {bg} = {ratio:.2f}")
+    assert not low, low
+    # Told apart without colour: each kind its own set of attributes.
+    attributes = {
+        kind: (bool(s.bold), bool(s.italic), bool(s.underline), bool(s.strike), bool(s.reverse))
+        for kind, s in styles.items()
+    }
+    assert len(set(attributes.values())) == len(KINDS), attributes
+    if not no_color:  # in 16 colours a hue means one thing: red is a rejection only
+        hues = {
+            kind: styles[kind].color.downgrade(ColorSystem.STANDARD).number  # type: ignore[union-attr]
+            for kind in ("draft", "correction", "bonus", "rejected")
+        }
+        assert len(set(hues.values())) == len(hues), hues
+        assert hues["rejected"] in (1, 9), hues

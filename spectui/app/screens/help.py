@@ -123,7 +123,7 @@ def _legend() -> Text:
         text.append(PIECE_NAMES[kind], style=PIECE_STYLES[kind])
     text.append(
         "\n        accepted draft: underline · correction: bold · bonus: bold underline"
-        "\n        rejected: struck out · discarded: struck, dim · pending: italic, dim"
+        "\n        rejected: bold, struck out · discarded: italic, struck out · pending: italic"
         "\n        gates ✓ pass / ✗ fail · ▸ marks the active policy · ▶ the shown row\n"
     )
     return text
