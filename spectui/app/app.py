@@ -39,6 +39,7 @@ class SpectuiApp(App[None]):
         session: Session | None = None,
         compared: Sequence[str] = COMPARED,
         sweep: Sweep | None = None,
+        text_marks: bool = False,
     ) -> None:
         """`prompts`: what `e` offers (a file's, with categories); `trace_path`: save the
         session's trace there; `session`: a trace to replay; `compared`: the policies `c`
@@ -53,7 +54,13 @@ class SpectuiApp(App[None]):
         self.compared_policies = tuple(compared)
         self.sweep = sweep  # --sweep FILE: its view opens first, and `v` opens it again
         self.decode_screen = DecodeScreen(
-            config, prompt, [p.text for p in self.prompt_set], timings, trace_path, session
+            config,
+            prompt,
+            [p.text for p in self.prompt_set],
+            timings,
+            trace_path,
+            session,
+            text_marks,
         )
 
     def get_default_screen(self) -> Screen:

@@ -34,6 +34,17 @@ PIECE_NAMES: dict[PieceKind, str] = {
     PieceKind.REJECTED: "rejected draft",
     PieceKind.UNCHECKED: "discarded draft",
 }
+# The stream's text marks (m, --text-marks): each kind written into the text itself, for a
+# terminal without strike-through and for text copied off the screen. Accepted drafts and the
+# prompt are plain; a rejected draft is [-x-], its correction {x}, a bonus token {+x}, a draft
+# discarded after a rejection [~x~], one not judged yet [?x?].
+TEXT_MARKS: dict[PieceKind, tuple[str, str]] = {
+    PieceKind.CORRECTION: ("{", "}"),
+    PieceKind.BONUS: ("{+", "}"),
+    PieceKind.PENDING: ("[?", "?]"),
+    PieceKind.REJECTED: ("[-", "-]"),
+    PieceKind.UNCHECKED: ("[~", "~]"),
+}
 SELECTED_STYLE = "reverse"
 ROUND_STYLE = "on #262626"  # the round stepped back to (b/n); ⟦ ⟧ mark it without colour
 ROUND_MARK_STYLE = "bold"

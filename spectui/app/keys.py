@@ -163,6 +163,24 @@ DECODE_BINDINGS: list[BindingType] = [
         tooltip="Draft one fewer token per round",
     ),
     Binding(
+        "m",
+        "toggle_marks",
+        "Text marks",
+        show=False,
+        tooltip="Write each token's kind into the stream's text: [-rejected-]{correction}, "
+        "[~discarded~], [?pending?], {+bonus} (for copying, or a terminal without strike-through)",
+        id="text_marks",
+    ),
+    Binding(
+        "y",
+        "copy_output",
+        "Copy text",
+        show=False,
+        tooltip="Copy the committed text (the prompt and the tokens that joined the output; "
+        "no pending, rejected or discarded draft) to the clipboard",
+        id="copy_output",
+    ),
+    Binding(
         "v",
         "sweep",
         "Sweep",

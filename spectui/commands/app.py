@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="save the session's trace (JSON Lines) to FILE when the decode ends and on quit; "
         "the w key saves it there too (else to ./spectui-trace-<time>.jsonl)",
     )
+    parser.add_argument(
+        "--text-marks",
+        action="store_true",
+        help="write each token's kind into the stream's text (the m key): [-rejected-], "
+        "{correction}, [~discarded~], [?pending?], {+bonus}",
+    )
     add_config_options(parser)
     add_chat_options(parser)
     parser.add_argument(
@@ -90,6 +96,7 @@ def main(args: argparse.Namespace) -> int:
         session=session,
         compared=args.compare,
         sweep=sweep,
+        text_marks=args.text_marks,
     )
     app.run()
     if (failure := app.decode_screen.load_failure) is not None:

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="hide the recorded timings (tokens/s) in the stats panel",
     )
+    parser.add_argument(
+        "--text-marks",
+        action="store_true",
+        help="write each token's kind into the stream's text (the m key): [-rejected-], "
+        "{correction}, [~discarded~], [?pending?], {+bonus}",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -40,5 +46,5 @@ def main(args: argparse.Namespace) -> int:
         return refuse(problem)
     from spectui.app.replay import replay_app
 
-    replay_app(trace, timings=args.timings).run()
+    replay_app(trace, timings=args.timings, text_marks=args.text_marks).run()
     return 0

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from app_helpers import press, region_lines, run, settle
+from app_helpers import plain, press, region_lines, run, settle
 from rich._palettes import STANDARD_PALETTE
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from rich.style import Style
+from textual.widgets import Static
 
+from spectui.app.format import flowing
 from spectui.app.state import DecodeView, Piece, PieceKind
-from spectui.app.widgets import GatePanel, TokenStream
+from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
 from spectui.engine.policies import policy_names, policy_short
 
 
@@ -142,3 +144,105 @@ def test_every_token_kind_has_contrast_and_a_mark_of_its_own(
         }
         assert len(set(hues.values())) == len(hues), hues
         assert hues["rejected"] in (1, 9), hues
+
+
+# --- item 4: the text you copy ------------------------------------------------------------------
+
+
+async def a_round_with_a_rejection(pilot: Any) -> Any:
+    """Step rounds until the current one has a rejected draft mid-round, drafts after it."""
+    screen = await settle(pilot)
+    for _ in range(20):
+        await press(pilot, "space")  # draft
+        current = screen.decode.round
+        while current is not None and not current.finished and current.n_checked < 5:
+            await press(pilot, "space")
+            kinds = [piece.kind for piece in current.pieces()]
+            if PieceKind.REJECTED in kinds and PieceKind.UNCHECKED in kinds:
+                return current
+        await press(pilot, "enter")
+    raise AssertionError("no round rejected a draft before its last")
+
+
+def test_text_marks_mode_marks_every_kind_in_the_stream(make_app: Any) -> None:
+    """m (or --text-marks) writes each kind into the text: [-rejected-]{correction}[~discarded~]."""
+
+    async def scenario() -> None:
+        app = make_app(policy="greedy")
+        async with app.run_test(size=(120, 40)) as pilot:
+            current = await a_round_with_a_rejection(pilot)
+            screen = app.decode_screen
+            await press(pilot, "m")
+            text = plain(screen.query_one(TokenStream).query_one(Static), 200)
+            pieces = current.pieces()
+            rejected = next(p for p in pieces if p.kind is PieceKind.REJECTED)
+            discarded = [p for p in pieces if p.kind is PieceKind.UNCHECKED]
+            expected = f"[-{flowing(rejected.text)}-]"
+            if current.finished:
+                correction = next(p for p in pieces if p.kind is PieceKind.CORRECTION)
+                expected += f"{{{flowing(correction.text)}}}"
+            expected += "".join(f"[~{flowing(p.text)}~]" for p in discarded)
+            assert expected in text.replace("\n", ""), (expected, text)
+            await press(pilot, "m")
+            text = plain(screen.query_one(TokenStream).query_one(Static), 200)
+            assert "[-" not in text, "m again: back to styles only"
+
+    run(scenario)
+
+
+def test_copy_takes_the_committed_output_only(make_app: Any) -> None:
+    """y copies the prompt and the tokens that joined the output: no pending, rejected or
+    discarded draft."""
+
+    async def scenario() -> None:
+        app = make_app(policy="greedy")
+        async with app.run_test(size=(120, 40)) as pilot:
+            current = await a_round_with_a_rejection(pilot)
+            screen = app.decode_screen
+            await press(pilot, "y")
+            committed = screen.decode.prompt + "".join(
+                p.text
+                for p in screen.decode.pieces()
+                if p.kind in (PieceKind.DRAFT, PieceKind.CORRECTION, PieceKind.BONUS)
+            )
+            assert app.clipboard == committed
+            rejected = next(p for p in current.pieces() if p.kind is PieceKind.REJECTED)
+            assert not app.clipboard.endswith(rejected.text) or rejected.text == ""
+            said = str(screen.query_one(StatusLine).render())
+            assert "Copied" in said and "committed" in said, said
+
+    run(scenario)
+
+
+def test_a_correction_equal_to_its_rejected_draft_says_so(make_app: Any) -> None:
+    """Soft-guarded rejecting the verifier's own top-1 (p < p_thresh): the same token comes back
+    as the correction, and the detail says so in words."""
+
+    async def scenario() -> None:
+        app = make_app(policy="soft", p_thresh=0.99)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await settle(pilot)
+            for _ in range(10):
+                await press(pilot, "enter")
+                pieces = screen.decode.pieces()
+                same = [
+                    n
+                    for n, p in enumerate(pieces)
+                    if p.kind is PieceKind.CORRECTION
+                    and p.check is not None
+                    and p.token_id == p.check.check.token_id
+                ]
+                if same:
+                    break
+            assert same, "p_thresh 0.99 rejects a top-1 draft"
+            screen.selected = same[-1]
+            await pilot.pause()
+            shown = plain(screen.query_one(TokenDetail), 60).replace("\n", " ")
+            assert "same token as the rejected draft" in shown, shown
+            assert "p≥0.99✗" in shown.replace(" ", "") or "p≥0.99 ✗" in shown, shown
+            screen.selected = same[-1] - 1  # the rejected draft itself
+            await pilot.pause()
+            shown = plain(screen.query_one(TokenDetail), 60).replace("\n", " ")
+            assert "verifier's top-1" in shown and "appended again" in shown, shown
+
+    run(scenario)

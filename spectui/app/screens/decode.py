@@ -70,6 +70,8 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     selected: reactive[int | None] = reactive(None, repaint=False)  # into pieces(); None: live
     # The earlier round the reader stepped back to with b/n (None: live).
     viewed: reactive[int | None] = reactive(None, bindings=True, repaint=False)
+    # m / --text-marks: each token's kind written into the stream's text (format.TEXT_MARKS).
+    text_marks: reactive[bool] = reactive(False, repaint=False)
 
     def __init__(
         self,
@@ -79,8 +81,10 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         timings: bool = True,
         trace_path: Path | None = None,
         session: Session | None = None,
+        text_marks: bool = False,
     ) -> None:
         super().__init__()
+        self.set_reactive(DecodeScreen.text_marks, text_marks)
         self.session: Session = session or LiveSession()
         self.config = config  # the settings the next round uses: this screen owns them
         self.prompt = prompt
@@ -296,6 +300,9 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     def watch_selected(self, selected: int | None) -> None:
         self.drawing.selection_changed(selected)
 
+    def watch_text_marks(self) -> None:
+        self.drawing.refresh_view()
+
     def watch_busy(self) -> None:
         self.drawing.refresh_header()
 
@@ -354,6 +361,23 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
             return None
         failed = len(self.event_log.rounds)
         return failed if self.session.resumable(failed) else None
+
+    def action_toggle_marks(self) -> None:
+        """Write each token's kind into the stream's text, or stop."""
+        self.text_marks = not self.text_marks
+        if self.text_marks:
+            self.say("Text marks on: [-rejected-]{correction} [~discarded~] [?pending?] {+bonus}")
+        else:
+            self.say("Text marks off: kinds by style (? lists them)")
+
+    def action_copy_output(self) -> None:
+        """Copy the committed text (prompt and output, no drafts that did not join it)."""
+        text = self.decode.committed_text()
+        self.app.copy_to_clipboard(text)
+        self.say(
+            f"Copied the committed text: the prompt and {self.decode.n_generated} output tokens, "
+            f"{len(text)} characters (no pending, rejected or discarded draft)"
+        )
 
     def action_help(self) -> None:
         """List every key."""

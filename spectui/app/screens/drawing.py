@@ -156,8 +156,8 @@ class Drawing:
         if phase == "loading" and screen.error is None:
             bars = screen.load_bars.values()
             stream.show_message(loading_view(screen.load_status, bars), shape=len(bars))
-        elif not stream.unchanged((version, screen.viewed)):
-            stream.show(decode, pieces, selected, screen.viewed)
+        elif not stream.unchanged((version, screen.viewed, screen.text_marks)):
+            stream.show(decode, pieces, selected, screen.viewed, screen.text_marks)
         stream.border_subtitle = f"←/→ inspect · {screen.models}" if screen.models else ""
         current, past = decode.round, False
         if screen.viewed is not None and (viewed := decode.round_at(screen.viewed)) is not None:
