@@ -202,6 +202,26 @@ NEEDS: dict[str, Ability] = {
     "compare": Ability.DECODE,
     "sweep": Ability.DECODE,
 }
+# Why a session without an ability refuses a key that needs it (said in the status line).
+REFUSALS: dict[Ability, str] = {
+    Ability.RETUNE: "a replay plays the trace as it was recorded: its policy and settings "
+    "cannot change (decode the prompt with `spectui` to try others)",
+    Ability.BRANCH: "a replay cannot branch: going on from a round needs the models, and a "
+    "replay has none",
+    Ability.DECODE: "a replay has no models: another prompt (e), the compare view (c) or a "
+    "sweep's setting needs `spectui` with the trace's models",
+}
+NO_SWEEP = "no sweep is open: `spectui --sweep FILE` opens one (FILE from `spectui sweep --out`)"
+
+
+def binding_for(key: str) -> Binding | None:
+    """The decode screen's binding of `key` (as Textual names it: "t", "B", "left")."""
+    for binding in DECODE_BINDINGS:
+        if isinstance(binding, Binding) and key in binding.key.split(","):
+            return binding
+    return None
+
+
 KEY_NAMES = {
     "question_mark": "?",
     "equals_sign": "=",

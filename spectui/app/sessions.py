@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from spectui.app import messages
 from spectui.app.driver import Post
+from spectui.engine.events import TokenAppended
+from spectui.engine.log import EventLog
 from spectui.engine.prompts import chat_prompt
 from spectui.engine.servers import model_id
 from spectui.engine.source import Ability, LiveSource, TraceSource
@@ -80,6 +82,10 @@ class LiveSession:
         assert self.source is not None
         return self.source
 
+    def log_to_save(self, played: EventLog | None) -> EventLog | None:
+        """What w saves: the decode so far."""
+        return played
+
 
 class TraceSession:
     """Replays a trace: no model, tokenizer or torch."""
@@ -102,6 +108,15 @@ class TraceSession:
     def reopen(self) -> EventSource:
         """Never called: nothing is resumable."""
         raise NotImplementedError("a replay has nothing to retry")
+
+    def log_to_save(self, played: EventLog | None) -> EventLog:
+        """What w saves: the whole trace, however far it was played."""
+        source = TraceSource(self.trace)
+        log = EventLog(source.header)
+        for event in self.trace.events():  # the recorded ones: no end-of-trace event
+            shown = source.shown(event) if isinstance(event, TokenAppended) else None
+            log.record(event, source.texts(event), shown)
+        return log
 
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """The trace from its start."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +14,11 @@ from rich.style import Style
 from textual.widgets import Static
 
 from spectui.app.format import flowing
+from spectui.app.replay import replay_app
 from spectui.app.state import DecodeView, Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
 from spectui.engine.policies import policy_names, policy_short
+from spectui.engine.trace_reader import read_trace
 
 
 @pytest.mark.parametrize("policy", policy_names())
@@ -244,5 +247,36 @@ def test_a_correction_equal_to_its_rejected_draft_says_so(make_app: Any) -> None
             await pilot.pause()
             shown = plain(screen.query_one(TokenDetail), 60).replace("\n", " ")
             assert "verifier's top-1" in shown and "appended again" in shown, shown
+
+    run(scenario)
+
+
+# --- item 5: a replay says what it cannot do ---------------------------------------------------
+
+TRACE = Path(__file__).resolve().parent.parent / "data" / "trace-v1-soft.jsonl"
+
+
+def test_a_replay_refuses_keys_with_a_reason_and_offers_none_of_them(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        trace = read_trace(TRACE)
+        saved = tmp_path / "saved.jsonl"
+        async with replay_app(trace, timings=False, trace_path=saved).run_test(
+            size=(120, 40)
+        ) as pilot:
+            screen = await settle(pilot)
+            line = screen.query_one(StatusLine)
+            for key in ("t", "s", "e", "c", "B", "right_square_bracket", "v"):
+                await press(pilot, key)
+                assert pilot.app.screen is screen, key
+                said = line.message
+                assert "replay" in said or "sweep" in said, (key, said)
+            await press(pilot, "enter", "enter", "b")
+            assert "B branch" not in screen.status_text, screen.status_text
+            assert "B branch" not in str(screen.query_one(GatePanel).border_subtitle)
+            await press(pilot, "w")  # after two of its rounds: still the whole trace
+            assert "Trace saved" in line.message and "goes on" not in line.message, line.message
+        copy = read_trace(saved)
+        assert copy.rounds == trace.rounds and copy.done == trace.done
+        assert copy.appended_texts == trace.appended_texts
 
     run(scenario)

@@ -23,7 +23,15 @@ from textual.worker import Worker, WorkerState
 from spectui.app.control import StepControl
 from spectui.app.costs import CostTimer
 from spectui.app.driver import drive
-from spectui.app.keys import DECODE_BINDINGS, NEEDS, action_name
+from spectui.app.keys import (
+    DECODE_BINDINGS,
+    NEEDS,
+    NO_SWEEP,
+    REFUSALS,
+    action_name,
+    binding_for,
+    key_names,
+)
 from spectui.app.screens.browsing import Browsing
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.drawing import WIDE, Drawing
@@ -153,9 +161,10 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     def on_unmount(self) -> None:
         self.control.stop()
         self.session.stop()  # a download under way stops at its next chunk
-        if self.trace_path is not None and self.event_log is not None:
+        log = self.session.log_to_save(self.event_log)
+        if self.trace_path is not None and log is not None:
             try:
-                save_log(self.trace_path, self.event_log)
+                save_log(self.trace_path, log)
             except TraceError as error:
                 self.autosave_error = str(error)
 
@@ -183,6 +192,22 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.control.hold_for_key()
         self.call_after_refresh(self.control.key_shown)
         self.query_one(StatusLine).clear()
+        if (refusal := self.refusal(event.key)) is not None:
+            self.say(f"{refusal}.", "warning")
+
+    def refusal(self, key: str) -> str | None:
+        """Why this session refuses `key`'s action, if it does (the key is off the Footer, the
+        help and the palette, but pressed all the same)."""
+        binding = binding_for(key)
+        if binding is None:
+            return None
+        action = action_name(binding.action)
+        need = NEEDS.get(action)
+        if need is not None and not self.can(need):
+            return f"{binding.description} ({key_names(binding)}): {REFUSALS[need]}"
+        if action == "sweep" and self.sweep is None:
+            return f"{binding.description} ({key_names(binding)}): {NO_SWEEP}"
+        return None
 
     def _decode_ready(self) -> bool:
         """Whether a step can go on; at the end, the status line says what can be done next."""

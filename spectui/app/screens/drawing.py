@@ -170,7 +170,7 @@ class Drawing:
         gates = screen.query_one(GatePanel)
         if not gates.unchanged((version, highlight, screen.viewed)):
             hint = idle_hint(phase, replay=not screen.can(Ability.DECODE))
-            gates.show(current, highlight, hint, past=past)
+            gates.show(current, highlight, hint, past=past, branch=screen.can(Ability.BRANCH))
         detail = screen.query_one(TokenDetail)
         if not detail.unchanged(version):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
@@ -186,7 +186,8 @@ class Drawing:
             error.border_title = "error"
             retry = screen.retry_round()
             again = "retry" if retry is None else f"retry from round {retry + 1}"
-            error.update(f"{screen.error}\n\nctrl+r {again} · e edit the prompt · q quit")
+            prompt = " · e edit the prompt" if screen.can(Ability.DECODE) else ""
+            error.update(f"{screen.error}\n\nctrl+r {again}{prompt} · q quit")
 
     def refresh_header(self) -> None:
         """The header names the active policy, the round, and what the engine is doing."""
@@ -199,7 +200,8 @@ class Drawing:
             policy += " from next round"
         parts = [policy, f"k={config.draft_span}"]
         if current is not None and screen.viewed is not None:
-            parts.append(f"◀ round {screen.viewed + 1}/{current.index + 1} · B branch")
+            branch = " · B branch" if screen.can(Ability.BRANCH) else ""
+            parts.append(f"◀ round {screen.viewed + 1}/{current.index + 1}{branch}")
         elif current is not None:
             parts.append(f"round {current.index + 1}")
         parts.append(self._state_words())

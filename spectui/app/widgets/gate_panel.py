@@ -41,10 +41,12 @@ class GatePanel(Panel):
         highlight: int | None,
         idle_hint: str = "",
         past: bool = False,
+        branch: bool = True,
     ) -> None:
         """Render `current`; row `highlight` (a draft position) gets a ▶ marker.
 
-        `past`: the round is an earlier one the reader stepped back to (b/n), not the live one.
+        `past`: the round is an earlier one the reader stepped back to (b/n), not the live one;
+        `branch`: B can branch there (not in a replay).
         """
         if current is None:
             self.border_title = "gates"
@@ -61,7 +63,8 @@ class GatePanel(Panel):
         gates_first = (*policy.gates, *(g for g in all_gates() if g not in policy.gates))
         rules = [gate.rule(config) for gate in gates_first]
         gates = " · ".join(filter(None, [policy.rule(config), *rules]))
-        self.border_subtitle = f"B branch here · {gates}" if past else f"gates: {gates}"
+        lead = "B branch here · " if branch else "◀ as recorded · "
+        self.border_subtitle = f"{lead}{gates}" if past else f"gates: {gates}"
         n_bonus = sum(piece.kind is PieceKind.BONUS for piece in current.appended)
         width = self.content_size.width or ASSUMED_WIDTH  # 0 before the first layout
         table = _table(current, highlight, width)
