@@ -115,7 +115,8 @@ def test_human_report(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]) -
     assert "She walked into the" in out
     assert "draft acceptance rate (accepted / drafted)" in out
     assert "α per token (accepted / judged)" in out
-    assert "p✓" in out or "p✗" in out
+    gate_header = next(line for line in out.splitlines() if line.startswith("prompt  round"))
+    assert "p_thresh" in gate_header and "greedy" in gate_header.split()
 
 
 def test_too_long_prompt_is_an_error_line(

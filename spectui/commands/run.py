@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spectui.commands.gate_table import FORMATS, write_gates
 from spectui.commands.options import (
     add_chat_options,
     add_config_options,
@@ -24,11 +25,10 @@ from spectui.commands.options import (
 from spectui.commands.progress import CommandProgress
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
-from spectui.engine.policies import SEED_REPORT, all_gates, policy_label, policy_names
+from spectui.engine.policies import SEED_REPORT, policy_label, policy_names
 from spectui.engine.prompts import ChatPrompt
 
 if TYPE_CHECKING:
-    from rich.console import Console
 
     from spectui.engine.events import DecodeFinished, RoundFinished
     from spectui.engine.loading import ModelPair
@@ -70,7 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gates",
         action="store_true",
-        help="also print every round's gate checks (human output only)",
+        help="also print every round's gate checks (human output only): in a pipe or a file "
+        "every field whole, in a terminal the columns that fit (the app's order)",
+    )
+    parser.add_argument(
+        "--gates-format",
+        choices=FORMATS,
+        default="table",
+        help="how --gates writes them: an aligned plain table (default), tab-separated values "
+        "or a Markdown table; tokens are JSON strings, probabilities 4 decimals",
     )
 
 
@@ -119,7 +127,8 @@ def main(args: argparse.Namespace) -> int:
                 print(f"spectui: trace saved to {record.trace}", file=sys.stderr, flush=True)
             records.append(record)
     if not args.json:
-        _print_report(pair, records, config, show_gates=args.gates)
+        gates = args.gates_format if args.gates or args.gates_format != "table" else None
+        _print_report(pair, records, config, gates)
     return 1 if any(record.error for record in records) else 0
 
 
@@ -173,21 +182,31 @@ def _decode(
 
 
 def _print_report(
-    pair: ModelPair, records: list[DecodeRecord], config: DecodeConfig, show_gates: bool
+    pair: ModelPair, records: list[DecodeRecord], config: DecodeConfig, gates: str | None
 ) -> None:
+    """The human report; `gates`: the --gates-format to print every check in (None: not)."""
     from rich.console import Console
 
     console = Console()
-    console.print(
+    console.print(  # whole on one line, however long the model paths (a pipe is 80 wide)
         f"[bold]drafter[/] {pair.drafter_id}  [bold]verifier[/] {pair.verifier_id}  "
-        f"device {pair.device}  k={config.draft_span}  bonus={'on' if config.bonus else 'off'}"
+        f"device {pair.device}  k={config.draft_span}  bonus={'on' if config.bonus else 'off'}",
+        soft_wrap=True,
     )
     for policy in dict.fromkeys(record.policy for record in records):
         chosen = [record for record in records if record.policy == policy]
         console.print(_results_table(pair, chosen, policy_label(policy)))
-        if show_gates:
-            for record in chosen:
-                _print_gates(console, pair, record)
+        if gates is not None:
+            numbers = {
+                prompt: n for n, prompt in enumerate(dict.fromkeys(r.prompt for r in records), 1)
+            }
+            rounds = [
+                (numbers[record.prompt], event) for record in chosen for event in record.rounds
+            ]
+            console.file.flush()
+            width = console.width if console.is_terminal else None
+            write_gates(sys.stdout, rounds, policy, pair.token_text, gates, width)
+            sys.stdout.flush()
         console.print(_stats_table(chosen, policy_label(policy)))
         if _categories(chosen):
             console.print(_category_table(chosen, policy_label(policy)))
@@ -213,41 +232,6 @@ def _results_table(pair: ModelPair, records: list[DecodeRecord], title: str) -> 
         final = pair.text(record.done.prompt_ids + record.done.output_ids)
         table.add_row(record.prompt, draft, accepted, final)
     return table
-
-
-def _print_gates(console: Console, pair: ModelPair, record: DecodeRecord) -> None:
-    from rich.table import Table
-
-    gates = all_gates()
-    caption = " ".join(f"{gate.symbol}={gate.key}" for gate in gates)
-    for event in record.rounds:
-        config = event.config
-        rules = ", ".join(gate.rule(config) for gate in gates)
-        table = Table(
-            title=f"{record.prompt!r} round {event.round_index + 1}",
-            title_justify="left",
-            caption=f"gates: {caption} ({rules})",
-            caption_justify="left",
-        )
-        names = list(event.checks[0].verdicts) if event.checks else list(policy_names())
-        for name in ("#", "token", "q", "p", "rank", "top-1 (p)", "margin", "gates", *names):
-            table.add_column(name, no_wrap=True, min_width=8 if name == "token" else None)
-        for check in event.checks:
-            marks = " ".join(
-                f"{gate.symbol}{'✓' if check.gates.get(gate.key) else '✗'}" for gate in gates
-            )
-            table.add_row(
-                str(check.position + 1),
-                repr(pair.token_text(check.token_id)),
-                f"{check.q:.2f}",
-                f"{check.p:.2f}",
-                str(check.rank),
-                f"{pair.token_text(check.top1_id)!r} {check.p_top1:.2f}",
-                f"{check.margin:.2f}",
-                marks,
-                *("✓" if check.verdicts[name] else "✗" for name in names),
-            )
-        console.print(table)
 
 
 def _stats_table(records: list[DecodeRecord], title: str) -> Any:

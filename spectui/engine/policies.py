@@ -18,18 +18,21 @@ from typing import TYPE_CHECKING
 
 from spectui.engine.policy_library import (
     DEFAULT_COLUMNS,
+    ENTROPY_COLUMN,
     GREEDY_EXACT,
     MARGIN_COLUMN,
     P_COLUMN,
     P_TOP1_COLUMN,
     Q_COLUMN,
     RANK_COLUMN,
+    RATIO_COLUMN,
     RELAXED,
     SOFT_GATES,
     SOFT_GUARDED,
     SPECULATIVE_SAMPLING,
     TOP1_COLUMN,
     TYPICAL,
+    UNIFORM_COLUMN,
     in_top_k,
     residual_sample,
     sampling_q,
@@ -57,6 +60,7 @@ if TYPE_CHECKING:  # torch loads on first use: traces and replays read these rec
 __all__ = [
     "COMPARED",
     "DEFAULT_COLUMNS",
+    "ENTROPY_COLUMN",
     "DEFAULT_POLICY",
     "GREEDY_EXACT",
     "MARGIN_COLUMN",
@@ -66,13 +70,16 @@ __all__ = [
     "P_TOP1_COLUMN",
     "Q_COLUMN",
     "RANK_COLUMN",
+    "RATIO_COLUMN",
     "RELAXED",
     "SEED_REPORT",
     "SOFT_GATES",
     "SOFT_GUARDED",
     "SPECULATIVE_SAMPLING",
     "TOP1_COLUMN",
+    "Shown",
     "TYPICAL",
+    "UNIFORM_COLUMN",
     "Chance",
     "Column",
     "ColumnKind",
@@ -85,6 +92,7 @@ __all__ = [
     "Policy",
     "all_gates",
     "gate_check",
+    "give_way",
     "in_top_k",
     "measure_draft",
     "next_policy",
@@ -154,6 +162,20 @@ def next_policy(name: str) -> str:
     """The policy after `name` in registration order (what `t` cycles to)."""
     names = policy_names()
     return names[(names.index(name) + 1) % len(names)]
+
+
+Shown = Column | Gate | str  # a column of a gate table: a measure, a gate, or a policy's verdict
+
+
+def give_way(policy: Policy, columns: Sequence[Column], verdicts: Sequence[str]) -> list[Shown]:
+    """What a gate table too narrow for everything drops, first to last, for a round under
+    `policy`: the other policies' gates, then their verdicts (the last registered first),
+    then the `columns` its test does not read (right to left). Its own gates, the columns it
+    reads and its verdict are not in the list: they never give way."""
+    others = [gate for gate in reversed(all_gates()) if gate not in policy.gates]
+    verdicts_out = [name for name in reversed(verdicts) if name != policy.name]
+    unread = [column for column in reversed(columns) if column not in policy.reads]
+    return [*others, *verdicts_out, *unread]
 
 
 def tokens_kept(config: DecodeConfig) -> int:

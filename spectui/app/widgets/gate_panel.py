@@ -21,6 +21,7 @@ from spectui.engine.policies import (
     Gate,
     Policy,
     all_gates,
+    give_way,
     policy_named,
     policy_names,
     policy_short,
@@ -97,43 +98,18 @@ class Layout:
 
 
 def fit(policy: Policy, verdicts: list[str], room: int) -> Layout:
-    """The columns that fit in `room` cells for a round under `policy`.
-
-    They give way in this order: the other policies' gates, then their verdicts (the last
-    registered first), then the columns `policy`'s test does not read (right to left). The
-    token, the columns it reads, its gates and its verdict always stay.
-    """
-    columns = [Q_COLUMN, P_COLUMN, *policy.columns]
-    full = layout = Layout(tuple(columns), all_gates(), tuple(verdicts))
-    own_gates = set(policy.gates)
-    droppable: list[Layout] = []
-    for gate in reversed(layout.gates):
-        if gate not in own_gates:
-            layout = _without(layout, gate=gate)
-            droppable.append(layout)
-    for name in reversed(verdicts):
-        if name != policy.name:
-            layout = _without(layout, verdict=name)
-            droppable.append(layout)
-    for column in reversed(columns):
-        if column not in policy.reads:
-            layout = _without(layout, column=column)
-            droppable.append(layout)
-    # The first of full, then each step of giving way, that fits (the last if none does).
-    return next((step for step in (full, *droppable) if step.width <= room), layout)
-
-
-def _without(
-    layout: Layout,
-    gate: Gate | None = None,
-    verdict: str | None = None,
-    column: Column | None = None,
-) -> Layout:
-    return Layout(
-        tuple(c for c in layout.columns if c is not column),
-        tuple(g for g in layout.gates if g is not gate),
-        tuple(v for v in layout.verdicts if v != verdict),
-    )
+    """The columns that fit in `room` cells for a round under `policy`, giving way in the
+    order `give_way` states (its token, read columns, gates and verdict always stay)."""
+    layout = Layout((Q_COLUMN, P_COLUMN, *policy.columns), all_gates(), tuple(verdicts))
+    for dropped in give_way(policy, layout.columns, verdicts):
+        if layout.width <= room:
+            break
+        layout = Layout(
+            tuple(c for c in layout.columns if c is not dropped),
+            tuple(g for g in layout.gates if g is not dropped),
+            tuple(v for v in layout.verdicts if v != dropped),
+        )
+    return layout
 
 
 def _verdict_width(name: str) -> int:
