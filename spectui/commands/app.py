@@ -12,6 +12,7 @@ from spectui.commands.options import (
     add_chat_options,
     add_config_options,
     api_key_from_args,
+    check_writable,
     config_from_args,
     option_name,
     policy_list,
@@ -77,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
     )
     config = config_from_args(args, **overrides)  # ConfigError -> a usage error, before the UI
     prompts = prompt_set_from_args(args)  # a bad prompts file is refused before the UI
+    check_writable(args.trace, "--trace")  # not only found out on w or quit
     sweep = None
     if args.sweep is not None:  # a bad sweep file is refused before the UI
         config, prompts, sweep = sweep_start(args)

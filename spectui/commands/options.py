@@ -15,7 +15,15 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
-from spectui.engine.config import DecodeConfig, Knob, base_type, config_field_names, config_fields
+from spectui.engine.config import (
+    ConfigError,
+    DecodeConfig,
+    Knob,
+    base_type,
+    config_field_names,
+    config_fields,
+    field_problem,
+)
 from spectui.engine.policies import policy_names
 from spectui.engine.prompts import ChatPrompt, Prompt, chat_prompt, read_prompts
 from spectui.models import PAIR_PRESETS
@@ -103,10 +111,18 @@ def _option_keywords(name: str, rule: Knob, default: Any) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeConfig:
-    """A validated DecodeConfig from parsed options (raises ConfigError)."""
+    """A validated DecodeConfig from parsed options (raises ConfigError).
+
+    A value given on the command line is refused by its option's name (--draft-span), before
+    the config, and so before anything heavy, is made.
+    """
     values: dict[str, object] = {
         name: getattr(args, name) for name in config_field_names() if hasattr(args, name)
     }
+    for name, value in values.items():
+        problem = field_problem(name, value, called=option_name(name))
+        if problem is not None:
+            raise ConfigError(problem)
     preset = getattr(args, "pair", None)
     if preset is not None:
         drafter, verifier = PAIR_PRESETS[preset]
@@ -125,8 +141,30 @@ def prompt_set_from_args(args: argparse.Namespace) -> tuple[Prompt, ...]:
     """--prompt's prompts, then --prompts-file's; neither: the seed's six (PromptFileError)."""
     given = tuple(Prompt(text, None, "--prompt") for text in getattr(args, "prompt", None) or ())
     path = getattr(args, "prompts_file", None)
+    if path is not None and not Path(path).is_file():
+        missing = "is a directory" if Path(path).is_dir() else "no such file"
+        raise ConfigError(f"--prompts-file {path}: {missing}")
     from_file = read_prompts(path) if path is not None else ()
     return given + from_file or tuple(Prompt(text, None, "seed") for text in SEED_PROMPTS)
+
+
+def check_writable(path: Path | None, option: str) -> None:
+    """Refuse an output file that cannot be written (ConfigError naming `option`), at the
+    start rather than when the decode ends; nothing is created."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        problem = "is a directory"
+    elif not folder.is_dir():
+        problem = f"the directory {folder} does not exist"
+    elif path.exists() and not os.access(path, os.W_OK):
+        problem = "is not writable"
+    elif not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"the directory {folder} is not writable"
+    else:
+        return
+    raise ConfigError(f"{option} {path}: {problem}")
 
 
 def add_chat_options(parser: argparse.ArgumentParser) -> None:

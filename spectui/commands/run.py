@@ -18,6 +18,7 @@ from spectui.commands.options import (
     add_config_options,
     api_key_from_args,
     chat_prompts_from_args,
+    check_writable,
     config_from_args,
     policy_list,
     prompt_set_from_args,
@@ -29,7 +30,6 @@ from spectui.engine.policies import SEED_REPORT, policy_label, policy_names
 from spectui.engine.prompts import ChatPrompt
 
 if TYPE_CHECKING:
-
     from spectui.engine.events import DecodeFinished, RoundFinished
     from spectui.engine.loading import ModelPair
 
@@ -103,11 +103,13 @@ def trace_path(path: Path, number: int, policy: str) -> Path:
 
 def main(args: argparse.Namespace) -> int:
     """Run every prompt under the chosen policies; exit 1 if any prompt failed."""
-    from spectui.engine.loading import load_pair
-
     policies: tuple[str, ...] = getattr(args, "policies", SEED_REPORT)
+    # Every argument is checked before torch is imported (seconds): a mistake is told at once.
     config = config_from_args(args, policy=policies[0])
     prompts = prompt_set_from_args(args)  # a bad prompts file is refused before models load
+    check_writable(args.trace, "--trace")
+    from spectui.engine.loading import load_pair
+
     with CommandProgress("spectui") as progress:  # on stderr: --json's stdout stays clean
         pair = load_pair(
             config, progress=progress.say, api_key=api_key_from_args(args), bars=progress.bar
