@@ -10,7 +10,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from spectui.app.keys import action_name, key_names
+from spectui.app.keys import action_name, describe, key_names
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
 from spectui.app.sessions import Session
@@ -85,7 +85,7 @@ def decode_commands(screen: DecodeScreen) -> Iterable[SystemCommand]:
             continue
         if screen.check_action(action_name(binding.action), ()) is False:
             continue
-        help_text = f"{binding.tooltip or binding.description} ({key_names(binding)})"
+        help_text = f"{describe(binding)} ({key_names(binding)})"
         yield SystemCommand(binding.description, help_text, _runner(screen, binding.action))
     if screen.check_action("use_policy", ()) is not False:
         for policy in POLICIES.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
+from spectui.engine.policies import policy_label, policy_names
 from spectui.engine.source import Ability
 
 DECODE_BINDINGS: list[BindingType] = [
@@ -48,7 +49,7 @@ DECODE_BINDINGS: list[BindingType] = [
         "t",
         "toggle_policy",
         "Policy",
-        tooltip="Policy: greedy-exact → soft-guarded → speculative-sampling (next round)",
+        tooltip="Next policy, from the next round (the help and the palette name the cycle)",
         id="policy",
     ),
     # The next four stay out of the Footer: at 80 columns it is full. The help screen and
@@ -233,6 +234,19 @@ KEY_NAMES = {
     "right": "→",
     "escape": "esc",
 }
+
+
+def policy_cycle() -> str:
+    """The policies `t` cycles through, in its order, from the policy records."""
+    return " → ".join(policy_label(name) for name in policy_names())
+
+
+def describe(binding: Binding) -> str:
+    """What a key does, in words (the help's and the palette's text): the policy key's made
+    from the registered policies, so a new one is named there as soon as it is registered."""
+    if action_name(binding.action) == "toggle_policy":
+        return f"Policy: cycle {policy_cycle()} (from the next round)"
+    return binding.tooltip or binding.description
 
 
 def key_names(binding: Binding) -> str:

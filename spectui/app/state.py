@@ -286,8 +286,10 @@ class DecodeView:
         return self.history + (self.round.pieces() if self.round is not None else [])
 
     def latest_check(self) -> CheckView | None:
-        """The most recent gate check (what the detail panel shows when nothing is selected)."""
-        if self.round is None:
-            return None
-        judged = [slot.check for slot in self.round.drafts if slot.check is not None]
-        return judged[-1] if judged else None
+        """The most recent gate check (what the detail panel shows when nothing is selected):
+        the current round's last, else (a round just drafted) the last of the round before."""
+        for current in reversed(self.rounds()):
+            judged = [slot.check for slot in current.drafts if slot.check is not None]
+            if judged:
+                return judged[-1]
+        return None

@@ -53,9 +53,11 @@ MARGIN_COLUMN = Column("Δ", 4, "prob", lambda check: check.margin)
 DEFAULT_COLUMNS = (RANK_COLUMN, TOP1_COLUMN, P_TOP1_COLUMN, MARGIN_COLUMN)
 
 SOFT_GATES = (
+    # Symbols apart from the columns' headers: the gate on p is t (its threshold), the gate on
+    # the margin Δ is m, so a header never names a value and a gate alike.
     Gate(
         "p_thresh",
-        "p",
+        "t",
         lambda config: f"p≥{config.p_thresh:g}",
         lambda judged: judged.measures.p >= judged.config.p_thresh,
     ),
@@ -67,7 +69,7 @@ SOFT_GATES = (
     ),
     Gate(
         "margin",
-        "Δ",
+        "m",
         lambda config: f"Δ≤{config.margin_gate:g}",
         lambda judged: judged.measures.p_top1 - judged.measures.p <= judged.config.margin_gate,
     ),
@@ -113,8 +115,8 @@ SOFT_GUARDED = Policy(
     name="soft",
     label="soft-guarded",
     short="soft",
-    summary="accept iff every gate passes: p ≥ p_thresh (p), rank ≤ top-k (k), "
-    "p₁ − p ≤ margin (Δ), fewer than max_accept accepted this round (n)",
+    summary="accept iff every gate passes: p ≥ p_thresh (gate t), rank ≤ top-k (k), "
+    "Δ = p₁ − p ≤ margin (m), fewer than max_accept accepted this round (n)",
     parameters=("p_thresh", "topk_gate", "margin_gate", "max_accept"),
     gates=SOFT_GATES,
     accept=every_gate_of(SOFT_GATES),

@@ -11,13 +11,22 @@ from rich._palettes import STANDARD_PALETTE
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from rich.style import Style
-from textual.widgets import Static
+from textual.widgets import Checkbox, Static
 
 from spectui.app.format import flowing
 from spectui.app.replay import replay_app
 from spectui.app.state import DecodeView, Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
-from spectui.engine.policies import policy_names, policy_short
+from spectui.engine.policies import (
+    P_COLUMN,
+    POLICIES,
+    Q_COLUMN,
+    all_gates,
+    policy_label,
+    policy_names,
+    policy_short,
+)
+from spectui.engine.trace import TRACE_VERSION
 from spectui.engine.trace_reader import read_trace
 
 
@@ -278,5 +287,68 @@ def test_a_replay_refuses_keys_with_a_reason_and_offers_none_of_them(tmp_path: P
         copy = read_trace(saved)
         assert copy.rounds == trace.rounds and copy.done == trace.done
         assert copy.appended_texts == trace.appended_texts
+
+    run(scenario)
+
+
+# --- item 8: the smaller ones ------------------------------------------------------------------
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_t_cycle_is_described_from_the_policy_records(make_app: Any) -> None:
+    """README, help and palette name every policy `t` cycles through, in its order."""
+    cycle = " → ".join(policy_label(name) for name in policy_names())
+    t_row = next(line for line in README.read_text().splitlines() if line.startswith("| `t` |"))
+    assert cycle in t_row, t_row
+
+    async def scenario() -> None:
+        async with make_app().run_test(size=(120, 50)) as pilot:
+            screen = await settle(pilot)
+            commands = {c.title: c for c in pilot.app.get_system_commands(screen)}
+            assert cycle in commands["Policy"].help, commands["Policy"].help
+            await pilot.press("question_mark")
+            text = " ".join(plain(w, 200) for w in pilot.app.screen.query(Static))
+            assert cycle in " ".join(text.split()), text
+
+    run(scenario)
+
+
+def test_the_readme_names_the_trace_version_written() -> None:
+    text = README.read_text()
+    assert f'"version": {TRACE_VERSION}, ...' in text.replace("\n", " ")
+
+
+def test_margin_value_and_margin_gate_are_named_apart() -> None:
+    symbols = [gate.symbol for gate in all_gates()]
+    headers = {column.header for policy in POLICIES.values() for column in policy.columns}
+    headers |= {Q_COLUMN.header, P_COLUMN.header}
+    assert len(set(symbols)) == len(symbols) and not set(symbols) & headers, (symbols, headers)
+
+
+def test_the_bonus_switch_shows_its_state(make_app: Any) -> None:
+    """The settings form's switch: ✓ when on, empty when off (Textual's box is X both ways)."""
+
+    async def scenario() -> None:
+        async with make_app(bonus=False).run_test(size=(100, 40)) as pilot:
+            await settle(pilot)
+            await pilot.press("s")
+            box = pilot.app.screen.query_one("#bonus", Checkbox)
+            assert "X" not in str(box.render()) and "off" in str(box.render())
+            box.value = True
+            await pilot.pause()
+            assert "✓" in str(box.render()) and "on" in str(box.render())
+
+    run(scenario)
+
+
+def test_the_latest_check_panel_never_says_none_while_checks_are_shown(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test(size=(160, 48)) as pilot:
+            screen = await press(pilot, "enter", "space")  # round 2 drafted, none of it checked
+            assert screen.decode.round is not None and screen.decode.round.n_checked == 0
+            shown = plain(screen.query_one(TokenDetail), 60)
+            assert "No gate check yet" not in shown, shown
+            assert "round 1" in shown, shown
 
     run(scenario)
