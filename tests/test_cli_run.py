@@ -138,3 +138,26 @@ def test_too_long_prompt_is_an_error_line(
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["event"] == "error" and "shorten it" in lines[0]["message"]
     assert lines[-1]["event"] == "done" and lines[-1]["prompt"] == "fine"
+
+
+def test_json_rounds_are_numbered_from_1_and_carry_their_texts(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the app and the gate tables number them; each id has its token's text beside it."""
+    status, out, _ = run_cli(
+        capsys, "run", *pair_args(tiny_pair), "--json", "--policy", "greedy",
+        "--prompt", "She walked into the", "--max-new-tokens", "12",
+    )  # fmt: skip
+    assert status == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    rounds = [line for line in lines if line["event"] == "round"]
+    assert [line["round"] for line in rounds] == list(range(1, len(rounds) + 1))
+    done = lines[-1]
+    texts = [text for line in rounds for text in line["appended_texts"]]
+    assert "".join(texts) == done["text"]
+    for line in rounds:
+        assert len(line["draft_texts"]) == len(line["draft_ids"])
+        assert len(line["appended_texts"]) == len(line["appended_ids"])
+        for check in line["checks"]:
+            assert check["token_text"] == line["draft_texts"][check["position"]]
+            assert isinstance(check["top1_text"], str)

@@ -171,7 +171,7 @@ def _decode(
                 record.rounds.append(event)
                 if trace is not None:
                     trace.round(event, log)
-                yield {"prompt": record.prompt, **round_record(event)}
+                yield {"prompt": record.prompt, **_with_texts(round_record(event), event, log)}
             elif isinstance(event, DecodeFinished):
                 record.done = event
                 if trace is not None:
@@ -181,6 +181,24 @@ def _decode(
                     **done_record(event, record.prompt, config.policy, text),
                     "category": record.category,
                 }
+
+
+def _with_texts(line: dict[str, Any], event: RoundFinished, log: Any) -> dict[str, Any]:
+    """A round's JSON line with each token's text beside its id: `draft_texts`, each check's
+    `token_text` and `top1_text`, and `appended_texts` (what each appended token added to the
+    output's text, as the stream shows it)."""
+    start = len(log.shown) - len(event.appended_ids)
+    texts = log.texts
+    checks = [
+        {**check, "token_text": texts[check["token_id"]], "top1_text": texts[check["top1_id"]]}
+        for check in line["checks"]
+    ]
+    return {
+        **line,
+        "draft_texts": [texts[token] for token in event.draft_ids],
+        "checks": checks,
+        "appended_texts": list(log.shown[start:]),
+    }
 
 
 def _print_report(

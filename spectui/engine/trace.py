@@ -39,8 +39,10 @@ if TYPE_CHECKING:
     from spectui.engine.log import EventLog
 
 TRACE_FORMAT = "spectui-trace"
-TRACE_VERSION = 2  # 2: stats hold counts only (judged, per position, round shapes)
-READABLE_VERSIONS = (1, TRACE_VERSION)
+# 2: stats hold counts only (judged, per position, round shapes); 3: rounds numbered from 1,
+# as the app, the gate tables and `spectui run --json` number them.
+TRACE_VERSION = 3
+READABLE_VERSIONS = (1, 2, TRACE_VERSION)
 
 
 class TraceError(SpectuiError):
@@ -169,7 +171,7 @@ def round_record(event: RoundFinished) -> dict[str, Any]:
     settings = event.config.tunables()
     return {
         "event": "round",
-        "round": event.round_index,
+        "round": event.round_index + 1,  # numbered from 1, as on screen
         "policy": settings.pop("policy"),
         "settings": settings,
         "draft_ids": list(event.draft_ids),
