@@ -6,15 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import plain, press, region_lines, run, settle
+from app_helpers import Recorder, plain, press, region_lines, run, settle
 from rich._palettes import STANDARD_PALETTE
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
 from rich.style import Style
+from test_sizes import footer_text
 from textual.widgets import Checkbox, Static
 
+from spectui.app import messages
 from spectui.app.format import flowing
 from spectui.app.replay import replay_app
+from spectui.app.screens.compare import CompareScreen
 from spectui.app.state import DecodeView, Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
 from spectui.engine.policies import (
@@ -350,5 +353,29 @@ def test_the_latest_check_panel_never_says_none_while_checks_are_shown(make_app:
             shown = plain(screen.query_one(TokenDetail), 60)
             assert "No gate check yet" not in shown, shown
             assert "round 1" in shown, shown
+
+    run(scenario)
+
+
+def test_the_compare_view_shows_progress_keeps_help_and_quit_and_q_quits(make_app: Any) -> None:
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        app = make_app()
+        async with app.run_test(size=(120, 40), message_hook=recorder) as pilot:
+            await settle(pilot)
+            await pilot.press("c")
+            compare = pilot.app.screen
+            assert isinstance(compare, CompareScreen)
+            await compare.settled()
+            await pilot.pause()
+            shown = footer_text(pilot)
+            assert shown.startswith("? Help q Quit"), shown
+            progress = recorder.of(messages.ComparisonProgress)
+            assert {m.policy for m in progress} == set(compare.policies), progress
+            assert all(0 <= m.tokens <= m.total for m in progress)
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.return_code == 0, "q quit spectui from the compare view"
 
     run(scenario)
