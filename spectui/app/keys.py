@@ -52,8 +52,9 @@ DECODE_BINDINGS: list[BindingType] = [
         tooltip="Next policy, from the next round (the help and the palette name the cycle)",
         id="policy",
     ),
-    # The next four stay out of the Footer: at 80 columns it is full. The help screen and
-    # the palette list them, and the header names B while an earlier round is viewed.
+    # The next four stay out of an 80-column Footer: it is full. From 120 columns the Footer
+    # adds b and c (WIDE_FOOTER); the help and the palette list them all, and the header
+    # names B while an earlier round is viewed.
     Binding(
         "b",
         "view_round(-1)",
@@ -191,6 +192,16 @@ DECODE_BINDINGS: list[BindingType] = [
     ),
 ]
 
+
+# Keys the Footer adds from WIDE columns (at 80 it is full), with the shorter names they go
+# by there so that all fit at 120: the help and the palette keep the full ones.
+WIDE_FOOTER: dict[str, str] = {
+    "fast_forward": "Fast",
+    "prev_round": "◀Round",
+    "compare": "Compare",
+    "save_trace": "Save",
+    "sweep": "Sweep",
+}
 
 # Actions that need more than playing events, and what they need.
 NEEDS: dict[str, Ability] = {

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import Recorder, plain, press, region_lines, run, settle
+from app_helpers import Recorder, plain, press, region_lines, run, screen_lines, settle
 from rich._palettes import STANDARD_PALETTE
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
@@ -377,5 +377,25 @@ def test_the_compare_view_shows_progress_keeps_help_and_quit_and_q_quits(make_ap
             await pilot.press("q")
             await pilot.pause()
             assert app.return_code == 0, "q quit spectui from the compare view"
+
+    run(scenario)
+
+
+def test_the_footer_at_120_columns_offers_f_b_c_w(make_app: Any) -> None:
+    async def scenario() -> None:
+        async with make_app().run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause()
+            shown = footer_text(pilot)
+            assert shown.startswith("? Help q Quit"), shown
+            bottom = screen_lines(pilot.app)[-1]  # what is drawn: nothing over a key
+            for key in ("f Fast", "b ◀Round", "c Compare", "w Save"):
+                assert key in bottom, (key, bottom)
+                assert key in shown, (key, shown)
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause()
+            narrow = footer_text(pilot)
+            assert narrow.startswith("? Help q Quit") and "c Compare" not in narrow, narrow
 
     run(scenario)

@@ -8,12 +8,13 @@ log, a branch truncates it, and a replay is this same screen over a trace sessio
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
@@ -28,6 +29,7 @@ from spectui.app.keys import (
     NEEDS,
     NO_SWEEP,
     REFUSALS,
+    WIDE_FOOTER,
     action_name,
     binding_for,
     key_names,
@@ -136,6 +138,23 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     def playing(self) -> bool:
         """Whether autoplay is on (the step control owns it)."""
         return self.control.playing
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys the Footer shows: from WIDE columns also f, b, c, w (and v with a sweep),
+        which a narrower Footer has no room for (the help and the palette list them always)."""
+        bindings = super().active_bindings
+        if self.size.width < WIDE:
+            return bindings
+        wide = {}
+        for key, active in bindings.items():
+            short = WIDE_FOOTER.get(active.binding.id or "")
+            if short is not None:
+                active = active._replace(
+                    binding=dataclasses.replace(active.binding, show=True, description=short)
+                )
+            wide[key] = active
+        return wide
 
     def can(self, ability: Ability) -> bool:
         """Whether this session can do `ability`."""

@@ -20,7 +20,8 @@ from spectui.engine.source import Ability
 if TYPE_CHECKING:
     from spectui.app.screens.decode import DecodeScreen
 
-WIDE = 120  # columns from which every panel is on screen at once
+WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
+PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
 # Rows below which the stacked layout drops the stats panel: what an 80×24 terminal still
 # fits under the stream and a five-draft gate table. The order things give way in, as the
 # screen shrinks: in the gate table, what the active policy does not use (gate_panel.fit),
@@ -109,9 +110,11 @@ class Drawing:
     def resized(self) -> None:
         """Fit the Footer and the panels to the new size."""
         screen = self.screen
-        # At 80 columns every key fits in the Footer only without the palette hint (ctrl+p
+        # The Footer's keys fit only without the palette hint below PALETTE_HINT columns (ctrl+p
         # still opens it, and the help screen lists it).
-        screen.query_one(Footer).show_command_palette = screen.size.width >= WIDE
+        palette = screen.size.width >= PALETTE_HINT
+        screen.query_one(Footer).show_command_palette = palette
+        screen.refresh_bindings()  # from WIDE columns the Footer shows more keys
         self.show_panels()
         self.refresh_view(force=True)
 
