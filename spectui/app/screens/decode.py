@@ -55,7 +55,7 @@ from spectui.app.widgets import (
     TokenStream,
 )
 from spectui.engine.config import ConfigError, DecodeConfig
-from spectui.engine.errors import SpectuiError
+from spectui.engine.errors import ChatTemplateError, SpectuiError
 from spectui.engine.log import EventLog
 from spectui.engine.source import Ability
 from spectui.engine.trace import TraceError, save_log
@@ -110,6 +110,7 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.control = StepControl()
         self.run_id = 0
         self.error: str | None = None
+        self.error_mendable = True  # whether ctrl+r or e can get past the error
         self.load_status = "starting…"
         self.load_bars: dict[tuple[str, str], Any] = {}  # progress.Bar by Bar.key, while loading
         self.status_text = ""  # what the header says after "spectui — "
@@ -317,6 +318,8 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
             self.load_failure = error
             self.app.exit(return_code=2)
             return
+        # No key mends a tokenizer without a chat template: the panel offers q alone.
+        self.error_mendable = not isinstance(error, ChatTemplateError)
         if isinstance(error, (SpectuiError, ConfigError)):
             text = str(error)
         else:

@@ -190,7 +190,10 @@ class Drawing:
             retry = screen.retry_round()
             again = "retry" if retry is None else f"retry from round {retry + 1}"
             prompt = " · e edit the prompt" if screen.can(Ability.DECODE) else ""
-            error.update(f"{screen.error}\n\nctrl+r {again}{prompt} · q quit")
+            keys = f"ctrl+r {again}{prompt} · q quit"
+            if not screen.error_mendable:
+                keys = "q quit: no key here changes the models or the options (see above)"
+            error.update(f"{screen.error}\n\n{keys}")
 
     def refresh_header(self) -> None:
         """The header names the active policy, the round, and what the engine is doing."""
