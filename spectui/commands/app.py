@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -100,7 +103,8 @@ def main(args: argparse.Namespace) -> int:
         sweep=sweep,
         text_marks=args.text_marks,
     )
-    app.run()
+    with stdout_on_the_terminal():
+        app.run()
     if (failure := app.decode_screen.load_failure) is not None:
         # The models never loaded (the app exited at once, status 2): reported as `spectui run`
         # reports it (cli.main prints a SpectuiError as one paragraph and exits 2).
@@ -150,6 +154,26 @@ def terminal_problem() -> str | None:
         f"the app needs a terminal ({which} {'is' if len(missing) == 1 else 'are'} not one); "
         "for a headless decode use `spectui run` (see spectui run --help)"
     )
+
+
+@contextmanager
+def stdout_on_the_terminal() -> Iterator[None]:
+    """While the app runs, fd 1 is the terminal even if stdout was redirected (`spectui >
+    file`): Textual sizes the screen from stdout (and follows resizes there), so a redirected
+    stdout drew it at 80×24 whatever the terminal. Nothing is written to stdout meanwhile; the
+    file gets back its fd when the app ends."""
+    if _tty(sys.stdout) or not _tty(sys.stderr):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(sys.stderr.fileno(), 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def refuse(problem: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from rich.color import ColorSystem
 from rich.style import Style
 from test_sizes import footer_text
 from textual.widgets import Checkbox, Static
+from tmux_session import TmuxSession
 
 from spectui.app import messages
 from spectui.app.format import flowing
@@ -399,3 +402,23 @@ def test_the_footer_at_120_columns_offers_f_b_c_w(make_app: Any) -> None:
             assert narrow.startswith("? Help q Quit") and "c Compare" not in narrow, narrow
 
     run(scenario)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_with_stdout_redirected_the_app_draws_at_the_terminals_size(tmp_path: Path) -> None:
+    """`spectui replay FILE > out` in a 100×30 terminal: drawn 100 wide (not 80×24)."""
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out.txt"
+    # (no COLUMNS/LINES from the test run: they would fix the size, as they do for any app)
+    command = f"env -u COLUMNS -u LINES {sys.executable} -m spectui.cli replay {TRACE} > {out}"
+    session = TmuxSession("spectui-redirect", f"cd {root} && {command}; sleep 5", 100, 30)
+    try:
+        screen = session.wait_for(lambda text: "replay of" in text and "Quit" in text)
+        lines = screen.splitlines()
+        assert len(lines) >= 29 and "Quit" in lines[29], screen
+        assert any("─" * 90 in line for line in lines), screen
+        session.send("q")
+        session.wait_for(lambda text: "replay of" not in text, timeout=20)
+    finally:
+        session.close()
