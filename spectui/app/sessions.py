@@ -17,6 +17,7 @@ from spectui.app import messages
 from spectui.app.driver import Post
 from spectui.engine.events import TokenAppended
 from spectui.engine.log import EventLog
+from spectui.engine.progress import LoadCancelled
 from spectui.engine.prompts import chat_prompt
 from spectui.engine.servers import model_id
 from spectui.engine.source import Ability, LiveSource, TraceSource
@@ -52,6 +53,7 @@ class LiveSession:
         self.chat = chat  # --chat: each prompt decoded as a user turn of the chat template
         self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
         self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
+        self.loader: threading.Thread | None = None  # the thread loading the pair, if one did
 
     @property
     def loaded(self) -> bool:
@@ -61,13 +63,44 @@ class LiveSession:
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """Load the pair if needed (posting progress), then start the decode (worker thread)."""
         if self.pair is None:
-            self.pair = load(post, run, config, self.api_key, self.cancel)
+            self.pair = self._load_quittably(post, run, config)
         if self.chat is None:
             self.source = LiveSource(self.pair, config, prompt)
         else:  # the stream shows the template's text; the decode starts from its ids
             wrapped = chat_prompt(self.pair.tokenizer, prompt, self.chat.system)
             self.source = LiveSource(self.pair, config, wrapped.text, wrapped.ids)
         return self.source
+
+    def _load_quittably(self, post: Post, run: int, config: DecodeConfig) -> ModelPair:
+        """Load in a thread of its own and wait for it, so that quitting need not wait.
+
+        Importing torch cannot be interrupted, and Textual's exit waits for its worker
+        threads: a `q` during start-up waited for the import (20 s on a busy machine). The
+        worker returns on quit instead; the command then ends the process (`loading`).
+        """
+        done: list[ModelPair] = []
+        failed: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                done.append(load(post, run, config, self.api_key, self.cancel))
+            except BaseException as error:  # handed to the worker, which raises it
+                failed.append(error)
+
+        self.loader = threading.Thread(target=body, name="spectui-load", daemon=True)
+        self.loader.start()
+        while self.loader.is_alive():
+            self.loader.join(0.05)
+            if self.cancel.is_set():
+                raise LoadCancelled("the app was closed while the models loaded")
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    @property
+    def loading(self) -> bool:
+        """Whether a load is still under way (after a quit: the process can end at once)."""
+        return self.loader is not None and self.loader.is_alive()
 
     def stop(self) -> None:
         """The app is closing: a load under way stops at its next step (LoadCancelled)."""

@@ -105,6 +105,10 @@ def main(args: argparse.Namespace) -> int:
     )
     with stdout_on_the_terminal():
         app.run()
+    if session.loading:  # quit while torch was importing: that import cannot be stopped
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # the terminal is already restored; nothing else is left to do
     if (failure := app.decode_screen.load_failure) is not None:
         # The models never loaded (the app exited at once, status 2): reported as `spectui run`
         # reports it (cli.main prints a SpectuiError as one paragraph and exits 2).

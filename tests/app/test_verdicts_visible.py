@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import pty
+import select
 import shutil
+import struct
 import sys
+import termios
+import time
 from pathlib import Path
 from typing import Any
 
@@ -422,3 +430,34 @@ def test_with_stdout_redirected_the_app_draws_at_the_terminals_size(tmp_path: Pa
         session.wait_for(lambda text: "replay of" not in text, timeout=20)
     finally:
         session.close()
+
+
+@pytest.mark.slow
+def test_q_during_start_up_returns_to_the_shell_at_once() -> None:
+    """q while torch imports and the models load: the shell is back in well under a second
+    (it waited for the whole import before: 6-20 s), the terminal restored, status 0."""
+    root = Path(__file__).resolve().parents[2]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the app on the bundled pair, in a 120×40 pseudo-terminal
+        os.chdir(root)
+        for name in ("COLUMNS", "LINES", "NO_COLOR"):
+            os.environ.pop(name, None)
+        os.execvp(sys.executable, [sys.executable, "-m", "spectui.cli"])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    output, sent, status = b"", 0.0, None
+    deadline = time.monotonic() + 120
+    while status is None and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.02)[0]:
+            with contextlib.suppress(OSError):  # OSError: the child closed the terminal
+                output += os.read(fd, 65536)
+        if not sent and b"loading" in output and b"Quit" in output:
+            os.write(fd, b"q")
+            sent = time.monotonic()
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(code)
+    os.close(fd)
+    assert sent, "the first frame said it was loading"
+    waited = time.monotonic() - sent
+    assert status == 0 and waited < 3.0, (status, waited)
+    assert b"\x1b[?1049l" in output, "the terminal's main screen is restored"
