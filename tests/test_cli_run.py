@@ -161,3 +161,21 @@ def test_json_rounds_are_numbered_from_1_and_carry_their_texts(
         for check in line["checks"]:
             assert check["token_text"] == line["draft_texts"][check["position"]]
             assert isinstance(check["top1_text"], str)
+
+
+def test_each_prompt_samples_with_its_own_seed_and_any_one_is_reproducible(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prompt n decodes with seed --seed + n − 1: the same prompt twice gives two samples, and
+    the second alone with --seed + 1 gives its sample again."""
+    common = [*pair_args(tiny_pair), "--json", "--policy", "sample", "--max-new-tokens", "16"]
+    status, out, _ = run_cli(
+        capsys, "run", *common, "--seed", "7", "--prompt", "Once upon", "--prompt", "Once upon"
+    )
+    assert status == 0
+    done = [json.loads(line) for line in out.splitlines() if '"event": "done"' in line]
+    assert [d["seed"] for d in done] == [7, 8]
+    assert done[0]["output_ids"] != done[1]["output_ids"], "two samples, not one twice"
+    _, again, _ = run_cli(capsys, "run", *common, "--seed", "8", "--prompt", "Once upon")
+    alone = [json.loads(line) for line in again.splitlines() if '"event": "done"' in line]
+    assert alone[0]["output_ids"] == done[1]["output_ids"] and alone[0]["seed"] == 8

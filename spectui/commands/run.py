@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +96,13 @@ class DecodeRecord:
     trace: Path | None = None  # where to save the decode's trace, if anywhere
 
 
+def prompt_seed(seed: int, number: int) -> int:
+    """The seed prompt `number` (from 1) decodes with: --seed + number − 1, so a set of
+    prompts is a set of independent samples, and `--prompt <that one> --seed <its seed>`
+    reproduces any one of them (its trace header and `done` record name it)."""
+    return (seed + number - 1) % 2**63
+
+
 def trace_path(path: Path, number: int, policy: str) -> Path:
     """The trace of prompt `number` under `policy` when one run makes several: out-2-soft.jsonl."""
     return path.with_name(f"{path.stem}-{number}-{policy}{path.suffix}")
@@ -122,7 +129,8 @@ def main(args: argparse.Namespace) -> int:
             if args.trace is not None:
                 several = len(prompts) * len(policies) > 1
                 record.trace = trace_path(args.trace, number, policy) if several else args.trace
-            for line in _decode(pair, config.retuned(policy=policy), record):
+            decoded = replace(config.retuned(policy=policy), seed=prompt_seed(config.seed, number))
+            for line in _decode(pair, decoded, record):
                 if args.json:
                     print(json.dumps(line), flush=True)
             if record.trace is not None and record.error is None:
@@ -180,6 +188,7 @@ def _decode(
                 yield {
                     **done_record(event, record.prompt, config.policy, text),
                     "category": record.category,
+                    "seed": config.seed,
                 }
 
 
