@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,14 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.policies import COMPARED, POLICIES
 from spectui.engine.prompts import Prompt
 from spectui.engine.sweep_file import Sweep
+
+
+# The interpreter lock's switch interval while the app runs (Python's default: 5 ms). The
+# engine's thread and the screen's share the lock, and a thread waiting for it gets it only
+# after the holder's interval: a key's repaint during fast-forward waited up to 5 ms per
+# hand-over (p95 54.8 ms, benchmarks/app_latency.py). 1 ms hands over sooner; torch releases
+# the lock inside its kernels, so the engine loses little.
+SWITCH_INTERVAL = 0.001
 
 
 class SpectuiApp(App[None]):
@@ -67,8 +76,13 @@ class SpectuiApp(App[None]):
         return self.decode_screen
 
     def on_mount(self) -> None:
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         if self.sweep is not None:
             self.push_screen(SweepScreen(self.sweep), self.decode_screen.open_setting)
+
+    def on_unmount(self) -> None:
+        sys.setswitchinterval(getattr(self, "_switch_interval", 0.005))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, DecodeScreen):
