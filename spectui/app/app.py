@@ -20,7 +20,6 @@ from spectui.engine.policies import COMPARED, POLICIES
 from spectui.engine.prompts import Prompt
 from spectui.engine.sweep_file import Sweep
 
-
 # The interpreter lock's switch interval while the app runs (Python's default: 5 ms). The
 # engine's thread and the screen's share the lock, and a thread waiting for it gets it only
 # after the holder's interval: a key's repaint during fast-forward waited up to 5 ms per
