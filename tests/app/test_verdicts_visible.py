@@ -26,6 +26,7 @@ from textual.widgets import Checkbox, Static
 from tmux_session import TmuxSession
 
 from spectui.app import messages
+from spectui.app.app import SWITCH_INTERVAL
 from spectui.app.format import flowing
 from spectui.app.replay import replay_app
 from spectui.app.screens.compare import CompareScreen
@@ -461,3 +462,17 @@ def test_q_during_start_up_returns_to_the_shell_at_once() -> None:
     waited = time.monotonic() - sent
     assert status == 0 and waited < 3.0, (status, waited)
     assert b"\x1b[?1049l" in output, "the terminal's main screen is restored"
+
+
+def test_the_app_hands_the_interpreter_lock_over_every_millisecond(make_app: Any) -> None:
+    """Item 10: a key's repaint during fast-forward waits on the engine's thread for the lock;
+    while the app runs it is handed over every 1 ms (Python's default 5), then restored."""
+    before = sys.getswitchinterval()
+
+    async def scenario() -> None:
+        async with make_app().run_test() as pilot:
+            await settle(pilot)
+            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL) == 0.001
+
+    run(scenario)
+    assert sys.getswitchinterval() == before
