@@ -24,7 +24,6 @@ import fcntl
 import os
 import pty
 import select
-import shutil
 import signal
 import statistics
 import struct
@@ -201,9 +200,12 @@ def main() -> int:
     for role in ("drafter", "verifier"):
         if not Path(getattr(args, role)).exists() and "/" in getattr(args, role):
             parser.error(f"no {role} at {getattr(args, role)}: pass --{role} DIR")
-    command = shutil.which("spectui") or str(Path(sys.executable).with_name("spectui"))
+    # The spectui this script imports (a checkout's, run from its root), not whichever
+    # `spectui` command is first on PATH (an installed copy may be another checkout's).
     argv = [
-        command,
+        sys.executable,
+        "-m",
+        "spectui.cli",
         "--drafter",
         args.drafter,
         "--verifier",

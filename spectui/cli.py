@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full `spectui` argument parser."""
     app = _command(APP_COMMAND)
     parser = argparse.ArgumentParser(prog="spectui", description=app.SUMMARY)
+    parser.set_defaults(usage_of=parser)  # a sub-command's own parser replaces it
     parser.add_argument("--version", action="version", version=f"spectui {__version__}")
     app.add_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = _command(module_name)
         sub = commands.add_parser(name, help=module.SUMMARY, description=module.SUMMARY)
         module.add_arguments(sub)
+        sub.set_defaults(usage_of=sub)  # an argument error prints this command's usage
     return parser
 
 
@@ -53,12 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except ConfigError as error:
-        parser.error(str(error))
+        usage: argparse.ArgumentParser = args.usage_of
+        usage.error(str(error))  # exits with status 2
     except SpectuiError as error:
         print(f"spectui: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    return 2  # not reached: error() exits
 
 
 def _command(name: str) -> ModuleType:

@@ -115,7 +115,8 @@ def test_human_report(tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]) -
     assert "She walked into the" in out
     assert "draft acceptance rate (accepted / drafted)" in out
     assert "α per token (accepted / judged)" in out
-    assert "p✓" in out or "p✗" in out
+    gate_header = next(line for line in out.splitlines() if line.startswith("prompt  round"))
+    assert "p_thresh" in gate_header and "greedy" in gate_header.split()
 
 
 def test_too_long_prompt_is_an_error_line(
@@ -137,3 +138,44 @@ def test_too_long_prompt_is_an_error_line(
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["event"] == "error" and "shorten it" in lines[0]["message"]
     assert lines[-1]["event"] == "done" and lines[-1]["prompt"] == "fine"
+
+
+def test_json_rounds_are_numbered_from_1_and_carry_their_texts(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the app and the gate tables number them; each id has its token's text beside it."""
+    status, out, _ = run_cli(
+        capsys, "run", *pair_args(tiny_pair), "--json", "--policy", "greedy",
+        "--prompt", "She walked into the", "--max-new-tokens", "12",
+    )  # fmt: skip
+    assert status == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    rounds = [line for line in lines if line["event"] == "round"]
+    assert [line["round"] for line in rounds] == list(range(1, len(rounds) + 1))
+    done = lines[-1]
+    texts = [text for line in rounds for text in line["appended_texts"]]
+    assert "".join(texts) == done["text"]
+    for line in rounds:
+        assert len(line["draft_texts"]) == len(line["draft_ids"])
+        assert len(line["appended_texts"]) == len(line["appended_ids"])
+        for check in line["checks"]:
+            assert check["token_text"] == line["draft_texts"][check["position"]]
+            assert isinstance(check["top1_text"], str)
+
+
+def test_each_prompt_samples_with_its_own_seed_and_any_one_is_reproducible(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Prompt n decodes with seed --seed + n − 1: the same prompt twice gives two samples, and
+    the second alone with --seed + 1 gives its sample again."""
+    common = [*pair_args(tiny_pair), "--json", "--policy", "sample", "--max-new-tokens", "16"]
+    status, out, _ = run_cli(
+        capsys, "run", *common, "--seed", "7", "--prompt", "Once upon", "--prompt", "Once upon"
+    )
+    assert status == 0
+    done = [json.loads(line) for line in out.splitlines() if '"event": "done"' in line]
+    assert [d["seed"] for d in done] == [7, 8]
+    assert done[0]["output_ids"] != done[1]["output_ids"], "two samples, not one twice"
+    _, again, _ = run_cli(capsys, "run", *common, "--seed", "8", "--prompt", "Once upon")
+    alone = [json.loads(line) for line in again.splitlines() if '"event": "done"' in line]
+    assert alone[0]["output_ids"] == done[1]["output_ids"] and alone[0]["seed"] == 8

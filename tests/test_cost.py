@@ -7,7 +7,13 @@ from dataclasses import replace
 import pytest
 from scripted import scripted_decode
 
-from spectui.engine.cost.model import CostModel, measured_speedup, predicted_speedup
+from spectui.engine.cost.model import (
+    CostModel,
+    cost_at,
+    derived_spans,
+    measured_speedup,
+    predicted_speedup,
+)
 from spectui.engine.stats import StatsSnapshot
 
 
@@ -51,8 +57,21 @@ def test_a_single_span_is_the_sweeps_formula(stats: StatsSnapshot) -> None:
     )
 
 
-def test_no_prediction_for_a_span_never_timed(stats: StatsSnapshot) -> None:
-    assert predicted_speedup(stats, {5: COSTS[5], 3: COSTS[3]}) is None
+def test_a_span_never_timed_is_derived_from_the_nearest_timed_ones_per_token_costs(
+    stats: StatsSnapshot,
+) -> None:
+    """k = 4 was never timed: the nearest timed span (a tie between 3 and 5: the larger, 5)
+    gives c = 0.25 and the verifier's cost per token fed, (r_5 − 1)/5 = 0.1, so
+    r_4 = 1 + 4·0.1 = 1.4 and a k = 4 round costs 4·0.25 + 1.4 = 2.4 verifier steps."""
+    timed = {5: COSTS[5], 3: COSTS[3]}
+    derived, was_derived = cost_at(timed, 4)
+    assert was_derived and not cost_at(timed, 5)[1]
+    assert (derived.k, derived.c, derived.r_k) == (4, 0.25, pytest.approx(1.4))
+    mean_round_cost = (2 * 2.75 + 2 * 2.0 + 2.4) / 5
+    expected = stats.expected_tokens_per_round / mean_round_cost
+    assert predicted_speedup(stats, timed) == pytest.approx(expected)
+    assert derived_spans(stats, timed) == (4,)
+    assert predicted_speedup(stats, {}) is None  # nothing timed (a served model): no prediction
 
 
 def test_measured_speedup_is_tokens_per_verifier_step_of_time(stats: StatsSnapshot) -> None:

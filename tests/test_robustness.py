@@ -195,13 +195,13 @@ def test_cli_subprocess_bad_models_exit_2_without_traceback(
 @pytest.mark.parametrize(
     ("flag", "expected"),
     [
-        (["--topk-gate", "0"], "topk_gate must be an integer ≥ 1, got 0"),
-        (["--max-accept", "-1"], "max_accept must be an integer ≥ 0, got -1"),
-        (["--margin-gate", "inf"], "margin_gate must be a number 0..1, got inf"),
-        (["--draft-span", "65"], "draft_span must be an integer 1..64, got 65"),
+        (["--topk-gate", "0"], "--topk-gate must be an integer ≥ 1, got 0"),
+        (["--max-accept", "-1"], "--max-accept must be an integer ≥ 0, got -1"),
+        (["--margin-gate", "inf"], "--margin-gate must be a number 0..1, got inf"),
+        (["--draft-span", "65"], "--draft-span must be an integer 1..64, got 65"),
         (["--draft-span", "abc"], "invalid int value: 'abc'"),
         (["--p-thresh", "high"], "invalid float value: 'high'"),
-        (["--threads", "0"], "threads must be an integer 1..1024"),
+        (["--threads", "0"], "--threads must be an integer 1..1024"),
     ],
 )
 def test_cli_refuses_malformed_options_before_loading(

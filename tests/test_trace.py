@@ -180,7 +180,9 @@ def test_unknown_version(saved: tuple[Path, list[Any]], tmp_path: Path) -> None:
         lines[0]["version"] = 99
         return lines
 
-    fails(damaged(saved, tmp_path, newer), "line 1", "version 99", f"versions 1, {TRACE_VERSION}")
+    fails(
+        damaged(saved, tmp_path, newer), "line 1", "version 99", f"versions 1, 2, {TRACE_VERSION}"
+    )
 
 
 def test_round_missing_a_field(saved: tuple[Path, list[Any]], tmp_path: Path) -> None:
@@ -204,7 +206,7 @@ def test_rounds_out_of_order(saved: tuple[Path, list[Any]], tmp_path: Path) -> N
         lines[1], lines[2] = lines[2], lines[1]
         return lines
 
-    fails(damaged(saved, tmp_path, swap), "line 2", "out of order", "expected round 0")
+    fails(damaged(saved, tmp_path, swap), "line 2", "out of order", "expected round 1")
 
 
 def test_truncated_last_line(saved: tuple[Path, list[Any]], tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from spectui.app.keys import action_name, key_names
+from spectui.app.keys import action_name, describe, key_names
 from spectui.app.launch import Launch
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
@@ -19,6 +20,13 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.policy.registry import COMPARED, POLICIES
 from spectui.engine.prompts import Prompt
 from spectui.engine.sweep.file import Sweep
+
+# The interpreter lock's switch interval while the app runs (Python's default: 5 ms). The
+# engine's thread and the screen's share the lock, and a thread waiting for it gets it only
+# after the holder's interval: a key's repaint during fast-forward waited up to 5 ms per
+# hand-over (p95 54.8 ms, benchmarks/app_latency.py). 1 ms hands over sooner; torch releases
+# the lock inside its kernels, so the engine loses little.
+SWITCH_INTERVAL = 0.001
 
 
 class SpectuiApp(App[None]):
@@ -40,6 +48,7 @@ class SpectuiApp(App[None]):
         session: Session | None = None,
         compared: Sequence[str] = COMPARED,
         sweep: Sweep | None = None,
+        text_marks: bool = False,
     ) -> None:
         """`prompts`: what `e` offers (a file's, with categories); `trace_path`: save the
         session's trace there; `session`: a trace to replay; `compared`: the policies `c`
@@ -56,15 +65,26 @@ class SpectuiApp(App[None]):
             sweep=sweep,
         )
         self.decode_screen = DecodeScreen(
-            config, prompt, [p.text for p in self.launch.prompt_set], timings, trace_path, session
+            config,
+            prompt,
+            [p.text for p in self.launch.prompt_set],
+            timings,
+            trace_path,
+            session,
+            text_marks,
         )
 
     def get_default_screen(self) -> Screen:
         return self.decode_screen
 
     def on_mount(self) -> None:
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         if self.launch.sweep is not None:
             self.push_screen(SweepScreen(self.launch.sweep), self.decode_screen.open_setting)
+
+    def on_unmount(self) -> None:
+        sys.setswitchinterval(getattr(self, "_switch_interval", 0.005))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         if isinstance(screen, DecodeScreen):
@@ -81,7 +101,7 @@ def decode_commands(screen: DecodeScreen) -> Iterable[SystemCommand]:
             continue
         if screen.check_action(action_name(binding.action), ()) is False:
             continue
-        help_text = f"{binding.tooltip or binding.description} ({key_names(binding)})"
+        help_text = f"{describe(binding)} ({key_names(binding)})"
         yield SystemCommand(binding.description, help_text, _runner(screen, binding.action))
     if screen.check_action("use_policy", ()) is not False:
         for policy in POLICIES.values():

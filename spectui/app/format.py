@@ -13,13 +13,18 @@ from spectui.app.state import PieceKind
 PASS, FAIL = "✓", "✗"
 SPARKS = " ▁▂▃▄▅▆▇█"
 
+# Colours chosen for contrast ≥ 4.5:1 on the app's dark background (and on ROUND_STYLE's),
+# in truecolor, in 256 colours, in 16 (each maps to its own bright ANSI colour: red is a
+# rejection only) and in NO_COLOR's greys; each kind also has its own set of attributes
+# (tests/app/test_verdicts_visible.py computes both from the rendered styles).
+GREEN, YELLOW, CYAN, RED, GREY = "#5fd75f", "#ffd75f", "#5fd7ff", "#ff7a7a", "#aaaaaa"
 PIECE_STYLES: dict[PieceKind, str] = {
-    PieceKind.DRAFT: "underline green",
-    PieceKind.CORRECTION: "bold yellow",
-    PieceKind.BONUS: "bold underline cyan",
-    PieceKind.PENDING: "italic dim",
-    PieceKind.REJECTED: "strike red",
-    PieceKind.UNCHECKED: "strike dim",
+    PieceKind.DRAFT: f"underline {GREEN}",
+    PieceKind.CORRECTION: f"bold {YELLOW}",
+    PieceKind.BONUS: f"bold underline {CYAN}",
+    PieceKind.PENDING: f"italic {GREY}",
+    PieceKind.REJECTED: f"bold strike {RED}",
+    PieceKind.UNCHECKED: f"italic strike {GREY}",
 }
 PIECE_NAMES: dict[PieceKind, str] = {
     PieceKind.DRAFT: "accepted draft",
@@ -29,8 +34,19 @@ PIECE_NAMES: dict[PieceKind, str] = {
     PieceKind.REJECTED: "rejected draft",
     PieceKind.UNCHECKED: "discarded draft",
 }
+# The stream's text marks (m, --text-marks): each kind written into the text itself, for a
+# terminal without strike-through and for text copied off the screen. Accepted drafts and the
+# prompt are plain; a rejected draft is [-x-], its correction {x}, a bonus token {+x}, a draft
+# discarded after a rejection [~x~], one not judged yet [?x?].
+TEXT_MARKS: dict[PieceKind, tuple[str, str]] = {
+    PieceKind.CORRECTION: ("{", "}"),
+    PieceKind.BONUS: ("{+", "}"),
+    PieceKind.PENDING: ("[?", "?]"),
+    PieceKind.REJECTED: ("[-", "-]"),
+    PieceKind.UNCHECKED: ("[~", "~]"),
+}
 SELECTED_STYLE = "reverse"
-ROUND_STYLE = "on grey23"  # the round stepped back to (b/n); ⟦ ⟧ mark it without colour
+ROUND_STYLE = "on #262626"  # the round stepped back to (b/n); ⟦ ⟧ mark it without colour
 ROUND_MARK_STYLE = "bold"
 
 
@@ -63,7 +79,7 @@ def quoted(text: str, width: int | None = None) -> str:
 
 def mark(passed: bool) -> Text:
     """✓ or ✗, green or red."""
-    return Text(PASS, style="green") if passed else Text(FAIL, style="bold red")
+    return Text(PASS, style=GREEN) if passed else Text(FAIL, style=f"bold {RED}")
 
 
 def prob(value: float) -> str:

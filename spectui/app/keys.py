@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
+from spectui.engine.policy.names import policy_label, policy_names
 from spectui.engine.trace.source import Ability
 
 DECODE_BINDINGS: list[BindingType] = [
@@ -48,11 +49,12 @@ DECODE_BINDINGS: list[BindingType] = [
         "t",
         "toggle_policy",
         "Policy",
-        tooltip="Policy: greedy-exact → soft-guarded → speculative-sampling (next round)",
+        tooltip="Next policy, from the next round (the help and the palette name the cycle)",
         id="policy",
     ),
-    # The next four stay out of the Footer: at 80 columns it is full. The help screen and
-    # the palette list them, and the header names B while an earlier round is viewed.
+    # The next four stay out of an 80-column Footer: it is full. From 120 columns the Footer
+    # adds b and c (WIDE_FOOTER); the help and the palette list them all, and the header
+    # names B while an earlier round is viewed.
     Binding(
         "b",
         "view_round(-1)",
@@ -163,6 +165,24 @@ DECODE_BINDINGS: list[BindingType] = [
         tooltip="Draft one fewer token per round",
     ),
     Binding(
+        "m",
+        "toggle_marks",
+        "Text marks",
+        show=False,
+        tooltip="Write each token's kind into the stream's text: [-rejected-]{correction}, "
+        "[~discarded~], [?pending?], {+bonus} (for copying, or a terminal without strike-through)",
+        id="text_marks",
+    ),
+    Binding(
+        "y",
+        "copy_output",
+        "Copy text",
+        show=False,
+        tooltip="Copy the committed text (the prompt and the tokens that joined the output; "
+        "no pending, rejected or discarded draft) to the clipboard",
+        id="copy_output",
+    ),
+    Binding(
         "v",
         "sweep",
         "Sweep",
@@ -172,6 +192,16 @@ DECODE_BINDINGS: list[BindingType] = [
     ),
 ]
 
+
+# Keys the Footer adds from WIDE columns (at 80 it is full), with the shorter names they go
+# by there so that all fit at 120: the help and the palette keep the full ones.
+WIDE_FOOTER: dict[str, str] = {
+    "fast_forward": "Fast",
+    "prev_round": "◀Round",
+    "compare": "Compare",
+    "save_trace": "Save",
+    "sweep": "Sweep",
+}
 
 # Actions that need more than playing events, and what they need.
 NEEDS: dict[str, Ability] = {
@@ -184,6 +214,26 @@ NEEDS: dict[str, Ability] = {
     "compare": Ability.DECODE,
     "sweep": Ability.DECODE,
 }
+# Why a session without an ability refuses a key that needs it (said in the status line).
+REFUSALS: dict[Ability, str] = {
+    Ability.RETUNE: "a replay plays the trace as it was recorded: its policy and settings "
+    "cannot change (decode the prompt with `spectui` to try others)",
+    Ability.BRANCH: "a replay cannot branch: going on from a round needs the models, and a "
+    "replay has none",
+    Ability.DECODE: "a replay has no models: another prompt (e), the compare view (c) or a "
+    "sweep's setting needs `spectui` with the trace's models",
+}
+NO_SWEEP = "no sweep is open: `spectui --sweep FILE` opens one (FILE from `spectui sweep --out`)"
+
+
+def binding_for(key: str) -> Binding | None:
+    """The decode screen's binding of `key` (as Textual names it: "t", "B", "left")."""
+    for binding in DECODE_BINDINGS:
+        if isinstance(binding, Binding) and key in binding.key.split(","):
+            return binding
+    return None
+
+
 KEY_NAMES = {
     "question_mark": "?",
     "equals_sign": "=",
@@ -195,6 +245,19 @@ KEY_NAMES = {
     "right": "→",
     "escape": "esc",
 }
+
+
+def policy_cycle() -> str:
+    """The policies `t` cycles through, in its order, from the policy records."""
+    return " → ".join(policy_label(name) for name in policy_names())
+
+
+def describe(binding: Binding) -> str:
+    """What a key does, in words (the help's and the palette's text): the policy key's made
+    from the registered policies, so a new one is named there as soon as it is registered."""
+    if action_name(binding.action) == "toggle_policy":
+        return f"Policy: cycle {policy_cycle()} (from the next round)"
+    return binding.tooltip or binding.description
 
 
 def key_names(binding: Binding) -> str:

@@ -96,6 +96,19 @@ class DecodeBatch(EngineMessage, bubble=False):
 
 
 @dataclass
+class ComparisonProgress(Message):
+    """The compare worker finished a round of one policy's decode (or the decode itself)."""
+
+    policy: str
+    tokens: int  # decoded so far
+    total: int  # asked for
+
+    def can_replace(self, message: Message) -> bool:
+        """Only the latest count matters."""
+        return isinstance(message, ComparisonProgress)
+
+
+@dataclass
 class ComparisonReady(Message):
     """The compare worker decoded the prompt under every compared policy and scored each."""
 

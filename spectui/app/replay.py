@@ -9,7 +9,12 @@ from spectui.app.sessions import TraceSession
 from spectui.engine.trace.header import Trace
 
 
-def replay_app(trace: Trace, timings: bool = True, trace_path: Path | None = None) -> SpectuiApp:
+def replay_app(
+    trace: Trace,
+    timings: bool = True,
+    trace_path: Path | None = None,
+    text_marks: bool = False,
+) -> SpectuiApp:
     """The spectui app on `trace`: the decode screen over a trace session."""
     header = trace.header
     return SpectuiApp(
@@ -18,4 +23,5 @@ def replay_app(trace: Trace, timings: bool = True, trace_path: Path | None = Non
         timings=timings,
         trace_path=trace_path,
         session=TraceSession(trace),
+        text_marks=text_marks,
     )

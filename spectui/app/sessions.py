@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 
 from spectui.app import messages
 from spectui.app.driver import Post
+from spectui.engine.events import TokenAppended
+from spectui.engine.models.progress import LoadCancelled
 from spectui.engine.prompts import chat_prompt
 from spectui.engine.remote.servers import model_id
+from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.source import Ability, LiveSource, TraceSource
 
 if TYPE_CHECKING:
@@ -57,6 +60,7 @@ class LiveSession:
         self.chat_prompts = chat_prompts
         self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
         self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
+        self.loader: threading.Thread | None = None  # the thread loading the pair, if one did
 
     @property
     def loaded(self) -> bool:
@@ -66,7 +70,7 @@ class LiveSession:
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """Load the pair if needed (posting progress), then start the decode (worker thread)."""
         if self.pair is None:
-            self.pair = load(post, run, config, self.api_key, self.cancel)
+            self.pair = self._load_quittably(post, run, config)
         chat = self.chat or (ChatTurns() if prompt in self.chat_prompts else None)
         if chat is None:
             self.source = LiveSource(self.pair, config, prompt)
@@ -74,6 +78,37 @@ class LiveSession:
             wrapped = chat_prompt(self.pair.tokenizer, prompt, chat.system)
             self.source = LiveSource(self.pair, config, wrapped.text, wrapped.ids)
         return self.source
+
+    def _load_quittably(self, post: Post, run: int, config: DecodeConfig) -> ModelPair:
+        """Load in a thread of its own and wait for it, so that quitting need not wait.
+
+        Importing torch cannot be interrupted, and Textual's exit waits for its worker
+        threads: a `q` during start-up waited for the import (20 s on a busy machine). The
+        worker returns on quit instead; the command then ends the process (`loading`).
+        """
+        done: list[ModelPair] = []
+        failed: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                done.append(load(post, run, config, self.api_key, self.cancel))
+            except BaseException as error:  # handed to the worker, which raises it
+                failed.append(error)
+
+        self.loader = threading.Thread(target=body, name="spectui-load", daemon=True)
+        self.loader.start()
+        while self.loader.is_alive():
+            self.loader.join(0.05)
+            if self.cancel.is_set():
+                raise LoadCancelled("the app was closed while the models loaded")
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    @property
+    def loading(self) -> bool:
+        """Whether a load is still under way (after a quit: the process can end at once)."""
+        return self.loader is not None and self.loader.is_alive()
 
     def stop(self) -> None:
         """The app is closing: a load under way stops at its next step (LoadCancelled)."""
@@ -87,6 +122,10 @@ class LiveSession:
         """The latest decode, as it was left (a retry rewinds it first)."""
         assert self.source is not None
         return self.source
+
+    def log_to_save(self, played: EventLog | None) -> EventLog | None:
+        """What w saves: the decode so far."""
+        return played
 
 
 class TraceSession:
@@ -111,6 +150,15 @@ class TraceSession:
     def reopen(self) -> EventSource:
         """Never called: nothing is resumable."""
         raise NotImplementedError("a replay has nothing to retry")
+
+    def log_to_save(self, played: EventLog | None) -> EventLog:
+        """What w saves: the whole trace, however far it was played."""
+        source = TraceSource(self.trace)
+        log = EventLog(source.header)
+        for event in self.trace.events():  # the recorded ones: no end-of-trace event
+            shown = source.shown(event) if isinstance(event, TokenAppended) else None
+            log.record(event, source.texts(event), shown)
+        return log
 
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
         """The trace from its start."""

@@ -71,6 +71,8 @@ class Piece:
     check: CheckView | None
     q: float | None = None  # the drafter's probability, for draft tokens (None: never drafted)
     token_id: int | None = None  # for tokens that joined the output
+    # A rejected draft's: the token appended in its place (its correction), once it is.
+    replaced_by: int | None = None
 
     def verifier_p(self) -> tuple[float, int] | None:
         """The verifier's (p, rank) of this token at its position, when its check shows it.
@@ -133,7 +135,10 @@ class RoundView:
                 kind = PieceKind.REJECTED
             else:
                 kind = PieceKind.UNCHECKED if rejected or self.finished else PieceKind.PENDING
-            pieces.append(Piece(slot.text, kind, self.index, position, slot.check, slot.q))
+            replaced_by = appended.token_id if appended is not None else None
+            pieces.append(
+                Piece(slot.text, kind, self.index, position, slot.check, slot.q, None, replaced_by)
+            )
             if appended is not None and appended.kind is PieceKind.CORRECTION:
                 pieces.append(appended)
         pieces.extend(p for p in self.appended if p.kind is PieceKind.BONUS)
@@ -271,13 +276,20 @@ class DecodeView:
         """Tokens generated so far."""
         return len(self.history) + (len(self.round.appended) if self.round else 0)
 
+    def committed_text(self) -> str:
+        """The prompt and the tokens that joined the output, as the stream shows them."""
+        appended = self.history + (self.round.appended if self.round is not None else [])
+        return self.prompt + "".join(piece.text for piece in appended)
+
     def pieces(self) -> list[Piece]:
         """The stream after the prompt, in reading order (finished rounds, then this one)."""
         return self.history + (self.round.pieces() if self.round is not None else [])
 
     def latest_check(self) -> CheckView | None:
-        """The most recent gate check (what the detail panel shows when nothing is selected)."""
-        if self.round is None:
-            return None
-        judged = [slot.check for slot in self.round.drafts if slot.check is not None]
-        return judged[-1] if judged else None
+        """The most recent gate check (what the detail panel shows when nothing is selected):
+        the current round's last, else (a round just drafted) the last of the round before."""
+        for current in reversed(self.rounds()):
+            judged = [slot.check for slot in current.drafts if slot.check is not None]
+            if judged:
+                return judged[-1]
+        return None

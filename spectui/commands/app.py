@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 from spectui.commands.options import (
     add_config_options,
     api_key_from_args,
+    check_writable,
     config_from_args,
     option_name,
 )
@@ -44,6 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="save the session's trace (JSON Lines) to FILE when the decode ends and on quit; "
         "the w key saves it there too (else to ./spectui-trace-<time>.jsonl)",
     )
+    parser.add_argument(
+        "--text-marks",
+        action="store_true",
+        help="write each token's kind into the stream's text (the m key): [-rejected-], "
+        "{correction}, [~discarded~], [?pending?], {+bonus}",
+    )
     add_config_options(parser)
     add_chat_options(parser)
     parser.add_argument(
@@ -72,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
     )
     config = config_from_args(args, **overrides)  # ConfigError -> a usage error, before the UI
     prompts = prompt_set_from_args(args)  # a bad prompts file is refused before the UI
+    check_writable(args.trace, "--trace")  # not only found out on w or quit
     sweep = None
     if args.sweep is not None:  # a bad sweep file is refused before the UI
         config, prompts, sweep = sweep_start(args)
@@ -101,8 +112,14 @@ def main(args: argparse.Namespace) -> int:
         session=session,
         compared=args.compare,
         sweep=sweep,
+        text_marks=args.text_marks,
     )
-    app.run()
+    with stdout_on_the_terminal():
+        app.run()
+    if session.loading:  # quit while torch was importing: that import cannot be stopped
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # the terminal is already restored; nothing else is left to do
     if (failure := app.decode_screen.load_failure) is not None:
         # The models never loaded (the app exited at once, status 2): reported as `spectui run`
         # reports it (cli.main prints a SpectuiError as one paragraph and exits 2).
@@ -170,6 +187,26 @@ def terminal_problem() -> str | None:
         f"the app needs a terminal ({which} {'is' if len(missing) == 1 else 'are'} not one); "
         "for a headless decode use `spectui run` (see spectui run --help)"
     )
+
+
+@contextmanager
+def stdout_on_the_terminal() -> Iterator[None]:
+    """While the app runs, fd 1 is the terminal even if stdout was redirected (`spectui >
+    file`): Textual sizes the screen from stdout (and follows resizes there), so a redirected
+    stdout drew it at 80×24 whatever the terminal. Nothing is written to stdout meanwhile; the
+    file gets back its fd when the app ends."""
+    if _tty(sys.stdout) or not _tty(sys.stderr):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(sys.stderr.fileno(), 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def refuse(problem: str) -> int:

@@ -15,7 +15,14 @@ from dataclasses import MISSING
 from pathlib import Path
 from typing import Any
 
-from spectui.engine.config import DecodeConfig, base_type, config_field_names, config_fields
+from spectui.engine.config import (
+    ConfigError,
+    DecodeConfig,
+    base_type,
+    config_field_names,
+    config_fields,
+    field_problem,
+)
 from spectui.engine.errors import ModelLoadError
 from spectui.engine.knobs import Knob
 from spectui.engine.policy.names import own_knobs
@@ -103,10 +110,18 @@ def _option_keywords(name: str, rule: Knob, default: Any) -> dict[str, Any]:
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeConfig:
-    """A validated DecodeConfig from parsed options (raises ConfigError)."""
+    """A validated DecodeConfig from parsed options (raises ConfigError).
+
+    A value given on the command line is refused by its option's name (--draft-span), before
+    the config, and so before anything heavy, is made.
+    """
     values: dict[str, object] = {
         name: getattr(args, name) for name in config_field_names() if hasattr(args, name)
     }
+    for name, value in values.items():
+        problem = field_problem(name, value, called=option_name(name))
+        if problem is not None:
+            raise ConfigError(problem)
     preset = getattr(args, "pair", None)
     if preset is None and not {"drafter", "verifier", "drafter_url", "verifier_url"} & set(values):
         preset = default_pair_name()
@@ -122,6 +137,25 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
         values["policy_settings"] = tuple(own.items())
     values.update(overrides)
     return DecodeConfig(**values)  # type: ignore[arg-type]
+
+
+def check_writable(path: Path | None, option: str) -> None:
+    """Refuse an output file that cannot be written (ConfigError naming `option`), at the
+    start rather than when the decode ends; nothing is created."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        problem = "is a directory"
+    elif not folder.is_dir():
+        problem = f"the directory {folder} does not exist"
+    elif path.exists() and not os.access(path, os.W_OK):
+        problem = "is not writable"
+    elif not path.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"the directory {folder} is not writable"
+    else:
+        return
+    raise ConfigError(f"{option} {path}: {problem}")
 
 
 def api_key_from_args(args: argparse.Namespace) -> str | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from spectui.engine.config import ConfigError
 from spectui.engine.prompts import SEED_PROMPTS, ChatPrompt, Prompt, chat_prompt, read_prompts
 
 
@@ -18,6 +20,9 @@ def prompt_set_from_args(args: argparse.Namespace) -> tuple[Prompt, ...]:
     """--prompt's prompts, then --prompts-file's; neither: the seed's six (PromptFileError)."""
     given = tuple(Prompt(text, None, "--prompt") for text in getattr(args, "prompt", None) or ())
     path = getattr(args, "prompts_file", None)
+    if path is not None and not Path(path).is_file():
+        missing = "is a directory" if Path(path).is_dir() else "no such file"
+        raise ConfigError(f"--prompts-file {path}: {missing}")
     from_file = read_prompts(path) if path is not None else ()
     return given + from_file or tuple(Prompt(text, None, "seed") for text in SEED_PROMPTS)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from spectui.commands.app import refuse, terminal_problem
+from spectui.commands.app import refuse, stdout_on_the_terminal, terminal_problem
 
 SUMMARY = "open the app on a saved trace, with no model loaded"
 
@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="hide the recorded timings (tokens/s) in the stats panel",
     )
+    parser.add_argument(
+        "--text-marks",
+        action="store_true",
+        help="write each token's kind into the stream's text (the m key): [-rejected-], "
+        "{correction}, [~discarded~], [?pending?], {+bonus}",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -40,5 +46,6 @@ def main(args: argparse.Namespace) -> int:
         return refuse(problem)
     from spectui.app.replay import replay_app
 
-    replay_app(trace, timings=args.timings).run()
+    with stdout_on_the_terminal():
+        replay_app(trace, timings=args.timings, text_marks=args.text_marks).run()
     return 0

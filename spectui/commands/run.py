@@ -7,12 +7,18 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
+from spectui.commands.gate_table import FORMATS, write_gates
+from spectui.commands.options import (
+    add_config_options,
+    api_key_from_args,
+    check_writable,
+    config_from_args,
+)
 from spectui.commands.policy_options import policy_list
 from spectui.commands.progress import CommandProgress
 from spectui.commands.prompt_options import (
@@ -22,12 +28,10 @@ from spectui.commands.prompt_options import (
 )
 from spectui.engine.config import DecodeConfig
 from spectui.engine.errors import PromptError
-from spectui.engine.policy.registry import SEED_REPORT, all_gates, policy_label, policy_names
+from spectui.engine.policy.registry import SEED_REPORT, policy_label, policy_names
 from spectui.engine.prompts import ChatPrompt
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from spectui.engine.events import DecodeFinished, RoundFinished
     from spectui.engine.models.loading import ModelPair
 
@@ -68,7 +72,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--gates",
         action="store_true",
-        help="also print every round's gate checks (human output only)",
+        help="also print every round's gate checks (human output only): in a pipe or a file "
+        "every field whole, in a terminal the columns that fit (the app's order)",
+    )
+    parser.add_argument(
+        "--gates-format",
+        choices=FORMATS,
+        default="table",
+        help="how --gates writes them: an aligned plain table (default), tab-separated values "
+        "or a Markdown table; tokens are JSON strings, probabilities 4 decimals",
     )
 
 
@@ -86,6 +98,13 @@ class DecodeRecord:
     trace: Path | None = None  # where to save the decode's trace, if anywhere
 
 
+def prompt_seed(seed: int, number: int) -> int:
+    """The seed prompt `number` (from 1) decodes with: --seed + number − 1, so a set of
+    prompts is a set of independent samples, and `--prompt <that one> --seed <its seed>`
+    reproduces any one of them (its trace header and `done` record name it)."""
+    return (seed + number - 1) % 2**63
+
+
 def trace_path(path: Path, number: int, policy: str) -> Path:
     """The trace of prompt `number` under `policy` when one run makes several: out-2-soft.jsonl."""
     return path.with_name(f"{path.stem}-{number}-{policy}{path.suffix}")
@@ -93,11 +112,13 @@ def trace_path(path: Path, number: int, policy: str) -> Path:
 
 def main(args: argparse.Namespace) -> int:
     """Run every prompt under the chosen policies; exit 1 if any prompt failed."""
-    from spectui.engine.models.loading import load_pair
-
     policies: tuple[str, ...] = getattr(args, "policies", SEED_REPORT)
+    # Every argument is checked before torch is imported (seconds): a mistake is told at once.
     config = config_from_args(args, policy=policies[0])
     prompts = prompt_set_from_args(args)  # a bad prompts file is refused before models load
+    check_writable(args.trace, "--trace")
+    from spectui.engine.models.loading import load_pair
+
     with CommandProgress("spectui") as progress:  # on stderr: --json's stdout stays clean
         pair = load_pair(
             config, progress=progress.say, api_key=api_key_from_args(args), bars=progress.bar
@@ -110,14 +131,16 @@ def main(args: argparse.Namespace) -> int:
             if args.trace is not None:
                 several = len(prompts) * len(policies) > 1
                 record.trace = trace_path(args.trace, number, policy) if several else args.trace
-            for line in _decode(pair, config.retuned(policy=policy), record):
+            decoded = replace(config.retuned(policy=policy), seed=prompt_seed(config.seed, number))
+            for line in _decode(pair, decoded, record):
                 if args.json:
                     print(json.dumps(line), flush=True)
             if record.trace is not None and record.error is None:
                 print(f"spectui: trace saved to {record.trace}", file=sys.stderr, flush=True)
             records.append(record)
     if not args.json:
-        _print_report(pair, records, config, show_gates=args.gates)
+        gates = args.gates_format if args.gates or args.gates_format != "table" else None
+        _print_report(pair, records, config, gates)
     return 1 if any(record.error for record in records) else 0
 
 
@@ -158,7 +181,7 @@ def _decode(
                 record.rounds.append(event)
                 if trace is not None:
                     trace.round(event, log)
-                yield {"prompt": record.prompt, **round_record(event)}
+                yield {"prompt": record.prompt, **_with_texts(round_record(event), event, log)}
             elif isinstance(event, DecodeFinished):
                 record.done = event
                 if trace is not None:
@@ -167,25 +190,54 @@ def _decode(
                 yield {
                     **done_record(event, record.prompt, config.policy, text),
                     "category": record.category,
+                    "seed": config.seed,
                 }
 
 
+def _with_texts(line: dict[str, Any], event: RoundFinished, log: Any) -> dict[str, Any]:
+    """A round's JSON line with each token's text beside its id: `draft_texts`, each check's
+    `token_text` and `top1_text`, and `appended_texts` (what each appended token added to the
+    output's text, as the stream shows it)."""
+    start = len(log.shown) - len(event.appended_ids)
+    texts = log.texts
+    checks = [
+        {**check, "token_text": texts[check["token_id"]], "top1_text": texts[check["top1_id"]]}
+        for check in line["checks"]
+    ]
+    return {
+        **line,
+        "draft_texts": [texts[token] for token in event.draft_ids],
+        "checks": checks,
+        "appended_texts": list(log.shown[start:]),
+    }
+
+
 def _print_report(
-    pair: ModelPair, records: list[DecodeRecord], config: DecodeConfig, show_gates: bool
+    pair: ModelPair, records: list[DecodeRecord], config: DecodeConfig, gates: str | None
 ) -> None:
+    """The human report; `gates`: the --gates-format to print every check in (None: not)."""
     from rich.console import Console
 
     console = Console()
-    console.print(
+    console.print(  # whole on one line, however long the model paths (a pipe is 80 wide)
         f"[bold]drafter[/] {pair.drafter_id}  [bold]verifier[/] {pair.verifier_id}  "
-        f"device {pair.device}  k={config.draft_span}  bonus={'on' if config.bonus else 'off'}"
+        f"device {pair.device}  k={config.draft_span}  bonus={'on' if config.bonus else 'off'}",
+        soft_wrap=True,
     )
     for policy in dict.fromkeys(record.policy for record in records):
         chosen = [record for record in records if record.policy == policy]
         console.print(_results_table(pair, chosen, policy_label(policy)))
-        if show_gates:
-            for record in chosen:
-                _print_gates(console, pair, record)
+        if gates is not None:
+            numbers = {
+                prompt: n for n, prompt in enumerate(dict.fromkeys(r.prompt for r in records), 1)
+            }
+            rounds = [
+                (numbers[record.prompt], event) for record in chosen for event in record.rounds
+            ]
+            console.file.flush()
+            width = console.width if console.is_terminal else None
+            write_gates(sys.stdout, rounds, policy, pair.token_text, gates, width)
+            sys.stdout.flush()
         console.print(_stats_table(chosen, policy_label(policy)))
         if _categories(chosen):
             console.print(_category_table(chosen, policy_label(policy)))
@@ -211,41 +263,6 @@ def _results_table(pair: ModelPair, records: list[DecodeRecord], title: str) -> 
         final = pair.text(record.done.prompt_ids + record.done.output_ids)
         table.add_row(record.prompt, draft, accepted, final)
     return table
-
-
-def _print_gates(console: Console, pair: ModelPair, record: DecodeRecord) -> None:
-    from rich.table import Table
-
-    gates = all_gates()
-    caption = " ".join(f"{gate.symbol}={gate.key}" for gate in gates)
-    for event in record.rounds:
-        config = event.config
-        rules = ", ".join(gate.rule(config) for gate in gates)
-        table = Table(
-            title=f"{record.prompt!r} round {event.round_index + 1}",
-            title_justify="left",
-            caption=f"gates: {caption} ({rules})",
-            caption_justify="left",
-        )
-        names = list(event.checks[0].verdicts) if event.checks else list(policy_names())
-        for name in ("#", "token", "q", "p", "rank", "top-1 (p)", "margin", "gates", *names):
-            table.add_column(name, no_wrap=True, min_width=8 if name == "token" else None)
-        for check in event.checks:
-            marks = " ".join(
-                f"{gate.symbol}{'✓' if check.gates.get(gate.key) else '✗'}" for gate in gates
-            )
-            table.add_row(
-                str(check.position + 1),
-                repr(pair.token_text(check.token_id)),
-                f"{check.q:.2f}",
-                f"{check.p:.2f}",
-                str(check.rank),
-                f"{pair.token_text(check.top1_id)!r} {check.p_top1:.2f}",
-                f"{check.margin:.2f}",
-                marks,
-                *("✓" if check.verdicts[name] else "✗" for name in names),
-            )
-        console.print(table)
 
 
 def _stats_table(records: list[DecodeRecord], title: str) -> Any:

@@ -11,13 +11,14 @@ what a lossy policy trades for accepting more draft tokens.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
 
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
+from spectui.engine.events import DecodeFinished, RoundFinished
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.policy.registry import COMPARED
 from spectui.engine.stats import StatsSnapshot
@@ -78,20 +79,26 @@ class PolicyComparison:
         return anywhere[0] if anywhere else None
 
 
+# Called as a comparison goes: (policy, tokens decoded so far, tokens asked for).
+Progress = Callable[[str, int, int], None]
+
+
 def compare_policies(
     pair: ModelPair,
     config: DecodeConfig,
     prompt: str | Sequence[int],
     max_new_tokens: int,
     policies: Sequence[str] = COMPARED,
+    progress: Progress | None = None,
 ) -> PolicyComparison:
     """Decode `prompt` under each of `policies` (else as `config`) and score every output.
 
     The first policy is the reference (by default greedy-exact, then soft-guarded).
+    `progress(policy, tokens, max_new_tokens)` is called after each round and before scoring.
     """
     if len(policies) < 2 or len(set(policies)) < len(policies):
         raise ConfigError(f"compare two or more different policies, got {', '.join(policies)}")
-    sides = tuple(_scored_side(pair, config, prompt, max_new_tokens, p) for p in policies)
+    sides = tuple(_scored_side(pair, config, prompt, max_new_tokens, p, progress) for p in policies)
     reference = sides[0].output_ids
     return PolicyComparison(
         prompt_ids=encode_prompt(pair, prompt),
@@ -106,10 +113,19 @@ def _scored_side(
     prompt: str | Sequence[int],
     max_new_tokens: int,
     policy: str,
+    progress: Progress | None = None,
 ) -> ScoredOutput:
     """One policy's decode of `prompt`, scored by the verifier."""
     settings = replace(config, policy=policy, max_new_tokens=max_new_tokens)
-    done = SpeculativeDecoder(pair, settings, prompt).run()
+    done: DecodeFinished | None = None
+    for event in SpeculativeDecoder(pair, settings, prompt).events():
+        if isinstance(event, RoundFinished) and progress is not None:
+            progress(policy, event.stats.new_tokens, max_new_tokens)
+        elif isinstance(event, DecodeFinished):
+            done = event
+    assert done is not None
+    if progress is not None:
+        progress(policy, len(done.output_ids), max_new_tokens)
     log_likelihood, off_argmax = score_output(pair, done.prompt_ids, done.output_ids)
     return ScoredOutput(policy, done.output_ids, log_likelihood, off_argmax, done.stats)
 

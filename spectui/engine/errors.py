@@ -13,3 +13,8 @@ class ModelLoadError(SpectuiError):
 
 class PromptError(SpectuiError):
     """A prompt cannot be decoded (empty with no BOS token, or longer than the context)."""
+
+
+class ChatTemplateError(PromptError):
+    """--chat with a tokenizer that has no chat template: only other models or dropping
+    --chat mend it, so no key of the running app can (it offers q alone)."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spectui.engine.errors import PromptError, SpectuiError
+from spectui.engine.errors import ChatTemplateError, PromptError, SpectuiError
 
 QUESTION_FORMAT = 'Spec-Bench\'s and MT-Bench\'s question.jsonl ("category", "turns")'
 
@@ -176,7 +176,7 @@ def chat_prompt(tokenizer: Any, text: str, system: str | None = None) -> ChatPro
     from jinja2 import TemplateError
 
     if not getattr(tokenizer, "chat_template", None):
-        raise PromptError(
+        raise ChatTemplateError(
             f"--chat: the tokenizer {tokenizer_name(tokenizer)} has no chat template, so the "
             "prompts cannot be wrapped in chat turns; use an instruct pair whose tokenizer "
             "ships one (e.g. --drafter Qwen/Qwen2.5-0.5B-Instruct --verifier "

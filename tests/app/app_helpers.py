@@ -128,3 +128,20 @@ def keys(*pressed: str) -> Before:
         await press(pilot, *pressed)
 
     return run_before
+
+
+def screen_lines(app: App[Any]) -> list[str]:
+    """What the terminal shows, one string per row (what a person reads, colour aside)."""
+    width, height = app.size
+    console = Console(
+        width=width, height=height, record=True, color_system=None, file=io.StringIO()
+    )
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text().splitlines()[:height]
+
+
+def region_lines(app: App[Any], widget: Any) -> list[str]:
+    """The screen rows a widget covers, cut to its columns (its borders included)."""
+    region = widget.region
+    rows = screen_lines(app)[region.y : region.bottom]
+    return [row[region.x : region.right] for row in rows]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from app_helpers import plain, settle
+from textual.widgets import Static
 from tiny_models import TinyPair
 from transformers import AutoTokenizer
 
@@ -57,6 +58,9 @@ async def test_a_tokenizer_without_a_template_is_explained_in_the_app(tiny_pair:
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await settle(pilot)
         assert screen.error is not None and "no chat template" in screen.error
+        shown = str(screen.query_one("#error", Static).render())
+        assert "ctrl+r" not in shown and "e edit" not in shown, shown
+        assert "q quit" in shown, shown
 
 
 def test_the_command_takes_chat_and_system() -> None:

@@ -55,3 +55,24 @@ async def test_no_cost_model_without_timings(make_app: Any) -> None:
         await settle(pilot)
         assert screen.costs == {}
         assert "cost model" not in plain(screen.query_one(StatsPanel), width=150)
+
+
+async def test_a_round_cut_short_at_the_end_still_has_a_predicted_speedup(tiny_pair: Any) -> None:
+    """max_new_tokens 3 cuts the only round's draft below k = 5, the span timed: its cost is
+    derived from k = 5's per-token costs, and the panel says so."""
+    config = DecodeConfig(drafter=tiny_pair.drafter, verifier=tiny_pair.verifier, max_new_tokens=3)
+
+    app = SpectuiApp(config, PROMPT, [PROMPT], timings=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await settle(pilot)
+        await wait_until(pilot, lambda: 5 in screen.costs)
+        await pilot.press("enter")
+        await settle(pilot)
+        stats = screen.decode.stats
+        assert stats is not None and {c.k for c in stats.round_shapes} - {5}, "cut short"
+        predicted = predicted_speedup(stats, screen.costs)
+        assert predicted is not None
+        text = plain(screen.query_one(StatsPanel), width=150)
+        assert f"{predicted:.2f}× predicted" in text, text
+        cut = sorted({c.k for c in stats.round_shapes} - {5})
+        assert f"k={','.join(map(str, cut))} derived from k=5" in text, text

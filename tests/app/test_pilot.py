@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from spectui.app import messages
+from spectui.app.keys import describe
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.settings import SettingsScreen
@@ -269,7 +270,7 @@ async def test_help_lists_every_key(make_app: Any) -> None:
         assert isinstance(help_screen, HelpScreen)
         text = " ".join(plain(w, 100) for w in help_screen.query(Static))
         for binding in help_screen.bindings:
-            assert (binding.tooltip or binding.description) in text
+            assert describe(binding) in " ".join(text.split())
         for word in ("space", "enter", "ctrl+r", "ctrl+p", "(1 − α^(k+1)) / (1 − α)"):
             assert word in text
         await pilot.press("question_mark")
@@ -290,7 +291,7 @@ async def test_command_palette_offers_every_action(make_app: Any) -> None:
                 assert binding.description not in commands
                 continue
             assert binding.description in commands, binding
-            assert binding.tooltip in commands[binding.description].help
+            assert describe(binding) in commands[binding.description].help
         for title in ("Policy: greedy-exact", "Policy: speculative-sampling"):
             assert title in commands
         await commands["Step"].callback()

@@ -49,8 +49,11 @@ class CompareScreen(Screen[None]):
     DEFAULT_TOKENS = 48  # tokens per output when the decode has no max_new_tokens
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = [
+        # As on the decode screen, ? and q come first: q quits spectui from here too.
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys", id="help"),
+        Binding("q", "quit", "Quit", tooltip="Quit spectui", id="quit"),
         Binding(
-            "escape,q,c",
+            "escape,c",
             "close",
             "Close",
             key_display="esc",
@@ -110,6 +113,7 @@ class CompareScreen(Screen[None]):
         summary.border_title = f"what {listed} cost{'s' if len(others) == 1 else ''}"
         every = "both" if len(self.policies) == 2 else f"all {len(self.policies)}"
         summary.update(Text(f"⏳ decoding under {every} policies…", style="dim"))
+        self.done: dict[str, int] = {}  # tokens decoded per policy so far (progress)
         self._worker = self.run_comparison(
             self.pair, self.config, self.prompt, self.max_new_tokens, self.policies
         )
@@ -126,7 +130,10 @@ class CompareScreen(Screen[None]):
         """Decode under every policy and score every output, in this thread."""
         from spectui.engine.compare import compare_policies
 
-        result = compare_policies(pair, config, prompt, max_new_tokens, policies)
+        def progress(policy: str, tokens: int, total: int) -> None:
+            self.post_message(messages.ComparisonProgress(policy, tokens, total))
+
+        result = compare_policies(pair, config, prompt, max_new_tokens, policies, progress)
 
         def texts(output_ids: tuple[int, ...]) -> tuple[str, ...]:
             """Each token's share of the output's text, as the decode screen's stream cuts it."""
@@ -135,6 +142,32 @@ class CompareScreen(Screen[None]):
 
         side_texts = tuple(texts(side.output_ids) for side in result.sides)
         self.post_message(messages.ComparisonReady(result, side_texts))
+
+    def on_comparison_progress(self, message: messages.ComparisonProgress) -> None:
+        """How far each policy's decode has got, in the summary panel until the result."""
+        if self.comparison is not None:
+            return
+        self.done[message.policy] = message.tokens
+        parts = []
+        for number, policy in enumerate(self.policies, start=1):
+            tokens = self.done.get(policy)
+            state = "waiting" if tokens is None else f"{tokens}/{message.total} tokens"
+            if tokens is not None and tokens >= message.total:
+                state += " ✓"
+            parts.append(f"{number}. {policy_label(policy)}: {state}")
+        self.query_one("#compare-summary", Static).update(
+            Text("⏳ decoding · " + " · ".join(parts), style="dim")
+        )
+
+    def action_help(self) -> None:
+        """The keys of this view."""
+        from spectui.app.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen(self.BINDINGS))
+
+    async def action_quit(self) -> None:
+        """Quit spectui."""
+        self.app.exit()
 
     def on_comparison_ready(self, message: messages.ComparisonReady) -> None:
         comparison: PolicyComparison = message.comparison

@@ -8,12 +8,13 @@ log, a branch truncates it, and a replay is this same screen over a trace sessio
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
@@ -23,7 +24,16 @@ from textual.worker import Worker, WorkerState
 from spectui.app.control import StepControl
 from spectui.app.costs import CostTimer
 from spectui.app.driver import drive
-from spectui.app.keys import DECODE_BINDINGS, NEEDS, action_name
+from spectui.app.keys import (
+    DECODE_BINDINGS,
+    NEEDS,
+    NO_SWEEP,
+    REFUSALS,
+    WIDE_FOOTER,
+    action_name,
+    binding_for,
+    key_names,
+)
 from spectui.app.screens.browsing import Browsing
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.drawing import WIDE, Drawing
@@ -45,7 +55,7 @@ from spectui.app.widgets import (
     TokenStream,
 )
 from spectui.engine.config import ConfigError, DecodeConfig
-from spectui.engine.errors import SpectuiError
+from spectui.engine.errors import ChatTemplateError, SpectuiError
 from spectui.engine.trace.header import TraceError
 from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.source import Ability
@@ -71,6 +81,8 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     selected: reactive[int | None] = reactive(None, repaint=False)  # into pieces(); None: live
     # The earlier round the reader stepped back to with b/n (None: live).
     viewed: reactive[int | None] = reactive(None, bindings=True, repaint=False)
+    # m / --text-marks: each token's kind written into the stream's text (format.TEXT_MARKS).
+    text_marks: reactive[bool] = reactive(False, repaint=False)
 
     def __init__(
         self,
@@ -80,8 +92,10 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         timings: bool = True,
         trace_path: Path | None = None,
         session: Session | None = None,
+        text_marks: bool = False,
     ) -> None:
         super().__init__()
+        self.set_reactive(DecodeScreen.text_marks, text_marks)
         self.session: Session = session or LiveSession()
         self.config = config  # the settings the next round uses: this screen owns them
         self.prompt = prompt
@@ -97,6 +111,7 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.control = StepControl()
         self.run_id = 0
         self.error: str | None = None
+        self.error_mendable = True  # whether ctrl+r or e can get past the error
         self.load_status = "starting…"
         self.load_bars: dict[tuple[str, str], Any] = {}  # progress.Bar by Bar.key, while loading
         self.status_text = ""  # what the header says after "spectui — "
@@ -126,6 +141,23 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         """Whether autoplay is on (the step control owns it)."""
         return self.control.playing
 
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """The keys the Footer shows: from WIDE columns also f, b, c, w (and v with a sweep),
+        which a narrower Footer has no room for (the help and the palette list them always)."""
+        bindings = super().active_bindings
+        if self.size.width < WIDE:
+            return bindings
+        wide = {}
+        for key, active in bindings.items():
+            short = WIDE_FOOTER.get(active.binding.id or "")
+            if short is not None:
+                active = active._replace(
+                    binding=dataclasses.replace(active.binding, show=True, description=short)
+                )
+            wide[key] = active
+        return wide
+
     def can(self, ability: Ability) -> bool:
         """Whether this session can do `ability`."""
         return ability in self.session.abilities
@@ -150,9 +182,10 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
     def on_unmount(self) -> None:
         self.control.stop()
         self.session.stop()  # a download under way stops at its next chunk
-        if self.trace_path is not None and self.event_log is not None:
+        log = self.session.log_to_save(self.event_log)
+        if self.trace_path is not None and log is not None:
             try:
-                save_log(self.trace_path, self.event_log)
+                save_log(self.trace_path, log)
             except TraceError as error:
                 self.autosave_error = str(error)
 
@@ -180,6 +213,22 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.control.hold_for_key()
         self.call_after_refresh(self.control.key_shown)
         self.query_one(StatusLine).clear()
+        if (refusal := self.refusal(event.key)) is not None:
+            self.say(f"{refusal}.", "warning")
+
+    def refusal(self, key: str) -> str | None:
+        """Why this session refuses `key`'s action, if it does (the key is off the Footer, the
+        help and the palette, but pressed all the same)."""
+        binding = binding_for(key)
+        if binding is None:
+            return None
+        action = action_name(binding.action)
+        need = NEEDS.get(action)
+        if need is not None and not self.can(need):
+            return f"{binding.description} ({key_names(binding)}): {REFUSALS[need]}"
+        if action == "sweep" and self.sweep is None:
+            return f"{binding.description} ({key_names(binding)}): {NO_SWEEP}"
+        return None
 
     def _decode_ready(self) -> bool:
         """Whether a step can go on; at the end, the status line says what can be done next."""
@@ -270,6 +319,8 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
             self.load_failure = error
             self.app.exit(return_code=2)
             return
+        # No key mends a tokenizer without a chat template: the panel offers q alone.
+        self.error_mendable = not isinstance(error, ChatTemplateError)
         if isinstance(error, (SpectuiError, ConfigError)):
             text = str(error)
         else:
@@ -296,6 +347,9 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
 
     def watch_selected(self, selected: int | None) -> None:
         self.drawing.selection_changed(selected)
+
+    def watch_text_marks(self) -> None:
+        self.drawing.refresh_view()
 
     def watch_busy(self) -> None:
         self.drawing.refresh_header()
@@ -355,6 +409,23 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
             return None
         failed = len(self.event_log.rounds)
         return failed if self.session.resumable(failed) else None
+
+    def action_toggle_marks(self) -> None:
+        """Write each token's kind into the stream's text, or stop."""
+        self.text_marks = not self.text_marks
+        if self.text_marks:
+            self.say("Text marks on: [-rejected-]{correction} [~discarded~] [?pending?] {+bonus}")
+        else:
+            self.say("Text marks off: kinds by style (? lists them)")
+
+    def action_copy_output(self) -> None:
+        """Copy the committed text (prompt and output, no drafts that did not join it)."""
+        text = self.decode.committed_text()
+        self.app.copy_to_clipboard(text)
+        self.say(
+            f"Copied the committed text: the prompt and {self.decode.n_generated} output tokens, "
+            f"{len(text)} characters (no pending, rejected or discarded draft)"
+        )
 
     def action_help(self) -> None:
         """List every key."""

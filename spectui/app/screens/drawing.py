@@ -20,11 +20,12 @@ from spectui.engine.trace.source import Ability
 if TYPE_CHECKING:
     from spectui.app.screens.decode import DecodeScreen
 
-WIDE = 120  # columns from which every panel is on screen at once
+WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
+PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
 # Rows below which the stacked layout drops the stats panel: what an 80×24 terminal still
 # fits under the stream and a five-draft gate table. The order things give way in, as the
-# screen shrinks: verdict columns of policies other than the active one (gate_panel.py), then
-# the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
+# screen shrinks: in the gate table, what the active policy does not use (gate_panel.fit),
+# then the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
 SHORT = 24
 # Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
 # for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
@@ -109,9 +110,11 @@ class Drawing:
     def resized(self) -> None:
         """Fit the Footer and the panels to the new size."""
         screen = self.screen
-        # At 80 columns every key fits in the Footer only without the palette hint (ctrl+p
+        # The Footer's keys fit only without the palette hint below PALETTE_HINT columns (ctrl+p
         # still opens it, and the help screen lists it).
-        screen.query_one(Footer).show_command_palette = screen.size.width >= WIDE
+        palette = screen.size.width >= PALETTE_HINT
+        screen.query_one(Footer).show_command_palette = palette
+        screen.refresh_bindings()  # from WIDE columns the Footer shows more keys
         self.show_panels()
         self.refresh_view(force=True)
 
@@ -156,8 +159,8 @@ class Drawing:
         if phase == "loading" and screen.error is None:
             bars = screen.load_bars.values()
             stream.show_message(loading_view(screen.load_status, bars), shape=len(bars))
-        elif not stream.unchanged((version, screen.viewed)):
-            stream.show(decode, pieces, selected, screen.viewed)
+        elif not stream.unchanged((version, screen.viewed, screen.text_marks)):
+            stream.show(decode, pieces, selected, screen.viewed, screen.text_marks)
         stream.border_subtitle = f"←/→ inspect · {screen.models}" if screen.models else ""
         current, past = decode.round, False
         if screen.viewed is not None and (viewed := decode.round_at(screen.viewed)) is not None:
@@ -170,7 +173,7 @@ class Drawing:
         gates = screen.query_one(GatePanel)
         if not gates.unchanged((version, highlight, screen.viewed)):
             hint = idle_hint(phase, replay=not screen.can(Ability.DECODE))
-            gates.show(current, highlight, hint, past=past)
+            gates.show(current, highlight, hint, past=past, branch=screen.can(Ability.BRANCH))
         detail = screen.query_one(TokenDetail)
         if not detail.unchanged(version):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
@@ -186,7 +189,11 @@ class Drawing:
             error.border_title = "error"
             retry = screen.retry_round()
             again = "retry" if retry is None else f"retry from round {retry + 1}"
-            error.update(f"{screen.error}\n\nctrl+r {again} · e edit the prompt · q quit")
+            prompt = " · e edit the prompt" if screen.can(Ability.DECODE) else ""
+            keys = f"ctrl+r {again}{prompt} · q quit"
+            if not screen.error_mendable:
+                keys = "q quit: no key here changes the models or the options (see above)"
+            error.update(f"{screen.error}\n\n{keys}")
 
     def refresh_header(self) -> None:
         """The header names the active policy, the round, and what the engine is doing."""
@@ -199,7 +206,8 @@ class Drawing:
             policy += " from next round"
         parts = [policy, f"k={config.draft_span}"]
         if current is not None and screen.viewed is not None:
-            parts.append(f"◀ round {screen.viewed + 1}/{current.index + 1} · B branch")
+            branch = " · B branch" if screen.can(Ability.BRANCH) else ""
+            parts.append(f"◀ round {screen.viewed + 1}/{current.index + 1}{branch}")
         elif current is not None:
             parts.append(f"round {current.index + 1}")
         parts.append(self._state_words())

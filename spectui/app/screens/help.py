@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES
-from spectui.app.keys import key_names
+from spectui.app.keys import describe, key_names
 from spectui.app.screens.dialog import Dialog
 from spectui.app.state import PieceKind
 from spectui.engine.policy.registry import POLICIES
@@ -110,7 +110,7 @@ def _keys_table(bindings: list[Binding]) -> Table:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for binding in bindings:
-        table.add_row(key_names(binding), binding.tooltip or binding.description)
+        table.add_row(key_names(binding), describe(binding))
     table.add_row("ctrl+p", "command palette: every action by name")
     return table
 
@@ -123,7 +123,7 @@ def _legend() -> Text:
         text.append(PIECE_NAMES[kind], style=PIECE_STYLES[kind])
     text.append(
         "\n        accepted draft: underline · correction: bold · bonus: bold underline"
-        "\n        rejected: struck out · discarded: struck, dim · pending: italic, dim"
+        "\n        rejected: bold, struck out · discarded: italic, struck out · pending: italic"
         "\n        gates ✓ pass / ✗ fail · ▸ marks the active policy · ▶ the shown row\n"
     )
     return text

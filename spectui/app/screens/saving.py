@@ -7,6 +7,7 @@ from pathlib import Path
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from spectui.app.sessions import Session
 from spectui.engine.trace.header import TraceError
 from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.writer import save_log
@@ -24,6 +25,7 @@ class Saving(Screen[None]):
 
     event_log: EventLog | None
     trace_path: Path | None
+    session: Session
 
     def say(self, text: str, severity: SeverityLevel = "information") -> None:
         """Show a message in the status line (the decode screen's)."""
@@ -35,13 +37,19 @@ class Saving(Screen[None]):
 
     def save_trace(self, path: Path) -> Path | None:
         """Write the decode's log to `path` and say where (or why it could not be)."""
+        log = self.session.log_to_save(self.event_log)
         try:
-            if self.event_log is None:
+            if log is None:
                 raise TraceError("nothing to save yet: the decode has not started")
-            saved = save_log(path, self.event_log)
+            saved = save_log(path, log)
         except TraceError as error:
             self.say(f"Trace not saved: {error}", "error")
             return None
-        ended = "" if self.event_log.done is not None else " (the decode goes on)"
-        self.say(f"Trace saved: {len(self.event_log.rounds)} rounds to {saved}{ended}")
+        if log is not self.event_log:  # a replay: the whole trace, however far it was played
+            what = f"the whole trace, {len(log.rounds)} rounds,"
+            ended = ""
+        else:
+            what = f"{len(log.rounds)} rounds"
+            ended = "" if log.done is not None else " (the decode goes on)"
+        self.say(f"Trace saved: {what} to {saved}{ended}")
         return saved

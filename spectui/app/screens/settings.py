@@ -63,7 +63,7 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
             options = [(policy_label(choice), choice) for choice in rule.choices()]
             yield Select(options, value=value, allow_blank=False, compact=True, id=name)
         elif kind is bool:
-            yield Checkbox(switch_label(value, rule.note), value, compact=True, id=name)
+            yield Switch(switch_label(value, rule.note), value, compact=True, id=name)
         else:
             # Plain text, not Textual's type="integer"/"number": those drop each key their pattern
             # refuses with only a bell, so in an integer field "0.5" became "05", "1e400" "1400".
@@ -126,6 +126,15 @@ def _number(text: str, kind: type) -> int | float | None:
 
 def _text(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class Switch(Checkbox):
+    """A checkbox whose box shows its state: ✓ when on, empty when off (Textual's checkbox
+    draws an X either way and tells them apart by colour alone)."""
+
+    @property
+    def BUTTON_INNER(self) -> str:  # type: ignore[override]  # noqa: N802 (Textual's name)
+        return "✓" if self.value else " "
 
 
 def switch_label(on: bool, note: str) -> str:

@@ -6,15 +6,19 @@ the gate column holds every registered gate, the verdict columns every registere
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 
 from spectui.app.format import PIECE_STYLES, mark, prob, quoted
 from spectui.app.state import CheckView, PieceKind, RoundView
 from spectui.app.widgets.panel import Panel
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policy.records import Column, Policy
+from spectui.engine.policy.library import P_COLUMN, Q_COLUMN
+from spectui.engine.policy.records import Column, Gate, Policy
 from spectui.engine.policy.registry import (
     all_gates,
+    give_way,
     policy_named,
     policy_names,
     policy_short,
@@ -35,10 +39,12 @@ class GatePanel(Panel):
         highlight: int | None,
         idle_hint: str = "",
         past: bool = False,
+        branch: bool = True,
     ) -> None:
         """Render `current`; row `highlight` (a draft position) gets a ▶ marker.
 
-        `past`: the round is an earlier one the reader stepped back to (b/n), not the live one.
+        `past`: the round is an earlier one the reader stepped back to (b/n), not the live one;
+        `branch`: B can branch there (not in a replay).
         """
         if current is None:
             self.border_title = "gates"
@@ -51,9 +57,12 @@ class GatePanel(Panel):
             f"{'◀ past ' if past else ''}round {current.index + 1} · "
             f"{policy.label} · {current.n_checked}/{len(current.drafts)} checked"
         )
-        rules = [gate.rule(config) for gate in all_gates()]
+        # The active policy's own rule and gates first: a narrow panel cuts the others.
+        gates_first = (*policy.gates, *(g for g in all_gates() if g not in policy.gates))
+        rules = [gate.rule(config) for gate in gates_first]
         gates = " · ".join(filter(None, [policy.rule(config), *rules]))
-        self.border_subtitle = f"B branch here · {gates}" if past else f"gates: {gates}"
+        lead = "B branch here · " if branch else "◀ as recorded · "
+        self.border_subtitle = f"{lead}{gates}" if past else f"gates: {gates}"
         n_bonus = sum(piece.kind is PieceKind.BONUS for piece in current.appended)
         width = self.content_size.width or ASSUMED_WIDTH  # 0 before the first layout
         table = _table(current, highlight, width)
@@ -61,18 +70,47 @@ class GatePanel(Panel):
 
 
 # Laid out by hand rather than with a Rich Table: this redraws on every step of autoplay, and
-# measuring a Table is slow. Verdict columns that do not fit the panel's width give way, the
-# active policy's last (every verdict is also in the token detail).
+# measuring a Table is slow. What does not fit the panel's width gives way in a stated order
+# (`fit`); the active policy's verdict never does (every verdict is also in the token detail).
 LEAD_COLUMNS: tuple[tuple[str, int, bool], ...] = (("#", 2, False), ("token", 7, False))
 ASSUMED_WIDTH = 76  # the table's width before the panel has been laid out (80 columns)
-MEASURE_COLUMNS: tuple[tuple[str, int, bool], ...] = (("q", 4, True), ("p", 4, True))
 
 
-def _columns(policy: Policy) -> list[tuple[str, int, bool]]:
-    """(header, width, right-aligned) of every column after the token, gates included."""
-    own = [(column.header, column.width, column.kind != "token") for column in policy.columns]
-    gates_header = " ".join(gate.symbol for gate in all_gates())
-    return [*MEASURE_COLUMNS, *own, (gates_header, len(gates_header), False)]
+@dataclass(frozen=True)
+class Layout:
+    """The gate table's columns that are on screen, left to right."""
+
+    columns: tuple[Column, ...]  # between the token and the gates: q, p, the policy's own
+    gates: tuple[Gate, ...]
+    verdicts: tuple[str, ...]  # policy names
+
+    @property
+    def width(self) -> int:
+        """Cells the table takes, a gap after each column included."""
+        lead = sum(width + 1 for _, width, _ in LEAD_COLUMNS)
+        columns = sum(column.width + 1 for column in self.columns)
+        return (
+            lead + columns + 2 * len(self.gates) + sum(_verdict_width(n) + 1 for n in self.verdicts)
+        )
+
+
+def fit(policy: Policy, verdicts: list[str], room: int) -> Layout:
+    """The columns that fit in `room` cells for a round under `policy`, giving way in the
+    order `give_way` states (its token, read columns, gates and verdict always stay)."""
+    layout = Layout((Q_COLUMN, P_COLUMN, *policy.columns), all_gates(), tuple(verdicts))
+    for dropped in give_way(policy, layout.columns, verdicts):
+        if layout.width <= room:
+            break
+        layout = Layout(
+            tuple(c for c in layout.columns if c is not dropped),
+            tuple(g for g in layout.gates if g is not dropped),
+            tuple(v for v in layout.verdicts if v != dropped),
+        )
+    return layout
+
+
+def _verdict_width(name: str) -> int:
+    return len(policy_short(name)) + 1  # the ▸ of the active policy, or a space
 
 
 def _q(policy: Policy, q: float, config: DecodeConfig) -> Text:
@@ -82,7 +120,9 @@ def _q(policy: Policy, q: float, config: DecodeConfig) -> Text:
     return Text(prob(tested), style="italic" if tested != q else "")
 
 
-def _value(column: Column, view: CheckView) -> str:
+def _value(column: Column, view: CheckView, policy: Policy) -> str | Text:
+    if column is Q_COLUMN:
+        return _q(policy, view.check.q, view.config)
     value = column.value(view.check)
     if column.kind == "token":
         return quoted(view.token_text(int(value)), column.width)
@@ -102,10 +142,12 @@ def _cell(
 
 def _table(current: RoundView, highlight: int | None, width: int) -> Text:
     policy = policy_named(current.config.policy)
-    columns = _columns(policy)
-    used = sum(w + 1 for _, w, _ in (*LEAD_COLUMNS, *columns))
-    names = _fitting_verdicts(_verdict_columns(current), current.config.policy, width - used)
-    policies = [(name, len(policy_short(name)) + 1) for name in names]
+    layout = fit(policy, _verdict_columns(current), width)
+    columns = [(column.header, column.width, column.kind != "token") for column in layout.columns]
+    gates_header = " ".join(gate.symbol for gate in layout.gates)
+    if layout.gates:
+        columns.append((gates_header, len(gates_header), False))
+    policies = [(name, _verdict_width(name)) for name in layout.verdicts]
     header = Text(style="bold")
     for title, width, right in (*LEAD_COLUMNS, *columns):
         _cell(header, title, width, right)
@@ -122,10 +164,14 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
         if view is None:
             kind = PieceKind.UNCHECKED if rejected_seen or current.finished else PieceKind.PENDING
             _cell(line, quoted(slot.text, 7), 7, style=PIECE_STYLES[kind])
-            _cell(line, _q(policy, slot.q, current.config), 4, right=True)
             note = "—" if kind is PieceKind.UNCHECKED else "…"
-            for _, width, right in columns[1:]:
-                _cell(line, note, width, right, style="dim")
+            for column, (_, width, right) in zip(layout.columns, columns, strict=False):
+                if column is Q_COLUMN:
+                    _cell(line, _q(policy, slot.q, current.config), width, right=True)
+                else:
+                    _cell(line, note, width, right, style="dim")
+            if layout.gates:
+                _cell(line, note, len(gates_header), style="dim")
             for _, width in policies:
                 _cell(line, note.center(width), width, style="dim")
             lines.append(line)
@@ -133,13 +179,11 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
         check = view.check
         rejected_seen = rejected_seen or not check.accepted
         kind = PieceKind.DRAFT if check.accepted else PieceKind.REJECTED
-        cells: tuple[str | Text, ...] = (
-            Text(quoted(view.text, 7), style=PIECE_STYLES[kind]),
-            _q(policy, check.q, current.config),
-            prob(check.p),
-            *(_value(column, view) for column in policy.columns),
-            Text(" ").join(mark(check.gates.get(gate.key, False)) for gate in all_gates()),
-        )
+        cells: list[str | Text] = [Text(quoted(view.text, 7), style=PIECE_STYLES[kind])]
+        cells.extend(_value(column, view, policy) for column in layout.columns)
+        if layout.gates:
+            marks = (mark(check.gates.get(gate.key, False)) for gate in layout.gates)
+            cells.append(Text(" ").join(marks))
         for content, (_, width, right) in zip(cells, (LEAD_COLUMNS[1], *columns), strict=True):
             _cell(line, content, width, right)
         for name, width in policies:
@@ -159,21 +203,6 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
     for line in lines:
         line.rstrip()
     return Text("\n").join(lines)
-
-
-def _fitting_verdicts(names: list[str], active: str, room: int) -> list[str]:
-    """The verdict columns that fit in `room` cells: the active policy's always, then the
-    others in registration order until one does not fit (the rest: in the token detail)."""
-    kept = {active}
-    used = len(policy_short(active)) + 2
-    for name in names:
-        if name in kept:
-            continue
-        used += len(policy_short(name)) + 2
-        if used > room:
-            break
-        kept.add(name)
-    return [name for name in names if name in kept]
 
 
 def _verdict_columns(current: RoundView) -> list[str]:

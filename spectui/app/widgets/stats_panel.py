@@ -11,7 +11,12 @@ from rich.text import Text
 
 from spectui.app.format import sparkline
 from spectui.app.widgets.panel import Panel
-from spectui.engine.cost.model import measured_speedup, predicted_speedup
+from spectui.engine.cost.model import (
+    derived_spans,
+    measured_speedup,
+    predicted_speedup,
+    timed_span_for,
+)
 
 if TYPE_CHECKING:
     from spectui.engine.cost.model import CostModel
@@ -103,8 +108,19 @@ def cost_cells(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> list[Tex
             " predicted · ",
             "—" if measured is None else f"{measured:.2f}×",
             " measured",
+            (_derived_note(stats, costs), "dim"),
         ),
     ]
+
+
+def _derived_note(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> str:
+    """Which spans' costs the prediction derived, e.g. " (k=3 derived from k=5)"."""
+    derived = derived_spans(stats, costs)
+    if not derived:
+        return ""
+    sources = sorted({timed_span_for(costs, k) for k in derived})
+    spans, timed = ",".join(map(str, derived)), ",".join(map(str, sources))
+    return f" (k={spans} derived from k={timed})"
 
 
 def stats_text(stats: StatsSnapshot, timings: bool) -> StatsGrid:

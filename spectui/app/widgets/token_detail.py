@@ -109,6 +109,9 @@ def _describe(piece: Piece) -> list[RenderableType]:
                 ":",
             )
         )
+    same = _same_token(piece, view)
+    if same:
+        lines.append(Text(same, style="bold"))
     lines.extend(_judgement(view, indent="  " if correction else ""))
     lines.append(
         Text(f"verifier top-{len(view.alternatives)} (bars relative to top-1)", style="bold")
@@ -118,6 +121,36 @@ def _describe(piece: Piece) -> list[RenderableType]:
         draft = "the rejected draft" if correction else "the draft"
         lines.append(Text(f"({draft} ranks {view.check.rank}: below the bars)", style="dim"))
     return lines
+
+
+def _same_token(piece: Piece, view: CheckView) -> str:
+    """In words, when a correction is the very token its rejected draft was (soft-guarded
+    refusing the verifier's own top-1 on its p threshold, say); "" otherwise."""
+    check = view.check
+    if piece.kind is PieceKind.CORRECTION and piece.token_id == check.token_id:
+        return (
+            f"the same token as the rejected draft: {_refused(view)}; the verifier's own "
+            "token there is this one, so the text is unchanged and the round ends here"
+        )
+    if piece.kind is PieceKind.REJECTED and piece.replaced_by == check.token_id:
+        return (
+            f"the verifier's top-1 itself, yet {_refused(view)}; its correction is this same "
+            "token, appended again (the text is unchanged, the round ends here)"
+        )
+    return ""
+
+
+def _refused(view: CheckView) -> str:
+    """Which of the active policy's gates refused the draft, e.g. "soft-guarded failed it on
+    p≥0.1 ✗"."""
+    check, config = view.check, view.config
+    policy = POLICIES.get(check.policy)
+    if policy is None:
+        return f"{check.policy} refused it"
+    failed = [gate.rule(config) + " ✗" for gate in policy.gates if not check.gates.get(gate.key)]
+    if not failed:
+        return f"{policy.label} refused it"
+    return f"{policy.label} failed it on {', '.join(failed)}"
 
 
 def _correction_p(piece: Piece, view: CheckView) -> Text:

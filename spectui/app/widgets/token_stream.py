@@ -10,7 +10,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from spectui.app.format import PIECE_STYLES, ROUND_MARK_STYLE, ROUND_STYLE, SELECTED_STYLE, flowing
+from spectui.app.format import (
+    PIECE_STYLES,
+    ROUND_MARK_STYLE,
+    ROUND_STYLE,
+    SELECTED_STYLE,
+    TEXT_MARKS,
+    flowing,
+)
 from spectui.app.state import DecodeView, Piece
 from spectui.app.widgets.panel import Panel
 
@@ -47,10 +54,12 @@ class TokenStream(VerticalScroll, can_focus=False):
         pieces: list[Piece],
         selected: int | None,
         marked_round: int | None = None,
+        marks: bool = False,
     ) -> None:
         """Render the decode, highlighting piece number `selected` (None: follow the end).
 
-        The tokens of round `marked_round` (one stepped back to) sit between ⟦ and ⟧.
+        The tokens of round `marked_round` (one stepped back to) sit between ⟦ and ⟧; with
+        `marks`, each token's kind is also written around it (`format.TEXT_MARKS`).
         """
         text = Text(view.prompt, style="")
         marking = False
@@ -66,7 +75,8 @@ class TokenStream(VerticalScroll, can_focus=False):
                     style += Style(meta=_SELECTED_META)
             if index == selected:
                 style += Style.parse(SELECTED_STYLE) + Style(meta=_SELECTED_META)
-            text.append(flowing(piece.text), style=style)
+            opening, closing = TEXT_MARKS.get(piece.kind, ("", "")) if marks else ("", "")
+            text.append(opening + flowing(piece.text) + closing, style=style)
         if marking:
             text.append("⟧", style=ROUND_MARK_STYLE)
         if not pieces and view.round is None:

@@ -7,7 +7,7 @@ sweep's view needs neither torch nor the models.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spectui.engine.stats import StatsSnapshot, expected_tokens_per_round
 
@@ -43,16 +43,43 @@ class CostModel:
         return expected_tokens_per_round(alpha, self.k) / self.round_cost
 
 
+def cost_at(costs: Mapping[int, CostModel], k: int) -> tuple[CostModel, bool]:
+    """The cost model at span `k`, and whether it was derived rather than timed at `k`.
+
+    A span never timed (a last round cut short by max_new_tokens, say) takes the nearest
+    timed span K's per-token costs (`timed_span_for`): the same drafter and verifier steps,
+    so the same c, and the verifier's block linear in the tokens it feeds beyond the one a
+    plain step feeds, r_k = 1 + (r_K − 1)·k/K.
+    """
+    if k in costs:
+        return costs[k], False
+    base = costs[timed_span_for(costs, k)]
+    per_token = (base.verifier_block - base.verifier_step) / base.k
+    return replace(base, k=k, verifier_block=base.verifier_step + per_token * k), True
+
+
+def timed_span_for(costs: Mapping[int, CostModel], k: int) -> int:
+    """The timed span `k`'s costs come from: `k` itself, else the nearest (a tie: the larger)."""
+    return min(costs, key=lambda timed: (abs(timed - k), -timed))
+
+
+def derived_spans(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> tuple[int, ...]:
+    """The spans the rounds used whose cost `cost_at` derives (none was timed at them)."""
+    if not costs:
+        return ()
+    return tuple(sorted({shape.k for shape in stats.round_shapes} - set(costs)))
+
+
 def predicted_speedup(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> float | None:
     """The cost model's speedup for the rounds run: expected τ / mean (k·c + r_k).
 
     Each round costs k·c + r_k verifier steps at its own k, so rounds run at several spans
-    average their costs as `expected_tokens_per_round` averages their expectations. None
-    before a round, or when a span the rounds used has no measured cost.
+    average their costs as `expected_tokens_per_round` averages their expectations; a span
+    never timed has its cost derived (`cost_at`). None before a round, or with no cost model.
     """
-    if stats.rounds == 0 or any(count.k not in costs for count in stats.round_shapes):
+    if stats.rounds == 0 or not costs:
         return None
-    cost = sum(count.rounds * costs[count.k].round_cost for count in stats.round_shapes)
+    cost = sum(count.rounds * cost_at(costs, count.k)[0].round_cost for count in stats.round_shapes)
     return stats.expected_tokens_per_round / (cost / stats.rounds)
 
 

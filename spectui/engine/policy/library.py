@@ -45,6 +45,8 @@ def verifier_sample(scored: Scored, position: int, generator: torch.Generator) -
     return scored.sample(position, generator)
 
 
+Q_COLUMN = Column("q", 4, "prob", lambda check: check.q)
+P_COLUMN = Column("p", 4, "prob", lambda check: check.p)
 RANK_COLUMN = Column("rank", 4, "count", lambda check: check.rank)
 TOP1_COLUMN = Column("top-1", 6, "token", lambda check: check.top1_id)
 P_TOP1_COLUMN = Column("p₁", 4, "prob", lambda check: check.p_top1)
@@ -52,9 +54,11 @@ MARGIN_COLUMN = Column("Δ", 4, "prob", lambda check: check.margin)
 DEFAULT_COLUMNS = (RANK_COLUMN, TOP1_COLUMN, P_TOP1_COLUMN, MARGIN_COLUMN)
 
 SOFT_GATES = (
+    # Symbols apart from the columns' headers: the gate on p is t (its threshold), the gate on
+    # the margin Δ is m, so a header never names a value and a gate alike.
     Gate(
         "p_thresh",
-        "p",
+        "t",
         lambda config: f"p≥{config.p_thresh:g}",
         lambda judged: judged.measures.p >= judged.config.p_thresh,
     ),
@@ -66,7 +70,7 @@ SOFT_GATES = (
     ),
     Gate(
         "margin",
-        "Δ",
+        "m",
         lambda config: f"Δ≤{config.margin_gate:g}",
         lambda judged: judged.measures.p_top1 - judged.measures.p <= judged.config.margin_gate,
     ),
@@ -104,14 +108,16 @@ GREEDY_EXACT = Policy(
     correction=verifier_argmax,
     next_token=verifier_argmax,
     columns=DEFAULT_COLUMNS,
+    rule=lambda config: "greedy ✓ iff token = top-1",
+    reads=(TOP1_COLUMN,),
 )
 
 SOFT_GUARDED = Policy(
     name="soft",
     label="soft-guarded",
     short="soft",
-    summary="accept iff every gate passes: p ≥ p_thresh (p), rank ≤ top-k (k), "
-    "p₁ − p ≤ margin (Δ), fewer than max_accept accepted this round (n)",
+    summary="accept iff every gate passes: p ≥ p_thresh (gate t), rank ≤ top-k (k), "
+    "Δ = p₁ − p ≤ margin (m), fewer than max_accept accepted this round (n)",
     parameters=("p_thresh", "topk_gate", "margin_gate", "max_accept"),
     gates=SOFT_GATES,
     accept=every_gate_of(SOFT_GATES),
@@ -121,6 +127,7 @@ SOFT_GUARDED = Policy(
     rule=warped_note,
     accept_cap=lambda config: config.max_accept,
     keeps_top=lambda config: config.topk_gate,
+    reads=(P_COLUMN, RANK_COLUMN, MARGIN_COLUMN),
 )
 
 
@@ -169,6 +176,9 @@ def _separating_digits(a: float, b: float) -> int:
     return digits
 
 
+RATIO_COLUMN = Column("p/q", 4, "prob", lambda check: check.chance.accept_probability)
+UNIFORM_COLUMN = Column("u", 4, "prob", lambda check: check.chance.uniform)
+
 SPECULATIVE_SAMPLING = Policy(
     name="sample",
     label="speculative-sampling",
@@ -182,12 +192,8 @@ SPECULATIVE_SAMPLING = Policy(
     next_token=verifier_sample,
     # Its acceptance probability min(1, p/q) and the uniform draw u take the place of rank and
     # p₁ (both still in the token detail panel), in the same width.
-    columns=(
-        Column("p/q", 4, "prob", lambda check: check.chance.accept_probability),
-        Column("u", 4, "prob", lambda check: check.chance.uniform),
-        TOP1_COLUMN,
-        MARGIN_COLUMN,
-    ),
+    columns=(RATIO_COLUMN, UNIFORM_COLUMN, TOP1_COLUMN, MARGIN_COLUMN),
+    reads=(Q_COLUMN, P_COLUMN, RATIO_COLUMN, UNIFORM_COLUMN),
     rule=_sampling_rule,
     explain=_sampling_coin,
     tested_q=sampling_q,
@@ -238,6 +244,7 @@ RELAXED = Policy(
     columns=DEFAULT_COLUMNS,
     rule=warped_note,
     keeps_top=lambda config: config.relaxed_topk,
+    reads=(P_COLUMN, RANK_COLUMN, P_TOP1_COLUMN),
 )
 
 
@@ -306,4 +313,5 @@ TYPICAL = Policy(
     columns=(ENTROPY_COLUMN, RANK_COLUMN, TOP1_COLUMN, P_TOP1_COLUMN),
     rule=_typical_rule,
     explain=_typical_test,
+    reads=(P_COLUMN, ENTROPY_COLUMN),
 )

@@ -120,6 +120,9 @@ class Policy:
     # Settings it declares itself, beyond DecodeConfig's fields: read as config.<name>, and
     # offered by the CLI, the settings form and sweeps, and kept in traces, as a field is.
     knobs: tuple[OwnKnob, ...] = ()
+    # The gate-panel columns its test reads (q and p included): on a narrow screen they stay
+    # with its gates and its verdict, and what it does not read gives way first.
+    reads: tuple[Column, ...] = ()
 
     @property
     def settings(self) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ from spectui.engine.policy.names import (
     policy_label,
     policy_names,
 )
-from spectui.engine.policy.records import Chance, Gate, GateCheck, Judged, Policy
+from spectui.engine.policy.records import Chance, Column, Gate, GateCheck, Judged, Policy
 from spectui.engine.seams import DraftMeasures
 
 if TYPE_CHECKING:
@@ -43,8 +43,10 @@ __all__ = [
     "N_ALTERNATIVES",
     "POLICIES",
     "SEED_REPORT",
+    "Shown",
     "all_gates",
     "gate_check",
+    "give_way",
     "next_policy",
     "policy_label",
     "policy_named",
@@ -100,6 +102,20 @@ def next_policy(name: str) -> str:
     """The policy after `name` in registration order (what `t` cycles to)."""
     names = policy_names()
     return names[(names.index(name) + 1) % len(names)]
+
+
+Shown = Column | Gate | str  # a column of a gate table: a measure, a gate, or a policy's verdict
+
+
+def give_way(policy: Policy, columns: Sequence[Column], verdicts: Sequence[str]) -> list[Shown]:
+    """What a gate table too narrow for everything drops, first to last, for a round under
+    `policy`: the other policies' gates, then their verdicts (the last registered first),
+    then the `columns` its test does not read (right to left). Its own gates, the columns it
+    reads and its verdict are not in the list: they never give way."""
+    others = [gate for gate in reversed(all_gates()) if gate not in policy.gates]
+    verdicts_out = [name for name in reversed(verdicts) if name != policy.name]
+    unread = [column for column in reversed(columns) if column not in policy.reads]
+    return [*others, *verdicts_out, *unread]
 
 
 def tokens_kept(config: DecodeConfig) -> int:

@@ -181,6 +181,10 @@ def parse_sweep(lines: Iterable[str], source: str) -> Sweep:
     for number, record in _records(lines, source):
         kind = record.get("kind")
         if header is None:
+            if record.get("format") == "spectui-trace":
+                raise SweepError(
+                    f"{source} is a trace, not a sweep: open it with `spectui replay {source}`"
+                )
             if kind != "sweep" or record.get("format") != SWEEP_FORMAT:
                 raise SweepError(f"{source} is not a spectui sweep file (line 1 is no header)")
             header = _read(SweepHeader, record, source, number)

@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from spectui.engine.models.loading import ModelPair
 
 TRACE_FORMAT = "spectui-trace"
-TRACE_VERSION = 2  # 2: stats hold counts only (judged, per position, round shapes)
-READABLE_VERSIONS = (1, TRACE_VERSION)
+# 2: stats hold counts only (judged, per position, round shapes); 3: rounds numbered from 1,
+# as the app, the gate tables and `spectui run --json` number them.
+TRACE_VERSION = 3
+READABLE_VERSIONS = (1, 2, TRACE_VERSION)
 
 
 class TraceError(SpectuiError):

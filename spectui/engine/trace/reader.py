@@ -69,7 +69,8 @@ def read_trace(path: str | Path) -> Trace:
             f'"{TRACE_FORMAT}" header)'
         )
     first, *body = lines
-    header, texts = _read_header(first)
+    header, texts, version = _read_header(first)
+    first_number = 1 if version >= 3 else 0  # version 3 numbers rounds from 1, as on screen
     rounds: list[RoundFinished] = []
     appended_texts: list[str] = []
     done: DecodeFinished | None = None
@@ -79,7 +80,8 @@ def read_trace(path: str | Path) -> Trace:
             line.fail("a record follows the 'done' record; expected the end of the file")
         kind = line.data.get("event")
         if kind == "round":
-            rounds.append(_read_round(line, header, len(rounds), texts, recount))
+            number = len(rounds) + first_number
+            rounds.append(_read_round(line, header, number, first_number, texts, recount))
             appended_texts.extend(_read_appended_texts(line, rounds[-1]))
         elif kind == "done":
             done = _read_done(line, header, rounds, texts, recount)
@@ -127,7 +129,7 @@ def _parse(where: str, chunk: bytes, last: bool) -> dict[str, Any]:
     return data
 
 
-def _read_header(line: Line) -> tuple[TraceHeader, dict[int, str]]:
+def _read_header(line: Line) -> tuple[TraceHeader, dict[int, str], int]:
     if line.data.get("format") != TRACE_FORMAT:
         line.fail(
             f'not a spectui trace: expected a header with "format": "{TRACE_FORMAT}" on the '
@@ -156,7 +158,7 @@ def _read_header(line: Line) -> tuple[TraceHeader, dict[int, str]]:
         spectui=line.read(str, "spectui"),
         created=line.read(str, "created"),
     )
-    return header, texts
+    return header, texts, version
 
 
 def _read_config(line: Line) -> DecodeConfig:
@@ -220,13 +222,15 @@ def _read_settings(line: Line, header: TraceHeader) -> DecodeConfig:
 def _read_round(
     line: Line,
     header: TraceHeader,
-    expected_index: int,
+    expected_number: int,
+    first_number: int,
     texts: dict[int, str],
     recount: StatsTally,
 ) -> RoundFinished:
-    index = line.read(int, "round")
-    if index != expected_index:
-        line.fail(f"round {index} is out of order; expected round {expected_index}")
+    number = line.read(int, "round")
+    if number != expected_number:
+        line.fail(f"round {number} is out of order; expected round {expected_number}")
+    index = number - first_number
     config = _read_settings(line, header)
     draft_ids, q = line.read(tuple[int, ...], "draft_ids"), line.read(tuple[float, ...], "q")
     if len(q) != len(draft_ids):

@@ -31,7 +31,7 @@ def round_record(event: RoundFinished) -> dict[str, Any]:
     settings = event.config.tunables()
     return {
         "event": "round",
-        "round": event.round_index,
+        "round": event.round_index + 1,  # numbered from 1, as on screen
         "policy": settings.pop("policy"),
         "settings": settings,
         "draft_ids": list(event.draft_ids),
