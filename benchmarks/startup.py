@@ -62,8 +62,10 @@ def main() -> int:
             os.environ["SPECTUI_CACHE"] = cache
             first, ready = app_seconds(argv)
             os.environ.pop("SPECTUI_CACHE")
-        print(f"first start (empty cache: GGUF converted): first frame {first:.2f} s, "
-              f"ready {ready:.1f} s")
+        print(
+            f"first start (empty cache: GGUF converted): first frame {first:.2f} s, "
+            f"ready {ready:.1f} s"
+        )
     app_seconds(argv)  # the cache filled, the page cache warm: what every later start sees
     floors, firsts, readies = [], [], []
     for _ in range(args.runs):
@@ -73,8 +75,10 @@ def main() -> int:
         readies.append(ready)
     floor, ready = statistics.median(floors), statistics.median(readies)
     print(f"import floor   median {floor:.2f} s  (runs: {', '.join(f'{v:.2f}' for v in floors)})")
-    print(f"first frame    median {statistics.median(firsts):.2f} s  "
-          f"(runs: {', '.join(f'{v:.2f}' for v in firsts)})")
+    print(
+        f"first frame    median {statistics.median(firsts):.2f} s  "
+        f"(runs: {', '.join(f'{v:.2f}' for v in firsts)})"
+    )
     print(f"ready          median {ready:.2f} s  (runs: {', '.join(f'{v:.2f}' for v in readies)})")
     print(f"ready − floor  {ready - floor:.2f} s")
     return 0
