@@ -33,14 +33,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-EVALUATION_PROMPTS = {
-    "Once upon a time,",
-    "The capital of France is",
-    "She walked into the",
-    "It is important to",
-    "This is a simple",
-    "In the beginning,",
-}
+from spectui.engine.prompts import SEED_PROMPTS
+
+EVALUATION_PROMPTS = set(SEED_PROMPTS)
 TOP_K = 32
 CHAT_TASKS = (
     "Explain this in simple words: {}",

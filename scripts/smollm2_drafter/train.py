@@ -34,16 +34,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-from spectui.engine.models.draft_vocabulary import write_draft_vocabulary
-
-SEED_PROMPTS = (
-    "Once upon a time,",
-    "The capital of France is",
-    "She walked into the",
-    "It is important to",
-    "This is a simple",
-    "In the beginning,",
-)
+from spectui.engine.models.draft_vocabulary import DraftVocabulary, write_draft_vocabulary
+from spectui.engine.prompts import SEED_PROMPTS
 
 
 def load_rows(data: Path) -> list[tuple[str, dict]]:
@@ -89,10 +81,10 @@ class Mapper:
     """Verifier ids to draft rows (the last row is "other") and back."""
 
     def __init__(self, vocabulary: list[int], full_size: int) -> None:
-        self.vocabulary = torch.tensor(vocabulary)
-        self.other = len(vocabulary)
-        self.to_draft = torch.full((full_size,), self.other, dtype=torch.long)
-        self.to_draft[self.vocabulary] = torch.arange(len(vocabulary))
+        mapping = DraftVocabulary.of(vocabulary, full_size)  # the engine's own mapping
+        self.vocabulary = mapping.verifier_ids
+        self.other = mapping.size
+        self.to_draft = mapping.to_draft
 
     def targets(self, top_ids: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
         """Soft targets over the draft rows + other: [n, V+1]."""
