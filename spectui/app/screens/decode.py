@@ -85,6 +85,8 @@ class DecodeScreen(Screen[None]):
     costs: Exposed[dict[int, CostModel]] = Exposed()
     autosave_error: Exposed[str | None] = Exposed()
     load_failure: Exposed[BaseException | None] = Exposed()
+    phase: Exposed[str] = Exposed()  # loading, ready, finished or error
+    playing: Exposed[bool] = Exposed()  # whether autoplay is on
 
     def __init__(
         self,
@@ -108,16 +110,6 @@ class DecodeScreen(Screen[None]):
         self.sweeping = Sweeping(self.state, drawing, self.start_run)
         self.receiving = Receiving(self.state, drawing, self.browsing, self.saving)
         self._worker: Worker[None] | None = None
-
-    @property
-    def phase(self) -> str:
-        """loading, ready, finished or error."""
-        return self.state.phase
-
-    @property
-    def playing(self) -> bool:
-        """Whether autoplay is on (the step control owns it)."""
-        return self.state.playing
 
     @property
     def selected(self) -> int | None:

@@ -254,7 +254,7 @@ T = TypeVar("T")
 
 
 class Exposed(Generic[T]):
-    """A `DecodeState` field, read (and set) as an attribute of the screen that owns it.
+    """A `DecodeState` attribute, read (and a field set) as one of the screen that owns it.
 
     What the app, the command and the tests read of the decode screen; its parts read the
     state itself."""
