@@ -60,16 +60,16 @@ class LiveSession:
         self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
         self.loader: threading.Thread | None = None  # the thread loading the pair, if one did
 
-    def open(
-        self, post: Post, run: int, config: DecodeConfig, prompt: str, pair: ModelPair | None
-    ) -> EventSource:
-        """Start the decode on `pair`, loaded first if None (worker thread).
+    def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
+        """Load the pair (posting progress), then start the decode on it (worker thread).
 
-        A loaded pair reaches the screen only in the `ModelsReady` message `load` posts; the
-        screen hands it to the next run's worker, so nothing here is shared between threads.
+        The loaded pair reaches the screen only in the `ModelsReady` message `load` posts; the
+        screen hands it to the next run's worker (`start`): nothing here is kept between runs.
         """
-        if pair is None:
-            pair = self._load_quittably(post, run, config)
+        return self.start(self._load_quittably(post, run, config), config, prompt)
+
+    def start(self, pair: ModelPair, config: DecodeConfig, prompt: str) -> EventSource:
+        """Start the decode of `prompt` on the loaded `pair` (worker thread)."""
         chat = self.chat or (ChatTurns() if prompt in self.chat_prompts else None)
         if chat is None:
             return LiveSource(pair, config, prompt)
@@ -148,10 +148,8 @@ class TraceSession:
             log.record(event, source.texts(event), shown)
         return log
 
-    def open(
-        self, post: Post, run: int, config: DecodeConfig, prompt: str, pair: ModelPair | None
-    ) -> EventSource:
-        """The trace from its start (`pair` is always None: a replay has no models)."""
+    def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
+        """The trace from its start."""
         post(messages.ModelsReady(run, None, trace_summary(self.trace), 0.0))
         return TraceSource(self.trace)
 

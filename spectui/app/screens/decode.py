@@ -219,15 +219,19 @@ class DecodeScreen(Screen[None]):
     def drive_engine(self, order: RunOrder) -> None:
         """Iterate the session's source in this thread; everything reaches the UI as messages.
 
-        All it needs is in `order`, taken in the UI thread: it writes nothing the UI reads."""
-        session, post, run = self.state.session, self.post_message, order.run
+        All it needs is in `order`, taken in the UI thread: it reads nothing of the screen's
+        state and writes nothing the UI reads."""
+        post, run = self.post_message, order.run
 
         def open_source() -> EventSource:
+            session = order.session
             if order.resumed is not None:
                 return order.resumed
-            return session.open(post, run, order.config, order.prompt, order.pair)
+            if order.pair is not None and isinstance(session, LiveSession):
+                return session.start(order.pair, order.config, order.prompt)
+            return session.open(post, run, order.config, order.prompt)
 
-        timer = CostTimer(post, run, order.timed_spans) if self.state.timings else None
+        timer = CostTimer(post, run, order.timed_spans) if order.timings else None
         before_round = timer.ensure if timer is not None else None
         drive(post, order.control, run, open_source, order.resume_at, before_round=before_round)
 

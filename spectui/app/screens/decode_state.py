@@ -68,12 +68,14 @@ class RunOrder:
     """What one run's engine worker is handed: all of it taken in the UI thread."""
 
     run: int
+    session: Session  # opens the source (loading the pair first if `pair` is None)
     control: StepControl
     config: DecodeConfig
     prompt: str
     pair: ModelPair | None  # None: the worker loads it (and posts it in ModelsReady)
     resumed: EventSource | None  # a retry: the decode it goes on with, from `resume_at`
     resume_at: int | None
+    timings: bool  # whether to time the cost model
     timed_spans: frozenset[int]  # draft spans whose cost model the screen has
 
 
@@ -192,12 +194,14 @@ class DecodeState:
         resumed = self.source if resume_at is not None else None
         return RunOrder(
             self.run_id,
+            self.session,
             self.control,
             self.config,
             self.prompt,
             self.pair,
             resumed,
             resume_at,
+            self.timings,
             frozenset(self.costs),
         )
 
