@@ -99,7 +99,7 @@ class DecodeState:
     event_log: EventLog | None = None  # the running decode's events (None before it starts)
     decode: DecodeView = field(default_factory=DecodeView)
     busy: bool = False  # the worker is computing for us
-    settled: asyncio.Event = field(default_factory=asyncio.Event)  # set while not busy
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # set when it caught up
     error: str | None = None
     error_mendable: bool = True  # whether ctrl+r or e can get past the error
     # What the reader looks at: a token of pieces() (None: live), an earlier round (b/n).
