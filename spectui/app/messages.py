@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.models.progress import Bar
     from spectui.engine.trace.header import TraceHeader
+    from spectui.engine.trace.source import EventSource
 
 
 class EngineMessage(Message, bubble=False):
@@ -27,6 +28,8 @@ class EngineMessage(Message, bubble=False):
 
     (Textual resets `bubble` in every subclass, so each one repeats `bubble=False`.)
     """
+
+    run: int  # each subclass's first field: the run it belongs to (a stale run's is dropped)
 
 
 @dataclass
@@ -63,10 +66,15 @@ class ModelsReady(EngineMessage, bubble=False):
 
 @dataclass
 class DecodeStarted(EngineMessage, bubble=False):
-    """A decode began: `header` says what (prompt tokenized, nothing generated yet)."""
+    """A decode began: `header` says what (prompt tokenized, nothing generated yet).
+
+    `source` is handed over for a retry: the screen gives it back to the next run's worker,
+    and reads it only once this run's worker has ended (whether a failed round can resume).
+    """
 
     run: int
     header: TraceHeader
+    source: EventSource
 
 
 @dataclass

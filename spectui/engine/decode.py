@@ -94,8 +94,8 @@ class SpeculativeDecoder:
         self.prompt_ids = encode_prompt(pair, prompt)
         self.tokens: list[int] = list(self.prompt_ids)
         self.tally = StatsTally()
+        # The settings the next round uses (a round's own are in its events and checkpoint).
         self._config = config
-        self._pending: DecodeConfig | None = None
         self.drafter = drafter or pair.new_drafter()
         self.verifier = verifier or pair.new_verifier()
         self._sampler = torch.Generator().manual_seed(config.seed)
@@ -108,7 +108,7 @@ class SpeculativeDecoder:
     @property
     def config(self) -> DecodeConfig:
         """The settings the next round will use."""
-        return self._pending or self._config
+        return self._config
 
     @property
     def output_ids(self) -> tuple[int, ...]:
@@ -117,8 +117,8 @@ class SpeculativeDecoder:
 
     def retune(self, **changes: Any) -> DecodeConfig:
         """Change policy or thresholds from the next round on; invalid values raise ConfigError."""
-        self._pending = self.config.retuned(**changes)
-        return self._pending
+        self._config = self._config.retuned(**changes)
+        return self._config
 
     @property
     def checkpoints(self) -> tuple[Checkpoint, ...]:
@@ -163,7 +163,7 @@ class SpeculativeDecoder:
         del self._checkpoints[round_index + 1 :]
         del self.tokens[mark.n_tokens :]
         self.tally = copy.deepcopy(mark.tally)
-        self._config, self._pending = mark.config, None
+        self._config = mark.config
         self._sampler.set_state(mark.sampler_state)
         self._chance.set_state(mark.chance_state)
         self.drafter.roll_back(mark.cached_lengths[0])
@@ -193,7 +193,7 @@ class SpeculativeDecoder:
     # --- one round -------------------------------------------------------------------------
 
     def _round(self, round_index: int) -> Iterator[EngineEvent]:
-        config = self._take_pending()
+        config = self._config  # fixed for the round: a retune during it is the next one's
         policy = policy_named(config.policy)
         self._checkpoint(round_index, config)
         k, bonus_room = self._round_span(config)
@@ -254,11 +254,6 @@ class SpeculativeDecoder:
 
     def _coin(self) -> float:
         return float(torch.rand((), generator=self._chance))
-
-    def _take_pending(self) -> DecodeConfig:
-        if self._pending is not None:
-            self._config, self._pending = self._pending, None
-        return self._config
 
     def _round_span(self, config: DecodeConfig) -> tuple[int, bool]:
         """This round's k, shrunk near max_new_tokens and the context limit; bonus allowed?"""
