@@ -30,7 +30,10 @@ class TreeApp(App[None]):
     """The widget alone, framed as the decode screen frames a panel; space steps the walk."""
 
     CSS_PATH = str(APP_CSS)
-    BINDINGS = [Binding("space", "step", "step", id="step")]
+    BINDINGS = [
+        Binding("space", "step", "step", id="step"),
+        Binding("enter", "finish", "finish", id="finish"),
+    ]
 
     def __init__(self, tree: TreeRecord | None, walked: int | None = None) -> None:
         super().__init__()
@@ -47,6 +50,10 @@ class TreeApp(App[None]):
         """As the decode screen will: one more of the walk's judgements shown."""
         tree = self.query_one(TokenTree)
         tree.walked = 1 if tree.walked is None else tree.walked + 1
+
+    def action_finish(self) -> None:
+        """As the decode screen will: the whole walk shown."""
+        self.query_one(TokenTree).walked = None
 
 
 def rows_of(text: str) -> list[str]:
@@ -156,8 +163,7 @@ async def test_space_walks_the_tree_in_the_rules_order() -> None:
         assert "  2 └─ ✗ ␣the" in text
         assert " … ," in row_of(text, ",")  # the walk has not come to it
         assert widget.border_subtitle == "longest · step 3/9 · path 2 so far"
-        for _ in range(6):
-            await pilot.press("space")
+        await pilot.press("enter")  # the focused tree leaves space and enter to the screen
         assert "path 6" in widget.border_subtitle and "…" not in row_of(widget.text(), "␣king")
 
 
@@ -178,7 +184,7 @@ async def test_arrows_move_into_any_node_and_post_it() -> None:
         assert widget.cursor == ROOT
         await pilot.press("right")  # the root's first child shown: the path's
         assert widget.cursor == 0
-        await pilot.press("enter")  # unfold " a": " day" and the pruned " while" appear
+        await pilot.press("o")  # unfold " a": " day" and the pruned " while" appear
         assert "✗ ␣day" in widget.text() or "↓" in widget.text()
         await pilot.press("down", "down", "down", "down", "down", "down")
         assert widget.cursor == 4 and "▶" not in row_of(widget.text(), "␣day")
@@ -204,7 +210,7 @@ async def test_a_node_under_a_rejected_one_can_be_reached() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         widget = app.query_one(TokenTree)
-        await pilot.press("home", "enter")  # unfold the root: " the", " an", " one"
+        await pilot.press("home", "o")  # unfold the root: " the", " an", " one"
         text = widget.text()
         assert "↓" in text  # past the budget: a window around the cursor
         await pilot.press(*["down"] * 7)
@@ -312,7 +318,7 @@ async def test_show_takes_the_next_round_and_follows_its_walk() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         widget = app.query_one(TokenTree)
-        await pilot.press("home", "enter")
+        await pilot.press("home", "o")
         assert widget.unfolded == [ROOT] and not widget.following
         chain = chain_tree()
         widget.show(chain, TEXTS, " upon", walked=1)

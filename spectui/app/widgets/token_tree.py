@@ -72,9 +72,8 @@ class TokenTree(Widget, can_focus=True):
             "left", "out", "parent", key_display="←", tooltip="Fold, or the parent", id="tree_out"
         ),
         Binding("right", "into", "child", key_display="→", tooltip="Unfold, a child", id="tree_in"),
-        Binding(
-            "enter", "fold", "unfold", tooltip="Show all its children, or fold", id="tree_fold"
-        ),
+        # Not enter: space and enter step and finish the round wherever the focus is.
+        Binding("o", "fold", "unfold", tooltip="Show all its children, or fold", id="tree_fold"),
         Binding("home", "root", "root", show=False, tooltip="To the root", id="tree_root"),
         Binding("end", "follow", "follow", tooltip="Follow the walk again", id="tree_follow"),
     ]
