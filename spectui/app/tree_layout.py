@@ -39,11 +39,12 @@ class Walked:
 
     tree: TreeRecord
     steps: int
+    more: bool = False  # judgements may follow the record's walk (a round still stepping)
 
     @property
     def complete(self) -> bool:
         """Whether every judgement of the walk has been seen."""
-        return self.steps >= len(self.tree.walk)
+        return not self.more and self.steps >= len(self.tree.walk)
 
     def mark(self, node: TreeNodeRecord) -> Mark:
         """The node's mark at this point of the walk."""
@@ -68,10 +69,11 @@ class Walked:
         return self.tree.walk[self.steps - 1] if self.steps > 0 else ROOT
 
 
-def walked(tree: TreeRecord, steps: int | None) -> Walked:
-    """The tree after `steps` judgements (None: the whole walk), clamped to the walk."""
+def walked(tree: TreeRecord, steps: int | None, more: bool = False) -> Walked:
+    """The tree after `steps` judgements (None: its whole walk), clamped to the walk; `more`:
+    the round goes on past the record's walk (a record of the walk so far)."""
     total = len(tree.walk)
-    return Walked(tree, total if steps is None else max(0, min(steps, total)))
+    return Walked(tree, total if steps is None else max(0, min(steps, total)), more)
 
 
 def node_by_id(tree: TreeRecord, node_id: int) -> TreeNodeRecord:

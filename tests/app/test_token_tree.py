@@ -20,6 +20,7 @@ from tree_records import TEXTS, chain_tree, scripted_tree
 import spectui.app
 from spectui.app.messages import TreeNodeSelected
 from spectui.app.tree_layout import ROOT, Mark, Shape, layout, walked
+from spectui.app.tree_round import same_round, tree_so_far
 from spectui.app.widgets.token_tree import PATH_STYLE, TOKEN_STYLES, TokenTree
 from spectui.engine.tree.record import TreeRecord
 
@@ -102,6 +103,33 @@ def test_marks_follow_the_walk() -> None:
     assert early.mark(tree.nodes[3]) is Mark.PENDING and early.mark(tree.nodes[2]) is Mark.PENDING
     assert early.on_path(0) and not early.on_path(3) and early.latest() == 1
     assert walked(tree, 0).latest() == ROOT and walked(tree, 99).steps == len(tree.walk)
+
+
+def so_far(n_checks: int, path: tuple[int, ...]) -> TreeRecord:
+    """The scripted round as a screen stepping it has it: drafted nodes, the first checks."""
+    full = scripted_tree()
+    drafted = full.verified
+    checks = [full.nodes[node_id].check for node_id in full.walk[:n_checks]]
+    return tree_so_far(
+        [node.token_id for node in drafted],
+        [node.q for node in drafted],
+        [node.parent for node in drafted],
+        [check for check in checks if check is not None],
+        path,
+        full.shape,
+        full.rule,
+    )
+
+
+def test_the_walk_so_far_is_the_record_without_its_pruned_nodes_and_later_steps() -> None:
+    full, early = scripted_tree(), so_far(3, (0, 3))
+    assert early.walk == full.walk[:3] and early.path == (0, 3) and not early.pruned
+    for node, drafted in zip(early.nodes, full.verified, strict=True):
+        assert (node.depth, node.path_q) == (drafted.depth, drafted.path_q)
+        assert node.step == (drafted.step if node.node_id in early.walk else None)
+    assert same_round(early, full) and not same_round(early, chain_tree())
+    seen = walked(early, None, more=True)
+    assert not seen.complete and seen.mark(early.nodes[2]) is Mark.PENDING  # not "never judged"
 
 
 # The widget.
@@ -327,3 +355,22 @@ async def test_show_takes_the_next_round_and_follows_its_walk() -> None:
         widget.show(chain, TEXTS, " upon", walked=3)  # the same round, one more step
         await pilot.pause()
         assert widget.cursor == 2 and widget.border_subtitle == "longest · step 3/3 · path 2"
+
+
+async def test_stepping_a_live_round_shows_the_walk_so_far_then_the_record() -> None:
+    """Before RoundFinished brings the record, a screen shows the checks so far."""
+    app = TreeApp(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        widget = app.query_one(TokenTree)
+        widget.show(so_far(3, (0, 3)), TEXTS, " upon", finished=False)
+        await pilot.pause()
+        assert widget.cursor == 3 and widget.border_subtitle.endswith("path 2 so far")
+        assert "·" not in widget.text() and "✂" not in widget.text()
+        await pilot.press("home")
+        widget.show(so_far(4, (0, 3)), TEXTS, " upon", finished=False)
+        await pilot.pause()
+        assert widget.cursor == ROOT and not widget.following  # the reader's place is kept
+        widget.show(scripted_tree(), TEXTS, " upon")  # RoundFinished: the record itself
+        await pilot.pause()
+        assert widget.cursor == ROOT and widget.border_subtitle == "longest · step 9/9 · path 6"
+        assert "✂" in widget.text()

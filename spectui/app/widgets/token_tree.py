@@ -31,6 +31,7 @@ from spectui.app.tree_layout import (
     node_by_id,
 )
 from spectui.app.tree_layout import walked as walked_tree
+from spectui.app.tree_round import same_round
 from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
 
 # A token's style by its mark, each with its own attributes (the colour is never the only sign).
@@ -80,6 +81,8 @@ class TokenTree(Widget, can_focus=True):
 
     record: reactive[TreeRecord | None] = reactive(None, layout=True, bindings=True)
     walked: reactive[int | None] = reactive(None, layout=True)  # steps shown; None: the whole walk
+    # False while the record is the walk so far (`tree_round.tree_so_far`): more may follow.
+    finished: reactive[bool] = reactive(True, layout=True)
     max_rows: reactive[int | None] = reactive(None, layout=True)  # None: a third of the screen
 
     def __init__(
@@ -105,14 +108,25 @@ class TokenTree(Widget, can_focus=True):
         self._follow()
 
     def show(
-        self, tree: TreeRecord | None, texts: TokenTexts, root_text: str, walked: int | None = None
+        self,
+        tree: TreeRecord | None,
+        texts: TokenTexts,
+        root_text: str,
+        walked: int | None = None,
+        finished: bool = True,
     ) -> None:
-        """Show a round's tree (None: a chain round) after `walked` judgements (None: all)."""
+        """Show a round's tree (None: a chain round) after `walked` judgements (None: all);
+        `finished` False: `tree` is the walk so far and more judgements follow."""
         self._texts, self.root_text = texts, root_text
         self.set_reactive(TokenTree.walked, walked)
-        if tree is self.record:
+        self.set_reactive(TokenTree.finished, finished)
+        if tree is not None and same_round(self.record, tree):  # the round further on
+            self.set_reactive(TokenTree.record, tree)  # the cursor and the folds stay
+            if self.cursor not in {ROOT, *(node.node_id for node in tree.nodes)}:
+                self.following = True
             self._follow()
-        self.record = tree
+        else:
+            self.record = tree
         self.refresh(layout=True)
 
     # The cursor and the folds.
@@ -125,6 +139,12 @@ class TokenTree(Widget, can_focus=True):
     def watch_walked(self) -> None:
         self._follow()
 
+    def watch_finished(self) -> None:
+        self._follow()
+
+    def _seen(self, tree: TreeRecord) -> Walked:
+        return walked_tree(tree, self.walked, not self.finished)
+
     def on_mount(self) -> None:
         self._post()
 
@@ -136,7 +156,7 @@ class TokenTree(Widget, can_focus=True):
         """While following, put the cursor on the node the walk judged last; retitle."""
         self._titles()
         if self.following and self.record is not None:
-            self.cursor = walked_tree(self.record, self.walked).latest()
+            self.cursor = self._seen(self.record).latest()
             self._post()
 
     def _titles(self) -> None:
@@ -144,7 +164,7 @@ class TokenTree(Widget, can_focus=True):
         if self.record is None:
             self.border_title, self.border_subtitle = "tree", ""
             return
-        seen = walked_tree(self.record, self.walked)
+        seen = self._seen(self.record)
         accepted = sum(seen.on_path(node_id) for node_id in self.record.path)
         self.border_title = f"tree · {self.record.shape}"
         so_far = "" if seen.complete else " so far"
@@ -155,7 +175,7 @@ class TokenTree(Widget, can_focus=True):
         """Every row of the laid-out tree, top to bottom (the screen shows a window of them)."""
         if self.record is None:
             return []
-        seen = walked_tree(self.record, self.walked)
+        seen = self._seen(self.record)
         return layout(seen, self.budget() - 1, [self.cursor], self.unfolded)
 
     def budget(self) -> int:
@@ -246,7 +266,7 @@ class TokenTree(Widget, can_focus=True):
         tree = self.record
         if tree is None:
             return Text("No token tree: this round drafted a chain.", style="dim")
-        seen = walked_tree(tree, self.walked)
+        seen = self._seen(tree)
         width = WIDE_TOKEN if self.size.width >= 120 else NARROW_TOKEN
         rows = self.rows()
         room = max(1, self.budget() - 1)
