@@ -364,7 +364,7 @@ async def test_stepping_a_live_round_shows_the_walk_so_far_then_the_record() -> 
         widget = app.query_one(TokenTree)
         widget.show(so_far(3, (0, 3)), TEXTS, " upon", finished=False)
         await pilot.pause()
-        assert widget.cursor == 3 and widget.border_subtitle == "longest · step 3/9 · path 2 so far"
+        assert widget.cursor == 3 and widget.border_subtitle == "longest · step 3 · path 2 so far"
         assert "·" not in widget.text() and "✂" not in widget.text()
         await pilot.press("home")
         widget.show(so_far(4, (0, 3)), TEXTS, " upon", finished=False)

@@ -168,7 +168,7 @@ class TokenTree(Widget, can_focus=True):
         accepted = sum(seen.on_path(node_id) for node_id in self.record.path)
         self.border_title = f"tree · {self.record.shape}"
         so_far = "" if seen.complete else " so far"
-        walk = f"step {seen.steps}/{len(self.record.walk)}"
+        walk = f"step {seen.steps}" + ("" if seen.more else f"/{len(self.record.walk)}")
         self.border_subtitle = f"{self.record.rule} · {walk} · path {accepted}{so_far}"
 
     def rows(self) -> list[Row]:
