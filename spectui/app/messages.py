@@ -4,6 +4,8 @@ An engine event travels inside its message as it is (never as copied fields), wi
 of the token ids it names: those are decoded in the worker, so the UI thread never touches
 the tokenizer or torch. Every message carries the `run` it belongs to, so a restarted decode
 ignores a stale worker's stragglers.
+
+The widgets' own messages to their screen (a token tree's selection) come last.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
 
 if TYPE_CHECKING:
     from spectui.engine.compare import PolicyComparison
@@ -133,3 +137,17 @@ class EngineWaiting(EngineMessage, bubble=False):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, EngineWaiting)
+
+
+@dataclass
+class TreeNodeSelected(Message):
+    """The token tree's cursor came to a node: its gate row and top-k bars are the ones to show."""
+
+    tree: TreeRecord
+    node_id: int  # -1: the root (the last committed token, which has no check)
+    following: bool  # moved there by the walk (stepping), not by a key
+
+    @property
+    def node(self) -> TreeNodeRecord | None:
+        """The selected node's record (None for the root)."""
+        return next((node for node in self.tree.nodes if node.node_id == self.node_id), None)
