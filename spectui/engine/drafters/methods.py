@@ -43,8 +43,8 @@ class EarlyExit:
 
     @property
     def label(self) -> str:
-        """How the drafter is named on screen and in reports (the layer count added at load)."""
-        return f"early exit ({self.layers} layers of the verifier)"
+        """How the drafter is named before the verifier is known (`load_pair` adds its depth)."""
+        return f"early exit ({self.layers} of the verifier's layers)"
 
 
 DraftMethod = NgramLookup | EarlyExit

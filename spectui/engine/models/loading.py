@@ -219,7 +219,7 @@ def load_pair(
     check_vocabularies(local, tokenizer, models["drafter"], models["verifier"], vocabulary)
     drafter_id = _model_id(config.drafter, endpoints["drafter"])
     if method is not None:
-        drafter_id = _method_id(method, models["verifier"])
+        drafter_id = method_label(method, models["verifier"])
     return ModelPair(
         tokenizer=tokenizer,
         drafter=models["drafter"],
@@ -279,7 +279,7 @@ def tokenizer_source(config: DecodeConfig) -> tuple[str, str]:
     return config.drafter, "drafter"
 
 
-def _method_id(method: DraftMethod, verifier: PreTrainedModel | None) -> str:
+def method_label(method: DraftMethod, verifier: PreTrainedModel | None) -> str:
     """The drafter's name on screen: the method, and for early exit the verifier's depth.
 
     Refuses early exit here, when the pair loads, where the verifier cannot run it.
