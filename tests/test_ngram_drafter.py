@@ -288,3 +288,34 @@ def test_a_drafting_method_keeps_the_default_pairs_verifier(
     assert (config.drafter, config.verifier) == ("ngram", "gpt2-medium")
     config = config_from_args(build_parser().parse_args(["run", "--drafter", "./ngram"]))
     assert config.verifier != "gpt2-medium"  # a directory is a model: no pair fills in
+
+
+def test_sweep_takes_the_ngram_drafter(tiny_pair: Any, capsys: Any) -> None:
+    """A sweep decodes with it (no drafter model: no cost model, no predicted speedup)."""
+    from spectui.cli import main
+
+    argv = ["sweep", "--drafter", "ngram", "--verifier", tiny_pair.verifier, "--json"]
+    argv += ["--max-new-tokens", "12", "--policies", "greedy,soft", "--cost-seconds", "0"]
+    argv += ["--prompt", PROMPTS[1], "--prompt", PROMPTS[2]]
+    assert main(argv) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert records[0]["kind"] == "sweep" and records[0]["config"]["drafter"] == "ngram"
+    assert "cost" not in [record["kind"] for record in records]
+    rows = {record["label"]: record for record in records if record["kind"] == "row"}
+    assert set(rows) == {"greedy", "soft"}
+    assert rows["greedy"]["figures"]["equal_share"] == 1.0  # greedy-exact: the verifier's text
+    assert rows["greedy"]["figures"]["predicted_speedup"] is None
+
+
+def test_a_trace_with_rounds_of_no_drafts_reads_back(tiny_pair: Any, tmp_path: Any) -> None:
+    from spectui.cli import main
+    from spectui.engine.trace.reader import read_trace
+
+    path = tmp_path / "ngram.jsonl"
+    argv = ["run", "--drafter", "ngram", "--verifier", tiny_pair.verifier, "--policy", "greedy"]
+    assert main([*argv, "--prompt", "It is", "--max-new-tokens", "12", "--trace", str(path)]) == 0
+    trace = read_trace(path)
+    assert trace.header.config.drafter == "ngram"
+    rounds = [event for event in trace.events() if isinstance(event, RoundFinished)]
+    assert rounds and not rounds[0].draft_ids and rounds[0].origins == (TokenOrigin.BONUS,)
+    assert sum(len(r.appended_ids) for r in rounds) == 12
