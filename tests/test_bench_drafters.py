@@ -50,6 +50,7 @@ def test_the_report_has_the_side_by_side_table(result: dict[str, Any]) -> None:
     console.print(render(result))
     text = console.export_text()
     assert "Drafting methods (greedy-exact, k=5, same verifier)" in text
+    assert "chain: drafter " in text  # the drafter model's directory name, not its path
     assert "n-gram lookup (n 3→1)" in text and "early exit (1/2 layers of the verifier)" in text
 
 

@@ -151,7 +151,7 @@ def _drafting_table(result: dict[str, Any]) -> Table | Text:
     table.add_column("= plain", justify="center")
     for row in rows:
         table.add_row(
-            "chain: " + result["settings"]["drafter"]
+            "chain: " + result["settings"]["drafter"].rstrip("/").rsplit("/", 1)[-1]
             if row["method"] == "engine_greedy"
             else row["label"].removeprefix("engine greedy, "),
             _num(row["tokens_per_round"], 2),
