@@ -16,6 +16,7 @@ def render(result: dict[str, Any]) -> Group:
         _headline(result),
         _speed_table(result),
         _work_table(result),
+        _drafting_table(result),
         _cost_table(result),
         _oracle_table(result),
         _category_table(result),
@@ -130,6 +131,40 @@ def _work_table(result: dict[str, Any]) -> Table:
         "(drafts after a round's first rejection are never judged); τ: tokens appended per "
         "round (the verifier's own token included); vLLM len: vLLM's mean acceptance length, "
         "1 + accepted / rounds"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _drafting_table(result: dict[str, Any]) -> Table | Text:
+    """The drafting methods side by side: the drafter model's chain, n-gram, early exit."""
+    rows = result.get("drafting", [])
+    if len(rows) < 2:
+        return Text("")
+    table = Table(
+        title=f"Drafting methods (greedy-exact, k={result['settings']['k']}, same verifier)",
+        title_justify="left",
+    )
+    table.add_column("drafter")
+    for name in ("τ /round", "α", "acc/draft", "tokens/s", "× plain", "× chain"):
+        table.add_column(name, justify="right")
+    table.add_column("= plain", justify="center")
+    for row in rows:
+        table.add_row(
+            "chain: " + result["settings"]["drafter"].rstrip("/").rsplit("/", 1)[-1]
+            if row["method"] == "engine_greedy"
+            else row["label"].removeprefix("engine greedy, "),
+            _num(row["tokens_per_round"], 2),
+            _num(row["alpha"], 2),
+            _num(row["draft_acceptance_rate"], 2),
+            _spread(row["tokens_per_second"], 1),
+            _spread(row["ratio_vs_plain"], 2, "×"),
+            _spread(row["ratio_vs_chain"], 2, "×"),
+            _yes_no(row["identical_to_plain"]),
+        )
+    table.caption = (
+        "× chain: tokens/s over the drafter model's (engine greedy), paired per repeat; "
+        "n-gram lookup drafts nothing where the context has no match (τ counts those rounds)"
     )
     table.caption_justify = "left"
     return table

@@ -30,6 +30,9 @@ class Method:
     decode: Callable[[tuple[int, ...]], Decoded]
     n_prompts: int | None = None  # run on the first n prompts only (None: all)
     n_repeats: int | None = None  # run in the first n repeats only (None: all)
+    # Whether it drafts with the pair's drafter model (whose forwards are counted); n-gram
+    # lookup has no model and early exit runs the verifier's layers in a view of their own.
+    drafter_model: bool = True
 
 
 @dataclass(frozen=True)

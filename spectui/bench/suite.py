@@ -32,7 +32,8 @@ from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
 from spectui.engine.cost.sampler import CostModel, CostSampler, alpha_estimate
 from spectui.engine.decode import SpeculativeDecoder, encode_prompt
-from spectui.engine.models.loading import ModelPair
+from spectui.engine.drafters.methods import draft_method
+from spectui.engine.models.loading import ModelPair, method_label
 from spectui.engine.models.progress import BarSink
 from spectui.engine.policy.library import GREEDY_EXACT, SOFT_GUARDED
 from spectui.engine.stats import expected_tokens_per_round
@@ -54,6 +55,9 @@ class BenchSettings:
     seed_repeats: int | None  # ... in this many repeats (None: all)
     cost_budget_seconds: float  # seconds spent timing the cost model's steps, over all repeats
     categories: tuple[str | None, ...] = ()  # each prompt's category from its prompts file
+    # Drafting methods timed beside the pair's drafter model at the same k, greedy-exact, as
+    # --drafter names them: "ngram", "early-exit:N" (see `drafting_methods`).
+    drafters: tuple[str, ...] = ()
 
     @property
     def k(self) -> int:
@@ -109,6 +113,7 @@ def run_bench(
         "oracle": [_oracle_row(alpha, summaries, timings, cost) for alpha in settings.alphas],
         "per_category": per_category(settings.categories, timings),
     }
+    result["drafting"] = [_drafting_row(key, summaries, timings) for key in drafting_keys(result)]
     result["machine"]["load_average_after"] = _load_average()
     result["elapsed_seconds"] = time.perf_counter() - started
     return result
@@ -145,6 +150,7 @@ def _methods(
         Method("engine_greedy", "engine greedy", partial(engine, greedy)),
         Method("engine_soft", "engine soft", partial(engine, soft)),
     ]
+    methods += drafting_methods(pair, settings, greedy)
     if settings.seed_prompts > 0:
         methods.append(
             Method(
@@ -160,6 +166,33 @@ def _methods(
         for alpha in settings.alphas
     ]
     return methods
+
+
+def drafting_methods(
+    pair: ModelPair, settings: BenchSettings, greedy: DecodeConfig
+) -> list[Method]:
+    """The engine drafting otherwise, one row per method of `settings.drafters`: the same
+    verifier, k and greedy-exact policy as `engine_greedy` (the chain of the drafter model)."""
+    rows = []
+    for name in settings.drafters:
+        config = replace(greedy, drafter=name)
+        method = draft_method(config)
+        assert method is not None, name  # the command checked each name
+        label = method_label(method, pair.local("verifier"))  # refuses an N out of range
+        drafted = replace(pair, draft_method=method, drafter_id=label)
+        decode = partial(_engine_on, drafted, config)
+        key = "engine_greedy_" + name.replace("-", "_").replace(":", "_")
+        rows.append(Method(key, f"engine greedy, {label}", decode, drafter_model=False))
+    return rows
+
+
+def _engine_on(pair: ModelPair, config: DecodeConfig, prompt_ids: tuple[int, ...]) -> Decoded:
+    return engine_decode(SpeculativeDecoder(pair, config, prompt_ids))
+
+
+def drafting_keys(result: dict[str, Any]) -> list[str]:
+    """The methods-table keys of the chain (`engine_greedy`) and every other drafting method."""
+    return ["engine_greedy"] + [k for k in result["methods"] if k.startswith("engine_greedy_")]
 
 
 def oracle_key(alpha: float) -> str:
@@ -191,7 +224,9 @@ def _summary(method: Method, timings: Timings, new_tokens: int) -> dict[str, Any
             (sum(run.verifier_forwards for run in runs) - prefills) / rounds if rounds else None
         ),
         "drafter_forwards_per_round": (
-            (sum(run.drafter_forwards for run in runs) - prefills) / rounds if rounds else None
+            (sum(run.drafter_forwards for run in runs) - prefills) / rounds
+            if rounds and method.drafter_model
+            else None
         ),
         "tokens_per_round": tokens / rounds if rounds else None,
         "mean_acceptance_length": 1 + accepted / rounds if rounds else None,
@@ -237,6 +272,24 @@ def _oracle_row(
         **_against_model(key, summaries, timings, cost),
         "tokens_per_second": summary["tokens_per_second"],
         "engine_overhead_share": summary["engine_overhead_share"],
+        "identical_to_plain": summary["identical_to_plain"],
+    }
+
+
+def _drafting_row(
+    key: str, summaries: dict[str, dict[str, Any]], timings: Timings
+) -> dict[str, Any]:
+    """One drafting method beside the chain: τ, α, speed, and its speed over the chain's."""
+    summary = summaries[key]
+    return {
+        "method": key,
+        "label": summary["label"],
+        "tokens_per_round": summary["tokens_per_round"],
+        "alpha": summary["alpha"],
+        "draft_acceptance_rate": summary["draft_acceptance_rate"],
+        "tokens_per_second": summary["tokens_per_second"],
+        "ratio_vs_plain": summary["ratio_vs_plain"],
+        "ratio_vs_chain": _spread(timings.ratio(key, "engine_greedy")),
         "identical_to_plain": summary["identical_to_plain"],
     }
 
@@ -332,6 +385,7 @@ def _settings_dict(
             "max_accept": config.max_accept,
         },
         "seed": config.seed,
+        "drafters": list(settings.drafters),
     }
 
 

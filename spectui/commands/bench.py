@@ -17,6 +17,8 @@ from spectui.bench.synthetic_pairs import SYNTHETIC_PAIRS
 from spectui.commands.options import add_config_options, api_key_from_args, config_from_args
 from spectui.commands.progress import CommandProgress
 from spectui.commands.prompt_options import prompt_set_from_args
+from spectui.engine.config import ConfigError
+from spectui.engine.drafters.methods import drafter_problem, is_draft_method
 
 SUMMARY = "benchmark the engine against plain and HF decoding"
 
@@ -34,6 +36,7 @@ class Preset:
 QUICK = Preset(new_tokens=32, repeats=2, prompts=2, cost_budget=1.0)
 FULL = Preset(new_tokens=128, repeats=5, prompts=None, cost_budget=10.0)
 DEFAULT_ALPHAS = (0.0, 0.5, 0.7, 0.9, 1.0)
+DEFAULT_DRAFTERS = ("ngram",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="A,B,...",
         help="oracle-drafter acceptances to sweep (default: 0,0.5,0.7,0.9,1; "
         "'none' skips the sweep)",
+    )
+    group.add_argument(
+        "--drafters",
+        type=_drafters,
+        default=DEFAULT_DRAFTERS,
+        metavar="M,M,...",
+        help="drafting methods timed beside the pair's drafter model at the same k, "
+        "greedy-exact: ngram (prompt lookup, --prompt-lookup-min/max) and early-exit:N (the "
+        "verifier's first N layers) (default: ngram; 'none' skips them)",
     )
     group.add_argument(
         "--seed-prompts",
@@ -133,6 +145,11 @@ def main(args: argparse.Namespace) -> int:
         sample_draft=False,
         max_new_tokens=None,
     )
+    if is_draft_method(config.drafter):
+        raise ConfigError(
+            f"spectui bench times the pair's drafter model against plain and HF decoding; "
+            f"compare --drafter {config.drafter} with it by --drafters {config.drafter}"
+        )
     prompts = prompt_set_from_args(args)
     n_prompts = args.n_prompts or preset.prompts
     repeats = args.repeats or preset.repeats
@@ -154,6 +171,7 @@ def main(args: argparse.Namespace) -> int:
         seed_prompts=args.seed_prompts,
         seed_repeats=args.seed_repeats,
         cost_budget_seconds=preset.cost_budget,
+        drafters=args.drafters,
     )
     torch.set_num_threads(threads)
     # HF assisted generation warns about its own internal generate() call on every decode.
@@ -231,6 +249,19 @@ def _pair(args: argparse.Namespace, config, progress: CommandProgress):  # type:
     from spectui.engine.models.loading import load_pair
 
     return load_pair(config, progress=progress.say, bars=progress.bar)
+
+
+def _drafters(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        problem = drafter_problem("--drafters", name)
+        if problem is None and not is_draft_method(name):
+            problem = f"{name!r} is not a drafting method: ngram or early-exit:N"
+        if problem is not None:
+            raise argparse.ArgumentTypeError(problem)
+    return names
 
 
 def _alphas(text: str) -> tuple[float, ...]:

@@ -23,6 +23,7 @@ from spectui.engine.config import (
     config_fields,
     field_problem,
 )
+from spectui.engine.drafters.methods import is_draft_method
 from spectui.engine.errors import ModelLoadError
 from spectui.engine.knobs import Knob
 from spectui.engine.policy.names import own_knobs
@@ -123,7 +124,10 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
         if problem is not None:
             raise ConfigError(problem)
     preset = getattr(args, "pair", None)
-    if preset is None and not {"drafter", "verifier", "drafter_url", "verifier_url"} & set(values):
+    named = {"drafter", "verifier", "drafter_url", "verifier_url"} & set(values)
+    if is_draft_method(values.get("drafter")):  # --drafter ngram: the default pair's verifier
+        named.discard("drafter")
+    if preset is None and not named:
         preset = default_pair_name()
     if preset is not None:
         try:

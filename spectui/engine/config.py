@@ -12,6 +12,7 @@ from dataclasses import Field, dataclass, fields, replace
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from spectui.engine.drafters.methods import drafter_problem, method_problem
 from spectui.engine.knobs import (
     Knob,
     choice_problem,
@@ -43,14 +44,31 @@ class DecodeConfig:
 
     drafter: str = knob(
         str(BUNDLED_DRAFTER),
-        "drafter: HF id, local directory or .gguf file (default: --pair's)",
-        check=model_problem,
+        "drafter: HF id, local directory or .gguf file; or 'ngram' (prompt lookup, no model) "
+        "or 'early-exit:N' (the verifier's first N layers, on its weights) (default: --pair's)",
+        check=drafter_problem,
     )
     verifier: str = knob(
         str(BUNDLED_VERIFIER),
         "verifier: HF id, local directory or .gguf file; its tokenizer is used, as the seed's "
         "(default: --pair's)",
         check=model_problem,
+    )
+    # --drafter ngram's n-gram sizes, as vLLM's speculative_config names them (HF's
+    # max_matching_ngram_size is the max; it always tries down to 1).
+    prompt_lookup_min: int = knob(
+        1,
+        "--drafter ngram: the shortest n-gram matched (vLLM's prompt_lookup_min)",
+        low=1,
+        metavar="N",
+    )
+    prompt_lookup_max: int = knob(
+        3,
+        "--drafter ngram: the longest n-gram matched, tried first (vLLM's prompt_lookup_max; "
+        "HF's max_matching_ngram_size); --draft-span is vLLM's num_speculative_tokens, HF's "
+        "prompt_lookup_num_tokens",
+        low=1,
+        metavar="N",
     )
     # The seed's headline policy; see spectui.engine.policy.registry for every registered one.
     policy: str = knob(
@@ -183,7 +201,7 @@ class DecodeConfig:
     verifier_url: str | None = knob(
         None,
         "the verifier on a server: its OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 "
-        "(vLLM); the drafter's tokenizer is used",
+        "(vLLM); the drafter's tokenizer is used (with --drafter ngram, --verifier's)",
         check=url_problem,
         metavar="URL",
     )
@@ -389,4 +407,6 @@ def _problems(config: DecodeConfig) -> list[str]:
     for name, value in config.policy_settings:
         known = name in own_knobs()
         checks.append(field_problem(name, value) if known else f"no policy has a setting {name!r}")
-    return [problem for problem in [*checks, served_problem(config)] if problem]
+    return [
+        problem for problem in [*checks, served_problem(config), method_problem(config)] if problem
+    ]

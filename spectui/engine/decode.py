@@ -203,6 +203,9 @@ class SpeculativeDecoder:
         scored = self._verify(draft_ids, config)  # 2. one verifier pass
         checks: list[GateCheck] = []
         appended: list[tuple[int, TokenOrigin]] = []
+        # A round without drafts (n-gram lookup found no match) appends the verifier's own
+        # token whatever the bonus setting: it is the whole round, else nothing would grow.
+        bonus = (config.bonus and bonus_room) or not draft_ids
         for position, measure in enumerate(scored.measures):  # 3. decide
             check = gate_check(
                 measure, proposal.q[position], position, len(appended), config, self._coin()
@@ -218,12 +221,12 @@ class SpeculativeDecoder:
             if not check.accepted or self._ended_at_eos():
                 break
         else:
-            if config.bonus and bonus_room:
+            if bonus:
                 bonus_id = policy.next_token(scored, len(draft_ids), self._chance)
                 yield self._append(round_index, bonus_id, TokenOrigin.BONUS, appended)
         self._roll_back()  # 4. crop both caches to what was kept
         n_accepted = sum(origin is TokenOrigin.DRAFT for _, origin in appended)
-        shape = RoundShape(len(draft_ids), policy.accept_cap(config), config.bonus and bonus_room)
+        shape = RoundShape(len(draft_ids), policy.accept_cap(config), bonus)
         self.tally.record_round(shape, len(checks), n_accepted, len(appended))
         yield RoundFinished(
             round_index=round_index,

@@ -5,6 +5,8 @@ assisted generation talks to a `CandidateGenerator`. `models.local`'s `LocalDraf
 `LocalVerifier` are a Hugging Face causal LM with its KV cache in this process; a benchmark's
 oracle wraps a drafter, and `remote.seams` puts both on a server with the same calls. Beside the
 verifier seam, `measure_draft` turns its distribution into each draft token's `DraftMeasures`.
+Two drafters need no model of their own (`drafters/`): n-gram lookup, and early exit, which
+BORROWS THE VERIFIER'S WEIGHTS (the same tensors, its first N layers) but keeps its own cache.
 
 Both keep a cache of the sequence they have seen. Every call passes the *whole* sequence and
 the implementation feeds itself only what it lacks (`tokens[cached_length:]`); `roll_back`

@@ -196,9 +196,9 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
             line = Text()
             _cell(line, " +", 2)
             _cell(line, quoted(piece.text, 7), 7, style=PIECE_STYLES[piece.kind])
-            line.append(
-                "bonus: the verifier's next token after a fully accepted draft", style="dim"
-            )
+            # A round of no drafts (n-gram lookup without a match) is the verifier's token alone.
+            why = "after a fully accepted draft" if current.drafts else "(no drafts this round)"
+            line.append(f"bonus: the verifier's next token {why}", style="dim")
             lines.append(line)
     for line in lines:
         line.rstrip()

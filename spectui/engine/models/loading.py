@@ -17,6 +17,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
 from spectui.engine.config import DecodeConfig
+from spectui.engine.drafters.methods import DraftMethod, EarlyExit, NgramLookup, draft_method
 from spectui.engine.errors import ModelLoadError
 from spectui.engine.models.draft_vocabulary import DraftVocabulary, read_draft_vocabulary
 from spectui.engine.models.gguf import converted_directory, gguf_file, gguf_source
@@ -41,7 +42,8 @@ class ModelPair:
     """A drafter and a verifier sharing one tokenizer (the verifier's, as the seed's).
 
     Either model is loaded here (`drafter`/`verifier`) or served (`*_endpoint`); `new_drafter`
-    and `new_verifier` give the decode loop its seams either way.
+    and `new_verifier` give the decode loop its seams either way. With a `draft_method`
+    (n-gram lookup, early exit) there is no drafter model: `drafter` and its endpoint are None.
     """
 
     tokenizer: Any
@@ -60,9 +62,24 @@ class ModelPair:
     drafter_vocabulary: DraftVocabulary | None = None
     # Seconds this start spent converting GGUF files (0 where they were cached already).
     conversion_seconds: float = 0.0
+    # How drafts are made without a drafter model (`--drafter ngram`, `early-exit:N`).
+    draft_method: DraftMethod | None = None
 
     def new_drafter(self) -> Drafter:
-        """A drafter for one decode: the local model with a fresh cache, or the server."""
+        """A drafter for one decode: the local model with a fresh cache, the server, or the
+        draft method's (n-gram lookup; early exit on the verifier's own weights)."""
+        if isinstance(self.draft_method, NgramLookup):
+            from spectui.engine.drafters.ngram import NgramDrafter
+
+            method = self.draft_method
+            return NgramDrafter(method.min_n, method.max_n, self.vocab_size or self._p_width())
+        if isinstance(self.draft_method, EarlyExit):
+            from spectui.engine.drafters.early_exit import EarlyExitDrafter
+
+            verifier = self.local("verifier")
+            return EarlyExitDrafter(
+                verifier, self.draft_method.layers, self.device, self.vocab_size or None
+            )
         if self.drafter_endpoint is not None:
             from spectui.engine.remote.seams import RemoteDrafter
 
@@ -94,9 +111,19 @@ class ModelPair:
             verifier_model=verifier.model if verifier else config.verifier_model,
         )
 
+    def _p_width(self) -> int:
+        """How many tokens the verifier's p scores (its output rows) where no vocab_size cuts it."""
+        return int(self.local("verifier").get_output_embeddings().weight.shape[0])
+
     def local(self, role: str) -> PreTrainedModel:
         """The drafter or verifier loaded here, or a ModelLoadError saying it is served."""
         model = self.drafter if role == "drafter" else self.verifier
+        if model is None and role == "drafter" and self.draft_method is not None:
+            raise ModelLoadError(
+                f"This needs a drafter model loaded in spectui, and the drafter is "
+                f"{self.draft_method.label}, which has none: pass --drafter a model id or "
+                "directory."
+            )
         if model is None:
             raise ModelLoadError(
                 f"This needs the {role} loaded in spectui, but it is on a server: pass "
@@ -168,11 +195,14 @@ def load_pair(
     models: dict[str, PreTrainedModel | None] = {}
     endpoints: dict[str, Endpoint | None] = {}
     limits: list[int] = []
+    method = draft_method(config)
     for role, name, url, served in (
         ("drafter", local.drafter, config.drafter_url, config.drafter_model),
         ("verifier", local.verifier, config.verifier_url, config.verifier_model),
     ):
-        if url is None:
+        if role == "drafter" and method is not None:  # no drafter model: the verifier's limit
+            models[role], endpoints[role] = None, None
+        elif url is None:
             say(f"loading {role} {name}")
             with reporting(bars, role, cancel) as bar_class:
                 model = _load_model(name, role, device, dtype, config.device_map, bar_class)
@@ -187,13 +217,16 @@ def load_pair(
         None if models["drafter"] is None else read_draft_vocabulary(local.drafter, tokenizer)
     )
     check_vocabularies(local, tokenizer, models["drafter"], models["verifier"], vocabulary)
+    drafter_id = _model_id(config.drafter, endpoints["drafter"])
+    if method is not None:
+        drafter_id = method_label(method, models["verifier"])
     return ModelPair(
         tokenizer=tokenizer,
         drafter=models["drafter"],
         verifier=models["verifier"],
         device=_input_device(models, device),
         dtype=dtype,
-        drafter_id=_model_id(config.drafter, endpoints["drafter"]),
+        drafter_id=drafter_id,
         verifier_id=_model_id(config.verifier, endpoints["verifier"]),
         context_length=min(limits),
         load_seconds=time.perf_counter() - started,
@@ -202,6 +235,7 @@ def load_pair(
         verifier_endpoint=endpoints["verifier"],
         drafter_vocabulary=vocabulary,
         conversion_seconds=conversion_seconds if conversion_seconds > 0.5 else 0.0,
+        draft_method=method,
     )
 
 
@@ -218,7 +252,8 @@ def converted_config(
         ("drafter", config.drafter, config.drafter_url),
         ("verifier", config.verifier, config.verifier_url),
     ):
-        file = gguf_file(name) if url is None else None
+        drafting = role == "drafter" and draft_method(config) is not None  # no drafter model
+        file = gguf_file(name) if url is None and not drafting else None
         if file is None:
             continue
         source = gguf_source(file, role)
@@ -235,10 +270,29 @@ def converted_config(
 
 
 def tokenizer_source(config: DecodeConfig) -> tuple[str, str]:
-    """Where the pair's tokenizer comes from: the verifier, or the drafter if it is served."""
+    """Where the pair's tokenizer comes from: the verifier, or the drafter if it is served
+    (without a drafter model, `--verifier` names the served verifier's tokenizer)."""
     if config.verifier_url is None or config.drafter_url is not None:
         return config.verifier, "verifier"
+    if draft_method(config) is not None:
+        return config.verifier, "verifier"
     return config.drafter, "drafter"
+
+
+def method_label(method: DraftMethod, verifier: PreTrainedModel | None) -> str:
+    """The drafter's name on screen: the method, and for early exit the verifier's depth.
+
+    Refuses early exit here, when the pair loads, where the verifier cannot run it.
+    """
+    if not isinstance(method, EarlyExit):
+        return method.label
+    from spectui.engine.drafters.early_exit import early_exit_problem, verifier_layers
+
+    assert verifier is not None  # DecodeConfig refuses early exit with a served verifier
+    problem = early_exit_problem(verifier, method.layers)
+    if problem is not None:
+        raise ModelLoadError(problem)
+    return f"early exit ({method.layers}/{verifier_layers(verifier)} layers of the verifier)"
 
 
 def _model_id(name: str, endpoint: Endpoint | None) -> str:
