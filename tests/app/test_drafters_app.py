@@ -18,7 +18,7 @@ async def test_ngram_rounds_without_drafts_step_and_finish(make_app: Any) -> Non
     async with app.run_test(size=(100, 32), message_hook=recorder) as pilot:
         screen = await settle(pilot)
         assert screen.phase == "ready", screen.error
-        assert screen.model_sizes.startswith("n-gram lookup (n 3→1) → ")
+        assert screen.state.model_sizes.startswith("n-gram lookup (n 3→1) → ")
         assert screen.models.startswith("n-gram lookup (n 3→1) → ")
         await press(pilot, "space")  # "It is": nothing to look up, a round of no drafts
         drafted = recorder.events(events.RoundDrafted)
@@ -43,6 +43,6 @@ async def test_the_header_names_the_early_exit_drafter(make_app: Any) -> None:
     async with make_app(drafter="early-exit:1").run_test(size=(100, 32)) as pilot:
         screen = await settle(pilot)
         assert screen.phase == "ready", screen.error
-        assert screen.model_sizes.startswith("early exit (1/2 layers of the verifier) → ")
+        assert screen.state.model_sizes.startswith("early exit (1/2 layers of the verifier) → ")
         await press(pilot, "space", "enter")
         assert screen.decode.stats is not None and screen.decode.stats.rounds == 1
