@@ -21,6 +21,7 @@ from spectui.models import PAIR_ALIASES, PAIR_NAMES, default_pair_name, named_pa
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZES = ((60, 20), (80, 24), (160, 48))
+SETTLE_SECONDS = 900.0  # "finished" fast-forwards 200 tokens: minutes on the real pair
 # name -> (policy, keys): each starts from a freshly loaded app.
 STATES: dict[str, tuple[str, tuple[str, ...]]] = {
     "mid-round": ("soft", ("enter", "enter", "space", "space")),
@@ -40,10 +41,10 @@ async def capture(
     app = SpectuiApp(config, prompt, timings=False)
     async with app.run_test(size=size) as pilot:
         screen = app.decode_screen
-        await screen.settled()
+        await screen.settled(SETTLE_SECONDS)
         for key in keys:
             await pilot.press(key)
-            await screen.settled()
+            await screen.settled(SETTLE_SECONDS)
         await pilot.pause()
         if screen.error is not None:
             raise SystemExit(f"spectui: {screen.error}")
@@ -58,11 +59,13 @@ def main() -> int:
     parser.add_argument("--drafter", help="default: --pair's")
     parser.add_argument("--verifier", help="default: --pair's")
     parser.add_argument("--prompt", default="Once upon a time,")
+    parser.add_argument("--states", default=",".join(STATES), help="comma-separated")
     args = parser.parse_args()
     pair = named_pair(args.pair or default_pair_name())
     drafter, verifier = args.drafter or pair.drafter, args.verifier or pair.verifier
     OUT.mkdir(exist_ok=True)
-    for name, (policy, keys) in STATES.items():
+    for name in args.states.split(","):
+        policy, keys = STATES[name]
         config = DecodeConfig(drafter=drafter, verifier=verifier, policy=policy, max_new_tokens=200)
         for size in SIZES:
             print(asyncio.run(capture(config, args.prompt, name, keys, size)))
