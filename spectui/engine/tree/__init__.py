@@ -1,0 +1,1 @@
+"""Token trees: their shape, how drafters grow them, one-forward verification, the walk."""
