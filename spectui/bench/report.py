@@ -16,6 +16,7 @@ def render(result: dict[str, Any]) -> Group:
         _headline(result),
         _speed_table(result),
         _work_table(result),
+        _drafting_table(result),
         _cost_table(result),
         _oracle_table(result),
         _category_table(result),
@@ -135,6 +136,32 @@ def _work_table(result: dict[str, Any]) -> Table:
     return table
 
 
+def _drafting_table(result: dict[str, Any]) -> Table:
+    table = Table(
+        title="Drafting (greedy-exact, one verifier pass per round)", title_justify="left"
+    )
+    table.add_column("drafting")
+    for name in ("nodes /round", "τ /round", "V fwd /round", "tokens/s", "× plain"):
+        table.add_column(name, justify="right")
+    table.add_column("= plain", justify="center")
+    for row in result.get("drafting", []):
+        table.add_row(
+            row["drafting"],
+            _num(row["nodes_per_round"], 2),
+            _num(row["tokens_per_round"], 2),
+            _num(row["verifier_forwards_per_round"], 2),
+            _spread(row["tokens_per_second"], 1),
+            _spread(row["ratio_vs_plain"], 2, "×"),
+            _yes_no(row["identical_to_plain"]),
+        )
+    table.caption = (
+        "nodes: draft tokens the verifier scored per pass (a chain's k, a tree's nodes); "
+        "τ: tokens appended per round, so per verifier pass"
+    )
+    table.caption_justify = "left"
+    return table
+
+
 def _cost_table(result: dict[str, Any]) -> Table:
     cost = result["cost_model"]
     table = Table(
@@ -158,6 +185,14 @@ def _cost_table(result: dict[str, Any]) -> Table:
         ),
         ("predicted S at α=1 (the ceiling)", f"{cost['predicted_speedup_at_alpha_1']:.2f}×"),
     ]
+    if cost.get("tree_nodes"):
+        rows += [
+            (
+                f"verifier on a tree of {cost['tree_nodes']} nodes (+1), tree mask",
+                f"{cost['verifier_tree_block_ms']:.2f} ms",
+            ),
+            ("r_tree = verifier (tree) / verifier (1)", f"{cost['r_tree']:.3f}"),
+        ]
     for figure, value in rows:
         table.add_row(figure, value)
     return table

@@ -27,6 +27,7 @@ from spectui.bench.baselines import (
     seed_decode,
 )
 from spectui.bench.categories import per_category
+from spectui.bench.drafting import CHAIN, DRAFTING, tree_at_chain_budget
 from spectui.bench.oracle import engine_decode, oracle_decoder
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
@@ -76,7 +77,10 @@ def run_bench(
     for method in _methods(pair, settings, targets, min(WARMUP_TOKENS, new_tokens)):
         method.decode(prompts[0])
     context = prompts[0] + targets[prompts[0]][: new_tokens // 2 + settings.k + 1]
-    sampler = CostSampler(pair, context, settings.k)
+    tree = tree_at_chain_budget(settings.config).tree
+    assert tree is not None
+    tree_nodes = len(tree.choices) if tree.static else min(tree.nodes, _most_nodes(tree))
+    sampler = CostSampler(pair, context, settings.k, tree_nodes, max(tree.topk, 1))
     methods = _methods(pair, settings, targets, new_tokens)
     timings = run_interleaved(
         methods,
@@ -108,6 +112,7 @@ def run_bench(
         "cost_model": _cost_dict(cost, timings, new_tokens),
         "oracle": [_oracle_row(alpha, summaries, timings, cost) for alpha in settings.alphas],
         "per_category": per_category(settings.categories, timings),
+        "drafting": [_drafting_row(way, summaries, settings) for way in DRAFTING],
     }
     result["machine"]["load_average_after"] = _load_average()
     result["elapsed_seconds"] = time.perf_counter() - started
@@ -124,8 +129,9 @@ def _methods(
     new_tokens: int,
 ) -> list[Method]:
     base = replace(settings.config, max_new_tokens=new_tokens, stop_at_eos=False, bonus=True)
-    greedy = replace(base, policy=GREEDY_EXACT.name)
-    soft = replace(base, policy=SOFT_GUARDED.name)
+    greedy = replace(CHAIN.configure(base), policy=GREEDY_EXACT.name)
+    soft = replace(CHAIN.configure(base), policy=SOFT_GUARDED.name)
+    drafting = replace(base, policy=GREEDY_EXACT.name)
 
     def engine(config: DecodeConfig, prompt_ids: tuple[int, ...]) -> Decoded:
         return engine_decode(SpeculativeDecoder(pair, config, prompt_ids))
@@ -145,6 +151,15 @@ def _methods(
         Method("engine_greedy", "engine greedy", partial(engine, greedy)),
         Method("engine_soft", "engine soft", partial(engine, soft)),
     ]
+    methods += [  # the other ways of drafting, greedy-exact like engine_greedy (the chain)
+        Method(
+            way.key,
+            f"engine greedy, {way.describe(drafting)}",
+            partial(engine, way.configure(drafting)),
+        )
+        for way in DRAFTING
+        if way is not CHAIN
+    ]
     if settings.seed_prompts > 0:
         methods.append(
             Method(
@@ -160,6 +175,29 @@ def _methods(
         for alpha in settings.alphas
     ]
     return methods
+
+
+def _most_nodes(tree: Any) -> int:
+    """The most nodes a dynamic tree can grow: top-k at depth 1, top-k² at each deeper one."""
+    return tree.topk + (tree.depth - 1) * tree.topk * tree.topk
+
+
+def _drafting_row(
+    way: Any, summaries: dict[str, dict[str, Any]], settings: BenchSettings
+) -> dict[str, Any]:
+    """One drafting method side by side with the others: τ per verifier pass, speed."""
+    summary = summaries[way.key]
+    shape = replace(settings.config, policy=GREEDY_EXACT.name)
+    return {
+        "key": way.key,
+        "drafting": way.describe(shape),
+        "tokens_per_round": summary["tokens_per_round"],
+        "nodes_per_round": summary["nodes_per_round"],
+        "verifier_forwards_per_round": summary["verifier_forwards_per_round"],
+        "tokens_per_second": summary["tokens_per_second"],
+        "ratio_vs_plain": summary["ratio_vs_plain"],
+        "identical_to_plain": summary["identical_to_plain"],
+    }
 
 
 def oracle_key(alpha: float) -> str:
@@ -194,6 +232,7 @@ def _summary(method: Method, timings: Timings, new_tokens: int) -> dict[str, Any
             (sum(run.drafter_forwards for run in runs) - prefills) / rounds if rounds else None
         ),
         "tokens_per_round": tokens / rounds if rounds else None,
+        "nodes_per_round": drafted / rounds if rounds else None,
         "mean_acceptance_length": 1 + accepted / rounds if rounds else None,
         "draft_acceptance_rate": accepted / drafted if drafted else None,
         "alpha": alpha_estimate(accepted, checked) if checked is not None else None,
@@ -299,6 +338,9 @@ def _cost_dict(cost: CostModel, timings: Timings, new_tokens: int) -> dict[str, 
         "plain_generate_step_ms": plain_step * 1e3,
         "plain_generate_over_verifier_step": plain_step / cost.verifier_step,
         "predicted_speedup_at_alpha_1": cost.predicted_speedup(1.0),
+        "tree_nodes": cost.tree_nodes,
+        "verifier_tree_block_ms": cost.verifier_tree_block * 1e3,
+        "r_tree": cost.r_tree,
     }
 
 
