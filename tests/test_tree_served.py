@@ -34,7 +34,9 @@ def test_a_tree_config_with_a_served_verifier_is_refused_before_anything_loads()
 def test_trees_are_refused_with_the_real_served_verifier(
     vllm_servers: Servers, capsys: Any
 ) -> None:
-    status = main(["run", "--verifier-url", vllm_servers.url, "--tree-topk", "2", "--json"])
+    with pytest.raises(SystemExit) as exit_:  # argparse's refusal of the options, status 2
+        main(["run", "--verifier-url", vllm_servers.url, "--tree-topk", "2", "--json"])
+    status = exit_.value.code
     captured = capsys.readouterr()
     assert status != 0 and captured.out == ""
     assert REASON in " ".join(captured.err.split())
