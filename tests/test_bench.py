@@ -39,7 +39,7 @@ def quick_run(tiny_pair: Any) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "spectui.cli", "bench", "--quick", "--json", *pair_args(tiny_pair)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # a loaded two-core machine; the tree row added a method
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
