@@ -20,6 +20,7 @@ Runs the real `spectui` command in a pseudo-terminal and reads what it paints:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import pty
@@ -39,6 +40,7 @@ WIDTH, HEIGHT = 120, 40  # wide enough that the token-detail panel is always on 
 LEFT, END = b"\x1b[D", b"\x1bOF"  # End, not Escape: a bare ESC waits for a sequence timeout
 PROMPT = "Once upon a time,"
 FAST_TOKENS = 400  # the fast-forward decode's length (the bundled pair's context allows it)
+MISS_SECONDS = 10.0  # a key whose repaint has not come by then is a miss
 
 
 class Pty:
@@ -104,12 +106,17 @@ def latencies(term: Pty, presses: int, busy: bool, play: bytes = b"p") -> list[f
     """Milliseconds from each key to its repaint; `busy`: keep the engine working meanwhile
     (autoplay started with `play`: p at "max", or f)."""
     started = autoplay(term, play) if busy else 0
-    samples = []
+    samples: list[float] = []
     selected = False  # whether a token is selected (← selects one, End goes back to live)
     for _ in range(presses):
         key, title = (END, "latest check") if selected else (LEFT, "selected token")
         offset, sent = term.press(key)
-        samples.append((term.wait_for(title, since=offset) - sent) * 1000)
+        try:
+            samples.append((term.wait_for(title, since=offset, timeout=MISS_SECONDS) - sent) * 1000)
+        except TimeoutError:  # counted, not timed: see `missed` in the report
+            samples.append(float("nan"))
+            selected = _back_to_live(term)
+            continue
         selected = not selected
         time.sleep(0.05)  # a person's pace, not a key-repeat flood
         term.drain()
@@ -119,6 +126,15 @@ def latencies(term: Pty, presses: int, busy: bool, play: bytes = b"p") -> list[f
     if busy:
         term.press(play)
     return samples
+
+
+def _back_to_live(term: Pty) -> bool:
+    """After a key whose repaint never came (e.g. the decode ended in between and the panel's
+    title did not change), End returns to the live view; returns `selected` (False)."""
+    offset, _ = term.press(END)
+    with contextlib.suppress(TimeoutError):  # it already was live
+        term.wait_for("latest check", since=offset, timeout=MISS_SECONDS)
+    return False
 
 
 def fast_forward_seconds(term: Pty) -> float:
@@ -230,11 +246,13 @@ def main() -> int:
     )
     phases = (("idle", "engine idle"), ("busy", "autoplay at max"), ("fast", "fast-forward"))
     for phase, label in phases:
-        samples = results[phase]
+        samples = [v for v in results[phase] if v == v]  # NaN: a miss
+        missed = len(results[phase]) - len(samples)
         print(
             f"keypress → repaint   p50 {percentile(samples, 0.5):5.1f} ms · "
             f"p95 {percentile(samples, 0.95):5.1f} ms · max {max(samples):5.1f} ms  "
-            f"({len(samples)} presses, {label})"
+            f"({len(samples)} presses, {label}; {missed} missed: no repaint in "
+            f"{MISS_SECONDS:.0f} s)"
         )
     engine, tokens = headless_tokens_per_second(args.drafter, args.verifier, args.threads)
     app = tokens / min(results["fast_seconds"])

@@ -1,6 +1,7 @@
 """Generate the SVG screenshots in screenshots/ by driving the real app (`save_screenshot`).
 
-    python scripts/export_screenshots.py                         # the bundled pair
+    python scripts/export_screenshots.py                  # the default pair (smollm2-135m)
+    python scripts/export_screenshots.py --pair tiny      # the tiny bundled pair
     python scripts/export_screenshots.py --drafter D --verifier V
 
 Each state is reached with key presses, waiting for the engine worker between them, at 60×20
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from spectui.app.app import SpectuiApp
 from spectui.engine.config import DecodeConfig
-from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
+from spectui.models import PAIR_ALIASES, PAIR_NAMES, default_pair_name, named_pair
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZES = ((60, 20), (80, 24), (160, 48))
@@ -53,15 +54,16 @@ async def capture(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--drafter", default=str(BUNDLED_DRAFTER))
-    parser.add_argument("--verifier", default=str(BUNDLED_VERIFIER))
+    parser.add_argument("--pair", choices=(*PAIR_NAMES, *PAIR_ALIASES), default=None)
+    parser.add_argument("--drafter", help="default: --pair's")
+    parser.add_argument("--verifier", help="default: --pair's")
     parser.add_argument("--prompt", default="Once upon a time,")
     args = parser.parse_args()
+    pair = named_pair(args.pair or default_pair_name())
+    drafter, verifier = args.drafter or pair.drafter, args.verifier or pair.verifier
     OUT.mkdir(exist_ok=True)
     for name, (policy, keys) in STATES.items():
-        config = DecodeConfig(
-            drafter=args.drafter, verifier=args.verifier, policy=policy, max_new_tokens=200
-        )
+        config = DecodeConfig(drafter=drafter, verifier=verifier, policy=policy, max_new_tokens=200)
         for size in SIZES:
             print(asyncio.run(capture(config, args.prompt, name, keys, size)))
     return 0

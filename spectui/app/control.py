@@ -11,6 +11,10 @@ Which round a retune takes effect from is known here, not from what the screen s
 worker fixes a round's settings the moment it passes the stop before drafting it, while the
 screen learns of the round only when its RoundDrafted message arrives. A retune in between
 (a key pressed during autoplay, say) already belongs to the round after.
+
+Next-round settings have one owner per thread: the screen's `DecodeState.config` in the UI
+thread, the decoder's `config` in the worker's. This control only carries a change from one
+to the other (`retune` puts it here, `take_settings` takes it off, once).
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ class StepControl:
         self._fast_forward = False  # autoplay at engine speed (f), whatever the speed
         self._speed = speed
         self._stopped = False
-        self._settings: DecodeConfig | None = None  # for the next round, if changed
+        self._settings: DecodeConfig | None = None  # a change on its way to the worker
         self._branch: int | None = None  # rewind to the start of this round, then retune
         self._round = first_round  # the round the worker is in, or drafts next
         self._round_settled = False  # the worker took `_round`'s settings (it is under way)

@@ -97,7 +97,7 @@ def drive(
     poster = Poster(post, control, run)
     source = open_source()  # loading errors and PromptError surface in the app
     if resume_at is None:
-        post(messages.DecodeStarted(run, source.header))
+        post(messages.DecodeStarted(run, source.header, source))
     else:
         poster.event(source, source.rewind(resume_at, None))
     stream = source.events()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from spectui.app.state import PieceKind
+from spectui.engine.policy.names import policy_label
 
 PASS, FAIL = "✓", "✗"
 SPARKS = " ▁▂▃▄▅▆▇█"
@@ -103,3 +104,12 @@ def bar(value: float, width: int) -> str:
     eighths = round(max(0.0, min(1.0, value)) * width * 8)
     full, rest = divmod(eighths, 8)
     return ("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else "")).ljust(width)
+
+
+def shown_value(value: object) -> str:
+    """A setting's value as messages show it: on/off, a policy's label, 0.05."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str):
+        return policy_label(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)

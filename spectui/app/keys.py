@@ -7,7 +7,9 @@ retune) is hidden from all three.
 
 from __future__ import annotations
 
-from textual.binding import Binding, BindingType
+import dataclasses
+
+from textual.binding import ActiveBinding, Binding, BindingType
 
 from spectui.engine.policy.names import policy_label, policy_names
 from spectui.engine.trace.source import Ability
@@ -202,6 +204,20 @@ WIDE_FOOTER: dict[str, str] = {
     "save_trace": "Save",
     "sweep": "Sweep",
 }
+
+
+def widened(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """The Footer's keys from WIDE columns: WIDE_FOOTER's shown too, by their short names."""
+    wide = {}
+    for key, active in bindings.items():
+        short = WIDE_FOOTER.get(active.binding.id or "")
+        if short is not None:
+            active = active._replace(
+                binding=dataclasses.replace(active.binding, show=True, description=short)
+            )
+        wide[key] = active
+    return wide
+
 
 # Actions that need more than playing events, and what they need.
 NEEDS: dict[str, Ability] = {

@@ -4,6 +4,8 @@ An engine event travels inside its message as it is (never as copied fields), wi
 of the token ids it names: those are decoded in the worker, so the UI thread never touches
 the tokenizer or torch. Every message carries the `run` it belongs to, so a restarted decode
 ignores a stale worker's stragglers.
+
+The widgets' own messages to their screen (a token tree's selection) come last.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
+from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
+
 if TYPE_CHECKING:
     from spectui.engine.compare import PolicyComparison
     from spectui.engine.cost.model import CostModel
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.models.progress import Bar
     from spectui.engine.trace.header import TraceHeader
+    from spectui.engine.trace.source import EventSource
 
 
 class EngineMessage(Message, bubble=False):
@@ -27,6 +32,8 @@ class EngineMessage(Message, bubble=False):
 
     (Textual resets `bubble` in every subclass, so each one repeats `bubble=False`.)
     """
+
+    run: int  # each subclass's first field: the run it belongs to (a stale run's is dropped)
 
 
 @dataclass
@@ -63,10 +70,15 @@ class ModelsReady(EngineMessage, bubble=False):
 
 @dataclass
 class DecodeStarted(EngineMessage, bubble=False):
-    """A decode began: `header` says what (prompt tokenized, nothing generated yet)."""
+    """A decode began: `header` says what (prompt tokenized, nothing generated yet).
+
+    `source` is handed over for a retry: the screen gives it back to the next run's worker,
+    and reads it only once this run's worker has ended (whether a failed round can resume).
+    """
 
     run: int
     header: TraceHeader
+    source: EventSource
 
 
 @dataclass
@@ -125,3 +137,17 @@ class EngineWaiting(EngineMessage, bubble=False):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, EngineWaiting)
+
+
+@dataclass
+class TreeNodeSelected(Message):
+    """The token tree's cursor came to a node: its gate row and top-k bars are the ones to show."""
+
+    tree: TreeRecord
+    node_id: int  # -1: the root (the last committed token, which has no check)
+    following: bool  # moved there by the walk (stepping), not by a key
+
+    @property
+    def node(self) -> TreeNodeRecord | None:
+        """The selected node's record (None for the root)."""
+        return next((node for node in self.tree.nodes if node.node_id == self.node_id), None)

@@ -41,16 +41,15 @@ class LiveSession:
 
     abilities = frozenset(Ability)
     title = ""
+    needs_models = True  # the first run loads them; the screen keeps them from `ModelsReady`
 
     def __init__(
         self,
-        pair: ModelPair | None = None,
         api_key: str | None = None,
         chat: ChatTurns | None = None,
         notice: str | None = None,
         chat_prompts: frozenset[str] = frozenset(),
     ) -> None:
-        self.pair = pair
         # Said once the models are ready and kept in the header: how to get the real pair
         # where spectui fell back to the tiny one.
         self.notice = notice
@@ -58,26 +57,25 @@ class LiveSession:
         self.chat = chat  # --chat: each prompt decoded as a user turn of the chat template
         # Prompts the `e` list offers as chat turns: decoded as if --chat, whatever it is.
         self.chat_prompts = chat_prompts
-        self.source: LiveSource | None = None  # the latest decode (a retry goes on with it)
         self.cancel = threading.Event()  # set on quit: a download or load stops at its next step
         self.loader: threading.Thread | None = None  # the thread loading the pair, if one did
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the models are loaded (a restart does not load them again)."""
-        return self.pair is not None
-
     def open(self, post: Post, run: int, config: DecodeConfig, prompt: str) -> EventSource:
-        """Load the pair if needed (posting progress), then start the decode (worker thread)."""
-        if self.pair is None:
-            self.pair = self._load_quittably(post, run, config)
+        """Load the pair (posting progress), then start the decode on it (worker thread).
+
+        The loaded pair reaches the screen only in the `ModelsReady` message `load` posts; the
+        screen hands it to the next run's worker (`start`): nothing here is kept between runs.
+        """
+        return self.start(self._load_quittably(post, run, config), config, prompt)
+
+    def start(self, pair: ModelPair, config: DecodeConfig, prompt: str) -> EventSource:
+        """Start the decode of `prompt` on the loaded `pair` (worker thread)."""
         chat = self.chat or (ChatTurns() if prompt in self.chat_prompts else None)
         if chat is None:
-            self.source = LiveSource(self.pair, config, prompt)
-        else:  # the stream shows the template's text; the decode starts from its ids
-            wrapped = chat_prompt(self.pair.tokenizer, prompt, chat.system)
-            self.source = LiveSource(self.pair, config, wrapped.text, wrapped.ids)
-        return self.source
+            return LiveSource(pair, config, prompt)
+        # The stream shows the template's text; the decode starts from its ids.
+        wrapped = chat_prompt(pair.tokenizer, prompt, chat.system)
+        return LiveSource(pair, config, wrapped.text, wrapped.ids)
 
     def _load_quittably(self, post: Post, run: int, config: DecodeConfig) -> ModelPair:
         """Load in a thread of its own and wait for it, so that quitting need not wait.
@@ -114,14 +112,9 @@ class LiveSession:
         """The app is closing: a load under way stops at its next step (LoadCancelled)."""
         self.cancel.set()
 
-    def resumable(self, round_index: int) -> bool:
-        """Whether the latest decode can go back to the start of `round_index` (it began)."""
-        return self.source is not None and round_index < len(self.source.decoder.checkpoints)
-
-    def reopen(self) -> EventSource:
-        """The latest decode, as it was left (a retry rewinds it first)."""
-        assert self.source is not None
-        return self.source
+    def resumable(self, source: EventSource | None, round_index: int) -> bool:
+        """Whether `source`, the latest decode, can go back to the start of `round_index`."""
+        return isinstance(source, LiveSource) and round_index < len(source.decoder.checkpoints)
 
     def log_to_save(self, played: EventLog | None) -> EventLog | None:
         """What w saves: the decode so far."""
@@ -132,24 +125,19 @@ class TraceSession:
     """Replays a trace: no model, tokenizer or torch."""
 
     abilities: frozenset[Ability] = frozenset()
-    loaded = True
+    needs_models = False
     notice: str | None = None
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
-        self.pair = None
         self.title = f"replay of {trace.path.name}"
 
     def stop(self) -> None:
         """Nothing runs in the background of a replay."""
 
-    def resumable(self, round_index: int) -> bool:
+    def resumable(self, source: EventSource | None, round_index: int) -> bool:
         """A trace plays to its end: there is nothing to retry."""
         return False
-
-    def reopen(self) -> EventSource:
-        """Never called: nothing is resumable."""
-        raise NotImplementedError("a replay has nothing to retry")
 
     def log_to_save(self, played: EventLog | None) -> EventLog:
         """What w saves: the whole trace, however far it was played."""

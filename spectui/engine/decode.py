@@ -102,8 +102,8 @@ class SpeculativeDecoder:
         self.prompt_ids = encode_prompt(pair, prompt)
         self.tokens: list[int] = list(self.prompt_ids)
         self.tally = StatsTally()
+        # The settings the next round uses (a round's own are in its events and checkpoint).
         self._config = config
-        self._pending: DecodeConfig | None = None
         self.drafter = drafter or pair.new_drafter()
         self.verifier = verifier or pair.new_verifier()
         self._sampler = torch.Generator().manual_seed(config.seed)
@@ -117,7 +117,7 @@ class SpeculativeDecoder:
     @property
     def config(self) -> DecodeConfig:
         """The settings the next round will use."""
-        return self._pending or self._config
+        return self._config
 
     @property
     def output_ids(self) -> tuple[int, ...]:
@@ -126,10 +126,10 @@ class SpeculativeDecoder:
 
     def retune(self, **changes: Any) -> DecodeConfig:
         """Change policy or thresholds from the next round on; invalid values raise ConfigError."""
-        pending = self.config.retuned(**changes)
-        self._refuse_tree(pending)
-        self._pending = pending
-        return self._pending
+        retuned = self._config.retuned(**changes)
+        self._refuse_tree(retuned)
+        self._config = retuned
+        return self._config
 
     def _refuse_tree(self, config: DecodeConfig) -> None:
         """A ConfigError where `config` drafts token trees and these models cannot."""
@@ -187,7 +187,7 @@ class SpeculativeDecoder:
         del self._checkpoints[round_index + 1 :]
         del self.tokens[mark.n_tokens :]
         self.tally = copy.deepcopy(mark.tally)
-        self._config, self._pending = mark.config, None
+        self._config = mark.config
         self._sampler.set_state(mark.sampler_state)
         self._chance.set_state(mark.chance_state)
         self.drafter.roll_back(mark.cached_lengths[0])
@@ -217,7 +217,7 @@ class SpeculativeDecoder:
     # --- one round -------------------------------------------------------------------------
 
     def _round(self, round_index: int) -> Iterator[EngineEvent]:
-        config = self._take_pending()
+        config = self._config  # fixed for the round: a retune during it is the next one's
         policy = policy_named(config.policy)
         self._checkpoint(round_index, config)
         if config.tree is not None:
@@ -332,11 +332,6 @@ class SpeculativeDecoder:
 
     def _coin(self) -> float:
         return float(torch.rand((), generator=self._chance))
-
-    def _take_pending(self) -> DecodeConfig:
-        if self._pending is not None:
-            self._config, self._pending = self._pending, None
-        return self._config
 
     def _round_span(self, config: DecodeConfig) -> tuple[int, bool]:
         """This round's k, shrunk near max_new_tokens and the context limit; bonus allowed?"""

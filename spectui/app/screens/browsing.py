@@ -1,61 +1,68 @@
-"""Browsing a decode: selecting tokens of the stream and stepping through earlier rounds."""
+"""Browsing a decode: selecting tokens of the stream, stepping through earlier rounds, and
+how the stream writes each token's kind."""
 
 from __future__ import annotations
 
-from textual.notifications import SeverityLevel
-from textual.screen import Screen
-
-from spectui.app.state import DecodeView
+from spectui.app.screens.decode_state import DecodeState, Surface
 
 
-class Browsing(Screen[None]):
-    """The decode screen's arrow-key and b/n actions (state: `selected`, `viewed`)."""
+class Browsing:
+    """The arrow keys and b/n: what the reader looks at (`state.selected`, `state.viewed`)."""
 
-    decode: DecodeView
-    selected: int | None
-    viewed: int | None
+    def __init__(self, state: DecodeState, surface: Surface) -> None:
+        self.state = state
+        self.surface = surface
 
-    def say(self, text: str, severity: SeverityLevel = "information") -> None:
-        """Show a message in the status line (the decode screen's)."""
-        raise NotImplementedError
+    def select_token(self, selected: int | None) -> None:
+        """Select a token of `pieces()` (None: follow the latest check); the panels follow."""
+        if selected != self.state.selected:
+            self.state.selected = selected
+            self.surface.selection_changed(selected)
 
-    def refresh_view(self, force: bool = False) -> None:
-        """Redraw (the decode screen's)."""
-        raise NotImplementedError
+    def live(self) -> None:
+        """Stop selecting: follow the latest check again (also on a new run, and a branch)."""
+        self.select_token(None)
+        self.state.viewed = None
 
-    def action_select(self, delta: int) -> None:
+    def select(self, delta: int) -> None:
         """Select the previous/next token of the stream."""
-        count = len(self.decode.pieces())
+        selected, count = self.state.selected, len(self.state.decode.pieces())
         if count == 0:
             return
-        if self.selected is None:
-            self.selected = count - 1 if delta < 0 else None
-        elif self.selected + delta >= count:
-            self.selected = None
+        if selected is None:
+            self.select_token(count - 1 if delta < 0 else None)
+        elif selected + delta >= count:
+            self.select_token(None)
         else:
-            self.selected = max(0, self.selected + delta)
+            self.select_token(max(0, selected + delta))
 
-    def action_select_first(self) -> None:
+    def select_first(self) -> None:
         """Select the first generated token."""
-        if self.decode.pieces():
-            self.selected = 0
+        if self.state.decode.pieces():
+            self.select_token(0)
 
-    def action_live(self) -> None:
-        """Stop selecting: follow the latest check again."""
-        self.selected = None
-        self.viewed = None
-
-    def action_view_round(self, delta: int) -> None:
+    def view_round(self, delta: int) -> None:
         """Step back (−1) or forward (+1) through the rounds; past the latest: live again."""
-        current = self.decode.round
+        current = self.state.decode.round
         if current is None:
-            self.say("No round yet: nothing to step back to.", "warning")
+            self.surface.say("No round yet: nothing to step back to.", "warning")
             return
         latest = current.index
-        viewed = (latest if self.viewed is None else self.viewed) + delta
+        viewed = (latest if self.state.viewed is None else self.state.viewed) + delta
         if viewed < 0:
-            self.say("This is the first round.", "warning")
+            self.surface.say("This is the first round.", "warning")
             return
-        self.selected = None
-        self.viewed = None if viewed >= latest and delta > 0 else min(viewed, latest)
-        self.refresh_view()
+        self.select_token(None)
+        self.state.viewed = None if viewed >= latest and delta > 0 else min(viewed, latest)
+        self.surface.refresh_view()
+
+    def toggle_marks(self) -> None:
+        """Write each token's kind into the stream's text, or stop."""
+        self.state.text_marks = not self.state.text_marks
+        self.surface.refresh_view()
+        if self.state.text_marks:
+            self.surface.say(
+                "Text marks on: [-rejected-]{correction} [~discarded~] [?pending?] {+bonus}"
+            )
+        else:
+            self.surface.say("Text marks off: kinds by style (? lists them)")

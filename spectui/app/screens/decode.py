@@ -1,47 +1,44 @@
 """The decode screen: one engine worker over the session's source, its event log, the actions.
 
-The worker posts each engine event; the screen appends it to the decode's `EventLog` and
-folds it into the `DecodeView` the widgets draw (`drawing.py`). Saving a trace writes the
-log, a branch truncates it, and a replay is this same screen over a trace session.
+The screen owns one `DecodeState` (decode_state.py) and hands it to its parts: `Receiving`
+folds each of the worker's messages into it, `Drawing` draws the panels from it, and
+`Browsing`, `Stepping`, `Tuning`, `Saving` and `Sweeping` carry out the keys' actions on it.
+Saving a trace writes the log, a branch truncates it, and a replay is this same screen over a
+trace session.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
-from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
+from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.app.costs import CostTimer
 from spectui.app.driver import drive
-from spectui.app.keys import (
-    DECODE_BINDINGS,
-    NEEDS,
-    NO_SWEEP,
-    REFUSALS,
-    WIDE_FOOTER,
-    action_name,
-    binding_for,
-    key_names,
-)
+from spectui.app.keys import DECODE_BINDINGS, action_name, widened
+from spectui.app.launch import launch_of
 from spectui.app.screens.browsing import Browsing
 from spectui.app.screens.compare import CompareScreen
+from spectui.app.screens.decode_state import DecodeState, Exposed, RunOrder
 from spectui.app.screens.drawing import WIDE, Drawing
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.receiving import Receiving
 from spectui.app.screens.saving import Saving
+from spectui.app.screens.settings import SettingsScreen
 from spectui.app.screens.stepping import Stepping
+from spectui.app.screens.sweep import SweepScreen
 from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
@@ -54,35 +51,42 @@ from spectui.app.widgets import (
     TokenDetail,
     TokenStream,
 )
-from spectui.engine.config import ConfigError, DecodeConfig
-from spectui.engine.errors import ChatTemplateError, SpectuiError
-from spectui.engine.trace.header import TraceError
-from spectui.engine.trace.log import EventLog
+from spectui.engine.config import DecodeConfig
 from spectui.engine.trace.source import Ability
-from spectui.engine.trace.writer import save_log
 
 if TYPE_CHECKING:
     from spectui.engine.cost.model import CostModel
+    from spectui.engine.models.loading import ModelPair
+    from spectui.engine.sweep.file import Sweep
+    from spectui.engine.trace.log import EventLog
     from spectui.engine.trace.source import EventSource
 
-# Actions that need a running decode; shown greyed out otherwise.
-DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "fast_forward", "speed"})
 
-
-class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
+class DecodeScreen(Screen[None]):
     """Step through a speculative decode one gate check at a time."""
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = DECODE_BINDINGS
 
-    # The screen redraws its panels itself (repaint=False): a reactive's default repaint would
-    # redraw the whole screen on every change.
-    busy: reactive[bool] = reactive(False, repaint=False)  # the worker is computing for us
-    selected: reactive[int | None] = reactive(None, repaint=False)  # into pieces(); None: live
-    # The earlier round the reader stepped back to with b/n (None: live).
-    viewed: reactive[int | None] = reactive(None, bindings=True, repaint=False)
-    # m / --text-marks: each token's kind written into the stream's text (format.TEXT_MARKS).
-    text_marks: reactive[bool] = reactive(False, repaint=False)
+    # The state's fields the app, the command and the tests read (the parts use `state`).
+    session: Exposed[Session] = Exposed()
+    config: Exposed[DecodeConfig] = Exposed()
+    prompt: Exposed[str] = Exposed()
+    trace_path: Exposed[Path | None] = Exposed()
+    pair: Exposed[ModelPair | None] = Exposed()
+    control: Exposed[StepControl] = Exposed()
+    run_id: Exposed[int] = Exposed()
+    event_log: Exposed[EventLog | None] = Exposed()
+    decode: Exposed[DecodeView] = Exposed()
+    busy: Exposed[bool] = Exposed()
+    error: Exposed[str | None] = Exposed()
+    viewed: Exposed[int | None] = Exposed()
+    models: Exposed[str] = Exposed()
+    costs: Exposed[dict[int, CostModel]] = Exposed()
+    autosave_error: Exposed[str | None] = Exposed()
+    load_failure: Exposed[BaseException | None] = Exposed()
+    phase: Exposed[str] = Exposed()  # loading, ready, finished or error
+    playing: Exposed[bool] = Exposed()  # whether autoplay is on
 
     def __init__(
         self,
@@ -95,72 +99,47 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         text_marks: bool = False,
     ) -> None:
         super().__init__()
-        self.set_reactive(DecodeScreen.text_marks, text_marks)
-        self.session: Session = session or LiveSession()
-        self.config = config  # the settings the next round uses: this screen owns them
-        self.prompt = prompt
-        self.prompts = prompts
-        self.timings = timings
-        self.trace_path = trace_path  # --trace FILE: saved when a decode ends and on exit
-        self.autosave_error: str | None = None  # a failed save on exit, for the command to print
-        self.load_failure: BaseException | None = None  # models that never loaded: the app exits
-        self.event_log: EventLog | None = (
-            None  # the running decode's events (None before it starts)
+        self.state = DecodeState(
+            session or LiveSession(), config, prompt, prompts, timings, trace_path, text_marks
         )
-        self.decode = DecodeView()
-        self.control = StepControl()
-        self.run_id = 0
-        self.error: str | None = None
-        self.error_mendable = True  # whether ctrl+r or e can get past the error
-        self.load_status = "starting…"
-        self.load_bars: dict[tuple[str, str], Any] = {}  # progress.Bar by Bar.key, while loading
-        self.status_text = ""  # what the header says after "spectui — "
-        self.models = ""
-        self.model_sizes = ""  # "drafter 1.2M → verifier 5.9M" (model_info.py)
-        self.costs: dict[int, CostModel] = {}  # the cost model by draft span, once timed
-        self.drawing = Drawing(self)
+        self.drawing = drawing = Drawing(self, self.state)  # what the others speak through
+        self.browsing = Browsing(self.state, drawing)
+        self.stepping = Stepping(self.state, drawing)
+        self.tuning = Tuning(self.state, drawing)
+        self.saving = Saving(self.state, drawing)
+        self.sweeping = Sweeping(self.state, drawing, self.start_run)
+        self.receiving = Receiving(self.state, drawing, self.browsing, self.saving)
         self._worker: Worker[None] | None = None
-        self._settled = asyncio.Event()
 
     @property
-    def pair(self) -> Any:
-        """The loaded model pair (None while loading, and in a replay)."""
-        return self.session.pair
+    def selected(self) -> int | None:
+        """The token picked with the arrow keys, an index into `decode.pieces()` (None: live)."""
+        return self.state.selected
+
+    @selected.setter
+    def selected(self, selected: int | None) -> None:
+        self.browsing.select_token(selected)
 
     @property
-    def phase(self) -> str:
-        """loading, ready, finished or error."""
-        if self.error is not None:
-            return "error"
-        if self.event_log is None:
-            return "loading"
-        return "finished" if self.decode.finish_reason is not None else "ready"
+    def status_text(self) -> str:
+        """What the header says after "spectui — "."""
+        return self.drawing.status_text
 
     @property
-    def playing(self) -> bool:
-        """Whether autoplay is on (the step control owns it)."""
-        return self.control.playing
+    def sweep(self) -> Sweep | None:
+        """The sweep the app was opened with (`spectui --sweep FILE`), if any."""
+        return launch_of(self.app).sweep
 
     @property
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """The keys the Footer shows: from WIDE columns also f, b, c, w (and v with a sweep),
         which a narrower Footer has no room for (the help and the palette list them always)."""
         bindings = super().active_bindings
-        if self.size.width < WIDE:
-            return bindings
-        wide = {}
-        for key, active in bindings.items():
-            short = WIDE_FOOTER.get(active.binding.id or "")
-            if short is not None:
-                active = active._replace(
-                    binding=dataclasses.replace(active.binding, show=True, description=short)
-                )
-            wide[key] = active
-        return wide
+        return bindings if self.size.width < WIDE else widened(bindings)
 
     def can(self, ability: Ability) -> bool:
         """Whether this session can do `ability`."""
-        return ability in self.session.abilities
+        return self.state.can(ability)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -180,20 +159,15 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         self.start_run()
 
     def on_unmount(self) -> None:
-        self.control.stop()
-        self.session.stop()  # a download under way stops at its next chunk
-        log = self.session.log_to_save(self.event_log)
-        if self.trace_path is not None and log is not None:
-            try:
-                save_log(self.trace_path, log)
-            except TraceError as error:
-                self.autosave_error = str(error)
+        self.state.control.stop()
+        self.state.session.stop()  # a download under way stops at its next chunk
+        self.saving.save_on_exit()
 
-    # --- the status line -------------------------------------------------------------------
+    # --- the status line ----------------------------------------------------------------------
 
     def say(self, text: str, severity: SeverityLevel = "information") -> None:
         """Show a decode message in the status line, instead of the one before."""
-        self.query_one(StatusLine).say(text, severity)
+        self.drawing.say(text, severity)
 
     def notify(
         self,
@@ -207,97 +181,63 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
         """A decode message never covers the panels: it goes to the status line (`say`)."""
         self.say(f"{title}: {message}" if title else message, severity)
 
+    def selected_piece(self) -> Piece | None:
+        """The token picked with the arrow keys, if any."""
+        return self.state.selected_piece()
+
+    def on_resize(self) -> None:
+        self.drawing.resized()
+
+    # --- keys --------------------------------------------------------------------------------
+
     def on_key(self, event: events.Key) -> None:
         """The next key clears the last message (its action may say a new one). At engine
         speed the worker holds off until the key's repaint is on screen."""
-        self.control.hold_for_key()
-        self.call_after_refresh(self.control.key_shown)
+        control = self.state.control
+        control.hold_for_key()
+        self.call_after_refresh(control.key_shown)
         self.query_one(StatusLine).clear()
-        if (refusal := self.refusal(event.key)) is not None:
+        if (refusal := self.state.refusal(event.key, self.sweep is not None)) is not None:
             self.say(f"{refusal}.", "warning")
 
-    def refusal(self, key: str) -> str | None:
-        """Why this session refuses `key`'s action, if it does (the key is off the Footer, the
-        help and the palette, but pressed all the same)."""
-        binding = binding_for(key)
-        if binding is None:
-            return None
-        action = action_name(binding.action)
-        need = NEEDS.get(action)
-        if need is not None and not self.can(need):
-            return f"{binding.description} ({key_names(binding)}): {REFUSALS[need]}"
-        if action == "sweep" and self.sweep is None:
-            return f"{binding.description} ({key_names(binding)}): {NO_SWEEP}"
-        return None
-
-    def _decode_ready(self) -> bool:
-        """Whether a step can go on; at the end, the status line says what can be done next."""
-        if self.phase != "finished":
-            return super()._decode_ready()
-        self.say(self.ended_words(), "warning")
-        return False
-
-    def ended_words(self) -> str:
-        """What the user can do once the decode (or the replayed trace) has ended."""
-        if not self.can(Ability.DECODE):
-            return "The trace has ended: q quits, b steps back through its rounds"
-        return "The decode has ended: ctrl+r restarts, e edits the prompt, w saves the trace"
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.state.offers(action, sweep=self.sweep is not None)
 
     # --- the engine worker -------------------------------------------------------------------
 
     def start_run(self, resume_at: int | None = None) -> None:
-        """(Re)start the decode of `self.prompt`, loading the models first if needed.
-
-        `resume_at`: go on with the same decode from the start of that round instead (a
-        retry after an error: the finished rounds stay).
-        """
-        self.control.stop()  # the previous worker returns at its next stop point
-        self.control = StepControl(speed=self.control.speed, first_round=resume_at or 0)
-        if resume_at is not None:  # the retry rewinds to the round's own settings: then ours
-            self.control.retune(self.config)
-        self.run_id += 1
+        """(Re)start the decode of the prompt (`resume_at`: a retry, from that round)."""
+        order = self.state.begin_run(resume_at)
         self.drawing.reset()
-        if resume_at is None:
-            self.event_log = None
-            self.decode = DecodeView(prompt=self.prompt)
-        self.error = None
-        self.selected = None
-        self.viewed = None
-        self.busy = True
-        self._settled.clear()
-        self._worker = self.drive_engine(
-            self.run_id, self.control, self.config, self.prompt, resume_at, frozenset(self.costs)
-        )
-        self.state_changed()
+        self.browsing.live()
+        if self.state.set_busy(True):
+            self.drawing.refresh_header()
+        self._worker = self.drive_engine(order)
+        self.drawing.state_changed()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", name="engine")
-    def drive_engine(
-        self,
-        run: int,
-        control: StepControl,
-        config: DecodeConfig,
-        prompt: str,
-        resume_at: int | None,
-        timed_spans: frozenset[int],
-    ) -> None:
+    def drive_engine(self, order: RunOrder) -> None:
         """Iterate the session's source in this thread; everything reaches the UI as messages.
 
-        `timed_spans`: draft spans whose cost model the screen has (taken in the UI thread)."""
+        All it needs is in `order`, taken in the UI thread: it reads nothing of the screen's
+        state and writes nothing the UI reads."""
+        post, run = self.post_message, order.run
 
         def open_source() -> EventSource:
-            if resume_at is not None:
-                return self.session.reopen()
-            return self.session.open(self.post_message, run, config, prompt)
+            session = order.session
+            if order.resumed is not None:
+                return order.resumed
+            if order.pair is not None and isinstance(session, LiveSession):
+                return session.start(order.pair, order.config, order.prompt)
+            return session.open(post, run, order.config, order.prompt)
 
-        timer = CostTimer(self.post_message, run, timed_spans) if self.timings else None
-        drive(
-            self.post_message,
-            control,
-            run,
-            open_source,
-            resume_at,
-            before_round=timer.ensure if timer is not None else None,
-        )
+        timer = CostTimer(post, run, order.timed_spans) if order.timings else None
+        before_round = timer.ensure if timer is not None else None
+        drive(post, order.control, run, open_source, order.resume_at, before_round=before_round)
+
+    @on(messages.EngineMessage)
+    def engine_message(self, message: messages.EngineMessage) -> None:
+        self.receiving.receive(message)
 
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
@@ -305,125 +245,122 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
             return
         if event.state is WorkerState.ERROR:
             self.show_error(event.worker.error)
-        if event.state in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED):
-            self.busy = False
-            self._settled.set()
+        ended = event.state in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED)
+        if ended and self.state.set_busy(False):
+            self.drawing.refresh_header()
 
     def show_error(self, error: BaseException | None) -> None:
-        """Show an engine error in the error panel (the app stays usable).
-
-        Unless the models never loaded: nothing here can mend a model path or a server address,
-        so the app exits (status 2) and the command reports the error as `spectui run` does.
-        """
-        if error is not None and not self.session.loaded:
-            self.load_failure = error
+        """Show an engine error in the error panel (the app stays usable); if the models never
+        loaded, exit (status 2): the command reports it as `spectui run` does."""
+        if not self.state.fail(error):
             self.app.exit(return_code=2)
             return
-        # No key mends a tokenizer without a chat template: the panel offers q alone.
-        self.error_mendable = not isinstance(error, ChatTemplateError)
-        if isinstance(error, (SpectuiError, ConfigError)):
-            text = str(error)
-        else:
-            text = f"{type(error).__name__}: {error} (this looks like a bug in spectui)"
-        self.error = text
-        self.control.set_playing(False)
         self.app.bell()
-        self.state_changed()
+        self.drawing.state_changed()
 
     async def settled(self, timeout: float = 60.0) -> None:
         """Wait until the worker has done all that was asked and the screen shows it (tests)."""
-        await asyncio.wait_for(self._settled.wait(), timeout)
+        await asyncio.wait_for(self.state.settled.wait(), timeout)
         await self.drawing.drawn()
 
-    def state_changed(self) -> None:
-        """The phase or autoplay may have changed: the Footer's keys and the header follow."""
-        self.refresh_bindings()
-        self.drawing.refresh_view()
+    # --- actions: each key's, carried out by the part it belongs to --------------------------
 
-    # --- drawing -----------------------------------------------------------------------------
+    def action_select(self, delta: int) -> None:
+        """Select the previous/next token of the stream."""
+        self.browsing.select(delta)
 
-    def on_resize(self) -> None:
-        self.drawing.resized()
+    def action_select_first(self) -> None:
+        """Select the first generated token."""
+        self.browsing.select_first()
 
-    def watch_selected(self, selected: int | None) -> None:
-        self.drawing.selection_changed(selected)
+    def action_live(self) -> None:
+        """Stop selecting: follow the latest check again."""
+        self.browsing.live()
 
-    def watch_text_marks(self) -> None:
-        self.drawing.refresh_view()
+    def action_view_round(self, delta: int) -> None:
+        """Step back (−1) or forward (+1) through the rounds; past the latest: live again."""
+        self.browsing.view_round(delta)
 
-    def watch_busy(self) -> None:
-        self.drawing.refresh_header()
+    def action_step(self) -> None:
+        """Reveal the next gate check (or draft the next round); stops fast-forward."""
+        self.stepping.step()
 
-    def refresh_view(self, force: bool = False) -> None:
-        """Redraw the panels whose inputs changed (`force`: all of them)."""
-        self.drawing.refresh_view(force)
+    def action_finish_round(self) -> None:
+        """Run to the end of the current round."""
+        self.stepping.finish_round()
 
-    def selected_piece(self) -> Piece | None:
-        """The token picked with the arrow keys, if any."""
-        pieces = self.decode.pieces()
-        if self.selected is None or not pieces:
-            return None
-        return pieces[min(self.selected, len(pieces) - 1)]
+    def action_toggle_play(self) -> None:
+        """Autoplay on or off."""
+        self.stepping.toggle_play()
 
-    # --- actions -----------------------------------------------------------------------------
+    def action_fast_forward(self) -> None:
+        """Run the decode at engine speed, or stop."""
+        self.stepping.fast_forward()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        need = NEEDS.get(action)
-        if need is not None and not self.can(need):
-            return False  # this session cannot: the key leaves the Footer and the palette
-        if action == "sweep" and self.sweep is None:
-            return False  # no sweep was opened (spectui --sweep FILE)
-        # While the models load, steps queue up (the worker takes them once it is ready). At
-        # the end, they say what can be done next (`ended_words`).
-        if action in DECODE_ACTIONS and self.phase not in ("ready", "loading", "finished"):
-            return None
-        if action in ("restart", "edit_prompt", "compare") and self._loading_models():
-            return None
-        return True
+    def action_speed(self, delta: int) -> None:
+        """Autoplay faster (+1) or slower (−1)."""
+        self.stepping.speed(delta)
 
-    def _loading_models(self) -> bool:
-        """Whether the worker is still loading (a restart now would load a second copy)."""
-        return not self.session.loaded and self.phase == "loading"
+    def action_toggle_policy(self) -> None:
+        """Cycle through the policies from the next round."""
+        self.tuning.toggle_policy()
+
+    def action_use_policy(self, name: str) -> None:
+        """Use policy `name` from the next round."""
+        self.tuning.use_policy(name)
+
+    def action_span(self, delta: int) -> None:
+        """Draft one token more or fewer per round."""
+        self.tuning.span(delta)
+
+    def action_settings(self) -> None:
+        """Open the settings screen."""
+        self.app.push_screen(SettingsScreen(self.state.config), self.tuning.apply)
+
+    def action_save_trace(self) -> None:
+        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
+        self.saving.save()
+
+    def action_sweep(self) -> None:
+        """Show the sweep's settings; enter on one restarts the decode with it."""
+        if self.sweep is None:
+            self.say("No sweep loaded: open one with spectui --sweep FILE.", "warning")
+            return
+        self.app.push_screen(SweepScreen(self.sweep), self.open_setting)
+
+    def open_setting(self, config: DecodeConfig | None) -> None:
+        """Decode the sweep's first prompt under `config` (None: the view was closed)."""
+        self.sweeping.open_setting(self.sweep, config)
 
     def action_edit_prompt(self) -> None:
         """Edit the prompt; the decode restarts on it."""
 
         def restart_on(prompt: str | None) -> None:
             if prompt is not None:
-                self.prompt = prompt
+                self.state.prompt = prompt
                 self.action_restart()
 
-        self.app.push_screen(PromptScreen(self.prompt, self.prompts), restart_on)
+        self.app.push_screen(PromptScreen(self.state.prompt, self.state.prompts), restart_on)
 
     def action_restart(self) -> None:
         """Restart the decode from the prompt with the current settings."""
-        if self._loading_models():
+        if self.state.loading_models():
             self.say("The models are still loading; restart once they are.", "warning")
             return
         self.query_one(StatusLine).clear()  # what it said of the old run's rounds no longer holds
-        self.start_run(self.retry_round())
-
-    def retry_round(self) -> int | None:
-        """After an error: the round a retry goes on from (the finished ones stay), if any."""
-        if self.error is None or self.event_log is None:
-            return None
-        failed = len(self.event_log.rounds)
-        return failed if self.session.resumable(failed) else None
+        self.start_run(self.state.retry_round())
 
     def action_toggle_marks(self) -> None:
         """Write each token's kind into the stream's text, or stop."""
-        self.text_marks = not self.text_marks
-        if self.text_marks:
-            self.say("Text marks on: [-rejected-]{correction} [~discarded~] [?pending?] {+bonus}")
-        else:
-            self.say("Text marks off: kinds by style (? lists them)")
+        self.browsing.toggle_marks()
 
     def action_copy_output(self) -> None:
         """Copy the committed text (prompt and output, no drafts that did not join it)."""
-        text = self.decode.committed_text()
+        decode = self.state.decode
+        text = decode.committed_text()
         self.app.copy_to_clipboard(text)
         self.say(
-            f"Copied the committed text: the prompt and {self.decode.n_generated} output tokens, "
+            f"Copied the committed text: the prompt and {decode.n_generated} output tokens, "
             f"{len(text)} characters (no pending, rejected or discarded draft)"
         )
 
@@ -440,24 +377,20 @@ class DecodeScreen(Browsing, Stepping, Tuning, Saving, Sweeping, Receiving):
 
     async def action_quit(self) -> None:
         """Quit."""
-        self.control.stop()
+        self.state.control.stop()
         self.app.exit()
 
     def action_branch(self) -> None:
         """Go back to the start of the viewed round and continue under the current settings."""
-        target = self.viewed
-        if target is None or self.phase not in ("ready", "finished"):
-            self.say("Step back to a round first (b), then branch there.", "warning")
-            return
-        self.control.set_playing(False)
-        self._ask(lambda: self.control.branch(target, self.config))
+        self.stepping.branch()
 
     def action_compare(self) -> None:
-        """Decode the prompt under greedy-exact and soft-guarded side by side."""
-        if self.pair is None:
+        """Decode the prompt under the compared policies side by side."""
+        state = self.state
+        if state.pair is None:
             self.say("The models are still loading; compare once they are.", "warning")
             return
-        if self.playing:
+        if state.playing:
             self.action_toggle_play()
-        max_new_tokens = self.config.max_new_tokens or CompareScreen.DEFAULT_TOKENS
-        self.app.push_screen(CompareScreen(self.pair, self.config, self.prompt, max_new_tokens))
+        max_new_tokens = state.config.max_new_tokens or CompareScreen.DEFAULT_TOKENS
+        self.app.push_screen(CompareScreen(state.pair, state.config, state.prompt, max_new_tokens))

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from spectui.app.control import SPEEDS
+from spectui.app.screens.decode_state import DecodeState
 from spectui.app.state import Piece, PieceKind
-from spectui.app.widgets import GatePanel, StatsPanel, StatusHeader, TokenDetail, TokenStream
+from spectui.app.widgets import (
+    GatePanel,
+    StatsPanel,
+    StatusHeader,
+    StatusLine,
+    TokenDetail,
+    TokenStream,
+)
 from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
 from spectui.engine.policy.registry import policy_label
 from spectui.engine.trace.source import Ability
-
-if TYPE_CHECKING:
-    from spectui.app.screens.decode import DecodeScreen
 
 WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
 PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
@@ -54,20 +60,17 @@ def idle_hint(phase: str, replay: bool) -> str:
     return IDLE_HINTS.get(phase, IDLE_HINTS["ready"])
 
 
-def shown_value(value: object) -> str:
-    """A setting's value as messages show it: on/off, a policy's label, 0.05."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, str):
-        return policy_label(value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 class Drawing:
-    """Draws one decode screen's panels from its state, at most every REDRAW_INTERVAL."""
+    """Draws one decode screen's panels from its state, at most every REDRAW_INTERVAL.
 
-    def __init__(self, screen: DecodeScreen) -> None:
+    It is the `Surface` the screen's parts speak and redraw through (decode_state.py).
+    """
+
+    def __init__(self, screen: Screen[None], state: DecodeState) -> None:
+        """`screen`: where the panels are; `state`: what they show (read, never written)."""
         self.screen = screen
+        self.state = state
+        self.status_text = ""  # what the header says after "spectui — "
         self._pending = False
         self._last = 0.0
         self._unshown = 0  # engine events handled but not yet drawn
@@ -75,6 +78,15 @@ class Drawing:
     def reset(self) -> None:
         """A new run: nothing of the old one is left to draw."""
         self._unshown = 0
+
+    def say(self, text: str, severity: SeverityLevel = "information") -> None:
+        """Show a decode message in the status line, instead of the one before."""
+        self.screen.query_one(StatusLine).say(text, severity)
+
+    def state_changed(self) -> None:
+        """The phase or autoplay may have changed: the Footer's keys and the header follow."""
+        self.screen.refresh_bindings()
+        self.refresh_view()
 
     async def drawn(self) -> None:
         """Wait for a throttled redraw still to come (tests)."""
@@ -93,7 +105,7 @@ class Drawing:
         if self._pending:
             return
         self._pending = True
-        interval = FAST_REDRAW_INTERVAL if self.screen.control.fast else REDRAW_INTERVAL
+        interval = FAST_REDRAW_INTERVAL if self.state.control.fast else REDRAW_INTERVAL
         wait = self._last + interval - time.monotonic()
         if wait > 0:
             self.screen.set_timer(wait, self._redraw)
@@ -104,7 +116,7 @@ class Drawing:
         self._pending = False
         self._last = time.monotonic()
         self.refresh_view()
-        self.screen.control.handled(self._unshown)
+        self.state.control.handled(self._unshown)
         self._unshown = 0
 
     def resized(self) -> None:
@@ -132,8 +144,8 @@ class Drawing:
         Done with `display` rather than a CSS class on the screen: a class change restyles
         every widget, which is too slow to do on each arrow key.
         """
-        screen = self.screen
-        narrow, inspecting = screen.size.width < WIDE, screen.selected is not None
+        screen, state = self.screen, self.state
+        narrow, inspecting = screen.size.width < WIDE, state.selected is not None
         short = screen.size.height < SHORT
         screen.query_one(TokenDetail).display = not narrow or inspecting
         screen.query_one(GatePanel).display = not (narrow and inspecting)
@@ -141,29 +153,29 @@ class Drawing:
 
     def refresh_view(self, force: bool = False) -> None:
         """Redraw the panels whose inputs changed (`force`: all of them)."""
-        screen = self.screen
+        screen, state = self.screen, self.state
         if not screen.is_mounted:
             return
         self.refresh_header()
         self._show_error()
-        decode, phase = screen.decode, screen.phase
+        decode, phase = state.decode, state.phase
         pieces = decode.pieces()
-        selected = None if screen.selected is None else min(screen.selected, len(pieces) - 1)
+        selected = None if state.selected is None else min(state.selected, len(pieces) - 1)
         piece = pieces[selected] if selected is not None and pieces else None
-        version = (screen.run_id, decode.version, phase, selected)
+        version = (state.run_id, decode.version, phase, selected)
         if force:
             screen.query_one(TokenStream).forget()
             for panel in screen.query(Panel):
                 panel.forget()
         stream = screen.query_one(TokenStream)
-        if phase == "loading" and screen.error is None:
-            bars = screen.load_bars.values()
-            stream.show_message(loading_view(screen.load_status, bars), shape=len(bars))
-        elif not stream.unchanged((version, screen.viewed, screen.text_marks)):
-            stream.show(decode, pieces, selected, screen.viewed, screen.text_marks)
-        stream.border_subtitle = f"←/→ inspect · {screen.models}" if screen.models else ""
+        if phase == "loading" and state.error is None:
+            bars = state.load_bars.values()
+            stream.show_message(loading_view(state.load_status, bars), shape=len(bars))
+        elif not stream.unchanged((version, state.viewed, state.text_marks)):
+            stream.show(decode, pieces, selected, state.viewed, state.text_marks)
+        stream.border_subtitle = f"←/→ inspect · {state.models}" if state.models else ""
         current, past = decode.round, False
-        if screen.viewed is not None and (viewed := decode.round_at(screen.viewed)) is not None:
+        if state.viewed is not None and (viewed := decode.round_at(state.viewed)) is not None:
             current, past = viewed, viewed is not decode.round
         highlight = None
         if piece is not None and current is not None and piece.round_index == current.index:
@@ -171,74 +183,74 @@ class Drawing:
         elif piece is None and current is not None and current.n_checked and not past:
             highlight = current.n_checked - 1
         gates = screen.query_one(GatePanel)
-        if not gates.unchanged((version, highlight, screen.viewed)):
-            hint = idle_hint(phase, replay=not screen.can(Ability.DECODE))
-            gates.show(current, highlight, hint, past=past, branch=screen.can(Ability.BRANCH))
+        if not gates.unchanged((version, highlight, state.viewed)):
+            hint = idle_hint(phase, replay=not state.can(Ability.DECODE))
+            gates.show(current, highlight, hint, past=past, branch=state.can(Ability.BRANCH))
         detail = screen.query_one(TokenDetail)
         if not detail.unchanged(version):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
         stats = screen.query_one(StatsPanel)
-        if not stats.unchanged((screen.run_id, id(decode.stats), len(screen.costs))):
-            stats.show(decode.stats, screen.timings, decode.round_seconds, screen.costs)
+        if not stats.unchanged((state.run_id, id(decode.stats), len(state.costs))):
+            stats.show(decode.stats, state.timings, decode.round_seconds, state.costs)
 
     def _show_error(self) -> None:
-        screen = self.screen
+        screen, state = self.screen, self.state
         error = screen.query_one("#error", Static)
-        error.display = screen.error is not None
-        if screen.error is not None:
+        error.display = state.error is not None
+        if state.error is not None:
             error.border_title = "error"
-            retry = screen.retry_round()
+            retry = state.retry_round()
             again = "retry" if retry is None else f"retry from round {retry + 1}"
-            prompt = " · e edit the prompt" if screen.can(Ability.DECODE) else ""
+            prompt = " · e edit the prompt" if state.can(Ability.DECODE) else ""
             keys = f"ctrl+r {again}{prompt} · q quit"
-            if not screen.error_mendable:
+            if not state.error_mendable:
                 keys = "q quit: no key here changes the models or the options (see above)"
-            error.update(f"{screen.error}\n\n{keys}")
+            error.update(f"{state.error}\n\n{keys}")
 
     def refresh_header(self) -> None:
         """The header names the active policy, the round, and what the engine is doing."""
-        screen = self.screen
+        screen, state = self.screen, self.state
         if not screen.is_mounted:
             return
-        config, current = screen.config, screen.decode.round
+        config, current = state.config, state.decode.round
         policy = policy_label(config.policy)
         if current is not None and not current.finished and current.config.policy != config.policy:
             policy += " from next round"
         parts = [policy, f"k={config.draft_span}"]
-        if current is not None and screen.viewed is not None:
-            branch = " · B branch" if screen.can(Ability.BRANCH) else ""
-            parts.append(f"◀ round {screen.viewed + 1}/{current.index + 1}{branch}")
+        if current is not None and state.viewed is not None:
+            branch = " · B branch" if state.can(Ability.BRANCH) else ""
+            parts.append(f"◀ round {state.viewed + 1}/{current.index + 1}{branch}")
         elif current is not None:
             parts.append(f"round {current.index + 1}")
         parts.append(self._state_words())
         if config.verifier_url is not None:  # the engine this decode is watching
             parts.insert(0, f"verifier @ {urlparse(config.verifier_url).netloc}")
-        if screen.session.title:  # after the state: a narrow terminal cuts it first
-            parts.append(screen.session.title)
-        screen.status_text = " · ".join(parts)
-        screen.query_one(StatusHeader).show(screen.status_text, screen.model_sizes)
+        if state.session.title:  # after the state: a narrow terminal cuts it first
+            parts.append(state.session.title)
+        self.status_text = " · ".join(parts)
+        screen.query_one(StatusHeader).show(self.status_text, state.model_sizes)
 
     def _state_words(self) -> str:
-        screen = self.screen
-        speed = SPEEDS[screen.control.speed][1]
-        finish = screen.decode.finish_reason
+        state = self.state
+        speed = SPEEDS[state.control.speed][1]
+        finish = state.decode.finish_reason
         reason = finish.value.replace("_", " ") if finish is not None else ""
-        state = {
+        words = {
             "loading": "loading models",
             "error": "error",
             "finished": f"finished ({reason})",
-        }.get(screen.phase)
-        if state is None:
-            state = f"▶ playing {speed}" if screen.playing else f"⏸ paused · {speed}"
-            if screen.control.fast_forwarding:
-                state = "⏩ fast-forward"
-            if screen.busy and not screen.playing:
-                state += " · working"
-        return state
+        }.get(state.phase)
+        if words is None:
+            words = f"▶ playing {speed}" if state.playing else f"⏸ paused · {speed}"
+            if state.control.fast_forwarding:
+                words = "⏩ fast-forward"
+            if state.busy and not state.playing:
+                words += " · working"
+        return words
 
     def latest_piece(self, pieces: list[Piece]) -> Piece | None:
         """The piece holding the most recent gate check (what 'live' shows)."""
-        latest = self.screen.decode.latest_check()
+        latest = self.state.decode.latest_check()
         if latest is None:
             return None
         for piece in reversed(pieces):

@@ -1,147 +1,109 @@
-"""The decode screen's handlers of the engine worker's messages: each folds into the view.
+"""The engine worker's messages, folded into the decode screen's state.
 
 Every message names its run; one from a run already replaced (a restart, a new prompt) is
-dropped. The handlers never draw: they ask for a throttled redraw (`Drawing.redraw_soon`).
+dropped. Nothing here draws: it asks for a throttled redraw (`Surface.redraw_soon`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from textual.notifications import SeverityLevel
-from textual.screen import Screen
-
 from spectui.app import messages
 from spectui.app.model_info import model_sizes
-from spectui.app.sessions import Session
+from spectui.app.screens.browsing import Browsing
+from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.app.screens.saving import Saving
 from spectui.app.state import DecodeView
 from spectui.engine.events import DecodeFinished, RoundDrafted, RoundRewound
 from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.source import Ability
 
-if TYPE_CHECKING:
-    import asyncio
 
-    from spectui.app.control import StepControl
-    from spectui.app.screens.drawing import Drawing
-    from spectui.engine.config import DecodeConfig
-    from spectui.engine.cost.model import CostModel
+class Receiving:
+    """Takes each `EngineMessage` the screen receives into `state`."""
 
+    def __init__(
+        self, state: DecodeState, surface: Surface, browsing: Browsing, saving: Saving
+    ) -> None:
+        """`browsing`: back to live on a branch; `saving`: --trace FILE when a decode ends."""
+        self.state = state
+        self.surface = surface
+        self.browsing = browsing
+        self.saving = saving
 
-class Receiving(Screen[None]):
-    """The decode screen's `on_*` handlers of worker messages (its state, declared here)."""
+    def receive(self, message: messages.EngineMessage) -> None:
+        """Fold one of the worker's messages into the state (a stale run's is dropped)."""
+        state = self.state
+        if isinstance(message, messages.ModelsReady) and message.pair is not None:
+            state.pair = message.pair  # kept whatever the run: a restart needs no second load
+        if not self._current(message):
+            return
+        match message:
+            case messages.DecodeBatch(events=events) if state.event_log is not None:
+                for item in events:
+                    self.record(item)
+            case messages.DecodeEvent() if state.event_log is not None:
+                self.record(message)
+            case messages.LoadProgress(text=text):
+                state.load_status = text
+            case messages.LoadBar(bar=bar):
+                state.load_bars[bar.key] = bar
+            case messages.ModelsReady():
+                self.models_ready(message)
+            case messages.CostMeasured(cost=cost):
+                state.costs[cost.k] = cost
+                self.surface.redraw_soon(counted=0)
+            case messages.DecodeStarted(header=header, source=source):
+                state.event_log = EventLog(header)
+                state.source = source
+                state.decode = DecodeView.fold(state.event_log)
+                self.surface.state_changed()
+            case messages.EngineWaiting(served=served) if served == state.control.requests:
+                state.set_busy(False)  # the worker has caught up with every request
+                self.surface.refresh_header()
 
-    run_id: int
-    control: StepControl
-    drawing: Drawing
-    event_log: EventLog | None
-    decode: DecodeView
-    config: DecodeConfig
-    trace_path: Path | None
-    load_status: str
-    load_bars: dict[tuple[str, str], Any]
-    models: str
-    model_sizes: str
-    session: Session
-    costs: dict[int, CostModel]
-    viewed: int | None
-    selected: int | None
-    busy: bool
-    _settled: asyncio.Event
-
-    def can(self, ability: Ability) -> bool:
-        """Whether the session can do `ability` (the decode screen's)."""
-        raise NotImplementedError
-
-    def say(self, text: str, severity: SeverityLevel = "information") -> None:
-        """Show a message in the status line (the decode screen's)."""
-        raise NotImplementedError
-
-    def state_changed(self) -> None:
-        """The phase may have changed (the decode screen's)."""
-        raise NotImplementedError
-
-    def save_trace(self, path: Path) -> Path | None:
-        """Write the event log as a trace (Saving's, before this in the decode screen's MRO)."""
-        raise NotImplementedError
-
-    def _current(self, message: Any) -> bool:
+    def _current(self, message: messages.EngineMessage) -> bool:
         """Whether a message belongs to the running decode; if so, a redraw will show it."""
-        if message.run != self.run_id:
+        if message.run != self.state.run_id:
             return False
         counted = int(isinstance(message, messages.DecodeEvent))
         if isinstance(message, messages.DecodeBatch):
             counted = len(message.events)
-            self.control.received()
-        self.drawing.redraw_soon(counted=counted)
+            self.state.control.received()
+        self.surface.redraw_soon(counted=counted)
         return True
 
-    def on_load_progress(self, message: messages.LoadProgress) -> None:
-        if self._current(message):
-            self.load_status = message.text
-
-    def on_load_bar(self, message: messages.LoadBar) -> None:
-        if self._current(message):
-            self.load_bars[message.bar.key] = message.bar
-
-    def on_models_ready(self, message: messages.ModelsReady) -> None:
-        if self._current(message):
-            self.models = message.summary
-            self.model_sizes = model_sizes(message.pair)
-            self.load_status = loaded_words(message)
-            if (notice := self.session.notice) is not None:
-                self.model_sizes = f"{self.model_sizes} · {notice}"
-                self.say(notice, "warning")
-            self.load_bars.clear()
-
-    def on_cost_measured(self, message: messages.CostMeasured) -> None:
-        if self._current(message):
-            self.costs[message.cost.k] = message.cost
-            self.drawing.redraw_soon(counted=0)
-
-    def on_decode_started(self, message: messages.DecodeStarted) -> None:
-        if self._current(message):
-            self.event_log = EventLog(message.header)
-            self.decode = DecodeView.fold(self.event_log)
-            self.state_changed()
-
-    def on_decode_event(self, message: messages.DecodeEvent) -> None:
-        if self._current(message) and self.event_log is not None:
-            self.record(message)
-
-    def on_decode_batch(self, message: messages.DecodeBatch) -> None:
-        if self._current(message) and self.event_log is not None:
-            for item in message.events:
-                self.record(item)
+    def models_ready(self, message: messages.ModelsReady) -> None:
+        """The models are loaded (or, in a replay, named): the header and the stream say so."""
+        state = self.state
+        state.models = message.summary
+        state.model_sizes = model_sizes(message.pair)
+        state.load_status = loaded_words(message)
+        if (notice := state.session.notice) is not None:
+            state.model_sizes = f"{state.model_sizes} · {notice}"
+            self.surface.say(notice, "warning")
+        state.load_bars.clear()
 
     def record(self, message: messages.DecodeEvent) -> None:
         """Append one engine event to the log and fold it into the view."""
-        assert self.event_log is not None
+        state = self.state
+        assert state.event_log is not None
         event = message.event
-        self.event_log.record(event, message.texts, message.shown)
+        state.event_log.record(event, message.texts, message.shown)
         if isinstance(event, RoundRewound):
-            self.decode = DecodeView.fold(self.event_log)
-            self.viewed = self.selected = None
+            state.decode = DecodeView.fold(state.event_log)
+            self.browsing.live()
             # This replaces "… from round N" of the rounds undone, which no longer holds.
-            self.say(
+            self.surface.say(
                 f"Branched: back at the start of round {event.round_index + 1} · "
                 f"{event.config.policy_label} from here"
             )
         else:
-            self.decode.apply(event, self.event_log)
-        if isinstance(event, RoundDrafted) and not self.can(Ability.RETUNE):
-            self.config = event.config  # a recording's rounds bring their own settings
+            state.decode.apply(event, state.event_log)
+        if isinstance(event, RoundDrafted) and not state.can(Ability.RETUNE):
+            state.config = event.config  # a recording's rounds bring their own settings
         if isinstance(event, DecodeFinished | RoundRewound):
-            self.state_changed()
-        if isinstance(event, DecodeFinished) and self.trace_path is not None:
-            self.save_trace(self.trace_path)
-
-    def on_engine_waiting(self, message: messages.EngineWaiting) -> None:
-        if self._current(message) and message.served == self.control.requests:
-            self.busy = False
-            self._settled.set()
-            self.drawing.refresh_header()
+            self.surface.state_changed()
+        if isinstance(event, DecodeFinished) and state.trace_path is not None:
+            self.saving.save_trace(state.trace_path)
 
 
 def loaded_words(message: messages.ModelsReady) -> str:

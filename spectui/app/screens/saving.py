@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.notifications import SeverityLevel
-from textual.screen import Screen
-
-from spectui.app.sessions import Session
+from spectui.app.screens.decode_state import DecodeState, Surface
 from spectui.engine.trace.header import TraceError
-from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.writer import save_log
 
 
@@ -20,36 +16,42 @@ def default_trace_path() -> Path:
     return Path(f"spectui-trace-{datetime.now().strftime('%Y%m%d-%H%M%S')}.jsonl")
 
 
-class Saving(Screen[None]):
-    """The decode screen's w action (state: `event_log`, `trace_path`)."""
+class Saving:
+    """w, the save when a decode ends and the one on exit (to `state.trace_path`)."""
 
-    event_log: EventLog | None
-    trace_path: Path | None
-    session: Session
+    def __init__(self, state: DecodeState, surface: Surface) -> None:
+        self.state = state
+        self.surface = surface
 
-    def say(self, text: str, severity: SeverityLevel = "information") -> None:
-        """Show a message in the status line (the decode screen's)."""
-        raise NotImplementedError
-
-    def action_save_trace(self) -> None:
+    def save(self) -> None:
         """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
-        self.save_trace(self.trace_path or default_trace_path())
+        self.save_trace(self.state.trace_path or default_trace_path())
 
     def save_trace(self, path: Path) -> Path | None:
         """Write the decode's log to `path` and say where (or why it could not be)."""
-        log = self.session.log_to_save(self.event_log)
+        played = self.state.event_log
+        log = self.state.session.log_to_save(played)
         try:
             if log is None:
                 raise TraceError("nothing to save yet: the decode has not started")
             saved = save_log(path, log)
         except TraceError as error:
-            self.say(f"Trace not saved: {error}", "error")
+            self.surface.say(f"Trace not saved: {error}", "error")
             return None
-        if log is not self.event_log:  # a replay: the whole trace, however far it was played
+        if log is not played:  # a replay: the whole trace, however far it was played
             what = f"the whole trace, {len(log.rounds)} rounds,"
             ended = ""
         else:
             what = f"{len(log.rounds)} rounds"
             ended = "" if log.done is not None else " (the decode goes on)"
-        self.say(f"Trace saved: {what} to {saved}{ended}")
+        self.surface.say(f"Trace saved: {what} to {saved}{ended}")
         return saved
+
+    def save_on_exit(self) -> None:
+        """The app is closing: save to --trace FILE, if given, keeping a failure for the command."""
+        log = self.state.session.log_to_save(self.state.event_log)
+        if self.state.trace_path is not None and log is not None:
+            try:
+                save_log(self.state.trace_path, log)
+            except TraceError as error:
+                self.state.autosave_error = str(error)

@@ -1,69 +1,75 @@
-"""Stepping a decode: one gate check, the rest of a round, autoplay and its speed."""
+"""Stepping a decode: one gate check, the rest of a round, autoplay and its speed, a branch."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from collections.abc import Callable
 
-from textual.screen import Screen
-
-from spectui.app.control import StepControl
-from spectui.app.screens.drawing import Drawing
+from spectui.app.screens.decode_state import DecodeState, Surface
 
 
-class Stepping(Screen[None]):
-    """The decode screen's space, enter, p and +/- actions (the requests go to `control`)."""
+class Stepping:
+    """space, enter, p, f and +/-: requests to the worker, through `state.control`."""
 
-    control: StepControl
-    drawing: Drawing
-    busy: bool
-    _settled: asyncio.Event
+    def __init__(self, state: DecodeState, surface: Surface) -> None:
+        self.state = state
+        self.surface = surface
 
-    @property
-    def phase(self) -> str:
-        """loading, ready, finished or error (the decode screen's)."""
-        raise NotImplementedError
-
-    def _decode_ready(self) -> bool:
-        if self.phase in ("ready", "loading"):
+    def ready(self) -> bool:
+        """Whether a step can go on; if not, the status line says what can be done next."""
+        phase = self.state.phase
+        if phase in ("ready", "loading"):
             return True
-        reasons = {
-            "finished": "The decode has finished: ctrl+r restarts it, e edits the prompt.",
-            "error": "The engine stopped on an error: ctrl+r retries, e edits the prompt.",
-        }
-        self.notify(reasons[self.phase], severity="warning")
+        if phase == "finished":
+            self.surface.say(self.state.ended_words(), "warning")
+        else:
+            self.surface.say(
+                "The engine stopped on an error: ctrl+r retries, e edits the prompt.", "warning"
+            )
         return False
 
-    def _ask(self, request: Any) -> None:
-        self.busy = True
-        self._settled.clear()
+    def ask(self, request: Callable[[], object]) -> None:
+        """Make a request of the worker: the screen is busy until it has caught up."""
+        if self.state.set_busy(True):
+            self.surface.refresh_header()
         request()
 
-    def action_step(self) -> None:
+    def step(self) -> None:
         """Reveal the next gate check (or draft the next round); stops fast-forward."""
-        if self.control.fast_forwarding:
-            self.action_fast_forward()
-        elif self._decode_ready():
-            self._ask(self.control.step)
+        if self.state.control.fast_forwarding:
+            self.fast_forward()
+        elif self.ready():
+            self.ask(self.state.control.step)
 
-    def action_finish_round(self) -> None:
+    def finish_round(self) -> None:
         """Run to the end of the current round."""
-        if self._decode_ready():
-            self._ask(self.control.finish_round)
+        if self.ready():
+            self.ask(self.state.control.finish_round)
 
-    def action_toggle_play(self) -> None:
+    def toggle_play(self) -> None:
         """Autoplay on or off."""
-        if self._decode_ready():
-            self._ask(lambda: self.control.set_playing(not self.control.playing))
-            self.drawing.refresh_header()
+        if self.ready():
+            control = self.state.control
+            self.ask(lambda: control.set_playing(not control.playing))
+            self.surface.refresh_header()
 
-    def action_fast_forward(self) -> None:
+    def fast_forward(self) -> None:
         """Run the decode at engine speed, or stop (redraws are throttled, never waited for)."""
-        if self._decode_ready():
-            self._ask(lambda: self.control.fast_forward(not self.control.fast_forwarding))
-            self.drawing.refresh_header()
+        if self.ready():
+            control = self.state.control
+            self.ask(lambda: control.fast_forward(not control.fast_forwarding))
+            self.surface.refresh_header()
 
-    def action_speed(self, delta: int) -> None:
+    def speed(self, delta: int) -> None:
         """Autoplay faster (+1) or slower (−1)."""
-        self.control.set_speed(self.control.speed + delta)
-        self.drawing.refresh_header()
+        control = self.state.control
+        control.set_speed(control.speed + delta)
+        self.surface.refresh_header()
+
+    def branch(self) -> None:
+        """Go back to the start of the viewed round and continue under the current settings."""
+        target, control, config = self.state.viewed, self.state.control, self.state.config
+        if target is None or self.state.phase not in ("ready", "finished"):
+            self.surface.say("Step back to a round first (b), then branch there.", "warning")
+            return
+        control.set_playing(False)
+        self.ask(lambda: control.branch(target, config))

@@ -1,60 +1,52 @@
-"""Tuning a decode: the policy and the between-round settings, from the next round on."""
+"""Tuning a decode: the policy and the between-round settings, from the next round on.
+
+`state.config` is the UI's one copy of the next round's settings; a change is validated here,
+kept there, and handed to the worker through the step control (which tells from which round
+it applies: the worker may have started a round the screen has not shown yet).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from textual.notifications import SeverityLevel
-from textual.screen import Screen
-
-from spectui.app.control import StepControl
-from spectui.app.screens.drawing import shown_value
-from spectui.app.screens.settings import SettingsScreen
-from spectui.app.state import DecodeView
+from spectui.app.format import shown_value
+from spectui.app.screens.decode_state import DecodeState, Surface
 from spectui.engine.config import ConfigError, DecodeConfig, knob_of
 from spectui.engine.policy.registry import next_policy
 
 
-class Tuning(Screen[None]):
-    """The decode screen's t, [, ] and s actions (state: `config`, the next round's)."""
+class Tuning:
+    """t, [, ] and the settings form (s): changes to `state.config`."""
 
-    config: DecodeConfig
-    control: StepControl
-    decode: DecodeView
-    error: str | None  # the engine stopped on an error (ctrl+r retries)
+    def __init__(self, state: DecodeState, surface: Surface) -> None:
+        self.state = state
+        self.surface = surface
 
-    def say(self, text: str, severity: SeverityLevel = "information") -> None:
-        """Show a message in the status line (the decode screen's)."""
-        raise NotImplementedError
-
-    def refresh_view(self, force: bool = False) -> None:
-        """Redraw (the decode screen's)."""
-        raise NotImplementedError
-
-    def retry_round(self) -> int | None:
-        """After an error: the round a retry goes on from (the decode screen's)."""
-        raise NotImplementedError
-
-    def action_toggle_policy(self) -> None:
+    def toggle_policy(self) -> None:
         """Cycle through the policies from the next round."""
-        self.retune(policy=next_policy(self.config.policy))
+        self.retune(policy=next_policy(self.state.config.policy))
 
-    def action_use_policy(self, name: str) -> None:
+    def use_policy(self, name: str) -> None:
         """Use policy `name` from the next round."""
         self.retune(policy=name)
 
-    def action_span(self, delta: int) -> None:
+    def span(self, delta: int) -> None:
         """Draft one token more or fewer per round."""
-        self.retune(draft_span=self.config.draft_span + delta)
+        self.retune(draft_span=self.state.config.draft_span + delta)
+
+    def apply(self, changes: dict[str, Any] | None) -> None:
+        """What the settings form returns: its changes, if any (None: cancelled)."""
+        if changes:
+            self.retune(**changes)
 
     def retune(self, **changes: Any) -> bool:
         """Change settings from the next round on; refuse invalid values with the reason."""
         try:
-            config = self.config.retuned(**changes)
+            config = self.state.config.retuned(**changes)
         except ConfigError as error:
-            self.say(f"Setting refused: {error}", "error")
+            self.surface.say(f"Setting refused: {error}", "error")
             return False
-        self.config = config
+        self.state.config = config
         first_round = self.hand_over(config)
         summary = ", ".join(
             f"{knob_of(name).label} {shown_value(value)}" for name, value in changes.items()
@@ -63,8 +55,8 @@ class Tuning(Screen[None]):
             when = ": the decode has ended; a branch (B) or a restart (ctrl+r) uses it"
         else:
             when = f" from round {first_round + 1}"
-        self.say(summary + when)
-        self.refresh_view()
+        self.surface.say(summary + when)
+        self.surface.refresh_view()
         return True
 
     def hand_over(self, config: DecodeConfig) -> int | None:
@@ -74,16 +66,7 @@ class Tuning(Screen[None]):
         has not shown yet. After an error the worker is gone, and ctrl+r goes on with `config`
         from the failed round (or from the first, when that cannot be resumed).
         """
-        first_round = self.control.retune(config)
-        if self.error is not None:
-            return self.retry_round() or 0
+        first_round = self.state.control.retune(config)
+        if self.state.error is not None:
+            return self.state.retry_round() or 0
         return first_round
-
-    def action_settings(self) -> None:
-        """Open the settings screen."""
-
-        def apply(changes: dict[str, Any] | None) -> None:
-            if changes:
-                self.retune(**changes)
-
-        self.app.push_screen(SettingsScreen(self.config), apply)
