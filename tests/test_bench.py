@@ -39,7 +39,7 @@ def quick_run(tiny_pair: Any) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "spectui.cli", "bench", "--quick", "--json", *pair_args(tiny_pair)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # a loaded two-core machine; the tree row added a method
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
@@ -95,6 +95,31 @@ def test_quick_json_methods_are_complete_and_exact(quick_json: dict[str, Any]) -
     assert hf["drafter_forwards_per_round"] > 4  # k=5, minus the shorter last rounds
     # The seed re-runs the verifier once per judged draft token, over the whole sequence.
     assert methods["seed"]["verifier_input_tokens_per_token"] > 5
+
+
+def test_quick_json_compares_chain_and_tree_at_one_verifier_pass_per_round(
+    quick_json: dict[str, Any],
+) -> None:
+    rows = {row["key"]: row for row in quick_json["drafting"]}
+    assert set(rows) == {"engine_greedy", "engine_tree", "engine_greedy_ngram"}  # + --drafters
+    chain, tree = rows["engine_greedy"], rows["engine_tree"]
+    assert chain["drafting"] == "chain k=5"
+    assert tree["drafting"] == "tree top-2 · depth 5 · ≤ 5 nodes"  # the chain's verifier budget
+    for row in (chain, tree):
+        assert row["verifier_forwards_per_round"] == 1.0
+        assert row["identical_to_plain"]  # greedy-exact either way
+        assert row["tokens_per_round"] > 1.0
+        assert row["tokens_per_second"]["median"] > 0
+    assert 4 < chain["nodes_per_round"] <= 5
+    assert 4 < tree["nodes_per_round"] <= 5
+    summary = quick_json["methods"]["engine_tree"]
+    assert tree["tokens_per_round"] == summary["tokens_per_round"]
+    assert summary["label"] == "engine greedy, tree top-2 · depth 5 · ≤ 5 nodes"
+    cost = quick_json["cost_model"]
+    assert cost["tree_nodes"] == 5 and cost["verifier_tree_block_ms"] > 0
+    assert cost["r_tree"] == pytest.approx(
+        cost["verifier_tree_block_ms"] / cost["verifier_step_ms"]
+    )
 
 
 def test_quick_json_oracle_sweep(quick_json: dict[str, Any]) -> None:

@@ -29,7 +29,12 @@ def result(tiny_pair: Any) -> dict[str, Any]:
 
 def test_each_drafting_method_is_a_row_beside_the_chain(result: dict[str, Any]) -> None:
     rows = {row["method"]: row for row in result["drafting"]}
-    assert list(rows) == ["engine_greedy", "engine_greedy_ngram", "engine_greedy_early_exit_1"]
+    assert list(rows) == [
+        "engine_greedy",
+        "engine_tree",
+        "engine_greedy_ngram",
+        "engine_greedy_early_exit_1",
+    ]
     assert rows["engine_greedy_ngram"]["label"] == "engine greedy, n-gram lookup (n 3→1)"
     for key, row in rows.items():
         assert row["identical_to_plain"], key
@@ -49,7 +54,7 @@ def test_the_report_has_the_side_by_side_table(result: dict[str, Any]) -> None:
     console = Console(width=160, record=True, color_system=None)
     console.print(render(result))
     text = console.export_text()
-    assert "Drafting methods (greedy-exact, k=5, same verifier)" in text
+    assert "Drafting methods (greedy-exact, k=5, same verifier, one verifier pass" in text
     assert "chain: drafter " in text  # the drafter model's directory name, not its path
     assert "n-gram lookup (n 3→1)" in text and "early exit (1/2 layers of the verifier)" in text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from scripted import scripted_decode
@@ -80,3 +81,21 @@ def test_measured_speedup_is_tokens_per_verifier_step_of_time(stats: StatsSnapsh
     assert timed.new_tokens == 15
     assert measured_speedup(timed, 4.0) == pytest.approx(15 * 4.0 / 3.0)
     assert measured_speedup(replace(timed, draft_seconds=0.0, verify_seconds=0.0), 4.0) is None
+
+
+def test_the_tree_block_is_timed_under_a_tree_mask(tiny_loaded: Any) -> None:
+    from spectui.engine.cost.sampler import CostSampler, _timing_tree
+
+    # a complete binary tree of 4 nodes after 10 cached tokens (nodes 2, 3 under node 0)
+    sees, positions = _timing_tree(10, 4, 2)
+    assert [sorted(slots) for _, slots in sees] == [[], [11], [12], [11, 13], [11, 14]]
+    assert {prefix for prefix, _ in sees[1:]} == {11} and sees[0][0] == 11
+    assert positions == [10, 11, 11, 12, 12]  # base + depth
+    sampler = CostSampler(tiny_loaded, list(range(1, 30)), k=3, tree_nodes=6, tree_topk=2)
+    cost = sampler.model()
+    assert cost.tree_nodes == 6 and cost.verifier_tree_block > 0
+    assert cost.r_tree == pytest.approx(cost.verifier_tree_block / cost.verifier_step)
+    assert cost.tree_round_cost(3) == pytest.approx(
+        3 * cost.c + cost.verifier_tree_block / cost.verifier_step
+    )
+    assert CostModel(3, 10, 1.0, 2.0, 3.0, 1).r_tree is None  # untimed

@@ -60,6 +60,15 @@ def saved(tiny_loaded: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
         pytest.param({"policy": "soft", "bonus": True}, id="soft"),
         pytest.param({"policy": "greedy"}, id="greedy"),
         pytest.param({"policy": "sample", "sample_draft": True, "seed": 7}, id="sample"),
+        pytest.param(
+            {"policy": "soft", "bonus": True, "tree_topk": 3, "tree_depth": 3, "tree_nodes": 8},
+            id="tree-soft",
+        ),
+        pytest.param(
+            {"policy": "sample", "sample_draft": True, "seed": 6, "tree_topk": 2, "tree_depth": 3},
+            id="tree-sample",
+        ),
+        pytest.param({"policy": "greedy", "tree_choices": "0 1 0.0 0.1 0.0.0"}, id="tree-static"),
     ],
 )
 def test_round_trip_gives_the_same_events(
@@ -75,6 +84,37 @@ def test_round_trip_gives_the_same_events(
     assert trace.header.prompt == PROMPT and trace.header.prompt_ids == decoder.prompt_ids
     text = tiny_loaded.tokenizer.decode(list(decoder.output_ids), skip_special_tokens=False)
     assert "".join(trace.appended_texts) == text
+
+
+def test_a_tree_trace_records_every_node_and_replays_its_trees(
+    tiny_loaded: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "tree.jsonl"
+    tree = {"tree_topk": 3, "tree_depth": 3, "tree_nodes": 8}
+    events, _ = decode_and_save(tiny_loaded, path, policy="soft", **tree)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["version"] == TRACE_VERSION == 4
+    rounds = [line for line in lines if line.get("event") == "round"]
+    assert all(len(line["tree"]["nodes"]) > len(line["checks"]) for line in rounds[:-1])
+    assert rounds[0]["settings"]["tree_topk"] == 3
+    live = [event.tree for event in events if isinstance(event, RoundFinished)]
+    assert [event.tree for event in read_trace(path).rounds] == live
+    # a damaged tree fails with the line and the problem
+    rounds[0]["tree"]["path"] = [99]
+    damaged = [lines[0], rounds[0]]
+    (tmp_path / "bad.jsonl").write_text("".join(json.dumps(line) + "\n" for line in damaged))
+    with pytest.raises(TraceError, match="line 2: the tree's path"):
+        read_trace(tmp_path / "bad.jsonl")
+
+
+def test_a_version_3_trace_still_reads(tiny_loaded: Any, tmp_path: Path) -> None:
+    """Chain rounds are unchanged in version 4: a version-3 file reads as the same events."""
+    events, _ = decode_and_save(tiny_loaded, tmp_path / "v4.jsonl", policy="soft")
+    lines = (tmp_path / "v4.jsonl").read_text().splitlines()
+    header = json.loads(lines[0])
+    header["version"] = 3
+    (tmp_path / "v3.jsonl").write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    assert list(read_trace(tmp_path / "v3.jsonl").events()) == events
 
 
 def test_sampled_trace_replays_its_seed(tiny_loaded: Any, tmp_path: Path) -> None:
@@ -181,7 +221,10 @@ def test_unknown_version(saved: tuple[Path, list[Any]], tmp_path: Path) -> None:
         return lines
 
     fails(
-        damaged(saved, tmp_path, newer), "line 1", "version 99", f"versions 1, 2, {TRACE_VERSION}"
+        damaged(saved, tmp_path, newer),
+        "line 1",
+        "version 99",
+        f"versions 1, 2, 3, {TRACE_VERSION}",
     )
 
 

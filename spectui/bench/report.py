@@ -137,24 +137,31 @@ def _work_table(result: dict[str, Any]) -> Table:
 
 
 def _drafting_table(result: dict[str, Any]) -> Table | Text:
-    """The drafting methods side by side: the drafter model's chain, n-gram, early exit."""
+    """The ways of drafting side by side: the drafter model's chain, a tree at the chain's
+    verifier budget, n-gram lookup, early exit; one verifier pass per round each."""
     rows = result.get("drafting", [])
     if len(rows) < 2:
         return Text("")
     table = Table(
-        title=f"Drafting methods (greedy-exact, k={result['settings']['k']}, same verifier)",
+        title=f"Drafting methods (greedy-exact, k={result['settings']['k']}, same verifier, "
+        "one verifier pass per round)",
         title_justify="left",
     )
     table.add_column("drafter")
-    for name in ("τ /round", "α", "acc/draft", "tokens/s", "× plain", "× chain"):
+    for name in ("nodes /round", "τ /round", "V fwd /round", "α", "acc/draft", "tokens/s"):
+        table.add_column(name, justify="right")
+    for name in ("× plain", "× chain"):
         table.add_column(name, justify="right")
     table.add_column("= plain", justify="center")
+    drafter = result["settings"]["drafter"].rstrip("/").rsplit("/", 1)[-1]
     for row in rows:
         table.add_row(
-            "chain: " + result["settings"]["drafter"].rstrip("/").rsplit("/", 1)[-1]
+            f"chain: {drafter} k={result['settings']['k']}"
             if row["method"] == "engine_greedy"
-            else row["label"].removeprefix("engine greedy, "),
+            else row["drafting"],
+            _num(row["nodes_per_round"], 2),
             _num(row["tokens_per_round"], 2),
+            _num(row["verifier_forwards_per_round"], 2),
             _num(row["alpha"], 2),
             _num(row["draft_acceptance_rate"], 2),
             _spread(row["tokens_per_second"], 1),
@@ -163,8 +170,10 @@ def _drafting_table(result: dict[str, Any]) -> Table | Text:
             _yes_no(row["identical_to_plain"]),
         )
     table.caption = (
-        "× chain: tokens/s over the drafter model's (engine greedy), paired per repeat; "
-        "n-gram lookup drafts nothing where the context has no match (τ counts those rounds)"
+        "nodes: draft tokens the verifier scored per pass (a chain's k, a tree's nodes); τ: "
+        "tokens appended per round, so per verifier pass; × chain: tokens/s over the drafter "
+        "model's chain (engine greedy), paired per repeat; n-gram lookup drafts nothing where "
+        "the context has no match (τ counts those rounds)"
     )
     table.caption_justify = "left"
     return table
@@ -193,6 +202,14 @@ def _cost_table(result: dict[str, Any]) -> Table:
         ),
         ("predicted S at α=1 (the ceiling)", f"{cost['predicted_speedup_at_alpha_1']:.2f}×"),
     ]
+    if cost.get("tree_nodes"):
+        rows += [
+            (
+                f"verifier on a tree of {cost['tree_nodes']} nodes (+1), tree mask",
+                f"{cost['verifier_tree_block_ms']:.2f} ms",
+            ),
+            ("r_tree = verifier (tree) / verifier (1)", f"{cost['r_tree']:.3f}"),
+        ]
     for figure, value in rows:
         table.add_row(figure, value)
     return table

@@ -27,6 +27,7 @@ from spectui.bench.baselines import (
     seed_decode,
 )
 from spectui.bench.categories import per_category
+from spectui.bench.drafting import CHAIN, DRAFTING, tree_at_chain_budget
 from spectui.bench.oracle import engine_decode, oracle_decoder
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
@@ -80,7 +81,10 @@ def run_bench(
     for method in _methods(pair, settings, targets, min(WARMUP_TOKENS, new_tokens)):
         method.decode(prompts[0])
     context = prompts[0] + targets[prompts[0]][: new_tokens // 2 + settings.k + 1]
-    sampler = CostSampler(pair, context, settings.k)
+    tree = tree_at_chain_budget(settings.config).tree
+    assert tree is not None
+    tree_nodes = len(tree.choices) if tree.static else min(tree.nodes, _most_nodes(tree))
+    sampler = CostSampler(pair, context, settings.k, tree_nodes, max(tree.topk, 1))
     methods = _methods(pair, settings, targets, new_tokens)
     timings = run_interleaved(
         methods,
@@ -113,7 +117,10 @@ def run_bench(
         "oracle": [_oracle_row(alpha, summaries, timings, cost) for alpha in settings.alphas],
         "per_category": per_category(settings.categories, timings),
     }
-    result["drafting"] = [_drafting_row(key, summaries, timings) for key in drafting_keys(result)]
+    shapes = _drafting_shapes(settings)
+    result["drafting"] = [
+        _drafting_row(key, summaries, timings, shapes) for key in drafting_keys(result)
+    ]
     result["machine"]["load_average_after"] = _load_average()
     result["elapsed_seconds"] = time.perf_counter() - started
     return result
@@ -129,8 +136,9 @@ def _methods(
     new_tokens: int,
 ) -> list[Method]:
     base = replace(settings.config, max_new_tokens=new_tokens, stop_at_eos=False, bonus=True)
-    greedy = replace(base, policy=GREEDY_EXACT.name)
-    soft = replace(base, policy=SOFT_GUARDED.name)
+    greedy = replace(CHAIN.configure(base), policy=GREEDY_EXACT.name)
+    soft = replace(CHAIN.configure(base), policy=SOFT_GUARDED.name)
+    drafting = replace(base, policy=GREEDY_EXACT.name)
 
     def engine(config: DecodeConfig, prompt_ids: tuple[int, ...]) -> Decoded:
         return engine_decode(SpeculativeDecoder(pair, config, prompt_ids))
@@ -150,7 +158,16 @@ def _methods(
         Method("engine_greedy", "engine greedy", partial(engine, greedy)),
         Method("engine_soft", "engine soft", partial(engine, soft)),
     ]
-    methods += drafting_methods(pair, settings, greedy)
+    methods += [  # the other ways of drafting a round, greedy-exact like engine_greedy (the chain)
+        Method(
+            way.key,
+            f"engine greedy, {way.describe(drafting)}",
+            partial(engine, way.configure(drafting)),
+        )
+        for way in DRAFTING
+        if way is not CHAIN
+    ]
+    methods += drafting_methods(pair, settings, greedy)  # the other drafters: n-gram, early exit
     if settings.seed_prompts > 0:
         methods.append(
             Method(
@@ -191,8 +208,20 @@ def _engine_on(pair: ModelPair, config: DecodeConfig, prompt_ids: tuple[int, ...
 
 
 def drafting_keys(result: dict[str, Any]) -> list[str]:
-    """The methods-table keys of the chain (`engine_greedy`) and every other drafting method."""
-    return ["engine_greedy"] + [k for k in result["methods"] if k.startswith("engine_greedy_")]
+    """The methods-table keys of the chain (`engine_greedy`), the tree and every other drafter."""
+    ways = [way.key for way in DRAFTING]
+    return ways + [k for k in result["methods"] if k.startswith("engine_greedy_")]
+
+
+def _drafting_shapes(settings: BenchSettings) -> dict[str, str]:
+    """How each of `DRAFTING` drafts, by key: "chain k=5", "tree top-2 · depth 5 · ≤ 5 nodes"."""
+    shape = replace(settings.config, policy=GREEDY_EXACT.name)
+    return {way.key: way.describe(shape) for way in DRAFTING}
+
+
+def _most_nodes(tree: Any) -> int:
+    """The most nodes a dynamic tree can grow: top-k at depth 1, top-k² at each deeper one."""
+    return tree.topk + (tree.depth - 1) * tree.topk * tree.topk
 
 
 def oracle_key(alpha: float) -> str:
@@ -229,6 +258,7 @@ def _summary(method: Method, timings: Timings, new_tokens: int) -> dict[str, Any
             else None
         ),
         "tokens_per_round": tokens / rounds if rounds else None,
+        "nodes_per_round": drafted / rounds if rounds else None,
         "mean_acceptance_length": 1 + accepted / rounds if rounds else None,
         "draft_acceptance_rate": accepted / drafted if drafted else None,
         "alpha": alpha_estimate(accepted, checked) if checked is not None else None,
@@ -277,14 +307,19 @@ def _oracle_row(
 
 
 def _drafting_row(
-    key: str, summaries: dict[str, dict[str, Any]], timings: Timings
+    key: str, summaries: dict[str, dict[str, Any]], timings: Timings, shapes: dict[str, str]
 ) -> dict[str, Any]:
-    """One drafting method beside the chain: τ, α, speed, and its speed over the chain's."""
+    """One drafting method beside the chain: τ, nodes and α per verifier pass, speed, and its
+    speed over the chain's."""
     summary = summaries[key]
     return {
+        "key": key,
         "method": key,
         "label": summary["label"],
+        "drafting": shapes.get(key, summary["label"].removeprefix("engine greedy, ")),
         "tokens_per_round": summary["tokens_per_round"],
+        "nodes_per_round": summary["nodes_per_round"],
+        "verifier_forwards_per_round": summary["verifier_forwards_per_round"],
         "alpha": summary["alpha"],
         "draft_acceptance_rate": summary["draft_acceptance_rate"],
         "tokens_per_second": summary["tokens_per_second"],
@@ -352,6 +387,9 @@ def _cost_dict(cost: CostModel, timings: Timings, new_tokens: int) -> dict[str, 
         "plain_generate_step_ms": plain_step * 1e3,
         "plain_generate_over_verifier_step": plain_step / cost.verifier_step,
         "predicted_speedup_at_alpha_1": cost.predicted_speedup(1.0),
+        "tree_nodes": cost.tree_nodes,
+        "verifier_tree_block_ms": cost.verifier_tree_block * 1e3,
+        "r_tree": cost.r_tree,
     }
 
 

@@ -16,6 +16,7 @@ from spectui.engine.drafters.methods import drafter_problem, method_problem
 from spectui.engine.knobs import (
     Knob,
     choice_problem,
+    choices_problem,
     device_problem,
     is_int,
     is_real,
@@ -26,12 +27,14 @@ from spectui.engine.knobs import (
 )
 from spectui.engine.policy.names import DEFAULT_POLICY, own_knobs, policy_label, policy_names
 from spectui.engine.remote.limits import served_problem
+from spectui.engine.tree.shape import TreeShape, parse_choices
 from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
+MAX_TREE_NODES = 1024
 
 
 class ConfigError(ValueError):
@@ -82,6 +85,41 @@ class DecodeConfig:
         low=1,
         high=MAX_DRAFT_SPAN,
         metavar="K",
+    )
+    # Token trees (`engine.tree`): EAGLE-2's dynamic tree and its names and defaults (depth 5,
+    # 60 nodes verified; its top-k 10 is a GPU's budget, 0 here keeps the seed's chain).
+    tree_topk: int = knob(
+        0,
+        "tree: children per expanded node, and nodes expanded per depth (EAGLE-2's top-k); "
+        "0 = no tree, a chain of k drafts",
+        label="tree top-k",
+        tunable=True,
+        low=0,
+        high=MAX_DRAFT_SPAN,
+        metavar="K",
+    )
+    tree_depth: int = knob(
+        5,
+        "tree: levels drafted (EAGLE-2's depth)",
+        label="tree depth",
+        tunable=True,
+        low=1,
+        high=MAX_DRAFT_SPAN,
+    )
+    tree_nodes: int = knob(
+        60,
+        "tree: the most nodes the verifier scores per round (EAGLE-2's total tokens)",
+        label="tree nodes",
+        tunable=True,
+        low=1,
+        high=MAX_TREE_NODES,
+    )
+    tree_choices: str | None = knob(
+        None,
+        "a static tree instead (Medusa's choices): node paths of sibling ranks, e.g. "
+        "'0 1 0.0 0.1' (the 2 best tokens, and the 2 best after the best one)",
+        check=choices_problem,
+        metavar="PATHS",
     )
     p_thresh: float = knob(
         0.05,
@@ -278,6 +316,16 @@ class DecodeConfig:
     def remote(self) -> bool:
         """Whether a model of the pair is on a server."""
         return self.verifier_url is not None or self.drafter_url is not None
+
+    @property
+    def tree(self) -> TreeShape | None:
+        """The shape of each round's token tree, or None: a chain of `draft_span` drafts."""
+        if self.tree_choices is not None:
+            choices = parse_choices(self.tree_choices)
+            return TreeShape(1, max(len(path) for path in choices), len(choices), choices)
+        if self.tree_topk == 0:
+            return None
+        return TreeShape(self.tree_topk, self.tree_depth, self.tree_nodes)
 
     @property
     def warp(self) -> Warp:

@@ -7,6 +7,9 @@ Each round (names follow the papers: q drafter, p verifier):
      the policy's correction is appended (the seed's rule: the verifier's argmax);
   4. crop both caches back to what was kept.
 Both caches hold every token but the last, so a round feeds each model only what it lacks.
+A round may draft a token tree instead (`tree/`, `config.tree`): the drafter grows it, the
+verifier scores every node in the same one forward under a tree mask, the policy walks it
+from the root, and both caches are compacted to the accepted path before the crop.
 The models sit behind the `Drafter` and `Verifier` protocols (`seams.py`), the policy
 behind its `Policy` record (`policy/`): the loop knows neither which models nor which
 policy it runs.
@@ -16,13 +19,14 @@ from __future__ import annotations
 
 import copy
 import time
+import typing
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from spectui.engine.config import DecodeConfig
+from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import PromptError
 from spectui.engine.events import (
     DecodeFinished,
@@ -36,10 +40,14 @@ from spectui.engine.events import (
     TokenOrigin,
 )
 from spectui.engine.models.loading import ModelPair
-from spectui.engine.policy.records import GateCheck
+from spectui.engine.policy.records import GateCheck, Policy
 from spectui.engine.policy.registry import gate_check, policy_named, tokens_kept
-from spectui.engine.seams import Drafter, Proposal, Scored, Verifier
+from spectui.engine.seams import Drafter, Proposal, Scored, TreeDrafter, TreeVerifier, Verifier
 from spectui.engine.stats import RoundShape, StatsTally
+from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
+from spectui.engine.tree.sampling import walk_rejection
+from spectui.engine.tree.shape import DraftTree, TreeShape
+from spectui.engine.tree.walk import TreeVerdict, walk_longest
 
 CHANCE_SEED_OFFSET = 0x9E3779B9
 
@@ -104,6 +112,7 @@ class SpeculativeDecoder:
         self._chance = torch.Generator().manual_seed(config.seed + CHANCE_SEED_OFFSET)
         self._prefilled = False
         self._checkpoints: list[Checkpoint] = []  # [n]: the state at the start of round n
+        self._refuse_tree(config)
 
     @property
     def config(self) -> DecodeConfig:
@@ -117,8 +126,23 @@ class SpeculativeDecoder:
 
     def retune(self, **changes: Any) -> DecodeConfig:
         """Change policy or thresholds from the next round on; invalid values raise ConfigError."""
-        self._config = self._config.retuned(**changes)
+        retuned = self._config.retuned(**changes)
+        self._refuse_tree(retuned)
+        self._config = retuned
         return self._config
+
+    def _refuse_tree(self, config: DecodeConfig) -> None:
+        """A ConfigError where `config` drafts token trees and these models cannot."""
+        if config.tree is None:
+            return
+        if not hasattr(self.drafter, "propose_tree") or not hasattr(self.verifier, "score_tree"):
+            raise ConfigError(
+                "token trees need a drafter and a verifier that draft and score them "
+                f"({type(self.drafter).__name__} and {type(self.verifier).__name__} do not)"
+            )
+        local = self.pair.drafter is not None and self.pair.verifier is not None
+        if local and (problem := self.pair.tree_problem):
+            raise ConfigError(f"this pair cannot draft token trees: {problem}")
 
     @property
     def checkpoints(self) -> tuple[Checkpoint, ...]:
@@ -196,6 +220,9 @@ class SpeculativeDecoder:
         config = self._config  # fixed for the round: a retune during it is the next one's
         policy = policy_named(config.policy)
         self._checkpoint(round_index, config)
+        if config.tree is not None:
+            yield from self._tree_round(round_index, config, policy, config.tree)
+            return
         k, bonus_room = self._round_span(config)
         proposal = self._draft(k, config)  # 1. k tokens from the drafter
         draft_ids = proposal.ids
@@ -240,6 +267,57 @@ class SpeculativeDecoder:
             stats=self.tally.snapshot(),
         )
 
+    def _tree_round(
+        self, round_index: int, config: DecodeConfig, policy: Policy, shape: TreeShape
+    ) -> Iterator[EngineEvent]:
+        depth, bonus_limit = self._tree_span(config, shape)
+        tree = self._draft_tree(shape.limited(depth), config)  # 1. the drafter's tree
+        nodes = tree.verified
+        q = tuple(node.q for node in nodes)
+        parents = tuple(node.parent for node in nodes)
+        yield RoundDrafted(round_index, tree.token_ids, q, config, parents)
+        scored = self._verify_tree(tree, config)  # 2. every node in one verifier pass
+        walk = walk_rejection if policy.tree_walk == "rejection" else walk_longest
+        verdict = walk(tree, scored, config, self._coin)  # type: ignore[arg-type]  # 3. decide
+        appended: list[tuple[int, TokenOrigin]] = []
+        on_path = set(verdict.path)
+        for node_id in verdict.walk:
+            yield TokenChecked(round_index, verdict.checks[node_id])
+            if node_id in on_path:
+                token = nodes[node_id].token_id
+                yield self._append(round_index, token, TokenOrigin.DRAFT, appended)
+        if not self._ended_at_eos():
+            if verdict.drawn is not None:
+                token = policy.correction(verdict.scores, verdict.row, verdict.drawn, self._chance)
+                yield self._append(round_index, token, TokenOrigin.CORRECTION, appended)
+            elif config.bonus and len(verdict.path) < bonus_limit:
+                token = policy.next_token(verdict.scores, verdict.row, self._chance)
+                yield self._append(round_index, token, TokenOrigin.BONUS, appended)
+        self._keep_path(verdict.path)  # 4. compact both caches to the path, then crop
+        record = _tree_record(tree, verdict, shape, policy)
+        bonus = config.bonus and tree.depth < bonus_limit
+        round_shape = RoundShape(tree.depth, policy.accept_cap(config), bonus)
+        self.tally.record_round(
+            round_shape,
+            len(verdict.walk),
+            len(verdict.path),
+            len(appended),
+            n_drafted=len(nodes),
+            depths_judged=record.depths_judged,
+        )
+        yield RoundFinished(
+            round_index=round_index,
+            draft_ids=tree.token_ids,
+            q=q,
+            checks=tuple(verdict.checks[node_id] for node_id in verdict.walk),
+            appended_ids=tuple(token for token, _ in appended),
+            origins=tuple(origin for _, origin in appended),
+            n_accepted=len(verdict.path),
+            config=config,
+            stats=self.tally.snapshot(),
+            tree=record,
+        )
+
     def _checkpoint(self, round_index: int, config: DecodeConfig) -> None:
         """Remember the state at the start of this round (rewind's target)."""
         del self._checkpoints[round_index:]
@@ -264,6 +342,13 @@ class SpeculativeDecoder:
         remaining = config.max_new_tokens - len(self.output_ids) if config.max_new_tokens else room
         k = min(config.draft_span, remaining, room)
         return k, k < room and k < remaining
+
+    def _tree_span(self, config: DecodeConfig, shape: TreeShape) -> tuple[int, int]:
+        """This round's tree depth, shrunk as k is, and the most tokens it may append."""
+        room = self.pair.context_length - len(self.tokens)
+        remaining = config.max_new_tokens - len(self.output_ids) if config.max_new_tokens else room
+        limit = min(remaining, room)
+        return min(shape.depth, limit), limit
 
     def _stop_reason(self, round_index: int) -> FinishReason | None:
         if self._ended_at_eos():
@@ -331,9 +416,60 @@ class SpeculativeDecoder:
         self.tally.verify_seconds += time.perf_counter() - started
         return scored
 
+    @torch.no_grad()
+    def _draft_tree(self, shape: TreeShape, config: DecodeConfig) -> DraftTree:
+        """The drafter's tree for this round (one drafter forward per depth)."""
+        started = time.perf_counter()
+        sampler = self._sampler if config.sample_draft else None
+        stop_id = self.pair.eos_token_id if config.stop_at_eos else None
+        drafter = typing.cast(TreeDrafter, self.drafter)
+        tree = drafter.propose_tree(self.tokens, shape, sampler, stop_id, config.warp)
+        self.tally.drafter_forwards += tree.forwards
+        self.tally.draft_seconds += time.perf_counter() - started
+        return tree
+
+    @torch.no_grad()
+    def _verify_tree(self, tree: DraftTree, config: DecodeConfig) -> Scored:
+        """The verifier's view of every node, and of the committed tokens: ONE forward."""
+        started = time.perf_counter()
+        verifier = typing.cast(TreeVerifier, self.verifier)
+        scored = verifier.score_tree(self.tokens, tree, tokens_kept(config), config.warp)
+        self.tally.verifier_forwards += 1
+        self.tally.verify_seconds += time.perf_counter() - started
+        return scored
+
+    def _keep_path(self, path: Sequence[int]) -> None:
+        """A tree round's rollback: both caches keep the committed tokens and the accepted
+        path's nodes (compacted), then are cropped to every token but the last."""
+        for model in (self.drafter, self.verifier):
+            typing.cast(TreeDrafter | TreeVerifier, model).keep_path(path)
+        self._roll_back()
+
     def _roll_back(self) -> None:
         for model in (self.drafter, self.verifier):
             model.roll_back(len(self.tokens) - 1)
+
+
+def _tree_record(
+    tree: DraftTree, verdict: TreeVerdict, shape: TreeShape, policy: Policy
+) -> TreeRecord:
+    """The round's tree as events and traces carry it."""
+    step = {node_id: index for index, node_id in enumerate(verdict.walk)}
+    nodes = tuple(
+        TreeNodeRecord(
+            node_id=node_id,
+            parent=node.parent,
+            depth=node.depth,
+            token_id=node.token_id,
+            q=node.q,
+            path_q=node.path_q,
+            pruned=node.pruned,
+            check=None if node.pruned else verdict.checks[node_id],
+            step=step.get(node_id),
+        )
+        for node_id, node in enumerate(tree.nodes)
+    )
+    return TreeRecord(shape.describe(), policy.tree_walk, nodes, verdict.walk, verdict.path)
 
 
 def _drawn(proposal: Proposal, position: int, config: DecodeConfig) -> int | torch.Tensor:

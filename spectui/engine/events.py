@@ -15,6 +15,7 @@ from enum import Enum
 from spectui.engine.config import DecodeConfig
 from spectui.engine.policy.records import GateCheck
 from spectui.engine.stats import StatsSnapshot
+from spectui.engine.tree.record import TreeRecord
 
 
 class TokenOrigin(str, Enum):
@@ -43,6 +44,8 @@ class RoundDrafted:
     draft_ids: tuple[int, ...]
     q: tuple[float, ...]  # drafter's probability of each of its tokens
     config: DecodeConfig  # the settings in force for this whole round
+    # A token tree's: each draft's parent (an index into draft_ids, -1 the root); () a chain.
+    parents: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,19 +79,40 @@ class RoundFinished:
     n_accepted: int
     config: DecodeConfig
     stats: StatsSnapshot
+    # A token tree's round (`engine.tree.record`): draft_ids and q are its verified nodes by
+    # id, checks those its walk judged in walk order (each check's position is its node id);
+    # None for a chain.
+    tree: TreeRecord | None = None
 
     def steps(self, first_output_index: int) -> Iterator[EngineEvent]:
         """This round's events as the engine yielded them, itself last.
 
         `first_output_index`: the output position of the round's first appended token.
         """
-        yield RoundDrafted(self.round_index, self.draft_ids, self.q, self.config)
+        parents = () if self.tree is None else tuple(n.parent for n in self.tree.verified)
+        yield RoundDrafted(self.round_index, self.draft_ids, self.q, self.config, parents)
+        if self.tree is not None:
+            yield from self._tree_steps(self.tree, first_output_index)
+            yield self
+            return
         appended = zip(self.appended_ids, self.origins, strict=True)
         for position, (token_id, origin) in enumerate(appended):
             if position < len(self.checks):  # the last one may be a bonus: no check
                 yield TokenChecked(self.round_index, self.checks[position])
             yield TokenAppended(self.round_index, token_id, origin, first_output_index + position)
         yield self
+
+    def _tree_steps(self, tree: TreeRecord, first_output_index: int) -> Iterator[EngineEvent]:
+        """A tree round's checks in walk order, each accepted node's token after its check."""
+        appended = iter(enumerate(zip(self.appended_ids, self.origins, strict=True)))
+        on_path = set(tree.path)
+        for node_id, check in zip(tree.walk, self.checks, strict=True):
+            yield TokenChecked(self.round_index, check)
+            if node_id in on_path:
+                index, (token_id, origin) = next(appended)
+                yield TokenAppended(self.round_index, token_id, origin, first_output_index + index)
+        for index, (token_id, origin) in appended:
+            yield TokenAppended(self.round_index, token_id, origin, first_output_index + index)
 
 
 @dataclass(frozen=True)

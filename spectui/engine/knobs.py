@@ -68,6 +68,23 @@ def model_problem(name: str, value: Any) -> str | None:
     return f"{name} must name a model id or directory"
 
 
+def choices_problem(name: str, value: Any) -> str | None:
+    """A static tree's choices list: paths of sibling ranks (`tree.shape.parse_choices`)."""
+    from spectui.engine.tree.shape import parse_choices
+
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"{name} must be paths of ranks such as '0 1 0.0', got {value!r}"
+    try:
+        paths = parse_choices(value)
+    except ValueError as error:
+        return f"{name} must be paths of sibling ranks such as '0 1 0.0 0.1': {error}"
+    if len(paths) > 1024 or max(len(path) for path in paths) > 64:
+        return f"{name} may hold at most 1024 paths of at most 64 ranks, got {len(paths)}"
+    return None
+
+
 def is_int(value: object) -> bool:
     """An int that is not a bool."""
     return isinstance(value, int) and not isinstance(value, bool)

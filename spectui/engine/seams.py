@@ -24,6 +24,8 @@ from spectui.engine.warps import NO_WARP, Warp
 if TYPE_CHECKING:
     import torch
 
+    from spectui.engine.tree.shape import DraftTree, TreeShape
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -110,6 +112,27 @@ class Drafter(CachedSequence, Protocol):
         ...
 
 
+class TreeDrafter(Drafter, Protocol):
+    """A drafter that also proposes token trees (`engine.tree`)."""
+
+    def propose_tree(
+        self,
+        tokens: Sequence[int],
+        shape: TreeShape,
+        sampler: torch.Generator | None,
+        stop_id: int | None,
+        warp: Warp = NO_WARP,
+    ) -> DraftTree:
+        """A tree after `tokens` grown to `shape`: best tokens, or children drawn i.i.d. from q
+        with `sampler`; a node whose token is `stop_id` is not expanded."""
+        ...
+
+    def keep_path(self, path: Sequence[int]) -> None:
+        """Keep in the cache only the committed tokens and the nodes of `path` (ids of the
+        last tree): the tree round's rollback, before `roll_back` to the new length."""
+        ...
+
+
 class Verifier(CachedSequence, Protocol):
     """Scores a round's drafts in one pass."""
 
@@ -184,3 +207,19 @@ def measure_draft(p_probs: torch.Tensor, draft_ids: list[int], n_top: int) -> li
             )
             for token_id, p_t, r, t_ids, t_probs, h in rows
         ]
+
+
+class TreeVerifier(Verifier, Protocol):
+    """A verifier that also scores token trees in one pass (`engine.tree`)."""
+
+    def score_tree(
+        self, tokens: Sequence[int], tree: DraftTree, n_top: int, warp: Warp = NO_WARP
+    ) -> Scored:
+        """Every verified node of `tree` after `tokens` in one pass. Its rows are p after the
+        committed tokens (row 0) and after each node (row 1 + id); its measures, one per node
+        by id, read each node's parent's row."""
+        ...
+
+    def keep_path(self, path: Sequence[int]) -> None:
+        """Keep in the cache only the committed tokens and the nodes of `path`."""
+        ...

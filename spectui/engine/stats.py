@@ -11,6 +11,9 @@ confused (the README's "definitions" table spells out each formula):
   included; *accepted per round* = accepted / rounds leaves it out; vLLM's *mean acceptance
   length* = 1 + accepted / rounds (drafts), which equals τ only when every round appends
   exactly one token of the verifier's.
+- token trees: *nodes per round* = drafted / rounds (a tree's verified nodes, a chain's k),
+  the *accepted path length* is accepted per round, and *tokens per node* = appended /
+  drafted; per-position counts are by depth (a tree's walk judges several siblings at one).
 - per-position acceptance, *unconditional* (accepted at i / rounds that drafted i, vLLM's
   per-position rate) and *conditional* (accepted at i / judged at i: every earlier position
   was accepted, EAGLE's n-α).
@@ -141,6 +144,17 @@ class StatsSnapshot:
         return _ratio(total, self.rounds)
 
     @property
+    def nodes_per_round(self) -> float:
+        """Draft tokens (a tree's nodes) the verifier scored per round: drafted / rounds."""
+        return _ratio(self.drafted, self.rounds)
+
+    @property
+    def tokens_per_node(self) -> float:
+        """Appended tokens per verified node, new_tokens / drafted: what a node of the
+        verifier's block bought (a chain's is τ / k)."""
+        return _ratio(self.new_tokens, self.drafted)
+
+    @property
     def tokens_per_second(self) -> float:
         """New tokens / (draft + verify seconds); prefill excluded."""
         return _ratio(self.new_tokens, self.draft_seconds + self.verify_seconds)
@@ -160,6 +174,8 @@ FIGURES = (
     "expected_tokens_per_round",
     "per_position_acceptance",
     "per_position_conditional",
+    "nodes_per_round",
+    "tokens_per_node",
     "tokens_per_second",
 )
 
@@ -186,18 +202,32 @@ class StatsTally:
     verify_seconds: float = 0.0
 
     def record_round(
-        self, shape: RoundShape, n_judged: int, n_accepted: int, n_appended: int
+        self,
+        shape: RoundShape,
+        n_judged: int,
+        n_accepted: int,
+        n_appended: int,
+        *,
+        n_drafted: int | None = None,
+        depths_judged: int | None = None,
     ) -> None:
-        """Count one finished round: its shape, and how many drafts were judged and accepted."""
+        """Count one finished round: its shape, and how many drafts were judged and accepted.
+
+        A token tree's round also says how many nodes were verified (`n_drafted`; a chain's
+        is its k, which is a tree's depth) and at how many depths its walk judged a node
+        (a chain's judged positions): the per-position counts are by depth.
+        """
+        n_drafted = shape.k if n_drafted is None else n_drafted
+        depths_judged = n_judged if depths_judged is None else depths_judged
         self.rounds += 1
-        self.drafted += shape.k
+        self.drafted += n_drafted
         self.judged += n_judged
         self.accepted += n_accepted
         self.new_tokens += n_appended
-        self.capped += shape.cap is not None and n_judged > shape.cap
+        self.capped += shape.cap is not None and depths_judged > shape.cap
         for counts, n in (
             (self.drafted_at, shape.k),
-            (self.judged_at, n_judged),
+            (self.judged_at, depths_judged),
             (self.accepted_at, n_accepted),
         ):
             _count_positions(counts, n, shape.k)

@@ -22,6 +22,10 @@ class CostModel:
     verifier_step: float  # verifier, 1 new token, KV-cached
     verifier_block: float  # verifier, k+1 new tokens in one forward, KV-cached
     samples: int  # timed repeats of each
+    # A token tree's verifier block: the last token and `tree_nodes` nodes in one forward
+    # under a tree mask, KV-cached (0: not timed).
+    tree_nodes: int = 0
+    verifier_tree_block: float = 0.0
 
     @property
     def c(self) -> float:
@@ -32,6 +36,17 @@ class CostModel:
     def r_k(self) -> float:
         """Verifier on k+1 tokens / verifier on 1 token."""
         return self.verifier_block / self.verifier_step
+
+    @property
+    def r_tree(self) -> float | None:
+        """Verifier on a tree of `tree_nodes` nodes (+1) / verifier on 1 token; None untimed."""
+        return self.verifier_tree_block / self.verifier_step if self.tree_nodes else None
+
+    def tree_round_cost(self, depth: int) -> float | None:
+        """A tree round in verifier steps, depth·c + r_tree: the drafter runs one forward per
+        depth (its frontier batched, costed as one step) and the verifier one tree block."""
+        r_tree = self.r_tree
+        return None if r_tree is None else depth * self.c + r_tree
 
     @property
     def round_cost(self) -> float:

@@ -7,6 +7,8 @@ and yields (1 − α^(k+1)) / (1 − α) tokens on average, so the speedup over 
     S = (1 − α^(k+1)) / ((1 − α)(k·c + r_k)).
 
 The original paper assumes r_k = 1 (the verifier pass is free to widen); on a CPU it is not.
+A token tree's round costs depth·c + r_tree, r_tree the verifier on its N nodes (+1) under a
+tree mask over one step: timed here too when a tree is benchmarked.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from statistics import median
+from typing import Any
 
 import torch
 from transformers import PreTrainedModel
@@ -22,6 +25,7 @@ from spectui.engine.cost.model import CostModel
 from spectui.engine.models.cache import CachedModel
 from spectui.engine.models.draft_vocabulary import DraftVocabulary
 from spectui.engine.models.loading import ModelPair
+from spectui.engine.tree.mask import tree_mask
 
 
 def alpha_estimate(accepted: int, checked: int) -> float:
@@ -42,13 +46,21 @@ class CostSampler:
     long as a typical decode position: attention cost grows with it) already cached.
     """
 
-    def __init__(self, pair: ModelPair, context: Sequence[int], k: int) -> None:
+    def __init__(
+        self,
+        pair: ModelPair,
+        context: Sequence[int],
+        k: int,
+        tree_nodes: int = 0,
+        tree_topk: int = 2,
+    ) -> None:
         """`context`: the tokens to time at; one shorter than k + 2 (a very short run) is
-        repeated until it is long enough, since any tokens will do for timing."""
+        repeated until it is long enough, since any tokens will do for timing. With
+        `tree_nodes`, a verifier block of that many nodes in a `tree_topk`-ary tree is timed too."""
         if not context:
             raise ValueError("the context needs at least one token")
         timed = list(context)
-        while len(timed) < k + 2:
+        while len(timed) < max(k, tree_nodes) + 2:
             timed += timed
         self.k = k
         prefix, feed = timed[: -(k + 1)], timed[-(k + 1) :]
@@ -60,7 +72,14 @@ class CostSampler:
             lambda: verifier.time(feed[:1]),
             lambda: verifier.time(feed),
         ]
-        self._timings: list[list[float]] = [[], [], []]
+        self.tree_nodes = tree_nodes
+        if tree_nodes:
+            tree_feed = timed[-(tree_nodes + 1) :]
+            tree_prefix = timed[: -(tree_nodes + 1)]
+            tree_verifier = _StepTimer(pair, pair.local("verifier"), tree_prefix)
+            sees, positions = _timing_tree(len(tree_prefix), tree_nodes, tree_topk)
+            self._steps.append(lambda: tree_verifier.time(tree_feed, sees, positions))
+        self._timings: list[list[float]] = [[] for _ in self._steps]
         for step in self._steps:  # warm up
             step()
 
@@ -85,7 +104,27 @@ class CostSampler:
             verifier_step=median(self._timings[1]),
             verifier_block=median(self._timings[2]),
             samples=len(self._timings[0]),
+            tree_nodes=self.tree_nodes,
+            verifier_tree_block=median(self._timings[3]) if self.tree_nodes else 0.0,
         )
+
+
+def _timing_tree(cached: int, n_nodes: int, topk: int) -> tuple[list[Any], list[int]]:
+    """What each fed token sees and its position, for the last token and a complete
+    `topk`-ary tree of `n_nodes` nodes in breadth-first order."""
+    parents = [(i // topk) - 1 for i in range(n_nodes)]  # node i's parent (−1: the root)
+    depths: list[int] = []
+    for parent in parents:
+        depths.append(1 if parent < 0 else depths[parent] + 1)
+    start = cached + 1  # the slot of node 0
+    sees: list[Any] = [(cached + 1, ())]
+    for node in range(n_nodes):
+        line, at = [], node
+        while at >= 0:
+            line.append(start + at)
+            at = parents[at]
+        sees.append((start, line))
+    return sees, [cached, *(cached + depth for depth in depths)]
 
 
 class _StepTimer:
@@ -104,10 +143,17 @@ class _StepTimer:
         self._model.forward(prefix, n_logits=1)
         self._cached = len(prefix)
 
-    def time(self, feed: list[int]) -> float:
+    def time(
+        self, feed: list[int], sees: list[Any] | None = None, positions: list[int] | None = None
+    ) -> float:
+        """Seconds of one forward over `feed` (a tree's, under the mask `sees` makes)."""
+        mask = None
+        if sees is not None:
+            n_keys = self._cached + len(feed)
+            mask = tree_mask(sees, n_keys, self._model.dtype, self._model.device)
         synchronize(self._device)
         started = time.perf_counter()
-        self._model.forward(feed, n_logits=len(feed))
+        self._model.forward(feed, len(feed), positions, mask)
         synchronize(self._device)
         elapsed = time.perf_counter() - started
         self._model.crop_to(self._cached)

@@ -39,24 +39,48 @@ class CachedModel:
         )
 
     @property
+    def dtype(self) -> torch.dtype:
+        """The model's parameter dtype (a tree mask's)."""
+        return self.model.dtype
+
+    @property
     def cached_length(self) -> int:
         """How many positions the cache holds."""
         return int(self.kv_cache.get_seq_length())
 
     @torch.no_grad()
-    def forward(self, feed: list[int], n_logits: int) -> torch.Tensor:
-        """Extend the cache by `feed`; logits of its last n_logits positions: [n_logits, vocab]."""
+    def forward(
+        self,
+        feed: list[int],
+        n_logits: int,
+        positions: list[int] | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Extend the cache by `feed`; logits of its last n_logits positions: [n_logits, vocab].
+
+        A token tree passes each fed token's `positions` and its 4D additive `mask`
+        ([1, 1, len(feed), cached + len(feed)], `tree.mask`); a chain passes neither.
+        """
         input_ids = torch.tensor([feed], device=self.device)  # [1, len(feed)]
         if self.draft_vocabulary is not None:
             input_ids = self.draft_vocabulary.drafter_ids(input_ids)
         keywords: dict[str, object] = {self._cache_keyword: self.kv_cache}
         if self._keep_keyword:
             keywords[self._keep_keyword] = n_logits
+        if mask is not None:
+            keywords["attention_mask"] = mask
+            keywords["position_ids"] = torch.tensor([positions], device=self.device)  # [1, Q]
         out = self.model(input_ids=input_ids, use_cache=True, **keywords)
         logits = out.logits[0, -n_logits:]  # [n_logits, model's vocab]
         if self.draft_vocabulary is not None:
             return self.draft_vocabulary.full_logits(logits)  # [n_logits, tokenizer's vocab]
         return logits[:, : self.vocab_size]
+
+    def keep_slots(self, slots: list[int]) -> None:
+        """Compact the cache to the positions `slots` (a tree round's committed path)."""
+        from spectui.engine.tree.mask import keep_slots
+
+        keep_slots(self.kv_cache, slots)
 
     def crop_to(self, length: int) -> None:
         """Drop cached positions beyond `length`.

@@ -132,6 +132,19 @@ class ModelPair:
         return model
 
     @property
+    def tree_problem(self) -> str | None:
+        """Why this pair cannot draft and verify token trees (`engine.tree`), or None."""
+        from spectui.engine.tree.mask import tree_problem
+
+        for role, model in (("drafter", self.drafter), ("verifier", self.verifier)):
+            if model is None:
+                return f"the {role} is on a server, which takes no tree attention mask"
+            problem = tree_problem(model, role)
+            if problem is not None:
+                return problem
+        return None
+
+    @property
     def eos_token_id(self) -> int | None:
         """The tokenizer's end-of-sequence id, if it has one."""
         return self.tokenizer.eos_token_id
@@ -220,7 +233,7 @@ def load_pair(
     drafter_id = _model_id(config.drafter, endpoints["drafter"])
     if method is not None:
         drafter_id = method_label(method, models["verifier"])
-    return ModelPair(
+    pair = ModelPair(
         tokenizer=tokenizer,
         drafter=models["drafter"],
         verifier=models["verifier"],
@@ -237,6 +250,9 @@ def load_pair(
         conversion_seconds=conversion_seconds if conversion_seconds > 0.5 else 0.0,
         draft_method=method,
     )
+    if config.tree is not None and pair.tree_problem is not None:
+        raise ModelLoadError(f"This pair cannot draft token trees: {pair.tree_problem}.")
+    return pair
 
 
 def converted_config(

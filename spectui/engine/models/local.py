@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from spectui.engine.seams import DraftMeasures, Proposal, measure_draft
+from spectui.engine.tree.mask import tree_mask
+from spectui.engine.tree.shape import ROOT, DraftNode, DraftTree, TreeShape, ancestors
 from spectui.engine.warps import NO_WARP, Warp
 
 if TYPE_CHECKING:
@@ -79,6 +81,58 @@ class LocalDrafter(LocalModel):
                 break
         return Proposal(tuple(ids), tuple(q), tuple(rows))
 
+    def propose_tree(
+        self,
+        tokens: Sequence[int],
+        shape: TreeShape,
+        sampler: torch.Generator | None,
+        stop_id: int | None,
+        warp: Warp = NO_WARP,
+    ) -> DraftTree:
+        """A token tree after `tokens`: one forward for the root, then one per depth, each
+        scoring that depth's expanded nodes together under a tree mask over the cache."""
+        from spectui.engine.tree.drafting import grow_tree
+
+        logits = self.model.forward(list(tokens[self.model.cached_length :]), n_logits=1)
+        root_row = warp.probabilities(logits[-1:])[0]  # [vocab]
+        self._prefix = len(tokens)  # the cache holds every committed token now
+        self._slots: dict[int, int] = {}  # candidate id -> its position in the cache
+        parents: dict[int, int] = {}
+
+        def expand(frontier: Sequence[tuple[int, DraftNode]]) -> list[torch.Tensor]:
+            start = self.model.cached_length
+            sees = []
+            for offset, (candidate, node) in enumerate(frontier):
+                parents[candidate] = node.parent
+                self._slots[candidate] = start + offset
+                sees.append((self._prefix, [self._slots[a] for a in _lineage(parents, candidate)]))
+            feed = [node.token_id for _, node in frontier]
+            positions = [self._prefix - 1 + node.depth for _, node in frontier]
+            mask = tree_mask(sees, start + len(feed), self.model.dtype, self.model.device)
+            logits = self.model.forward(feed, len(feed), positions, mask)  # [F, vocab]
+            return list(warp.probabilities(logits))
+
+        tree, self._candidates = grow_tree(shape, root_row, expand, sampler, stop_id)
+        return tree
+
+    def keep_path(self, path: Sequence[int]) -> None:
+        """Compact the cache to the committed tokens and the path's nodes it has scored."""
+        fed = []
+        for node_id in path:
+            slot = self._slots.get(self._candidates[node_id])
+            if slot is None:
+                break  # a leaf of the path: never fed, the next round feeds it
+            fed.append(slot)
+        self.model.keep_slots([*range(self._prefix), *fed])
+
+
+def _lineage(parents: dict[int, int], candidate: int) -> list[int]:
+    """`candidate` and its ancestors (candidate ids), root-most first."""
+    line = [candidate]
+    while parents.get(line[-1], ROOT) != ROOT:
+        line.append(parents[line[-1]])
+    return line[::-1]
+
 
 def pick_token(row: torch.Tensor, sampler: torch.Generator | None) -> int:
     """The argmax of `row`, or a draw from it with `sampler` (on the CPU, so seeds replay)."""
@@ -132,3 +186,34 @@ class LocalVerifier(LocalModel):
         logits = self.model.forward(feed, n_logits=len(draft_ids) + 1)  # [k+1, vocab]
         rows = warp.probabilities(logits)  # [k+1, vocab]
         return RowScores(rows, tuple(measure_draft(rows, list(draft_ids), n_top)))
+
+    def score_tree(
+        self, tokens: Sequence[int], tree: DraftTree, n_top: int, warp: Warp = NO_WARP
+    ) -> RowScores:
+        """Every verified node of `tree` in ONE forward: each sees the committed tokens and its
+        ancestors, at position base + depth. Row 0 is p after the committed tokens, row 1 + i
+        p after node i; node i is measured on its parent's row."""
+        import torch
+
+        cached = self.model.cached_length
+        lacking = list(tokens[cached:])  # committed tokens not yet cached (usually the last)
+        nodes = tree.verified
+        self._prefix = len(tokens)
+        sees: list[tuple[int, Sequence[int]]] = [(cached + j + 1, ()) for j in range(len(lacking))]
+        sees += [
+            (self._prefix, [self._prefix + a for a in ancestors(nodes, i)])
+            for i in range(len(nodes))
+        ]
+        feed = lacking + [node.token_id for node in nodes]
+        positions = [cached + j for j in range(len(lacking))]
+        positions += [self._prefix - 1 + node.depth for node in nodes]
+        mask = tree_mask(sees, cached + len(feed), self.model.dtype, self.model.device)
+        logits = self.model.forward(feed, len(nodes) + 1, positions, mask)  # [n+1, vocab]
+        rows = warp.probabilities(logits)  # [n+1, vocab]
+        parent_rows = torch.tensor([node.parent + 1 for node in nodes], device=rows.device)
+        measured = measure_draft(rows.index_select(0, parent_rows), list(tree.token_ids), n_top)
+        return RowScores(rows, tuple(measured))
+
+    def keep_path(self, path: Sequence[int]) -> None:
+        """Compact the cache to the committed tokens and the accepted path's nodes."""
+        self.model.keep_slots([*range(self._prefix), *(self._prefix + i for i in path)])

@@ -197,6 +197,7 @@ SPECULATIVE_SAMPLING = Policy(
     rule=_sampling_rule,
     explain=_sampling_coin,
     tested_q=sampling_q,
+    tree_walk="rejection",
 )
 
 

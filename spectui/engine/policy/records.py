@@ -73,6 +73,7 @@ class GateCheck:
 
 
 ColumnKind = Literal["prob", "count", "token"]
+TreeWalk = Literal["longest", "rejection"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ class Policy:
     # The gate-panel columns its test reads (q and p included): on a narrow screen they stay
     # with its gates and its verdict, and what it does not read gives way first.
     reads: tuple[Column, ...] = ()
+    # How it walks a token tree (`engine.tree`): "longest", the longest path of nodes it
+    # accepts (its verdict must not read the coin, which is drawn after the walk is known);
+    # "rejection", recursive rejection sampling over each node's children (`tree.sampling`).
+    tree_walk: TreeWalk = "longest"
 
     @property
     def settings(self) -> tuple[str, ...]:

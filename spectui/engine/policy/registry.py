@@ -130,15 +130,19 @@ def gate_check(
     n_accepted: int,
     config: DecodeConfig,
     uniform: float = 0.0,
+    tested_p: float | None = None,
 ) -> GateCheck:
     """Judge one draft token under `config`'s thresholds; the active policy is config.policy.
 
     `q` is the drafter's probability of its token; greedy drafts are drawn with probability
-    1, which is what speculative sampling's ratio p/q must use to stay lossless.
+    1, which is what speculative sampling's ratio p/q must use to stay lossless. `tested_p`
+    is the p that ratio reads where it is not the verifier's own: a later sibling of a token
+    tree is tested against the residual its rejected elder siblings left (`tree.sampling`).
     """
     q_drawn = q if config.sample_draft else 1.0
+    p = measures.p if tested_p is None else tested_p
     chance = Chance(
-        accept_probability=min(1.0, measures.p / q_drawn) if q_drawn > 0 else 1.0,
+        accept_probability=min(1.0, p / q_drawn) if q_drawn > 0 else 1.0,
         uniform=uniform,
     )
     judged = Judged(measures, chance, n_accepted, config)

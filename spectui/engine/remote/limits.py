@@ -25,11 +25,37 @@ class Served(Protocol):
     def remote(self) -> bool: ...
     @property
     def warp(self) -> Warp: ...
+    @property
+    def tree_topk(self) -> int: ...
+    @property
+    def tree_choices(self) -> str | None: ...
 
 
 def served_problem(config: Served) -> str | None:
     """Why a served model cannot run `config` (sampled drafts, warps), or None."""
-    return _served_sampling_problem(config) or _served_warp_problem(config)
+    return (
+        _served_sampling_problem(config)
+        or _served_warp_problem(config)
+        or _served_tree_problem(config)
+    )
+
+
+def _served_tree_problem(config: Served) -> str | None:
+    """A token tree is scored in one forward under a tree attention mask, which no server takes."""
+    if not config.remote or (config.tree_topk == 0 and config.tree_choices is None):
+        return None
+    if config.verifier_url is not None:
+        return (
+            "token trees cannot be verified by a verifier on a server: a tree is scored in one "
+            "forward under a tree attention mask, and an OpenAI-compatible completion API "
+            "(vLLM's) takes none; scoring each root-to-leaf path as its own prompt would cost "
+            "one sequence per leaf. Leave out --tree-topk and --tree-choices, or load the "
+            "verifier here."
+        )
+    return (
+        "token trees need the drafter loaded here: a drafter on a server drafts one greedy "
+        "chain per request and cannot score a tree's frontier under a tree mask."
+    )
 
 
 def _served_warp_problem(config: Served) -> str | None:

@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 
 TRACE_FORMAT = "spectui-trace"
 # 2: stats hold counts only (judged, per position, round shapes); 3: rounds numbered from 1,
-# as the app, the gate tables and `spectui run --json` number them.
-TRACE_VERSION = 3
-READABLE_VERSIONS = (1, 2, TRACE_VERSION)
+# as the app, the gate tables and `spectui run --json` number them; 4: a round may carry its
+# token tree (`tree`: every node, its check, the walk and the accepted path); chains unchanged.
+TRACE_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, TRACE_VERSION)
 
 
 class TraceError(SpectuiError):

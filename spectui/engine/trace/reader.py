@@ -30,6 +30,7 @@ from spectui.engine.trace.header import (
     TraceHeader,
 )
 from spectui.engine.trace.writer import round_ids
+from spectui.engine.tree.record import TreeRecord
 
 T = TypeVar("T")
 
@@ -242,14 +243,27 @@ def _read_round(
     origins = line.read(tuple[TokenOrigin, ...], "origins")
     if len(origins) != len(appended_ids):
         line.fail(f"{len(origins)} origins for {len(appended_ids)} appended tokens")
-    if not len(checks) <= len(appended_ids) <= len(checks) + 1:
-        line.fail(
-            f"{len(appended_ids)} appended tokens after {len(checks)} gate checks; expected "
-            "one per check, plus at most one bonus token"
-        )
     n_accepted = line.read(int, "n_accepted")
-    shape = _recorded_shape(config, len(draft_ids), n_accepted, len(appended_ids))
-    recount.record_round(shape, len(checks), n_accepted, len(appended_ids))
+    tree = line.read(TreeRecord, "tree") if "tree" in line.data else None
+    if tree is not None:
+        _check_tree(line, tree, draft_ids, checks, n_accepted, len(appended_ids))
+        shape = _recorded_shape(config, tree.depth, n_accepted, len(appended_ids))
+        recount.record_round(
+            shape,
+            len(checks),
+            n_accepted,
+            len(appended_ids),
+            n_drafted=len(draft_ids),
+            depths_judged=tree.depths_judged,
+        )
+    else:
+        if not len(checks) <= len(appended_ids) <= len(checks) + 1:
+            line.fail(
+                f"{len(appended_ids)} appended tokens after {len(checks)} gate checks; "
+                "expected one per check, plus at most one bonus token"
+            )
+        shape = _recorded_shape(config, len(draft_ids), n_accepted, len(appended_ids))
+        recount.record_round(shape, len(checks), n_accepted, len(appended_ids))
     event = RoundFinished(
         round_index=index,
         draft_ids=draft_ids,
@@ -260,6 +274,7 @@ def _read_round(
         n_accepted=n_accepted,
         config=config,
         stats=_read_stats(line, recount),
+        tree=tree,
     )
     _check_texts(line, round_ids(event), _read_texts(line, texts))
     return event
@@ -312,6 +327,32 @@ def _check_check(line: Line, number: int, check: GateCheck, draft_ids: tuple[int
     if check.policy not in check.verdicts:
         line.fail(
             f"field 'checks[{number}].verdicts' has no verdict of its policy {check.policy!r}"
+        )
+
+
+def _check_tree(
+    line: Line,
+    tree: TreeRecord,
+    draft_ids: tuple[int, ...],
+    checks: tuple[GateCheck, ...],
+    n_accepted: int,
+    n_appended: int,
+) -> None:
+    """A tree round's record agrees with itself: nodes, walk, path, checks and tokens."""
+    if tuple(node.node_id for node in tree.nodes) != tuple(range(len(tree.nodes))):
+        line.fail("field 'tree.nodes' must be numbered 0, 1, … in order")
+    if tuple(node.token_id for node in tree.verified) != draft_ids:
+        line.fail("the tree's verified nodes differ from the round's draft_ids")
+    if any(not -1 <= node.parent < node.node_id for node in tree.nodes):
+        line.fail("a tree node's parent must be -1 (the root) or an earlier node")
+    if tuple(check.position for check in checks) != tree.walk:
+        line.fail(f"the checks' positions differ from the tree's walk {list(tree.walk)}")
+    if not set(tree.path) <= set(tree.walk) or len(tree.path) != n_accepted:
+        line.fail(f"the tree's path {list(tree.path)} is not {n_accepted} walked nodes")
+    if not n_accepted <= n_appended <= n_accepted + 1:
+        line.fail(
+            f"{n_appended} appended tokens after an accepted path of {n_accepted}; expected "
+            "the path, plus at most one correction or bonus token"
         )
 
 

@@ -82,6 +82,14 @@ def event_ids(event: EngineEvent) -> Sequence[int]:
         return [check.token_id, check.top1_id, *(token for token, _ in check.alternatives)]
     if isinstance(event, TokenAppended):
         return [event.token_id]
+    if isinstance(event, RoundFinished) and event.tree is not None:
+        # a tree's nodes the walk never judged, and their verifier alternatives
+        ids = [node.token_id for node in event.tree.nodes]
+        for node in event.tree.nodes:
+            if node.check is not None:
+                ids.append(node.check.top1_id)
+                ids.extend(token for token, _ in node.check.alternatives)
+        return ids
     return ()
 
 

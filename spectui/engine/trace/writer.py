@@ -20,7 +20,11 @@ from spectui.engine.trace.log import EventLog
 def round_ids(event: RoundFinished) -> list[int]:
     """Every token id a round record mentions: drafts, verifier alternatives, appended."""
     ids = list(event.draft_ids) + list(event.appended_ids)
-    for check in event.checks:
+    checks = list(event.checks)
+    if event.tree is not None:  # every node, pruned and unwalked ones too
+        ids.extend(node.token_id for node in event.tree.nodes)
+        checks.extend(node.check for node in event.tree.nodes if node.check is not None)
+    for check in checks:
         ids.append(check.top1_id)
         ids.extend(token_id for token_id, _ in check.alternatives)
     return ids
@@ -29,6 +33,7 @@ def round_ids(event: RoundFinished) -> list[int]:
 def round_record(event: RoundFinished) -> dict[str, Any]:
     """A finished round as `spectui run --json` prints it and a trace stores it."""
     settings = event.config.tunables()
+    tree = {} if event.tree is None else {"tree": to_json(event.tree)}
     return {
         "event": "round",
         "round": event.round_index + 1,  # numbered from 1, as on screen
@@ -40,6 +45,7 @@ def round_record(event: RoundFinished) -> dict[str, Any]:
         "appended_ids": list(event.appended_ids),
         "origins": [origin.value for origin in event.origins],
         "n_accepted": event.n_accepted,
+        **tree,
         "stats": to_json(event.stats),
         "figures": event.stats.figures(),
     }
