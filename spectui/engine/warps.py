@@ -95,3 +95,12 @@ def _keep_top_p(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     drop[..., -1] = False  # the most likely token always stays
     dropped = ascending.masked_fill(drop, float("-inf"))
     return dropped.scatter(-1, order, dropped)
+
+
+def pick_token(row: torch.Tensor, sampler: torch.Generator | None) -> int:
+    """The argmax of `row`, or a draw from it with `sampler` (on the CPU, so seeds replay)."""
+    import torch
+
+    if sampler is None:
+        return int(torch.argmax(row))
+    return int(torch.multinomial(row.cpu(), 1, generator=sampler))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from spectui.engine.seams import DraftMeasures, Proposal, measure_draft
 from spectui.engine.tree.mask import tree_mask
 from spectui.engine.tree.shape import ROOT, DraftNode, DraftTree, TreeShape, ancestors
-from spectui.engine.warps import NO_WARP, Warp
+from spectui.engine.warps import NO_WARP, Warp, pick_token
 
 if TYPE_CHECKING:
     import torch
@@ -132,15 +132,6 @@ def _lineage(parents: dict[int, int], candidate: int) -> list[int]:
     while parents.get(line[-1], ROOT) != ROOT:
         line.append(parents[line[-1]])
     return line[::-1]
-
-
-def pick_token(row: torch.Tensor, sampler: torch.Generator | None) -> int:
-    """The argmax of `row`, or a draw from it with `sampler` (on the CPU, so seeds replay)."""
-    import torch
-
-    if sampler is None:
-        return int(torch.argmax(row))
-    return int(torch.multinomial(row.cpu(), 1, generator=sampler))
 
 
 @dataclass(frozen=True)

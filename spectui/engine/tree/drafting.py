@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from spectui.engine.tree.shape import ROOT, DraftNode, DraftTree, TreeShape
+from spectui.engine.warps import pick_token
 
 if TYPE_CHECKING:
     import torch
@@ -92,8 +93,6 @@ def _child_count(shape: TreeShape, path: tuple[int, ...]) -> int:
 def _pick(row: torch.Tensor, count: int, sampler: torch.Generator | None) -> list[int]:
     """`count` tokens of q: drawn i.i.d. (with repeats), or its best ones (q > 0), best first."""
     import torch
-
-    from spectui.engine.models.local import pick_token
 
     if sampler is not None:
         return [pick_token(row, sampler) for _ in range(count)]
