@@ -6,10 +6,15 @@ survives a monochrome or `NO_COLOR` terminal; the help screen's legend spells th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 
-from spectui.app.state import PieceKind
+from spectui.app.rounds import PieceKind
 from spectui.engine.policy.names import policy_label
+
+if TYPE_CHECKING:
+    from spectui.engine.config import DecodeConfig
 
 PASS, FAIL = "✓", "✗"
 SPARKS = " ▁▂▃▄▅▆▇█"
@@ -113,3 +118,13 @@ def shown_value(value: object) -> str:
     if isinstance(value, str):
         return policy_label(value)
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def drafting_words(config: DecodeConfig) -> str:
+    """How each round drafts, for the header: "k=5", or a tree's shape in brief."""
+    shape = config.tree
+    if shape is None:
+        return f"k={config.draft_span}"
+    if shape.static:
+        return f"tree of {len(shape.choices)} (static, depth {shape.depth})"
+    return f"tree top-{shape.topk} · depth {shape.depth} · ≤{shape.nodes}"

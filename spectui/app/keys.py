@@ -8,6 +8,7 @@ retune) is hidden from all three.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from textual.binding import ActiveBinding, Binding, BindingType
 
@@ -142,6 +143,15 @@ DECODE_BINDINGS: list[BindingType] = [
         tooltip="Back to live: follow the latest gate check",
     ),
     Binding(
+        "tab",
+        "focus_tree",
+        "Tree",
+        show=False,
+        id="focus_tree",
+        tooltip="Into the round's token tree: ↑/↓ across its nodes, → into a node's children, "
+        "← back out, o unfold, end follow the walk (tab or esc: out again)",
+    ),
+    Binding(
         "plus,equals_sign",
         "speed(1)",
         "Faster",
@@ -199,6 +209,7 @@ DECODE_BINDINGS: list[BindingType] = [
 # by there so that all fit at 120: the help and the palette keep the full ones.
 WIDE_FOOTER: dict[str, str] = {
     "fast_forward": "Fast",
+    "focus_tree": "Tree",
     "prev_round": "◀Round",
     "compare": "Compare",
     "save_trace": "Save",
@@ -207,9 +218,14 @@ WIDE_FOOTER: dict[str, str] = {
 
 
 def widened(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
-    """The Footer's keys from WIDE columns: WIDE_FOOTER's shown too, by their short names."""
+    """The Footer's keys from WIDE columns: WIDE_FOOTER's shown too, by their short names, in
+    DECODE_BINDINGS' order (a key the app binds too, tab, would otherwise come first)."""
+    order = {
+        binding.id: at for at, binding in enumerate(DECODE_BINDINGS) if isinstance(binding, Binding)
+    }
     wide = {}
-    for key, active in bindings.items():
+    ranked = sorted(bindings.items(), key=lambda item: order.get(item[1].binding.id, -1))
+    for key, active in ranked:
         short = WIDE_FOOTER.get(active.binding.id or "")
         if short is not None:
             active = active._replace(
@@ -260,6 +276,7 @@ KEY_NAMES = {
     "left": "←",
     "right": "→",
     "escape": "esc",
+    "tab": "tab",
 }
 
 
@@ -279,6 +296,18 @@ def describe(binding: Binding) -> str:
 def key_names(binding: Binding) -> str:
     """A binding's keys as a person types them: "? ", "← ", "end esc"."""
     return " ".join(KEY_NAMES.get(key, key) for key in binding.key.split(","))
+
+
+def offered_bindings(
+    bindings: list[BindingType], check_action: Callable[[str, tuple[object, ...]], bool | None]
+) -> list[BindingType]:
+    """The keys a screen offers, as the Footer and the palette show them (for the help)."""
+    return [
+        binding
+        for binding in bindings
+        if not isinstance(binding, Binding)
+        or check_action(action_name(binding.action), ()) is not False
+    ]
 
 
 def action_name(action: str) -> str:

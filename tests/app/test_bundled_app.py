@@ -6,7 +6,7 @@ import pytest
 from app_helpers import PROMPT, press, settle
 
 from spectui.app.app import SpectuiApp
-from spectui.app.state import PieceKind
+from spectui.app.rounds import PieceKind
 from spectui.engine import DecodeConfig
 
 

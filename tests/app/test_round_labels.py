@@ -17,8 +17,8 @@ from textual.pilot import Pilot
 
 from spectui.app.control import StepControl
 from spectui.app.format import prob
+from spectui.app.rounds import Piece, PieceKind
 from spectui.app.screens.decode import DecodeScreen
-from spectui.app.state import Piece, PieceKind
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
 from spectui.engine.config import DecodeConfig
 from spectui.engine.models.local import LocalVerifier

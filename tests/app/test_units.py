@@ -12,7 +12,8 @@ from rich.style import Style
 
 from spectui.app.control import BATCHES_AHEAD, KEY_HOLD, MAX_SPEED, SPEEDS, StepControl
 from spectui.app.format import PIECE_STYLES, bar, flowing, quoted, sparkline
-from spectui.app.state import CheckView, DecodeView, PieceKind
+from spectui.app.rounds import CheckView, PieceKind
+from spectui.app.state import DecodeView
 from spectui.engine.config import DecodeConfig
 from spectui.engine.events import TokenOrigin
 

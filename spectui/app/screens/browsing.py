@@ -15,9 +15,25 @@ class Browsing:
 
     def select_token(self, selected: int | None) -> None:
         """Select a token of `pieces()` (None: follow the latest check); the panels follow."""
-        if selected != self.state.selected:
+        if selected != self.state.selected or self.state.tree_node is not None:
             self.state.selected = selected
+            self.state.tree_node = None
             self.surface.selection_changed(selected)
+
+    def select_node(self, node_id: int, following: bool) -> None:
+        """The tree panel's cursor came to a node of the round on screen: by a key, its gate
+        row and top-k bars are the ones shown; by the walk (`following`), the latest check's
+        are, as live."""
+        shown = self.state.shown_round()
+        if shown is None:
+            return
+        node = None if following else (shown.index, node_id)
+        if node == self.state.tree_node:
+            return
+        self.state.tree_node = node
+        if node is not None:
+            self.state.selected = None
+        self.surface.refresh_view()
 
     def live(self) -> None:
         """Stop selecting: follow the latest check again (also on a new run, and a branch)."""

@@ -26,7 +26,7 @@ from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
 from spectui.app import messages
-from spectui.app.format import flowing
+from spectui.app.format import drafting_words, flowing
 from spectui.app.launch import launch_of
 from spectui.app.widgets import StatusHeader
 from spectui.engine.config import ConfigError, DecodeConfig
@@ -105,7 +105,7 @@ class CompareScreen(Screen[None]):
         config = self.config
         # The compared policies' own gates, as their records state them (soft's by default).
         gates = [gate.rule(config) for name in self.policies for gate in policy_named(name).gates]
-        shown = ["compare", f"k={config.draft_span}", *gates, f"{self.max_new_tokens} tokens"]
+        shown = ["compare", drafting_words(config), *gates, f"{self.max_new_tokens} tokens"]
         self.query_one(StatusHeader).show(" · ".join(shown))
         others = [policy_label(policy) for policy in self.policies[1:]]
         summary = self.query_one("#compare-summary", Static)

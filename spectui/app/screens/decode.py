@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding, Binding
+from textual.binding import ActiveBinding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -26,8 +26,9 @@ from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.app.costs import CostTimer
 from spectui.app.driver import drive
-from spectui.app.keys import DECODE_BINDINGS, action_name, widened
+from spectui.app.keys import DECODE_BINDINGS, offered_bindings, widened
 from spectui.app.launch import launch_of
+from spectui.app.rounds import Piece
 from spectui.app.screens.browsing import Browsing
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.screens.decode_state import DecodeState, Exposed, RunOrder
@@ -42,7 +43,7 @@ from spectui.app.screens.sweep import SweepScreen
 from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
-from spectui.app.state import DecodeView, Piece
+from spectui.app.state import DecodeView
 from spectui.app.widgets import (
     GatePanel,
     StatsPanel,
@@ -50,6 +51,7 @@ from spectui.app.widgets import (
     StatusLine,
     TokenDetail,
     TokenStream,
+    TokenTree,
 )
 from spectui.engine.config import DecodeConfig
 from spectui.engine.trace.source import Ability
@@ -67,6 +69,7 @@ class DecodeScreen(Screen[None]):
 
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE, "-wide")]
     BINDINGS = DECODE_BINDINGS
+    AUTO_FOCUS = None  # the screen's keys work without a focus; tab moves into the tree
 
     # The state's fields the app, the command and the tests read (the parts use `state`).
     session: Exposed[Session] = Exposed()
@@ -147,6 +150,7 @@ class DecodeScreen(Screen[None]):
             with Vertical(id="left"):
                 yield Static(id="error", classes="panel")
                 yield TokenStream(id="stream", classes="panel")
+                yield TokenTree(id="tree", classes="panel", focus_key="tab")
                 yield GatePanel(id="gates", classes="panel")
             with Vertical(id="right"):
                 yield TokenDetail(id="detail", classes="panel")
@@ -239,6 +243,10 @@ class DecodeScreen(Screen[None]):
     def engine_message(self, message: messages.EngineMessage) -> None:
         self.receiving.receive(message)
 
+    @on(messages.TreeNodeSelected)
+    def tree_node_selected(self, message: messages.TreeNodeSelected) -> None:
+        self.browsing.select_node(message.node_id, message.following)
+
     @on(Worker.StateChanged)
     def worker_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self._worker:
@@ -274,8 +282,15 @@ class DecodeScreen(Screen[None]):
         self.browsing.select_first()
 
     def action_live(self) -> None:
-        """Stop selecting: follow the latest check again."""
+        """Stop selecting: follow the latest check again (out of the tree, if in it)."""
+        self.set_focus(None)
+        self.query_one(TokenTree).action_follow()
         self.browsing.live()
+
+    def action_focus_tree(self) -> None:
+        """Into the round's token tree, where the arrows move across its nodes; again: out."""
+        tree = self.query_one(TokenTree)
+        self.set_focus(None if tree.has_focus else tree)
 
     def action_view_round(self, delta: int) -> None:
         """Step back (−1) or forward (+1) through the rounds; past the latest: live again."""
@@ -356,23 +371,11 @@ class DecodeScreen(Screen[None]):
 
     def action_copy_output(self) -> None:
         """Copy the committed text (prompt and output, no drafts that did not join it)."""
-        decode = self.state.decode
-        text = decode.committed_text()
-        self.app.copy_to_clipboard(text)
-        self.say(
-            f"Copied the committed text: the prompt and {decode.n_generated} output tokens, "
-            f"{len(text)} characters (no pending, rejected or discarded draft)"
-        )
+        self.saving.copy_output(self.app.copy_to_clipboard)
 
     def action_help(self) -> None:
         """List every key."""
-        # The keys this session offers, as the Footer and the palette do (keys.py).
-        offered = [
-            binding
-            for binding in self.BINDINGS
-            if not isinstance(binding, Binding)
-            or self.check_action(action_name(binding.action), ()) is not False
-        ]
+        offered = offered_bindings(self.BINDINGS, self.check_action)
         self.app.push_screen(HelpScreen(offered))
 
     async def action_quit(self) -> None:

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from spectui.app.control import StepControl
 from spectui.app.keys import NEEDS, NO_SWEEP, REFUSALS, action_name, binding_for, key_names
+from spectui.app.rounds import Piece, RoundView
 from spectui.app.sessions import Session
-from spectui.app.state import DecodeView, Piece
+from spectui.app.state import DecodeView
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import ChatTemplateError, SpectuiError
 from spectui.engine.trace.source import Ability
@@ -105,6 +106,9 @@ class DecodeState:
     # What the reader looks at: a token of pieces() (None: live), an earlier round (b/n).
     selected: int | None = None
     viewed: int | None = None
+    # A node the tree panel's cursor was moved to: (round index, node id; -1 the root). None:
+    # the cursor follows the walk. Selecting a stream token and following again clear it.
+    tree_node: tuple[int, int] | None = None
     # Loading, and what the models are.
     load_status: str = "starting…"
     load_bars: dict[tuple[str, str], Bar] = field(default_factory=dict)  # by Bar.key
@@ -160,6 +164,11 @@ class DecodeState:
             return None
         failed = len(self.event_log.rounds)
         return failed if self.session.resumable(self.source, failed) else None
+
+    def shown_round(self) -> RoundView | None:
+        """The round on screen: the one viewed with b/n, else the live one."""
+        decode = self.decode
+        return decode.round if self.viewed is None else decode.round_at(self.viewed)
 
     def selected_piece(self) -> Piece | None:
         """The token picked with the arrow keys, if any."""
@@ -231,6 +240,9 @@ class DecodeState:
             return False  # this session cannot: the key leaves the Footer and the palette
         if action == "sweep" and not sweep:
             return False
+        if action == "focus_tree":  # offered while the round on screen drafted a tree
+            shown = self.shown_round()
+            return shown is not None and shown.is_tree
         # While the models load, steps queue up (the worker takes them once it is ready). At
         # the end, they say what can be done next (`ended_words`).
         if action in DECODE_ACTIONS and self.phase not in ("ready", "loading", "finished"):

@@ -6,13 +6,19 @@ import asyncio
 import time
 from urllib.parse import urlparse
 
+from textual.css.scalar import Scalar
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from spectui.app.control import SPEEDS
+from spectui.app.format import drafting_words
+from spectui.app.rounds import ROOT, Piece, PieceKind, RoundView
 from spectui.app.screens.decode_state import DecodeState
-from spectui.app.state import Piece, PieceKind
+from spectui.app.state import DecodeView
+from spectui.app.tree_layout import default_rows
+from spectui.app.tree_round import tree_so_far
 from spectui.app.widgets import (
     GatePanel,
     StatsPanel,
@@ -20,10 +26,11 @@ from spectui.app.widgets import (
     StatusLine,
     TokenDetail,
     TokenStream,
+    TokenTree,
 )
 from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
-from spectui.engine.policy.registry import policy_label
+from spectui.engine.policy.registry import policy_label, policy_named
 from spectui.engine.trace.source import Ability
 
 WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
@@ -33,6 +40,11 @@ PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 12
 # screen shrinks: in the gate table, what the active policy does not use (gate_panel.fit),
 # then the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
 SHORT = 24
+# Rows below which a tree round's stacked layout drops the stats too: the token tree takes
+# their place (at 80×24: the stream's 3 rows, the tree's 8, the gate table's 3 node rows).
+TREE_SHORT = 40
+TREE_INSPECT_ROWS = 6  # the tree's rows (its header included) while a token is picked there
+TREE_GATE_ROWS = 10  # the most node rows a tree round's gate table lists (a window of them)
 # Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
 # for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
 # the idle time between them keeps keys fast (`benchmarks/app_latency.py`).
@@ -51,6 +63,12 @@ REPLAY_HINTS = {  # the same, in a replay: there is no model, and nothing is dra
     "ready": "press space to play the trace's first round",
     "finished": "the trace ended",
 }
+
+
+def _display(widget: Widget, shown: bool) -> None:
+    """Show or hide a panel (set only on a change: each redraw asks)."""
+    if widget.display != shown:
+        widget.display = shown
 
 
 def idle_hint(phase: str, replay: bool) -> str:
@@ -146,10 +164,27 @@ class Drawing:
         """
         screen, state = self.screen, self.state
         narrow, inspecting = screen.size.width < WIDE, state.selected is not None
-        short = screen.size.height < SHORT
-        screen.query_one(TokenDetail).display = not narrow or inspecting
-        screen.query_one(GatePanel).display = not (narrow and inspecting)
-        screen.query_one(StatsPanel).display = not (narrow and (inspecting or short))
+        tree = self._tree_round() is not None
+        inspecting = inspecting or state.tree_node is not None
+        short = screen.size.height < (TREE_SHORT if tree else SHORT)
+        _display(screen.query_one(TokenDetail), not narrow or inspecting)
+        # Stacked, a picked token's detail takes the gate table's place (its gates and every
+        # verdict are in it); a tree round keeps its table where the screen is tall enough.
+        _display(screen.query_one(GatePanel), not (narrow and inspecting and (short or not tree)))
+        _display(screen.query_one(StatsPanel), not (narrow and (inspecting or short)))
+        token_tree = screen.query_one(TokenTree)
+        _display(token_tree, tree)
+        # ... and the tree gives the detail rows, down to a window of 5 around the cursor.
+        rows = TREE_INSPECT_ROWS if narrow and inspecting and short else None
+        if token_tree.max_rows != rows:
+            token_tree.max_rows = rows
+        # The detail has what is left under the stream's least and the tree's window.
+        room = screen.size.height - 3 - 5 - (TREE_INSPECT_ROWS + 2) if rows else None
+        detail = screen.query_one(TokenDetail)
+        if detail.styles.max_height != (None if room is None else Scalar.from_number(room)):
+            detail.styles.max_height = room
+        if not tree and token_tree.has_focus:
+            screen.set_focus(None)
 
     def refresh_view(self, force: bool = False) -> None:
         """Redraw the panels whose inputs changed (`force`: all of them)."""
@@ -167,6 +202,7 @@ class Drawing:
             screen.query_one(TokenStream).forget()
             for panel in screen.query(Panel):
                 panel.forget()
+            screen.query_one(TokenTree).forget()
         stream = screen.query_one(TokenStream)
         if phase == "loading" and state.error is None:
             bars = state.load_bars.values()
@@ -177,21 +213,74 @@ class Drawing:
         current, past = decode.round, False
         if state.viewed is not None and (viewed := decode.round_at(state.viewed)) is not None:
             current, past = viewed, viewed is not decode.round
+        self.show_panels()
+        node = self._tree_node(current)
+        if node is not None:
+            piece = node
         highlight = None
         if piece is not None and current is not None and piece.round_index == current.index:
             highlight = piece.position
         elif piece is None and current is not None and current.n_checked and not past:
-            highlight = current.n_checked - 1
+            highlight = current.latest_position
+        self._show_tree(current, decode, version)
         gates = screen.query_one(GatePanel)
-        if not gates.unchanged((version, highlight, state.viewed)):
+        room = self._gate_rows() if current is not None and current.is_tree else None
+        if not gates.unchanged((version, highlight, state.viewed, state.tree_node, room)):
             hint = idle_hint(phase, replay=not state.can(Ability.DECODE))
-            gates.show(current, highlight, hint, past=past, branch=state.can(Ability.BRANCH))
+            branch = state.can(Ability.BRANCH)
+            gates.show(current, highlight, hint, past=past, branch=branch, room=room)
         detail = screen.query_one(TokenDetail)
-        if not detail.unchanged(version):
+        if not detail.unchanged((version, state.tree_node)):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
         stats = screen.query_one(StatsPanel)
         if not stats.unchanged((state.run_id, id(decode.stats), len(state.costs))):
             stats.show(decode.stats, state.timings, decode.round_seconds, state.costs)
+
+    def _tree_round(self) -> RoundView | None:
+        """The round on screen (live, or viewed with b/n) if it drafted a token tree."""
+        shown = self.state.shown_round()
+        return shown if shown is not None and shown.is_tree else None
+
+    def _tree_node(self, current: RoundView | None) -> Piece | None:
+        """The node the tree's cursor was moved to, as a token (None: none, or the root)."""
+        node = self.state.tree_node
+        if node is None or current is None or node[0] != current.index or node[1] == ROOT:
+            return None
+        return current.node_piece(node[1]) if node[1] < len(current.drafts) else None
+
+    def _show_tree(self, current: RoundView | None, decode: DecodeView, version: object) -> None:
+        """The token tree of a tree round: the engine's record once the round is over (pruned
+        nodes and all), before that the walk so far."""
+        token_tree = self.screen.query_one(TokenTree)
+        if current is None or not current.is_tree or self.state.event_log is None:
+            return
+        if token_tree.unchanged((version, current.index)):
+            return
+        tree = current.tree
+        if tree is None or not current.finished:
+            checks = [view.check for view in current.judged()]
+            shape = current.config.tree
+            tree = tree_so_far(
+                current.draft_ids,
+                [slot.q for slot in current.drafts],
+                current.parents,
+                checks,
+                current.path,
+                shape.describe() if shape is not None else "",
+                policy_named(current.config.policy).tree_walk,
+            )
+        texts = self.state.event_log.texts
+        root = decode.text_before(current.index)
+        token_tree.show(tree, texts, root, finished=current.finished)
+
+    def _gate_rows(self) -> int:
+        """Node rows a tree round's gate table has: what the screen has left under the
+        stream's least and the tree's rows (its header, borders and the rows of the rest)."""
+        height = self.screen.size.height
+        left = height - 3 - (default_rows(height) + 2) - 5 - 3  # header, status, footer: 3
+        if self.screen.size.width >= WIDE or height >= TREE_SHORT:
+            left = height // 4
+        return max(2, min(TREE_GATE_ROWS, left))
 
     def _show_error(self) -> None:
         screen, state = self.screen, self.state
@@ -216,7 +305,7 @@ class Drawing:
         policy = policy_label(config.policy)
         if current is not None and not current.finished and current.config.policy != config.policy:
             policy += " from next round"
-        parts = [policy, f"k={config.draft_span}"]
+        parts = [policy, drafting_words(config)]
         if current is not None and state.viewed is not None:
             branch = " · B branch" if state.can(Ability.BRANCH) else ""
             parts.append(f"◀ round {state.viewed + 1}/{current.index + 1}{branch}")

@@ -13,8 +13,8 @@ from textual.widgets import Static
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES
 from spectui.app.keys import describe, key_names
+from spectui.app.rounds import PieceKind
 from spectui.app.screens.dialog import Dialog
-from spectui.app.state import PieceKind
 from spectui.engine.policy.registry import POLICIES
 
 # Each paragraph is one string with no line breaks: the help screen wraps it to its width.

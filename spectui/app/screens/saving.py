@@ -1,7 +1,9 @@
-"""Saving a decode: its event log written as a trace that `spectui replay` opens."""
+"""Saving a decode: its event log written as a trace that `spectui replay` opens; its
+committed text copied out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from spectui.app.screens.decode_state import DecodeState, Surface
@@ -17,7 +19,7 @@ def default_trace_path() -> Path:
 
 
 class Saving:
-    """w, the save when a decode ends and the one on exit (to `state.trace_path`)."""
+    """w, the save when a decode ends and the one on exit (to `state.trace_path`); y."""
 
     def __init__(self, state: DecodeState, surface: Surface) -> None:
         self.state = state
@@ -55,3 +57,14 @@ class Saving:
                 save_log(self.state.trace_path, log)
             except TraceError as error:
                 self.state.autosave_error = str(error)
+
+    def copy_output(self, clipboard: Callable[[str], None]) -> None:
+        """Copy the committed text (the prompt and the output, no pending, rejected or
+        discarded draft) with `clipboard`, and say how much."""
+        decode = self.state.decode
+        text = decode.committed_text()
+        clipboard(text)
+        self.surface.say(
+            f"Copied the committed text: the prompt and {decode.n_generated} output tokens, "
+            f"{len(text)} characters (no pending, rejected or discarded draft)"
+        )

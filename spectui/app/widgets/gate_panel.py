@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from spectui.app.format import PIECE_STYLES, mark, prob, quoted
-from spectui.app.state import CheckView, PieceKind, RoundView
+from spectui.app.rounds import CheckView, PieceKind, RoundView
 from spectui.app.widgets.panel import Panel
 from spectui.engine.config import DecodeConfig
 from spectui.engine.policy.library import P_COLUMN, Q_COLUMN
@@ -40,11 +40,12 @@ class GatePanel(Panel):
         idle_hint: str = "",
         past: bool = False,
         branch: bool = True,
+        room: int | None = None,
     ) -> None:
-        """Render `current`; row `highlight` (a draft position) gets a ▶ marker.
+        """Render `current`; row `highlight` (a draft position, a tree's node id) gets a ▶.
 
         `past`: the round is an earlier one the reader stepped back to (b/n), not the live one;
-        `branch`: B can branch there (not in a replay).
+        `branch`: B can branch there (not in a replay); `room`: a tree round's most node rows.
         """
         if current is None:
             self.border_title = "gates"
@@ -63,10 +64,10 @@ class GatePanel(Panel):
         gates = " · ".join(filter(None, [policy.rule(config), *rules]))
         lead = "B branch here · " if branch else "◀ as recorded · "
         self.border_subtitle = f"{lead}{gates}" if past else f"gates: {gates}"
-        n_bonus = sum(piece.kind is PieceKind.BONUS for piece in current.appended)
         width = self.content_size.width or ASSUMED_WIDTH  # 0 before the first layout
-        table = _table(current, highlight, width)
-        self.show_content(table, 1 + len(current.drafts) + n_bonus)
+        rows = tree_rows(current, highlight, room) if current.is_tree else None
+        table = _table(current, highlight, width, rows)
+        self.show_content(table, table.plain.count("\n") + 1)
 
 
 # Laid out by hand rather than with a Rich Table: this redraws on every step of autoplay, and
@@ -140,7 +141,44 @@ def _cell(
     line.append(" ")
 
 
-def _table(current: RoundView, highlight: int | None, width: int) -> Text:
+@dataclass(frozen=True)
+class TreeRows:
+    """Which of a tree round's nodes the gate table lists: the walk's, in its order, then the
+    highlighted node if the walk has not judged it; a window of `room` around the highlight."""
+
+    nodes: tuple[int, ...]  # node ids, top to bottom
+    steps: dict[int, int]  # node id -> its step in the walk (what the # column says)
+    above: int  # listed nodes cut above the window ...
+    below: int  # ... and below it
+    unjudged: int  # verified nodes the walk has not judged (the tree panel has them)
+
+
+def tree_rows(current: RoundView, highlight: int | None, room: int | None) -> TreeRows:
+    """The rows of a tree round's gate table (`room`: the most node rows; None: all)."""
+    listed = list(current.walk)
+    if highlight is not None and highlight not in listed:
+        listed.append(highlight)
+    room = len(listed) if room is None else max(1, room)
+    at = listed.index(highlight) if highlight in listed else len(listed) - 1
+    top = max(0, min(at - room // 2, len(listed) - room))
+    window = listed[top : top + room]
+    steps = {node_id: step for step, node_id in enumerate(current.walk)}
+    unjudged = len(current.drafts) - len(current.walk)
+    return TreeRows(tuple(window), steps, top, len(listed) - top - len(window), unjudged)
+
+
+def _tree_note(rows: TreeRows, finished: bool) -> Text | None:
+    """The line under a tree round's rows: what the window cut, what the walk did not judge."""
+    parts = []
+    if rows.above or rows.below:
+        parts.append(f"↑{rows.above} ↓{rows.below} judged nodes past this window")
+    if rows.unjudged:
+        when = "never judged" if finished else "not judged yet"
+        parts.append(f"{rows.unjudged} nodes {when} (the tree shows them)")
+    return Text(" · ".join(parts), style="dim") if parts else None
+
+
+def _table(current: RoundView, highlight: int | None, width: int, tree: TreeRows | None) -> Text:
     policy = policy_named(current.config.policy)
     layout = fit(policy, _verdict_columns(current), width)
     columns = [(column.header, column.width, column.kind != "token") for column in layout.columns]
@@ -157,12 +195,15 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
         _cell(header, title.center(width), width, style="reverse" if active else "")
     lines = [header]
     rejected_seen = False
-    for position, slot in enumerate(current.drafts):
+    positions = range(len(current.drafts)) if tree is None else tree.nodes
+    for position in positions:
+        slot = current.drafts[position]
         line = Text(style="bold" if position == highlight else "")
-        _cell(line, ("▶" if position == highlight else " ") + str(position + 1), 2)
+        _cell(line, ("▶" if position == highlight else " ") + _number(position, tree), 2)
         view = slot.check
         if view is None:
-            kind = PieceKind.UNCHECKED if rejected_seen or current.finished else PieceKind.PENDING
+            refused = rejected_seen and tree is None
+            kind = PieceKind.UNCHECKED if refused or current.finished else PieceKind.PENDING
             _cell(line, quoted(slot.text, 7), 7, style=PIECE_STYLES[kind])
             note = "—" if kind is PieceKind.UNCHECKED else "…"
             for column, (_, width, right) in zip(layout.columns, columns, strict=False):
@@ -191,6 +232,9 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
             verdict.append_text(mark(check.verdicts[name]) if name in check.verdicts else Text("·"))
             _cell(line, Text(" " * ((width - 2) // 2)) + verdict, width)
         lines.append(line)
+    tree_note = _tree_note(tree, current.finished) if tree is not None else None
+    if tree_note is not None:
+        lines.append(tree_note)
     for piece in current.appended:
         if piece.kind is PieceKind.BONUS:
             line = Text()
@@ -198,11 +242,21 @@ def _table(current: RoundView, highlight: int | None, width: int) -> Text:
             _cell(line, quoted(piece.text, 7), 7, style=PIECE_STYLES[piece.kind])
             # A round of no drafts (n-gram lookup without a match) is the verifier's token alone.
             why = "after a fully accepted draft" if current.drafts else "(no drafts this round)"
+            if current.is_tree:
+                why = "after the accepted path's leaf"
             line.append(f"bonus: the verifier's next token {why}", style="dim")
             lines.append(line)
     for line in lines:
         line.rstrip()
     return Text("\n").join(lines)
+
+
+def _number(position: int, tree: TreeRows | None) -> str:
+    """The # column: a chain's draft position; a tree node's step in the walk (· none yet)."""
+    if tree is None:
+        return str(position + 1)
+    step = tree.steps.get(position)
+    return "·" if step is None else str(step + 1)
 
 
 def _verdict_columns(current: RoundView) -> list[str]:

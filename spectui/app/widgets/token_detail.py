@@ -8,7 +8,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.text import Text
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES, bar, mark, prob, quoted
-from spectui.app.state import CheckView, Piece, PieceKind
+from spectui.app.rounds import CheckView, Piece, PieceKind
 from spectui.app.widgets.panel import Panel
 from spectui.engine.policy.registry import (
     POLICIES,
@@ -78,7 +78,9 @@ class Bars:
 
 def _describe(piece: Piece) -> list[RenderableType]:
     where = f"round {piece.round_index + 1}"
-    if piece.position is not None:
+    if piece.depth is not None and piece.position is not None:
+        where += f", tree node {piece.position + 1} at depth {piece.depth}"
+    elif piece.position is not None:
         where += f", draft #{piece.position + 1}"
     head = Text.assemble(
         (quoted(piece.text), PIECE_STYLES[piece.kind]),

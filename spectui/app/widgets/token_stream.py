@@ -18,7 +18,8 @@ from spectui.app.format import (
     TEXT_MARKS,
     flowing,
 )
-from spectui.app.state import DecodeView, Piece
+from spectui.app.rounds import Piece
+from spectui.app.state import DecodeView
 from spectui.app.widgets.panel import Panel
 
 _SELECTED_META = {"selected": True}

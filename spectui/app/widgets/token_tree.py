@@ -9,7 +9,7 @@ selected node never fold. The arrows move a cursor into any node, posted as Tree
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 
 from rich.text import Text
 from textual.binding import Binding
@@ -18,7 +18,7 @@ from textual.widget import Widget
 
 from spectui.app.format import GREEN, GREY, PIECE_STYLES, RED, SELECTED_STYLE, prob, quoted
 from spectui.app.messages import TreeNodeSelected
-from spectui.app.state import PieceKind
+from spectui.app.rounds import PieceKind
 from spectui.app.tree_layout import (
     ROOT,
     Mark,
@@ -92,6 +92,7 @@ class TokenTree(Widget, can_focus=True):
         root_text: str = "",
         *,
         walked: int | None = None,
+        focus_key: str = "",
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -99,10 +100,12 @@ class TokenTree(Widget, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self._texts = texts
         self.root_text = root_text  # the committed context's last token
+        self.focus_key = focus_key  # the screen's key into the tree, named in its title
         self.following = True  # the cursor follows the walk until a key moves it
         self.cursor = ROOT  # the selected node's id
         self.unfolded: list[int] = []  # nodes whose children are all shown
         self._posted: tuple[TreeRecord, int] | None = None
+        self._drawn: Hashable = None
         self.set_reactive(TokenTree.walked, walked)
         self.set_reactive(TokenTree.record, tree)
         self._follow()
@@ -129,6 +132,17 @@ class TokenTree(Widget, can_focus=True):
             self.record = tree
         self.refresh(layout=True)
 
+    def unchanged(self, inputs: Hashable) -> bool:
+        """True when `inputs` are what the tree was last shown from (as `Panel.unchanged`)."""
+        if inputs == self._drawn:
+            return True
+        self._drawn = inputs
+        return False
+
+    def forget(self) -> None:
+        """Show next time whatever the inputs (after a resize, say)."""
+        self._drawn = None
+
     # The cursor and the folds.
 
     def watch_record(self) -> None:
@@ -148,6 +162,12 @@ class TokenTree(Widget, can_focus=True):
     def on_mount(self) -> None:
         self._post()
 
+    def on_focus(self) -> None:
+        self._titles(focused=True)  # (has_focus may not be set yet when this runs)
+
+    def on_blur(self) -> None:
+        self._titles(focused=False)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The keys are offered only while there is a tree to move in."""
         return self.record is not None or action not in _TREE_ACTIONS
@@ -159,7 +179,7 @@ class TokenTree(Widget, can_focus=True):
             self.cursor = self._seen(self.record).latest()
             self._post()
 
-    def _titles(self) -> None:
+    def _titles(self, focused: bool | None = None) -> None:
         """The border: the tree's shape; the rule, the walk so far, the path accepted so far."""
         if self.record is None:
             self.border_title, self.border_subtitle = "tree", ""
@@ -167,6 +187,10 @@ class TokenTree(Widget, can_focus=True):
         seen = self._seen(self.record)
         accepted = sum(seen.on_path(node_id) for node_id in self.record.path)
         self.border_title = f"tree · {self.record.shape}"
+        if self.focus_key:
+            inside = self.has_focus if focused is None else focused
+            where = "esc out" if inside else f"{self.focus_key} into it"
+            self.border_title += f" · {where}"
         so_far = "" if seen.complete else " so far"
         walk = f"step {seen.steps}" + ("" if seen.more else f"/{len(self.record.walk)}")
         self.border_subtitle = f"{self.record.rule} · {walk} · path {accepted}{so_far}"
