@@ -40,10 +40,12 @@ PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 12
 # screen shrinks: in the gate table, what the active policy does not use (gate_panel.fit),
 # then the stats (here), then the stream's height (down to 3 rows); the gate rows never go.
 SHORT = 24
-# Rows below which a tree round's stacked layout drops the stats too: the token tree takes
-# their place (at 80×24: the stream's 3 rows, the tree's 8, the gate table's 3 node rows).
-TREE_SHORT = 40
-TREE_INSPECT_ROWS = 6  # the tree's rows (its header included) while a token is picked there
+# A tree round, stacked: the token tree takes the stats' place (at 80×24: the stream's 2
+# rows, the tree's 8, the gate table's 3 node rows).
+CHROME_ROWS = 3  # the header, the status line and the Footer
+STREAM_ROWS = 5  # the stream's least, borders included
+TREE_INSPECT_ROWS = 6  # the tree's least rows (its header included) while a token is picked
+DETAIL_ROWS = 20  # a token's detail with its top-10 bars, borders included
 TREE_GATE_ROWS = 10  # the most node rows a tree round's gate table lists (a window of them)
 # Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
 # for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
@@ -157,34 +159,42 @@ class Drawing:
 
     def show_panels(self) -> None:
         """Below WIDE columns a selected token's detail takes the gate and stats panels' place,
-        and below SHORT rows the stats give way to the stream and the gates.
+        and below SHORT rows the stats give way to the stream and the gates. A tree round's
+        tree comes between the stream and the gates; stacked, it leaves out the stats, and a
+        node picked in it has the detail in the gates' place, the tree cut to fit (`_fit_tree`).
 
         Done with `display` rather than a CSS class on the screen: a class change restyles
         every widget, which is too slow to do on each arrow key.
         """
         screen, state = self.screen, self.state
-        narrow, inspecting = screen.size.width < WIDE, state.selected is not None
+        narrow = screen.size.width < WIDE
+        inspecting = state.selected is not None or state.tree_node is not None
         tree = self._tree_round() is not None
-        inspecting = inspecting or state.tree_node is not None
-        short = screen.size.height < (TREE_SHORT if tree else SHORT)
+        short = screen.size.height < SHORT or tree
         _display(screen.query_one(TokenDetail), not narrow or inspecting)
-        # Stacked, a picked token's detail takes the gate table's place (its gates and every
-        # verdict are in it); a tree round keeps its table where the screen is tall enough.
-        _display(screen.query_one(GatePanel), not (narrow and inspecting and (short or not tree)))
+        _display(screen.query_one(GatePanel), not (narrow and inspecting))
         _display(screen.query_one(StatsPanel), not (narrow and (inspecting or short)))
         token_tree = screen.query_one(TokenTree)
         _display(token_tree, tree)
-        # ... and the tree gives the detail rows, down to a window of 5 around the cursor.
-        rows = TREE_INSPECT_ROWS if narrow and inspecting and short else None
+        if not tree and token_tree.has_focus:
+            screen.set_focus(None)
+        self._fit_tree(token_tree, narrow and inspecting and tree)
+
+    def _fit_tree(self, token_tree: TokenTree, stacked_detail: bool) -> None:
+        """Stacked with a token picked: the tree gets what the detail (its bars, at most
+        DETAIL_ROWS) leaves, at least TREE_INSPECT_ROWS; the detail the rest."""
+        screen = self.screen
+        height = screen.size.height
+        rows, room = None, None
+        if stacked_detail:
+            left = height - CHROME_ROWS - STREAM_ROWS
+            rows = max(TREE_INSPECT_ROWS, min(default_rows(height), left - DETAIL_ROWS - 2))
+            room = left - (rows + 2)
         if token_tree.max_rows != rows:
             token_tree.max_rows = rows
-        # The detail has what is left under the stream's least and the tree's window.
-        room = screen.size.height - 3 - 5 - (TREE_INSPECT_ROWS + 2) if rows else None
         detail = screen.query_one(TokenDetail)
         if detail.styles.max_height != (None if room is None else Scalar.from_number(room)):
             detail.styles.max_height = room
-        if not tree and token_tree.has_focus:
-            screen.set_focus(None)
 
     def refresh_view(self, force: bool = False) -> None:
         """Redraw the panels whose inputs changed (`force`: all of them)."""
@@ -277,10 +287,8 @@ class Drawing:
         """Node rows a tree round's gate table has: what the screen has left under the
         stream's least and the tree's rows (its header, borders and the rows of the rest)."""
         height = self.screen.size.height
-        left = height - 3 - (default_rows(height) + 2) - 5 - 3  # header, status, footer: 3
-        if self.screen.size.width >= WIDE or height >= TREE_SHORT:
-            left = height // 4
-        return max(2, min(TREE_GATE_ROWS, left))
+        left = height - CHROME_ROWS - (default_rows(height) + 2) - STREAM_ROWS - 3
+        return max(2, min(TREE_GATE_ROWS, max(left, height // 4)))
 
     def _show_error(self) -> None:
         screen, state = self.screen, self.state
