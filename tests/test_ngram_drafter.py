@@ -147,12 +147,22 @@ def test_a_round_without_drafts_appends_the_verifiers_token_and_counts_cleanly(
     assert (stats.rounds, stats.drafted, stats.judged, stats.accepted) == (1, 0, 0, 0)
     assert stats.new_tokens == 1 and stats.tokens_per_round == 1.0
     assert stats.verifier_forwards == 2  # the prefill and the round's one pass
+    assert stats.drafter_forwards == 0  # a lookup runs no model, at the prefill or after
     assert stats.expected_tokens_per_round == 1.0  # a round of no drafts appends exactly one
     assert stats.draft_acceptance_rate == 0.0 and stats.alpha == 0.0
     assert stats.accepted_length_histogram == (1,)
     for name, value in stats.figures().items():
         values = value if isinstance(value, tuple) else (value,)
         assert all(math.isfinite(v) for v in values), name
+
+
+def test_ngram_rounds_that_draft_count_no_drafter_forwards(tiny_loaded: Any) -> None:
+    pair = ngram_pair(tiny_loaded, min_n=1, max_n=2)
+    config = DecodeConfig(drafter="ngram", policy="greedy", max_new_tokens=24)
+    done = SpeculativeDecoder(pair, config, "a b a b a b a b").run()
+    assert done.stats.drafted > 0, "the repeated prompt gives the lookup matches"
+    assert done.stats.drafter_forwards == 0
+    assert done.stats.verifier_forwards == 1 + done.stats.rounds
 
 
 def test_run_with_the_ngram_drafter_reports_empty_rounds(tiny_pair: Any, capsys: Any) -> None:

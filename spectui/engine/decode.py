@@ -42,7 +42,15 @@ from spectui.engine.events import (
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.policy.records import GateCheck, Policy
 from spectui.engine.policy.registry import gate_check, policy_named, tokens_kept
-from spectui.engine.seams import Drafter, Proposal, Scored, TreeDrafter, TreeVerifier, Verifier
+from spectui.engine.seams import (
+    Drafter,
+    ModelFreeDrafter,
+    Proposal,
+    Scored,
+    TreeDrafter,
+    TreeVerifier,
+    Verifier,
+)
 from spectui.engine.stats import RoundShape, StatsTally
 from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
 from spectui.engine.tree.sampling import walk_rejection
@@ -384,6 +392,11 @@ class SpeculativeDecoder:
 
     # --- the models ------------------------------------------------------------------------
 
+    @property
+    def _drafter_runs_a_model(self) -> int:
+        """1 where the drafter's proposals are model forwards to count, 0 for n-gram lookup."""
+        return int(not isinstance(self.drafter, ModelFreeDrafter))
+
     @torch.no_grad()
     def _prefill(self) -> None:
         """Cache every prompt token but the last in both models."""
@@ -392,7 +405,7 @@ class SpeculativeDecoder:
             for model in (self.drafter, self.verifier):
                 model.prefill(self.tokens[:-1])
             self.tally.verifier_forwards += 1
-            self.tally.drafter_forwards += 1
+            self.tally.drafter_forwards += self._drafter_runs_a_model
         self.tally.prefill_seconds += time.perf_counter() - started
 
     @torch.no_grad()
@@ -402,7 +415,7 @@ class SpeculativeDecoder:
         sampler = self._sampler if config.sample_draft else None
         stop_id = self.pair.eos_token_id if config.stop_at_eos else None
         proposal = self.drafter.propose(self.tokens, k, sampler, stop_id, config.warp)
-        self.tally.drafter_forwards += len(proposal.ids)
+        self.tally.drafter_forwards += len(proposal.ids) * self._drafter_runs_a_model
         self.tally.draft_seconds += time.perf_counter() - started
         return proposal
 

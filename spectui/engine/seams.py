@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from spectui.engine.warps import NO_WARP, Warp
 
@@ -110,6 +110,13 @@ class Drafter(CachedSequence, Protocol):
         the probabilities and the rows are all of that warped q.
         """
         ...
+
+
+@runtime_checkable
+class ModelFreeDrafter(Protocol):
+    """A drafter that runs no model (n-gram lookup): it makes no forwards to count."""
+
+    model_free: Literal[True]
 
 
 class TreeDrafter(Drafter, Protocol):

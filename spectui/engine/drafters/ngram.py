@@ -15,7 +15,7 @@ normalised, p without the draft: lossless, as for any drafter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from spectui.engine.seams import Proposal
 from spectui.engine.warps import NO_WARP, Warp
@@ -47,6 +47,8 @@ class NgramDrafter:
     `cached_length` only mirrors the protocol (the loop checkpoints and rolls it back like a
     model's); lookup reads the whole sequence every round.
     """
+
+    model_free: Literal[True] = True  # the stats count no drafter forwards (seams)
 
     def __init__(self, min_n: int, max_n: int, vocab_size: int) -> None:
         if not 1 <= min_n <= max_n:
