@@ -103,6 +103,7 @@ def row_figures(row: SweepRow) -> dict[str, Any]:
         "draft_acceptance_rate": stats.draft_acceptance_rate,
         "alpha": stats.alpha,
         "tokens_per_round": stats.tokens_per_round,
+        "nodes_per_round": stats.nodes_per_round,
         "mean_acceptance_length": stats.mean_acceptance_length,
         "expected_tokens_per_round": stats.expected_tokens_per_round,
         "predicted_speedup": row.predicted_speedup,
