@@ -14,14 +14,13 @@ from textual.visual import VisualType
 from textual.widgets import Static
 
 
-class Panel(Static):
-    """A Static that repaints without a layout pass while its content keeps its shape."""
+class SkipsUnchanged:
+    """A widget the screen redraws only when the inputs it draws from change."""
 
-    _shape: Hashable = None
     _drawn: Hashable = None
 
     def unchanged(self, inputs: Hashable) -> bool:
-        """True when `inputs` are what the panel last drew from (the caller may skip drawing)."""
+        """True when `inputs` are what the widget last drew from (the caller may skip drawing)."""
         if inputs == self._drawn:
             return True
         self._drawn = inputs
@@ -29,7 +28,18 @@ class Panel(Static):
 
     def forget(self) -> None:
         """Draw next time whatever the inputs (after a resize, say)."""
-        self._drawn = self._shape = None
+        self._drawn = None
+
+
+class Panel(SkipsUnchanged, Static):
+    """A Static that repaints without a layout pass while its content keeps its shape."""
+
+    _shape: Hashable = None
+
+    def forget(self) -> None:
+        """Draw next time whatever the inputs, and lay out again."""
+        super().forget()
+        self._shape = None
 
     def show_content(self, content: VisualType, shape: Hashable) -> None:
         """Show `content`; `shape` (e.g. its height) decides whether layout must be redone."""

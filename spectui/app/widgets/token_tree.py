@@ -9,7 +9,7 @@ selected node never fold. The arrows move a cursor into any node, posted as Tree
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 
 from rich.text import Text
 from textual.binding import Binding
@@ -32,6 +32,7 @@ from spectui.app.tree_layout import (
 )
 from spectui.app.tree_layout import walked as walked_tree
 from spectui.app.tree_round import same_round
+from spectui.app.widgets.panel import SkipsUnchanged
 from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
 
 # A token's style by its mark, each with its own attributes (the colour is never the only sign).
@@ -57,7 +58,7 @@ TokenTexts = Callable[[int], str] | Mapping[int, str]
 _TREE_ACTIONS = {"move", "into", "out", "fold", "root", "follow"}
 
 
-class TokenTree(Widget, can_focus=True):
+class TokenTree(SkipsUnchanged, Widget, can_focus=True):
     """A round's token tree with a cursor; `walked` reveals the walk's first N judgements."""
 
     DEFAULT_CSS = """
@@ -105,7 +106,6 @@ class TokenTree(Widget, can_focus=True):
         self.cursor = ROOT  # the selected node's id
         self.unfolded: list[int] = []  # nodes whose children are all shown
         self._posted: tuple[TreeRecord, int] | None = None
-        self._drawn: Hashable = None
         self.set_reactive(TokenTree.walked, walked)
         self.set_reactive(TokenTree.record, tree)
         self._follow()
@@ -131,17 +131,6 @@ class TokenTree(Widget, can_focus=True):
         else:
             self.record = tree
         self.refresh(layout=True)
-
-    def unchanged(self, inputs: Hashable) -> bool:
-        """True when `inputs` are what the tree was last shown from (as `Panel.unchanged`)."""
-        if inputs == self._drawn:
-            return True
-        self._drawn = inputs
-        return False
-
-    def forget(self) -> None:
-        """Show next time whatever the inputs (after a resize, say)."""
-        self._drawn = None
 
     # The cursor and the folds.
 
