@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 import pytest
-from app_helpers import settle, wait_until
+from app_helpers import plain, settle, wait_until
 
 from spectui.app import messages
 from spectui.app.control import MAX_SPEED, StepControl
@@ -106,3 +106,42 @@ def test_fast_forward_posts_a_round_as_one_batch() -> None:
     assert len(posted[0].events) == 3
     control.set_playing(False)
     assert not control.fast and not control.fast_forwarding
+
+
+async def test_at_engine_speed_most_redraws_show_only_the_progress(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    """Fast-forward redraws the header and the stream 4 times a second, every panel once a
+    second (and at the end): a key pressed meanwhile waits less for a frame in progress."""
+    from spectui.app.screens import drawing
+    from spectui.app.widgets import StatsPanel, TokenStream
+
+    shown = {"stream": 0, "stats": 0}
+    stream_show, stats_show = TokenStream.show, StatsPanel.show
+
+    def count_stream(self: Any, *args: Any, **kwargs: Any) -> None:
+        shown["stream"] += 1
+        stream_show(self, *args, **kwargs)
+
+    def count_stats(self: Any, *args: Any, **kwargs: Any) -> None:
+        shown["stats"] += 1
+        stats_show(self, *args, **kwargs)
+
+    monkeypatch.setattr(TokenStream, "show", count_stream)
+    monkeypatch.setattr(StatsPanel, "show", count_stats)
+    app = make_app(max_new_tokens=200, stop_at_eos=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await settle(pilot)
+        shown.update(stream=0, stats=0)
+        started = time.monotonic()
+        await pilot.press("f")
+        await wait_until(pilot, lambda: screen.phase == "finished", timeout=120)
+        await settle(pilot)
+        elapsed = time.monotonic() - started
+        stats = screen.query_one(StatsPanel)
+        assert screen.decode.stats is not None
+        assert f"{screen.decode.stats.new_tokens} tokens" in plain(stats), "all at the end"
+    # Every panel: once a second, at the start and the end; the stream at every redraw.
+    assert shown["stats"] <= elapsed / drawing.FULL_REDRAW_INTERVAL + 4
+    if elapsed > 2 * drawing.FULL_REDRAW_INTERVAL:
+        assert shown["stream"] > shown["stats"]

@@ -55,6 +55,11 @@ REDRAW_INTERVAL = 1 / 15
 # CPU core the engine's thread needs too (measured: the app's fast-forward speed went from
 # 50% to 66% of the engine's), and nobody reads tokens flying past at hundreds a second.
 FAST_REDRAW_INTERVAL = 1 / 4
+# ... and of those, one a second redraws every panel; the others only the header and the
+# stream (the decode's progress): a frame of every panel costs ~60 ms of the UI thread on
+# this 2-core machine (the token detail ~19, the stats ~13, the gates ~9, the stream ~17),
+# and a key pressed meanwhile waits for it. A key's own redraw draws every panel.
+FULL_REDRAW_INTERVAL = 1.0
 IDLE_HINTS = {  # the gate panel before the first round
     "ready": "press space to draft one (f: fast-forward the whole decode)",
     "loading": "the models are loading (keys pressed now are kept)",
@@ -93,6 +98,7 @@ class Drawing:
         self.status_text = ""  # what the header says after "spectui — "
         self._pending = False
         self._last = 0.0
+        self._last_full = 0.0  # when the last redraw of every panel was
         self._unshown = 0  # engine events handled but not yet drawn
 
     def reset(self) -> None:
@@ -134,8 +140,10 @@ class Drawing:
 
     def _redraw(self) -> None:
         self._pending = False
-        self._last = time.monotonic()
-        self.refresh_view()
+        self._last = now = time.monotonic()
+        # At engine speed, between the redraws of every panel, only the progress.
+        progress_only = self.state.control.fast and now - self._last_full < FULL_REDRAW_INTERVAL
+        self.refresh_view(progress_only=progress_only)
         self.state.control.handled(self._unshown)
         self._unshown = 0
 
@@ -196,11 +204,14 @@ class Drawing:
         if detail.styles.max_height != (None if room is None else Scalar.from_number(room)):
             detail.styles.max_height = room
 
-    def refresh_view(self, force: bool = False) -> None:
-        """Redraw the panels whose inputs changed (`force`: all of them)."""
+    def refresh_view(self, force: bool = False, progress_only: bool = False) -> None:
+        """Redraw the panels whose inputs changed (`force`: all of them; `progress_only`: only
+        the header and the stream, the others at the next redraw that is not)."""
         screen, state = self.screen, self.state
         if not screen.is_mounted:
             return
+        if not progress_only:
+            self._last_full = time.monotonic()
         self.refresh_header()
         self._show_error()
         decode, phase = state.decode, state.phase
@@ -220,6 +231,8 @@ class Drawing:
         elif not stream.unchanged((version, state.viewed, state.text_marks)):
             stream.show(decode, pieces, selected, state.viewed, state.text_marks)
         stream.border_subtitle = f"←/→ inspect · {state.models}" if state.models else ""
+        if progress_only:
+            return
         current, past = decode.round, False
         if state.viewed is not None and (viewed := decode.round_at(state.viewed)) is not None:
             current, past = viewed, viewed is not decode.round
