@@ -80,7 +80,9 @@ async def test_tab_picks_a_node_its_gate_row_and_bars_follow_esc_goes_back(
         assert tree.record is not None and tree.finished
         await press(pilot, "tab")
         assert tree.has_focus and "esc out" in str(tree.border_title)
-        await press(pilot, "home", "down")  # the root, then its first child
+        await press(pilot, "home")  # the root: the committed token, no check to show
+        assert tree.cursor == -1 and screen.state.tree_node is None
+        await press(pilot, "down")  # the root's first child
         node_id = tree.cursor
         assert node_id == tree.record.children(-1)[0].node_id
         assert screen.state.tree_node == (0, node_id)

@@ -3,6 +3,7 @@ how the stream writes each token's kind."""
 
 from __future__ import annotations
 
+from spectui.app.rounds import ROOT
 from spectui.app.screens.decode_state import DecodeState, Surface
 
 
@@ -27,7 +28,8 @@ class Browsing:
         shown = self.state.shown_round()
         if shown is None:
             return
-        node = None if following else (shown.index, node_id)
+        # The root is the committed token: it has no check, so the panels stay live.
+        node = None if following or node_id == ROOT else (shown.index, node_id)
         if node == self.state.tree_node:
             return
         self.state.tree_node = node
