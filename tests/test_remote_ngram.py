@@ -1,23 +1,20 @@
 """`--drafter ngram` with the verifier on a real vLLM server: the same decode as here.
 
-One server on the bundled verifier, started for this module alone (or $SPECTUI_VLLM_URL's):
-the lookup runs here over the token ids, the server scores each round, rounds with no
-n-gram match send the sequence alone and take the server's next token.
+The session's server on the bundled verifier, shared with the other -m vllm tests (or
+$SPECTUI_VLLM_URL's): the lookup runs here over the token ids, the server scores each round,
+rounds with no n-gram match send the sequence alone and take the server's next token.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("httpx", reason="the remote verifier needs httpx")
 
-from vllm_servers import VENV, Server, free_port  # noqa: E402
+from vllm_servers import Servers  # noqa: E402
 
 from spectui.cli import main  # noqa: E402
 
@@ -31,20 +28,9 @@ PROMPTS = [
 
 
 @pytest.fixture(scope="module")
-def verifier_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    given = os.environ.get("SPECTUI_VLLM_URL")
-    if given:
-        yield given
-        return
-    if not (VENV / "bin" / "python").exists():
-        pytest.skip(f"no vLLM venv at {VENV}: run scripts/vllm/install.sh")
-    server = Server(free_port(), Path(tmp_path_factory.mktemp("vllm-ngram")))
-    server.start()
-    try:
-        server.wait()
-        yield server.url
-    finally:
-        server.stop()
+def verifier_url(vllm_servers: Servers) -> str:
+    """The session's plain server on the bundled verifier (tests/vllm_servers.py)."""
+    return vllm_servers.url
 
 
 def run_json(capsys: Any, *argv: str) -> list[dict[str, Any]]:

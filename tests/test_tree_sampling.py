@@ -12,6 +12,7 @@ from collections import Counter
 
 import pytest
 from test_speculative_sampling import (
+    NEGATIVE_N_DECODES,
     PROMPT,
     chi_square,
     exact_two_token_distribution,
@@ -26,9 +27,11 @@ N_DECODES = 2500
 TREE = {"tree_topk": 3, "tree_depth": 2, "tree_nodes": 12}
 
 
-def tree_outputs(pair: ModelPair, policy: str, sample_draft: bool) -> Counter[tuple[int, ...]]:
+def tree_outputs(
+    pair: ModelPair, policy: str, sample_draft: bool, n: int = N_DECODES
+) -> Counter[tuple[int, ...]]:
     counts: Counter[tuple[int, ...]] = Counter()
-    for seed in range(N_DECODES):
+    for seed in range(n):
         config = DecodeConfig(
             drafter="small-drafter",
             verifier="small-verifier",
@@ -61,15 +64,17 @@ def test_the_check_rejects_a_walk_without_the_residual(
     after a rejection) over-accepts later siblings, and the χ² test says so."""
     monkeypatch.setattr("spectui.engine.tree.sampling.residual", lambda p_row, drawn: p_row)
     expected = exact_two_token_distribution(small_pair)
-    statistic, critical = chi_square(tree_outputs(small_pair, "sample", True), expected)
+    counts = tree_outputs(small_pair, "sample", True, n=NEGATIVE_N_DECODES)
+    statistic, critical = chi_square(counts, expected)
     assert statistic > critical, (statistic, critical)
 
 
 def test_the_check_rejects_soft_guarded_on_the_tree(small_pair: ModelPair) -> None:  # noqa: F811
     """Negative control as the chain's: soft-guarded over a sampled tree is not lossless."""
     expected = exact_two_token_distribution(small_pair)
-    statistic, critical = chi_square(tree_outputs(small_pair, "soft", True), expected)
-    assert statistic > critical
+    counts = tree_outputs(small_pair, "soft", True, n=NEGATIVE_N_DECODES)
+    statistic, critical = chi_square(counts, expected)
+    assert statistic > critical, (statistic, critical)
 
 
 def test_sampled_children_are_drawn_iid_and_later_siblings_read_the_residual(
