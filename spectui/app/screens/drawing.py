@@ -178,10 +178,10 @@ class Drawing:
         narrow = screen.size.width < WIDE
         inspecting = state.selected is not None or state.tree_node is not None
         tree = self._tree_round() is not None
-        short = screen.size.height < SHORT or tree
+        stats_give_way = screen.size.height < SHORT or tree
         _display(screen.query_one(TokenDetail), not narrow or inspecting)
         _display(screen.query_one(GatePanel), not (narrow and inspecting))
-        _display(screen.query_one(StatsPanel), not (narrow and (inspecting or short)))
+        _display(screen.query_one(StatsPanel), not (narrow and (inspecting or stats_give_way)))
         token_tree = screen.query_one(TokenTree)
         _display(token_tree, tree)
         if not tree and token_tree.has_focus:
