@@ -155,12 +155,10 @@ class Drawing:
         palette = screen.size.width >= PALETTE_HINT
         screen.query_one(Footer).show_command_palette = palette
         screen.refresh_bindings()  # from WIDE columns the Footer shows more keys
-        self.show_panels()
-        self.refresh_view(force=True)
+        self.refresh_view(force=True)  # which shows and hides the panels for the new size
 
     def selection_changed(self, selected: int | None) -> None:
-        """A token was (de)selected."""
-        self.show_panels()
+        """A token was (de)selected: the panels that show it follow (`refresh_view`)."""
         self.refresh_view()
         if selected is None:  # back to live: follow the end again
             self.screen.query_one(TokenStream).scroll_end(animate=False)
