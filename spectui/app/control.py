@@ -20,6 +20,7 @@ to the other (`retune` puts it here, `take_settings` takes it off, once).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,12 @@ MAX_SPEED = len(SPEEDS) - 1
 # Fast-forward posts events in batches; at most this many may wait in the screen's queue, so
 # a key press never queues behind more than a few rounds' worth of events.
 BATCHES_AHEAD = 2
-# Seconds, at most, that engine speed pauses for a key's repaint. Both threads run Python, and
-# one interpreter lock means a repaint competing with the engine takes about twice as long.
+# Seconds that engine speed pauses for a key's repaint. Both threads run Python, and one
+# interpreter lock means a repaint competing with the engine takes about twice as long. Timed,
+# not ended by the repaint: Textual runs a key's binding after the screen's key handler, and
+# its after-refresh callbacks can run before the frame the action asks for (measured: released
+# before the frame, key-to-repaint p95 during fast-forward 60-78 ms; held 0.1 s, 35-38 ms;
+# benchmarks/app_latency.py). A key costs the engine 0.1 s; a repaint takes ~20-40 ms here.
 KEY_HOLD = 0.1
 
 
@@ -68,7 +73,7 @@ class StepControl:
         self._posted = 0  # messages the worker posted ...
         self._handled = 0  # ... and how many of them the UI has handled
         self._batches = 0  # fast-forward batches posted and not yet received by the UI
-        self._key_held = False  # a key press is being handled: engine speed yields to it
+        self._key_held_until = 0.0  # engine speed yields to a key's repaint until then
 
     # --- the UI side -------------------------------------------------------------------------
 
@@ -135,16 +140,13 @@ class StepControl:
             self._cond.notify_all()
 
     def hold_for_key(self) -> None:
-        """A key was pressed: at engine speed, the worker waits until `key_shown` (or
-        KEY_HOLD seconds), so the UI thread has the interpreter to itself while it repaints."""
+        """A key was pressed: at engine speed the worker waits KEY_HOLD seconds at its next
+        stop, so the UI thread has the interpreter to itself while it repaints. Not below
+        engine speed, where the worker waits for each redraw anyway (nor for the key that
+        starts fast-forward, whose run would start late)."""
         with self._cond:
-            self._key_held = True
-
-    def key_shown(self) -> None:
-        """The key's repaint is on screen: engine speed goes on."""
-        with self._cond:
-            self._key_held = False
-            self._cond.notify_all()
+            if self.fast:
+                self._key_held_until = time.monotonic() + KEY_HOLD
 
     def received(self) -> None:
         """The UI took one fast-forward batch off its queue."""
@@ -264,9 +266,10 @@ class StepControl:
                         self._steps -= 1
                     return True
                 if self.fast:
-                    if self._key_held:  # a key's repaint first (timed: a lost release is moot)
-                        self._cond.wait(timeout=KEY_HOLD)
-                        self._key_held = False
+                    # A key's repaint first, until it is shown or KEY_HOLD has passed (other
+                    # wake-ups, a batch received say, do not end the hold).
+                    if (held := self._key_held_until - time.monotonic()) > 0:
+                        self._cond.wait(timeout=held)
                         continue
                     if self._batches > BATCHES_AHEAD:  # the UI is behind: let it catch up
                         self._cond.wait()

@@ -64,7 +64,7 @@ async def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any
     flush = Poster.flush
 
     def slow_flush(poster: Poster) -> None:  # a slower engine: the tiny pair ends in ~0.1 s
-        time.sleep(0.1)
+        time.sleep(0.3)
         flush(poster)
 
     monkeypatch.setattr(Poster, "flush", slow_flush)
@@ -145,3 +145,51 @@ async def test_at_engine_speed_most_redraws_show_only_the_progress(
     assert shown["stats"] <= elapsed / drawing.FULL_REDRAW_INTERVAL + 4
     if elapsed > 2 * drawing.FULL_REDRAW_INTERVAL:
         assert shown["stream"] > shown["stats"]
+
+
+async def test_at_engine_speed_keys_leave_the_stats_to_the_redraw_once_a_second(
+    make_app: Any, monkeypatch: Any
+) -> None:
+    """A key's own redraw during fast-forward draws what the key changed, not the stats the
+    engine moved on meanwhile: those follow at most once a second (every key drew them, ~5 ms
+    of its repaint here and 14 more lines for the frame)."""
+    from spectui.app.screens import drawing
+    from spectui.app.widgets import StatsPanel, TokenDetail
+
+    flush = Poster.flush
+
+    def slow_flush(poster: Poster) -> None:  # a slower engine: the run outlasts the keys
+        time.sleep(0.3)
+        flush(poster)
+
+    monkeypatch.setattr(Poster, "flush", slow_flush)
+    shown = {"detail": 0, "stats": 0}
+    detail_show, stats_show = TokenDetail.show, StatsPanel.show
+
+    def count_detail(self: Any, *args: Any, **kwargs: Any) -> None:
+        shown["detail"] += 1
+        detail_show(self, *args, **kwargs)
+
+    def count_stats(self: Any, *args: Any, **kwargs: Any) -> None:
+        shown["stats"] += 1
+        stats_show(self, *args, **kwargs)
+
+    monkeypatch.setattr(TokenDetail, "show", count_detail)
+    monkeypatch.setattr(StatsPanel, "show", count_stats)
+    app = make_app(max_new_tokens=200, stop_at_eos=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await settle(pilot)
+        await pilot.press("f")
+        await wait_until(pilot, lambda: screen.decode.stats is not None)
+        shown.update(detail=0, stats=0)
+        started = time.monotonic()
+        presses = 12
+        for index in range(presses):
+            await pilot.press("left" if index % 2 == 0 else "end")
+            await pilot.pause(0.15)
+        elapsed = time.monotonic() - started
+        assert screen.playing, f"the decode outlasted the keys ({screen.phase})"
+        await pilot.press("f")
+        await settle(pilot)
+    assert shown["detail"] >= presses, "each key redrew what it changed"
+    assert shown["stats"] <= elapsed / drawing.FULL_REDRAW_INTERVAL + 2

@@ -196,10 +196,8 @@ class DecodeScreen(Screen[None]):
 
     def on_key(self, event: events.Key) -> None:
         """The next key clears the last message (its action may say a new one). At engine
-        speed the worker holds off until the key's repaint is on screen."""
-        control = self.state.control
-        control.hold_for_key()
-        self.call_after_refresh(control.key_shown)
+        speed the worker holds off while the key's repaint is drawn (`StepControl.hold_for_key`)."""
+        self.state.control.hold_for_key()
         self.query_one(StatusLine).clear()
         if (refusal := self.state.refusal(event.key, self.sweep is not None)) is not None:
             self.say(f"{refusal}.", "warning")

@@ -99,6 +99,7 @@ class Drawing:
         self._pending = False
         self._last = 0.0
         self._last_full = 0.0  # when the last redraw of every panel was
+        self._last_stats = 0.0  # when the stats were last drawn
         self._unshown = 0  # engine events handled but not yet drawn
 
     def reset(self) -> None:
@@ -253,9 +254,22 @@ class Drawing:
         detail = screen.query_one(TokenDetail)
         if not detail.unchanged((version, state.tree_node)):
             detail.show(piece or self.latest_piece(pieces), live=piece is None)
-        stats = screen.query_one(StatsPanel)
+        self._show_stats(force)
+
+    def _show_stats(self, force: bool) -> None:
+        """The stats, if their inputs changed; at engine speed at most once a second, whoever
+        asks: a key's redraw draws what the key changed, not the counts the engine moved on
+        meanwhile (their ~5 ms and 14 lines were part of every key's repaint). The decode's
+        end is drawn at once (the worker may not have left engine speed yet)."""
+        state, now = self.state, time.monotonic()
+        recent = now - self._last_stats < FULL_REDRAW_INTERVAL
+        if state.control.fast and recent and not force and state.phase != "finished":
+            return
+        stats = self.screen.query_one(StatsPanel)
+        decode = state.decode
         if not stats.unchanged((state.run_id, id(decode.stats), len(state.costs))):
             stats.show(decode.stats, state.timings, decode.round_seconds, state.costs)
+            self._last_stats = now
 
     def _tree_round(self) -> RoundView | None:
         """The round on screen (live, or viewed with b/n) if it drafted a token tree."""
