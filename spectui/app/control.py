@@ -45,9 +45,8 @@ MAX_SPEED = len(SPEEDS) - 1
 BATCHES_AHEAD = 2
 # Seconds that engine speed pauses for a key's repaint. Both threads run Python, and one
 # interpreter lock means a repaint competing with the engine takes about twice as long. Timed,
-# not ended by the repaint: Textual runs a key's binding after the screen's key handler, and
-# its after-refresh callbacks can run before the frame the action asks for (measured: released
-# before the frame, key-to-repaint p95 during fast-forward 60-78 ms; held 0.1 s, 35-38 ms;
+# not ended by the repaint: Textual runs a key's binding after the screen's key handler, and an
+# after-refresh callback can run before the frame the action asks for (seen in a probe of
 # benchmarks/app_latency.py). A key costs the engine 0.1 s; a repaint takes ~20-40 ms here.
 KEY_HOLD = 0.1
 
