@@ -7,7 +7,7 @@ from typing import Any
 
 from app_helpers import Recorder, plain, press, settle
 
-from spectui.app.widgets import GatePanel
+from spectui.app.widgets import GatePanel, TokenDetail
 from spectui.engine import events
 
 
@@ -26,6 +26,11 @@ async def test_ngram_rounds_without_drafts_step_and_finish(make_app: Any) -> Non
         await press(pilot, "space")
         gates = plain(screen.query_one(GatePanel), 100)
         assert "bonus: the verifier's next token (no drafts this round)" in gates
+        await press(pilot, "left")  # the bonus, in the token detail: no draft to accept
+        detail = plain(screen.query_one(TokenDetail), 60)
+        assert "bonus" in detail and "no drafts this round" in detail, detail
+        assert "fully accepted" not in detail, detail
+        await press(pilot, "escape")
         await press(pilot, "space", "space", "enter")
         for _ in range(20):
             if screen.phase == "finished":

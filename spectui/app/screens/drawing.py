@@ -253,7 +253,10 @@ class Drawing:
             gates.show(current, highlight, hint, past=past, branch=branch, room=room)
         detail = screen.query_one(TokenDetail)
         if not detail.unchanged((version, state.tree_node)):
-            detail.show(piece or self.latest_piece(pieces), live=piece is None)
+            shown = piece or self.latest_piece(pieces)
+            own_round = decode.round_at(shown.round_index) if shown is not None else None
+            drafted = own_round is None or bool(own_round.drafts)
+            detail.show(shown, live=piece is None, drafted=drafted)
         self._show_stats(force)
 
     def _show_stats(self, force: bool) -> None:

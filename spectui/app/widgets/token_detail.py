@@ -38,8 +38,9 @@ class TokenDetail(Panel):
         height = self.styles.height
         return height is None or height.is_auto
 
-    def show(self, piece: Piece | None, live: bool) -> None:
-        """Render `piece` (None: nothing to show yet); `live` means it follows the latest check."""
+    def show(self, piece: Piece | None, live: bool, drafted: bool = True) -> None:
+        """Render `piece` (None: nothing to show yet); `live` means it follows the latest check;
+        `drafted`: its round drafted tokens (a bonus in a round of none follows no draft)."""
         self.border_title = "latest check" if live else "selected token"
         self.border_subtitle = "←/→ select · esc live" if live else "esc back to live"
         if piece is None:
@@ -48,7 +49,7 @@ class TokenDetail(Panel):
                 1 if self._sized_by_content else None,
             )
             return
-        lines = _describe(piece)
+        lines = _describe(piece, drafted)
         height = sum(len(line.rows) if isinstance(line, Bars) else 1 for line in lines)
         # Only a panel sized by its content (height: auto) needs a layout when lines change.
         self.show_content(Group(*lines), height if self._sized_by_content else None)
@@ -76,7 +77,7 @@ class Bars:
             yield line
 
 
-def _describe(piece: Piece) -> list[RenderableType]:
+def _describe(piece: Piece, drafted: bool) -> list[RenderableType]:
     where = f"round {piece.round_index + 1}"
     if piece.depth is not None and piece.position is not None:
         where += f", tree node {piece.position + 1} at depth {piece.depth}"
@@ -90,13 +91,8 @@ def _describe(piece: Piece) -> list[RenderableType]:
     )
     view = piece.check
     if piece.kind is PieceKind.BONUS:
-        return [
-            head,
-            Text(
-                "The verifier's own next token after a fully accepted draft: no gate check.",
-                style="dim",
-            ),
-        ]
+        after = "after a fully accepted draft" if drafted else "(no drafts this round)"
+        return [head, Text(f"The verifier's own next token {after}: no gate check.", style="dim")]
     if view is None:
         q = f"q {prob(piece.q)} · " if piece.q is not None else ""
         return [head, Text(q + UNJUDGED.get(piece.kind, "no gate check."), style="dim")]
