@@ -6,7 +6,7 @@ import pytest
 
 from spectui.cli import SEED_PROMPTS
 from spectui.engine import DecodeConfig, ModelLoadError, SpeculativeDecoder, load_pair
-from spectui.engine.models.loading import hub_reachable
+from spectui.engine.models.hub import hub_reachable
 
 pytestmark = pytest.mark.hub
 

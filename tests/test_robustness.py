@@ -29,7 +29,7 @@ from spectui.engine import (
     load_pair,
 )
 from spectui.engine.events import FinishReason, RoundDrafted, RoundFinished
-from spectui.engine.models import loading
+from spectui.engine.models import hub, loading
 from spectui.engine.models.cache import CachedModel
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.text import StreamText
@@ -57,7 +57,7 @@ def pair_args(pair: TinyPair) -> list[str]:
 def _fake_hub(monkeypatch: pytest.MonkeyPatch, online_error: BaseException) -> None:
     """A reachable hub that answers every request for HUB_ID with `online_error`."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(loading, "hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: True)
     for loader in (AutoTokenizer, AutoModelForCausalLM):
         real = loader.from_pretrained
 
