@@ -265,8 +265,8 @@ class StepControl:
                         self._steps -= 1
                     return True
                 if self.fast:
-                    # A key's repaint first, until it is shown or KEY_HOLD has passed (other
-                    # wake-ups, a batch received say, do not end the hold).
+                    # A key's repaint first, for KEY_HOLD seconds (other wake-ups, a batch
+                    # received say, do not end the hold).
                     if (held := self._key_held_until - time.monotonic()) > 0:
                         self._cond.wait(timeout=held)
                         continue
