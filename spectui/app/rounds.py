@@ -73,6 +73,8 @@ class Piece:
     # A rejected draft's: the token appended in its place (its correction), once it is.
     replaced_by: int | None = None
     depth: int | None = None  # a token tree's node: its depth (1 under the root); None: a chain
+    # A tree node its gates accepted in a finished round whose walk took another branch.
+    off_path: bool = False
 
     def verifier_p(self) -> tuple[float, int] | None:
         """The verifier's (p, rank) of this token at its position, when its check shows it.
@@ -237,11 +239,25 @@ class RoundView:
         return depth
 
     def _node_piece(
-        self, node_id: int, depth: int, kind: PieceKind, replaced_by: int | None = None
+        self,
+        node_id: int,
+        depth: int,
+        kind: PieceKind,
+        replaced_by: int | None = None,
+        off_path: bool = False,
     ) -> Piece:
         slot = self.drafts[node_id]
         return Piece(
-            slot.text, kind, self.index, node_id, slot.check, slot.q, None, replaced_by, depth
+            slot.text,
+            kind,
+            self.index,
+            node_id,
+            slot.check,
+            slot.q,
+            None,
+            replaced_by,
+            depth,
+            off_path,
         )
 
     def node_piece(self, node_id: int) -> Piece:
@@ -256,7 +272,9 @@ class RoundView:
             kind = PieceKind.DRAFT if check.check.accepted else PieceKind.REJECTED
         else:
             kind = PieceKind.UNCHECKED if self.finished else PieceKind.PENDING
-        return self._node_piece(node_id, self._depth(node_id), kind)
+        # Not appended by the round's end: the walk took another branch.
+        off_path = kind is PieceKind.DRAFT and self.finished
+        return self._node_piece(node_id, self._depth(node_id), kind, off_path=off_path)
 
 
 def appended_position(current: RoundView, kind: PieceKind) -> int | None:

@@ -4,6 +4,7 @@ in walk order. No engine, no widgets."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -139,3 +140,33 @@ def test_text_before_a_round_is_the_last_committed_token() -> None:
     view.round_finished(STATS)
     view.round_drafted(1, ("B",), (0.5,), CONFIG, (11,), (ROOT,))
     assert view.text_before(1) == "A"
+
+
+def test_an_accepted_node_off_the_path_is_named_so_in_the_detail() -> None:
+    """The longest-path rule judges (and may accept) siblings before the child whose branch it
+    takes: such a node passed its gates yet never joined the output, and its detail says so
+    rather than "accepted draft"."""
+    from rich.console import Console, Group
+
+    from spectui.app.widgets.token_detail import _describe
+
+    view = drafted()
+    current = view.round
+    assert current is not None
+    judge(view, 0, True)
+    view.token_appended("A", TokenOrigin.DRAFT, 10)
+    judge(view, 2, True)  # C accepted, but the walk goes on to D (as a longer branch would)
+    judge(view, 3, True)
+    view.token_appended("D", TokenOrigin.DRAFT, 13)
+    view.token_appended("Y", TokenOrigin.BONUS, 21)
+    view.round_finished(STATS)
+    off_path, on_path = current.node_piece(2), current.node_piece(3)
+    assert off_path.kind is PieceKind.DRAFT and off_path.off_path
+    assert not on_path.off_path and on_path.token_id == 13
+    assert off_path.check is not None  # with its top-k's texts, as the engine's come
+    texts = tuple((TOKENS.get(t, "?"), q) for t, q in off_path.check.check.alternatives)
+    shown = replace(off_path, check=replace(off_path.check, alternatives=texts))
+    console = Console(width=60, color_system=None, record=True)
+    console.print(Group(*_describe(shown, drafted=True)))
+    head = console.export_text().splitlines()[0]
+    assert "accepted, off the path" in head and "accepted draft" not in head, head

@@ -77,6 +77,10 @@ class Bars:
             yield line
 
 
+# A tree node whose gates accepted it, on a branch the walk did not take (never in the output).
+OFF_PATH_NAME = "accepted, off the path"
+
+
 def _describe(piece: Piece, drafted: bool) -> list[RenderableType]:
     where = f"round {piece.round_index + 1}"
     if piece.depth is not None and piece.position is not None:
@@ -86,7 +90,7 @@ def _describe(piece: Piece, drafted: bool) -> list[RenderableType]:
     head = Text.assemble(
         (quoted(piece.text), PIECE_STYLES[piece.kind]),
         "  ",
-        (PIECE_NAMES[piece.kind], "bold"),
+        (OFF_PATH_NAME if piece.off_path else PIECE_NAMES[piece.kind], "bold"),
         f" · {where}",
     )
     view = piece.check
