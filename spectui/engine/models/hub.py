@@ -27,6 +27,7 @@ def load_model(
     device_map: str | None,
     bar_class: type[ReportingBar] | None = None,
 ) -> PreTrainedModel:
+    """A causal LM in eval mode on `device` (or placed by accelerate's `device_map`)."""
     bars = {} if bar_class is None else {"tqdm_class": bar_class}  # the downloads' progress
     if device_map is not None:  # accelerate places the layers (over every GPU, then the CPU)
         _check_accelerate()
