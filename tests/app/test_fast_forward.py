@@ -31,6 +31,33 @@ def token_ids(event: EngineEvent) -> tuple[int, ...]:
     return ()
 
 
+def slow_engine(monkeypatch: Any, seconds: float = 0.3) -> None:
+    """A slower engine: each posted batch waits `seconds` (the tiny pair ends in ~0.1 s)."""
+    flush = Poster.flush
+
+    def slow_flush(poster: Poster) -> None:
+        time.sleep(seconds)
+        flush(poster)
+
+    monkeypatch.setattr(Poster, "flush", slow_flush)
+
+
+def count_shows(monkeypatch: Any, **widgets: type) -> dict[str, int]:
+    """How many times each widget class's `show` runs, by the name it is passed as."""
+    shown = dict.fromkeys(widgets, 0)
+
+    def counting(name: str, show: Any) -> Any:
+        def counted(self: Any, *args: Any, **kwargs: Any) -> None:
+            shown[name] += 1
+            show(self, *args, **kwargs)
+
+        return counted
+
+    for name, widget in widgets.items():
+        monkeypatch.setattr(widget, "show", counting(name, widget.show))
+    return shown
+
+
 async def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_app: Any) -> None:
     async def stepped() -> tuple[list[Any], list[str]]:
         async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
@@ -61,14 +88,7 @@ async def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_a
 
 @pytest.mark.parametrize("key", ["p", "space", "f"])
 async def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any, key: str) -> None:
-    flush = Poster.flush
-
-    def slow_flush(poster: Poster) -> None:  # a slower engine: the tiny pair ends in ~0.1 s
-        time.sleep(0.3)
-        flush(poster)
-
-    monkeypatch.setattr(Poster, "flush", slow_flush)
-
+    slow_engine(monkeypatch)
     async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
         screen = await settle(pilot)
         await pilot.press("f")
@@ -116,19 +136,7 @@ async def test_at_engine_speed_most_redraws_show_only_the_progress(
     from spectui.app.screens import drawing
     from spectui.app.widgets import StatsPanel, TokenStream
 
-    shown = {"stream": 0, "stats": 0}
-    stream_show, stats_show = TokenStream.show, StatsPanel.show
-
-    def count_stream(self: Any, *args: Any, **kwargs: Any) -> None:
-        shown["stream"] += 1
-        stream_show(self, *args, **kwargs)
-
-    def count_stats(self: Any, *args: Any, **kwargs: Any) -> None:
-        shown["stats"] += 1
-        stats_show(self, *args, **kwargs)
-
-    monkeypatch.setattr(TokenStream, "show", count_stream)
-    monkeypatch.setattr(StatsPanel, "show", count_stats)
+    shown = count_shows(monkeypatch, stream=TokenStream, stats=StatsPanel)
     app = make_app(max_new_tokens=200, stop_at_eos=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await settle(pilot)
@@ -156,26 +164,8 @@ async def test_at_engine_speed_keys_leave_the_stats_to_the_redraw_once_a_second(
     from spectui.app.screens import drawing
     from spectui.app.widgets import StatsPanel, TokenDetail
 
-    flush = Poster.flush
-
-    def slow_flush(poster: Poster) -> None:  # a slower engine: the run outlasts the keys
-        time.sleep(0.3)
-        flush(poster)
-
-    monkeypatch.setattr(Poster, "flush", slow_flush)
-    shown = {"detail": 0, "stats": 0}
-    detail_show, stats_show = TokenDetail.show, StatsPanel.show
-
-    def count_detail(self: Any, *args: Any, **kwargs: Any) -> None:
-        shown["detail"] += 1
-        detail_show(self, *args, **kwargs)
-
-    def count_stats(self: Any, *args: Any, **kwargs: Any) -> None:
-        shown["stats"] += 1
-        stats_show(self, *args, **kwargs)
-
-    monkeypatch.setattr(TokenDetail, "show", count_detail)
-    monkeypatch.setattr(StatsPanel, "show", count_stats)
+    slow_engine(monkeypatch)  # the run outlasts the keys
+    shown = count_shows(monkeypatch, detail=TokenDetail, stats=StatsPanel)
     app = make_app(max_new_tokens=200, stop_at_eos=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await settle(pilot)

@@ -176,8 +176,8 @@ def test_engine_speed_yields_to_a_key_for_key_hold_seconds() -> None:
 
 
 def test_the_key_that_starts_engine_speed_does_not_hold_it() -> None:
-    """`f` is held as any key is, but before it the worker was not at engine speed: it must
-    start at once (a hold would add KEY_HOLD to every fast-forward)."""
+    """`f` asks for a hold as every key does, but the worker was not at engine speed yet: it
+    must start at once (a hold would add KEY_HOLD to every fast-forward)."""
     control = StepControl()
     control.hold_for_key()
     control.fast_forward(True)
