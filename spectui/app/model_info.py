@@ -15,10 +15,13 @@ UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
 
 
 def parameter_count(model: Any) -> int | None:
-    """Sum of `p.numel()` over a loaded model's parameters; None for a served one."""
+    """A loaded model's parameters (each tensor once, prepacked weights included); None for a
+    served one."""
     if model is None:
         return None
-    return sum(parameter.numel() for parameter in model.parameters())
+    from spectui.engine.models.kernels import parameter_count as loaded_count
+
+    return loaded_count(model)
 
 
 def short_count(count: int) -> str:

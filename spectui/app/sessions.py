@@ -176,7 +176,7 @@ def load(
         cancel=cancel,
     )
     _freeze_long_lived_objects()
-    summary = models_summary(pair.drafter_id, pair.verifier_id, pair.device.type, pair.dtype)
+    summary = models_summary(pair)
     post(messages.ModelsReady(run, pair, summary, pair.load_seconds))
     return pair
 
@@ -192,10 +192,18 @@ def _freeze_long_lived_objects() -> None:
     gc.freeze()
 
 
-def models_summary(drafter: str, verifier: str, device: str, dtype: object) -> str:
-    """The models line: drafter → verifier · device · dtype."""
-    dtype_name = str(dtype).removeprefix("torch.")
-    return f"{model_label(drafter)} → {model_label(verifier)} · {device} · {dtype_name}"
+def models_summary(pair: ModelPair) -> str:
+    """The models line: drafter → verifier · device · dtype, and the CPU kernel where one ran
+    (`oneDNN` prepacked, or `MKL`, torch's default)."""
+    dtype_name = str(pair.dtype).removeprefix("torch.")
+    line = f"{model_label(pair.drafter_id)} → {model_label(pair.verifier_id)}"
+    line += f" · {pair.device.type} · {dtype_name}"
+    if pair.kernels is not None and pair.device.type == "cpu":
+        line += f" {KERNEL_SHORT[pair.kernels.running]}"
+    return line
+
+
+KERNEL_SHORT = {"fast": "oneDNN", "default": "MKL"}
 
 
 def trace_summary(trace: Trace) -> str:

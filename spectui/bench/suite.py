@@ -463,7 +463,9 @@ def _load_average() -> list[float] | None:
 
 
 def _parameters(model: torch.nn.Module) -> int:
-    return sum(parameter.numel() for parameter in model.parameters())
+    from spectui.engine.models.kernels import parameter_count
+
+    return parameter_count(model)
 
 
 def _spread(spread: Spread | None) -> dict[str, float] | None:

@@ -32,6 +32,7 @@ from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
+KERNEL_NAMES = ("fast", "default")  # engine/models/kernels.py
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 MAX_TREE_NODES = 1024
@@ -219,6 +220,12 @@ class DecodeConfig:
         "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=device_problem
     )
     dtype: str = knob("auto", "auto = float32, the seed's precision", choices=lambda: DTYPE_NAMES)
+    kernels: str = knob(
+        "fast",
+        "CPU linear kernels: fast = oneDNN with weights prepacked once at load (exact float32 "
+        "or bfloat16, flat in a block's rows), default = torch's own (MKL)",
+        choices=lambda: KERNEL_NAMES,
+    )
     threads: int | None = knob(None, "torch CPU threads (default: torch's own)", low=1, high=1024)
     max_new_tokens: int | None = knob(
         None,

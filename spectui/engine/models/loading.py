@@ -18,6 +18,7 @@ from spectui.engine.errors import ModelLoadError
 from spectui.engine.models.draft_vocabulary import DraftVocabulary, read_draft_vocabulary
 from spectui.engine.models.gguf import converted_directory, gguf_file, gguf_source
 from spectui.engine.models.hub import load_model, load_pretrained
+from spectui.engine.models.kernels import KernelChoice, output_rows, prepack_linears
 from spectui.engine.models.progress import BarSink, reporting
 from spectui.engine.models.vocabulary import check_vocabularies
 from spectui.engine.remote.servers import (
@@ -61,6 +62,8 @@ class ModelPair:
     conversion_seconds: float = 0.0
     # How drafts are made without a drafter model (`--drafter ngram`, `early-exit:N`).
     draft_method: DraftMethod | None = None
+    # The kernel the local models' linear layers run on (None: no model is loaded here).
+    kernels: KernelChoice | None = None
 
     def new_drafter(self) -> Drafter:
         """A drafter for one decode: the local model with a fresh cache, the server, or the
@@ -110,7 +113,7 @@ class ModelPair:
 
     def _p_width(self) -> int:
         """How many tokens the verifier's p scores (its output rows) where no vocab_size cuts it."""
-        return int(self.local("verifier").get_output_embeddings().weight.shape[0])
+        return output_rows(self.local("verifier"))
 
     def local(self, role: str) -> PreTrainedModel:
         """The drafter or verifier loaded here, or a ModelLoadError saying it is served."""
@@ -227,6 +230,7 @@ def load_pair(
         None if models["drafter"] is None else read_draft_vocabulary(local.drafter, tokenizer)
     )
     check_vocabularies(local, tokenizer, models["drafter"], models["verifier"], vocabulary)
+    kernels = run_on_kernels(models, config.kernels, say)
     drafter_id = _model_id(config.drafter, endpoints["drafter"])
     if method is not None:
         drafter_id = method_label(method, models["verifier"])
@@ -246,10 +250,25 @@ def load_pair(
         drafter_vocabulary=vocabulary,
         conversion_seconds=conversion_seconds if conversion_seconds > 0.5 else 0.0,
         draft_method=method,
+        kernels=kernels,
     )
     if config.tree is not None and pair.tree_problem is not None:
         raise ModelLoadError(f"This pair cannot draft token trees: {pair.tree_problem}.")
     return pair
+
+
+def run_on_kernels(
+    models: dict[str, PreTrainedModel | None], asked: str, say: Progress
+) -> KernelChoice | None:
+    """Put the local models' linear layers on the kernel `asked` for; the verifier's choice
+    (else the drafter's), said once where it falls back."""
+    choices = {
+        role: prepack_linears(model, asked) for role, model in models.items() if model is not None
+    }
+    choice = choices.get("verifier") or choices.get("drafter")
+    if choice is not None and choice.reason:
+        say(f"kernels: {choice.label}, not {asked}: {choice.reason}")
+    return choice
 
 
 def converted_config(

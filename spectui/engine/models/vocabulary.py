@@ -16,7 +16,9 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tok
 
 
 def _vocab_size(model: PreTrainedModel) -> int:
-    return int(model.get_output_embeddings().weight.shape[0])
+    from spectui.engine.models.kernels import output_rows
+
+    return output_rows(model)
 
 
 def check_vocabularies(

@@ -1,0 +1,158 @@
+"""Which kernel a local model's linear layers run on: prepacked oneDNN on CPU, or torch's default.
+
+On a CPU, float32 `F.linear` goes to MKL's sgemm, which re-packs the weight on every call: a
+verifier block of 4 rows costs 1.3–2× a single row, so speculative decoding loses. oneDNN with
+the weight reordered once at load (`torch.ops.mkldnn._reorder_linear_weight`, then
+`_linear_pointwise` per call, as torch's Inductor does for frozen CPU graphs) streams the weight
+the same way for 1 to 6 rows, and computes the same float32 sums (argmax identical along the
+seed's texts; |Δlogit| ≈ 1e-4). `prepack_linears` swaps every `nn.Linear` of a model, the tied
+LM head included, for a `PrepackedLinear`; `--kernels default` keeps torch's own.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spectui.engine.config import KERNEL_NAMES
+
+__all__ = [
+    "KERNEL_NAMES",
+    "KernelChoice",
+    "PrepackedLinear",
+    "output_rows",
+    "parameter_count",
+    "prepack_linears",
+]
+
+# What a kernel name means on screen and in a bench's JSON.
+KERNEL_LABELS = {
+    "fast": "oneDNN prepacked",
+    "default": "torch default (MKL)",
+}
+
+
+class PrepackedLinear(nn.Module):
+    """An `nn.Linear` whose weight oneDNN reordered once: y = x Wᵀ + b, flat in x's rows."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        weight = linear.weight.detach()
+        # The weight it came from, by storage and size: a tied LM head shares the embedding's,
+        # so `parameter_count` counts it once, as `parameters()` did before the swap.
+        self.source = (weight.untyped_storage().data_ptr(), weight.numel())
+        self.bias_numel = 0 if linear.bias is None else linear.bias.numel()
+        # Buffers, not parameters: the packed layout is oneDNN's, not a trainable tensor.
+        self.register_buffer("packed_weight", _reorder(weight), persistent=False)
+        bias = None if linear.bias is None else linear.bias.detach()
+        self.register_buffer("bias", bias, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed_weight, self.bias, "none", [], "")
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, oneDNN"
+
+
+@dataclass(frozen=True)
+class KernelChoice:
+    """The kernel a model's linears run on, and why, where it is not the one asked for."""
+
+    asked: str  # "fast" or "default"
+    running: str  # what runs: "fast" or "default"
+    reason: str = ""  # why `running` differs from `asked` (empty when it does not)
+
+    @property
+    def label(self) -> str:
+        """The running kernel as the header and the bench name it."""
+        return KERNEL_LABELS[self.running]
+
+
+def fast_kernel_problem(device: torch.device, dtype: torch.dtype) -> str | None:
+    """Why the prepacked oneDNN kernel cannot run here (device, build, CPU), or None."""
+    if device.type != "cpu":
+        return f"it is a CPU kernel and the models run on {device.type}"
+    if dtype not in (torch.float32, torch.bfloat16):
+        return f"oneDNN's prepacked linear takes float32 or bfloat16, not {_dtype_name(dtype)}"
+    return _probe(dtype)
+
+
+@functools.cache
+def _probe(dtype: torch.dtype) -> str | None:
+    """Run the kernel once on a small matrix and compare with F.linear (a build without oneDNN,
+    an old torch or a CPU without bfloat16 support fails here, not mid-decode)."""
+    if not torch.backends.mkldnn.is_available():
+        return "this torch build has no oneDNN (mkldnn)"
+    if dtype == torch.bfloat16 and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "this CPU has no bfloat16 support in oneDNN"
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(48, 32, generator=generator).to(dtype)
+    rows = torch.randn(3, 32, generator=generator).to(dtype)
+    try:
+        packed = _reorder(weight)
+        got = torch.ops.mkldnn._linear_pointwise(rows, packed, None, "none", [], "")
+    except (RuntimeError, AttributeError) as error:  # the op is missing or refuses this CPU
+        return f"oneDNN's prepacked linear failed here ({str(error).splitlines()[0]})"
+    want = nn.functional.linear(rows, weight)
+    if not torch.allclose(got.float(), want.float(), rtol=1e-2, atol=1e-2):
+        return "oneDNN's prepacked linear disagreed with F.linear on a test matrix"
+    return None
+
+
+def prepack_linears(model: nn.Module, asked: str) -> KernelChoice:
+    """Run `model`'s linear layers on the kernel `asked` for ("fast" or "default").
+
+    "fast" swaps each `nn.Linear` for a `PrepackedLinear` in place, where the kernel runs here;
+    elsewhere the model is left as it was and the choice says why.
+    """
+    if asked == "default":
+        return KernelChoice(asked, "default")
+    parameter = next(model.parameters())
+    problem = fast_kernel_problem(parameter.device, parameter.dtype)
+    if problem is not None:
+        return KernelChoice(asked, "default", problem)
+    _swap_linears(model)
+    return KernelChoice(asked, "fast")
+
+
+def parameter_count(model: nn.Module) -> int:
+    """The model's parameters as it was loaded: each tensor once, a prepacked weight included."""
+    seen: dict[int, int] = {}
+    for parameter in model.parameters():
+        seen[parameter.untyped_storage().data_ptr()] = parameter.numel()
+    total = sum(seen.values())
+    for module in model.modules():
+        if isinstance(module, PrepackedLinear):
+            storage, numel = module.source
+            if storage not in seen:
+                seen[storage] = numel
+                total += numel + module.bias_numel
+    return total
+
+
+def output_rows(model: nn.Module) -> int:
+    """How many tokens the model's LM head scores (an `nn.Linear` or a `PrepackedLinear`)."""
+    head = model.get_output_embeddings()  # type: ignore[operator]
+    rows = getattr(head, "out_features", None)
+    return int(rows) if rows is not None else int(head.weight.shape[0])
+
+
+def _swap_linears(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.Linear):
+            setattr(module, name, PrepackedLinear(child))
+        else:
+            _swap_linears(child)
+
+
+def _reorder(weight: torch.Tensor) -> torch.Tensor:
+    return torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), None)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
