@@ -26,6 +26,16 @@ TOP_LEVEL_FIGURES = (
     "alpha",
 )
 MAIN_METHODS = ("plain", "hf_assisted", "engine_greedy", "engine_soft", "seed")
+# What a full run compares and --quick leaves out unless asked.
+FULL_COMPARISONS = (
+    "--alphas",
+    "0,0.5,0.7,0.9,1",
+    "--seed-prompts",
+    "1",
+    "--drafters",
+    "ngram",
+    "--tree-method",
+)
 
 
 def pair_args(pair: Any) -> list[str]:
@@ -34,9 +44,19 @@ def pair_args(pair: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def quick_run(tiny_pair: Any) -> subprocess.CompletedProcess[str]:
-    """`spectui bench --quick --json` on the tiny pair (run once for the module)."""
+    """`spectui bench --quick --json` on the tiny pair, with a full run's comparisons too (the
+    oracle sweep, the seed, the tree, n-gram lookup), run once for the module."""
     completed = subprocess.run(
-        [sys.executable, "-m", "spectui.cli", "bench", "--quick", "--json", *pair_args(tiny_pair)],
+        [
+            sys.executable,
+            "-m",
+            "spectui.cli",
+            "bench",
+            "--quick",
+            "--json",
+            *pair_args(tiny_pair),
+            *FULL_COMPARISONS,
+        ],
         capture_output=True,
         text=True,
         timeout=600,  # a loaded two-core machine; the tree row added a method
@@ -82,7 +102,8 @@ def test_quick_json_methods_are_complete_and_exact(quick_json: dict[str, Any]) -
     for key, summary in methods.items():
         spread = summary["tokens_per_second"]
         assert 0 < spread["min"] <= spread["median"] <= spread["max"], key
-        assert summary["verifier_forwards_per_token"] > 0, key
+        if key != "plain_default_kernel":  # a copy of the verifier: its forwards are not counted
+            assert summary["verifier_forwards_per_token"] > 0, key
     # Greedy-exact methods reproduce the verifier's greedy decode token for token.
     for key in ("hf_assisted", "engine_greedy", "seed"):
         assert methods[key]["identical_to_plain"], key
@@ -136,6 +157,48 @@ def test_quick_json_oracle_sweep(quick_json: dict[str, Any]) -> None:
     assert cost["c"] > 0 and cost["r_k"] > 0
 
 
+def test_quick_json_names_its_kernel_and_commit_and_times_every_block_size(
+    quick_json: dict[str, Any],
+) -> None:
+    settings = quick_json["settings"]
+    assert settings["kernels"] == "oneDNN prepacked" and settings["kernels_asked"] == "fast"
+    assert settings["commit"] is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", settings["commit"])
+    blocks = quick_json["kernels"]["blocks"]
+    labels = [(block["kernel"], block["dtype"], block["threads"]) for block in blocks]
+    assert labels[0] == ("fast", "float32", 1)  # the pair's own kernel first
+    assert ("default", "float32", 1) in labels
+    for block in blocks:
+        assert len(block["milliseconds"]) == 8 and all(ms > 0 for ms in block["milliseconds"])
+        for rows, r in enumerate(block["r"], start=1):  # r_M is the block over the single row
+            assert r == pytest.approx(block["milliseconds"][rows - 1] / block["milliseconds"][0])
+        assert block["exact"] == (block["dtype"] == "float32")
+    floor = quick_json["kernels"]["floor"][0]
+    assert floor["floor_ms"] == pytest.approx(
+        floor["weight_bytes"] / (floor["read_gb_per_s"] * 1e9) * 1e3
+    )
+    plain = quick_json["methods"]["plain_default_kernel"]
+    assert plain["identical_to_plain"]  # the same float32 text on either kernel
+    assert quick_json["kernels"]["plain_vs_default_kernel"]["median"] > 0
+
+
+def test_quick_json_predicts_and_measures_each_span_and_names_the_best(
+    quick_json: dict[str, Any],
+) -> None:
+    rows = {row["k"]: row for row in quick_json["spans"]}
+    assert sorted(rows) == [2, 3, 5]  # --quick's spans and --draft-span
+    c = quick_json["cost_model"]["c"]
+    own = quick_json["kernels"]["blocks"][0]["r"]
+    for k, row in rows.items():
+        assert row["identical_to_plain"]
+        assert row["r"] == own[k]  # r_(k+1): the block of k drafts and the last token
+        tau = (1 - row["alpha"] ** (k + 1)) / (1 - row["alpha"])  # bonus on
+        assert row["predicted_speedup"] == pytest.approx(tau / (k * c + own[k]))
+    best = max(rows.values(), key=lambda row: row["measured_speedup"]["median"])
+    assert quick_json["best_k"] == best["k"]
+    predicted = quick_json["kernels"]["predicted_by_k"]
+    assert [row["k"] for row in predicted] == list(range(1, 8))
+
+
 def test_human_report(tiny_pair: Any, capsys: pytest.CaptureFixture[str]) -> None:
     status = main(
         [
@@ -164,8 +227,13 @@ def test_human_report(tiny_pair: Any, capsys: pytest.CaptureFixture[str]) -> Non
         "Cost model",
         "Oracle drafter",
         "HF assisted",
+        "Draft span k (greedy-exact chain): best k =",
+        "Verifier block cost by kernel",
+        "torch default (MKL) float32",
+        "not run: --seed-prompts 0",
     ):
         assert text in out, text
+    assert "…" not in out  # not a terminal: laid out wide, no cell cut
 
 
 def test_bad_alphas_are_refused(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,15 +17,27 @@ def render(result: dict[str, Any]) -> Group:
         _speed_table(result),
         _work_table(result),
         _drafting_table(result),
+        _span_table(result),
+        _kernel_table(result),
+        _kernel_plot(result),
         _cost_table(result),
         _oracle_table(result),
         _category_table(result),
     )
 
 
+# Columns the report is laid out in when stdout is no terminal: a file or a pipe gets every
+# cell whole (the widest table, the kernel table, needs ~150), not rich's default 80.
+WIDE_REPORT = 180
+
+
 def print_report(result: dict[str, Any], console: Console | None = None) -> None:
-    """Print the report to the terminal."""
-    (console or Console()).print(render(result))
+    """Print the report to the terminal (to a file or a pipe: wide, never cut)."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=WIDE_REPORT)
+    console.print(render(result))
 
 
 def _header(result: dict[str, Any]) -> Text:
@@ -39,7 +51,8 @@ def _header(result: dict[str, Any]) -> Text:
         f"torch {versions['torch']}, transformers {versions['transformers']}",
         f"pair      drafter {settings['drafter']} ({settings['drafter_parameters'] / 1e6:.1f}M)"
         f" → verifier {settings['verifier']} ({settings['verifier_parameters'] / 1e6:.1f}M)",
-        f"settings  {settings['device']} {settings['dtype']}, threads {settings['threads']}, "
+        f"settings  {settings['device']} {settings['dtype']} on {settings.get('kernels')}, "
+        f"threads {settings['threads']}, commit {settings.get('commit') or 'n/a'}, "
         f"k={settings['k']}, {settings['new_tokens']} new tokens (EOS off), bonus on, "
         f"{len(settings['prompts'])} prompt(s) × {settings['repeats']} interleaved repeat(s), "
         f"{result['elapsed_seconds']:.0f} s",
@@ -55,11 +68,13 @@ def _header(result: dict[str, Any]) -> Text:
 def _headline(result: dict[str, Any]) -> Text:
     model = result["engine_vs_model"]
     factors = model["gap_factors"]
+    not_run = result.get("not_run", {})
     at_measured = model["predicted_speedup_at_measured_tokens_per_round"]
     lines = [
         f"greedy-exact engine vs HF assisted generation (same k): "
-        f"{_times(result['ratio_vs_hf_assisted'])}",
-        f"greedy-exact engine vs the seed's algorithm: {_times(result['ratio_vs_seed'])}",
+        f"{_times(result['ratio_vs_hf_assisted'], not_run.get('hf_assisted'))}",
+        f"greedy-exact engine vs the seed's algorithm: "
+        f"{_times(result['ratio_vs_seed'], not_run.get('seed'))}",
         f"greedy-exact engine vs plain generate: {_times(result['speedup_vs_plain'])} measured, "
         f"{_times(result['predicted_speedup'])} predicted by the cost model at "
         f"α={_num(result['alpha'], 2)} ({at_measured:.2f}× "
@@ -179,6 +194,103 @@ def _drafting_table(result: dict[str, Any]) -> Table | Text:
     return table
 
 
+def _span_table(result: dict[str, Any]) -> Table | Text:
+    """The greedy-exact chain at each draft span: predicted and measured speedup, the best k."""
+    rows = result.get("spans") or []
+    if len(rows) < 2:
+        return Text("")
+    table = Table(
+        title=f"Draft span k (greedy-exact chain): best k = {result['best_k']} by measured speedup",
+        title_justify="left",
+    )
+    for name in ("k", "α", "τ /round", "r_(k+1)", "S pred.", "S meas.", "= plain"):
+        table.add_column(name, justify="center" if name == "= plain" else "right")
+    for row in rows:
+        table.add_row(
+            f"{'▶ ' if row['k'] == result['best_k'] else ''}{row['k']}",
+            _num(row["alpha"], 3),
+            _num(row["tokens_per_round"], 2),
+            _num(row["r"], 3),
+            _num(row["predicted_speedup"], 2) + ("×" if row["predicted_speedup"] else ""),
+            _spread(row["measured_speedup"], 2, "×"),
+            _yes_no(row["identical_to_plain"]),
+        )
+    table.caption = (
+        "S pred. = E[τ](α, k) / (k·c + r_(k+1)) with this k's α, the cost model's c, and r "
+        "from the kernel table (the pair's own kernel); S meas.: tokens/s over plain generate, "
+        "paired per repeat"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _kernel_table(result: dict[str, Any]) -> Table | Text:
+    """Verifier forward time for blocks of 1..8 rows, per kernel, precision and thread count."""
+    kernels = result.get("kernels")
+    if not kernels:
+        return Text("")
+    blocks = kernels["blocks"]
+    rows_max = len(blocks[0]["milliseconds"])
+    table = Table(
+        title="Verifier block cost by kernel: ms for a forward over M new rows (r_M = M rows "
+        "/ 1 row)",
+        title_justify="left",
+    )
+    table.add_column("kernel · precision · threads")
+    for rows in range(1, rows_max + 1):
+        table.add_column(f"M={rows}", justify="right")
+    table.add_column("max r_M, M≤6", justify="right")
+    for block in blocks:
+        exact = "" if block["exact"] else " (not exact)"
+        table.add_row(
+            f"{block['label']}{exact} · {block['threads']}t",
+            *(
+                f"{ms:.1f}" if rows == 1 else f"{ms:.1f} ({r:.2f})"
+                for rows, (ms, r) in enumerate(
+                    zip(block["milliseconds"], block["r"], strict=True), start=1
+                )
+            ),
+            f"{max(block['r'][:6]):.2f}",
+        )
+    floors = " · ".join(
+        f"{floor['floor_ms']:.1f} ms at {int(floor['threads'])}t "
+        f"({floor['weight_bytes'] / 1e6:.0f} MB at {floor['read_gb_per_s']:.1f} GB/s)"
+        for floor in kernels["floor"]
+    )
+    plain = _times(_median_of(kernels.get("plain_vs_default_kernel")))
+    table.caption = (
+        f"The first row is the pair's own kernel. Read-bandwidth floor of one step (the "
+        f"verifier's streamed weights once): {floors}. Plain generate on the pair's kernel "
+        f"vs torch's default kernel, same run: {plain}."
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _kernel_plot(result: dict[str, Any]) -> Text:
+    """r_M against M at the bench's thread count, one line per kernel (plotext's text)."""
+    kernels = result.get("kernels")
+    if not kernels:
+        return Text("")
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.limitsize(False, False)
+    plt.plotsize(72, 16)
+    plt.theme("clear")
+    threads = kernels["blocks"][0]["threads"]  # the bench's own count: one line per kernel
+    for block in (block for block in kernels["blocks"] if block["threads"] == threads):
+        rows = list(range(1, len(block["r"]) + 1))
+        plt.plot(rows, block["r"], label=f"{block['label']} {block['threads']}t", marker="dot")
+    plt.xlabel("M rows in the block")
+    plt.ylabel("r_M")
+    return Text(str(plt.uncolorize(str(plt.build()))) + "\n")
+
+
+def _median_of(spread: dict[str, float] | None) -> float | None:
+    return None if spread is None else spread["median"]
+
+
 def _cost_table(result: dict[str, Any]) -> Table:
     cost = result["cost_model"]
     table = Table(
@@ -274,8 +386,10 @@ def _num(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _times(value: float | None) -> str:
-    return "not run" if value is None else f"{value:.2f}×"
+def _times(value: float | None, why: str | None = None) -> str:
+    if value is None:
+        return f"not run: {why}" if why else "not run"
+    return f"{value:.2f}×"
 
 
 def _percent(value: float | None) -> str:

@@ -33,6 +33,9 @@ class Method:
     # Whether it drafts with the pair's drafter model (whose forwards are counted); n-gram
     # lookup has no model and early exit runs the verifier's layers in a view of their own.
     drafter_model: bool = True
+    # Whether it runs the pair's verifier (whose forwards are counted); plain decoding on the
+    # default kernel runs a copy of it, so its work is not counted.
+    verifier_model: bool = True
 
 
 @dataclass(frozen=True)

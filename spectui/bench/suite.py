@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,6 +30,12 @@ from spectui.bench.baselines import (
 )
 from spectui.bench.categories import per_category
 from spectui.bench.drafting import CHAIN, DRAFTING, tree_at_chain_budget
+from spectui.bench.kernels import (
+    block_costs,
+    read_bandwidth_floor,
+    thread_counts,
+    variant_models,
+)
 from spectui.bench.oracle import engine_decode, oracle_decoder
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
@@ -59,6 +67,12 @@ class BenchSettings:
     # Drafting methods timed beside the pair's drafter model at the same k, greedy-exact, as
     # --drafter names them: "ngram", "early-exit:N" (see `drafting_methods`).
     drafters: tuple[str, ...] = ()
+    # Draft spans the greedy-exact chain is also timed at (beside k), for the best k.
+    spans: tuple[int, ...] = ()
+    # Timed forwards per block size on each kernel (`bench/kernels.py`); 0 skips that table.
+    kernel_repeats: int = 0
+    # Time a token tree at the chain's verifier budget beside the chain (`DRAFTING`).
+    tree: bool = True
 
     @property
     def k(self) -> int:
@@ -77,6 +91,9 @@ def run_bench(
     configure_assistant(pair.local("drafter"), settings.k)
     progress("precomputing the verifier's greedy continuations (the oracle's answers)")
     targets = {ids: plain_generate(pair, ids, new_tokens).output_ids for ids in prompts}
+    kernel_models = (
+        variant_models(pair, settings.config, progress) if settings.kernel_repeats else []
+    )
     progress("warming up every method")
     for method in _methods(pair, settings, targets, min(WARMUP_TOKENS, new_tokens)):
         method.decode(prompts[0])
@@ -86,6 +103,7 @@ def run_bench(
     tree_nodes = len(tree.choices) if tree.static else min(tree.nodes, _most_nodes(tree))
     sampler = CostSampler(pair, context, settings.k, tree_nodes, max(tree.topk, 1))
     methods = _methods(pair, settings, targets, new_tokens)
+    methods += _default_kernel_plain(pair, kernel_models, new_tokens)
     timings = run_interleaved(
         methods,
         prompts,
@@ -106,6 +124,7 @@ def run_bench(
         "versions": _versions(),
         "settings": _settings_dict(pair, settings, prompts, new_tokens),
         "ratio_vs_hf_assisted": _median(timings.ratio("engine_greedy", "hf_assisted")),
+        "not_run": _not_run(pair, settings),
         "ratio_vs_seed": _median(timings.ratio("engine_greedy", "seed")),
         "speedup_vs_plain": _median(timings.ratio("engine_greedy", "plain")),
         "predicted_speedup": cost.predicted_speedup(greedy["alpha"]),
@@ -121,12 +140,35 @@ def run_bench(
     result["drafting"] = [
         _drafting_row(key, summaries, timings, shapes) for key in drafting_keys(result)
     ]
+    block_r = None
+    if kernel_models:
+        progress("timing verifier blocks of 1 to 8 rows on each kernel")
+        result["kernels"] = _kernel_section(pair, settings, kernel_models, context, timings)
+        block_r = [0.0, *result["kernels"]["blocks"][0]["r"]]  # [M] = r_M, the pair's kernel
+        result["kernels"]["predicted_by_k"] = _predicted_by_k(greedy["alpha"], cost.c, block_r)
+    spans = _all_spans(settings)
+    result["spans"] = [_span_row(k, summaries, cost, block_r) for k in spans]
+    result["best_k"] = _best_span(result["spans"])
     result["machine"]["load_average_after"] = _load_average()
     result["elapsed_seconds"] = time.perf_counter() - started
     return result
 
 
 # --- the methods -------------------------------------------------------------------------------
+
+
+def _not_run(pair: ModelPair, settings: BenchSettings) -> dict[str, str]:
+    """Why a headline comparison has no figure, by method key."""
+    reasons = {}
+    if pair.drafter_vocabulary is not None:
+        reasons["hf_assisted"] = (
+            "the drafter scores a draft vocabulary of "
+            f"{pair.drafter_vocabulary.size} tokens, and HF's assistant must score the "
+            "verifier's whole vocabulary"
+        )
+    if settings.seed_prompts == 0:
+        reasons["seed"] = "--seed-prompts 0 (a full run or --seed-prompts 1 includes it)"
+    return reasons
 
 
 def _methods(
@@ -165,9 +207,14 @@ def _methods(
             partial(engine, way.configure(drafting)),
         )
         for way in DRAFTING
-        if way is not CHAIN
+        if way is not CHAIN and settings.tree
     ]
     methods += drafting_methods(pair, settings, greedy)  # the other drafters: n-gram, early exit
+    methods += [
+        Method(span_key(k), f"engine greedy, k={k}", partial(engine, replace(greedy, draft_span=k)))
+        for k in settings.spans
+        if k != settings.k
+    ]
     if settings.seed_prompts > 0:
         methods.append(
             Method(
@@ -203,13 +250,42 @@ def drafting_methods(
     return rows
 
 
+def _default_kernel_plain(
+    pair: ModelPair,
+    kernel_models: Sequence[tuple[str, str, torch.nn.Module]],
+    new_tokens: int,
+) -> list[Method]:
+    """Plain generate on torch's default float32 kernel, where the pair runs on another one:
+    what the fast kernels buy plain decoding, in the same interleaved run."""
+    own = pair.kernels.running if pair.kernels else "default"
+    for kernel, dtype, model in kernel_models:
+        if own != "default" and (kernel, dtype) == ("default", "float32"):
+            on_default = replace(pair, verifier=model)
+            label = "plain, torch default kernel"
+            decode = partial(plain_generate, on_default, new_tokens=new_tokens)
+            return [Method(DEFAULT_KERNEL_PLAIN, label, decode, verifier_model=False)]
+    return []
+
+
+DEFAULT_KERNEL_PLAIN = "plain_default_kernel"
+
+
+def span_key(k: int) -> str:
+    """The methods-table key of the greedy-exact chain at draft span k (k itself: the chain's)."""
+    return f"chain_k{k}"
+
+
+def _all_spans(settings: BenchSettings) -> list[int]:
+    return sorted({settings.k, *settings.spans})
+
+
 def _engine_on(pair: ModelPair, config: DecodeConfig, prompt_ids: tuple[int, ...]) -> Decoded:
     return engine_decode(SpeculativeDecoder(pair, config, prompt_ids))
 
 
 def drafting_keys(result: dict[str, Any]) -> list[str]:
     """The methods-table keys of the chain (`engine_greedy`), the tree and every other drafter."""
-    ways = [way.key for way in DRAFTING]
+    ways = [way.key for way in DRAFTING if way.key in result["methods"]]
     return ways + [k for k in result["methods"] if k.startswith("engine_greedy_")]
 
 
@@ -247,8 +323,12 @@ def _summary(method: Method, timings: Timings, new_tokens: int) -> dict[str, Any
         "ratio_vs_plain": _spread(timings.ratio(method.key, "plain")),
         "ratio_vs_hf_assisted": _spread(timings.ratio(method.key, "hf_assisted")),
         "seconds_per_token": sum(run.seconds for run in runs) / tokens,
-        "verifier_forwards_per_token": sum(run.verifier_forwards for run in runs) / tokens,
-        "verifier_input_tokens_per_token": sum(run.verifier_tokens for run in runs) / tokens,
+        "verifier_forwards_per_token": (
+            sum(run.verifier_forwards for run in runs) / tokens if method.verifier_model else None
+        ),
+        "verifier_input_tokens_per_token": (
+            sum(run.verifier_tokens for run in runs) / tokens if method.verifier_model else None
+        ),
         "verifier_forwards_per_round": (
             (sum(run.verifier_forwards for run in runs) - prefills) / rounds if rounds else None
         ),
@@ -371,6 +451,74 @@ def _against_model(
     }
 
 
+def _span_row(
+    k: int,
+    summaries: dict[str, dict[str, Any]],
+    cost: CostModel,
+    block_r: Sequence[float] | None,
+) -> dict[str, Any]:
+    """The chain at draft span k: its α, the speedup the cost model predicts from that α, c and
+    r_(k+1) (the kernel table's where it ran, else the cost model's own at k), and the measured
+    one."""
+    key = "engine_greedy" if k == cost.k else span_key(k)
+    summary = summaries[key]
+    r = block_r[k + 1] if block_r is not None and k + 1 < len(block_r) else None
+    if r is None and k == cost.k:
+        r = cost.r_k
+    return {
+        "k": k,
+        "key": key,
+        "alpha": summary["alpha"],
+        "tokens_per_round": summary["tokens_per_round"],
+        "r": r,
+        "predicted_speedup": _speedup(summary["alpha"], k, cost.c, r),
+        "measured_speedup": summary["ratio_vs_plain"],
+        "identical_to_plain": summary["identical_to_plain"],
+    }
+
+
+def _speedup(alpha: float | None, k: int, c: float, r: float | None) -> float | None:
+    """S = E[τ](α, k) / (k·c + r_(k+1)), the bonus token counted (the bench's setting)."""
+    if alpha is None or r is None:
+        return None
+    return expected_tokens_per_round(alpha, k) / (k * c + r)
+
+
+def _best_span(rows: Sequence[dict[str, Any]]) -> int | None:
+    """The draft span with the highest measured median speedup over plain."""
+    timed = [row for row in rows if row["measured_speedup"]]
+    return max(timed, key=lambda row: row["measured_speedup"]["median"])["k"] if timed else None
+
+
+def _kernel_section(
+    pair: ModelPair,
+    settings: BenchSettings,
+    kernel_models: Sequence[tuple[str, str, torch.nn.Module]],
+    context: Sequence[int],
+    timings: Timings,
+) -> dict[str, Any]:
+    """Block costs per kernel, the read-bandwidth floor, and plain decoding on the default
+    kernel against the pair's own."""
+    threads = thread_counts(torch.get_num_threads())
+    costs = block_costs(pair, kernel_models, context, threads, settings.kernel_repeats)
+    verifier = pair.local("verifier")
+    return {
+        "blocks": [cost.as_dict() for cost in costs],
+        "floor": [read_bandwidth_floor(verifier, count) for count in threads],
+        "plain_vs_default_kernel": _spread(timings.ratio("plain", DEFAULT_KERNEL_PLAIN)),
+    }
+
+
+def _predicted_by_k(
+    alpha: float | None, c: float, block_r: Sequence[float]
+) -> list[dict[str, float | None]]:
+    """S(k) for every k the kernel table covers, at the chain's α and c (`block_r[M]` = r_M)."""
+    return [
+        {"k": k, "r": block_r[k + 1], "predicted_speedup": _speedup(alpha, k, c, block_r[k + 1])}
+        for k in range(1, len(block_r) - 1)
+    ]
+
+
 def _cost_dict(cost: CostModel, timings: Timings, new_tokens: int) -> dict[str, Any]:
     runs = timings.all_runs("plain")
     plain_step = sum(run.seconds for run in runs) / sum(len(r.decoded.output_ids) for r in runs)
@@ -404,7 +552,12 @@ def _settings_dict(
         "verifier_parameters": _parameters(pair.local("verifier")),
         "device": str(pair.device),
         "dtype": str(pair.dtype).removeprefix("torch."),
+        "kernels": pair.kernels.label if pair.kernels else None,
+        "kernels_asked": pair.kernels.asked if pair.kernels else None,
+        "kernels_fallback": pair.kernels.reason if pair.kernels else None,
         "threads": torch.get_num_threads(),
+        "commit": source_commit(),
+        "spans": _all_spans(settings),
         "k": settings.k,
         "new_tokens": new_tokens,
         "new_tokens_requested": settings.new_tokens,
@@ -425,6 +578,30 @@ def _settings_dict(
         "seed": config.seed,
         "drafters": list(settings.drafters),
     }
+
+
+def source_commit() -> str | None:
+    """The git commit spectui runs from (with `+dirty` where its tree has changes), or None
+    where it is not a checkout (an installed wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "") if commit else None
 
 
 def _machine(load_before: list[float] | None) -> dict[str, Any]:

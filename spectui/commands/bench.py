@@ -31,12 +31,41 @@ class Preset:
     repeats: int
     prompts: int | None  # the first n prompts; None: all
     cost_budget: float  # seconds spent timing the cost model's steps, over all repeats
+    spans: tuple[int, ...]  # draft spans the chain is timed at beside k
+    kernel_repeats: int  # timed forwards per block size and kernel
+    alphas: tuple[float, ...]  # the oracle sweep
+    seed_prompts: int  # prompts the seed's no-cache algorithm runs on
+    drafters: tuple[str, ...]  # other drafting methods
+    tree: bool  # a token tree beside the chain
 
 
-QUICK = Preset(new_tokens=32, repeats=2, prompts=2, cost_budget=1.0)
-FULL = Preset(new_tokens=128, repeats=5, prompts=None, cost_budget=10.0)
-DEFAULT_ALPHAS = (0.0, 0.5, 0.7, 0.9, 1.0)
-DEFAULT_DRAFTERS = ("ngram",)
+# --quick answers "does speculation pay here, at which k, on which kernel" in under a minute
+# on 2 idle cores with the default pair; the oracle sweep, the seed, the tree and the other
+# drafters are a full run's (or asked for by their options).
+QUICK = Preset(
+    new_tokens=32,
+    repeats=2,
+    prompts=2,
+    cost_budget=1.0,
+    spans=(2, 3),
+    kernel_repeats=2,
+    alphas=(),
+    seed_prompts=0,
+    drafters=(),
+    tree=False,
+)
+FULL = Preset(
+    new_tokens=128,
+    repeats=5,
+    prompts=None,
+    cost_budget=10.0,
+    spans=(1, 2, 3, 4, 5, 6, 7),
+    kernel_repeats=7,
+    alphas=(0.0, 0.5, 0.7, 0.9, 1.0),
+    seed_prompts=1,
+    drafters=("ngram",),
+    tree=True,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--quick",
         action="store_true",
-        help="32 new tokens, 2 prompts, 2 repeats: well under a minute on the bundled pair",
+        help="32 new tokens, 2 prompts, 2 repeats; plain, the chain at k, 2 and 3, soft-guarded "
+        "and the kernel table: under a minute on 2 idle cores",
     )
     group.add_argument(
         "--repeats", type=int, metavar="N", help="interleaved repeats (default: 5; --quick 2)"
@@ -70,27 +100,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--alphas",
         type=_alphas,
-        default=DEFAULT_ALPHAS,
         metavar="A,B,...",
-        help="oracle-drafter acceptances to sweep (default: 0,0.5,0.7,0.9,1; "
+        help="oracle-drafter acceptances to sweep (default: 0,0.5,0.7,0.9,1; --quick none; "
         "'none' skips the sweep)",
     )
     group.add_argument(
         "--drafters",
         type=_drafters,
-        default=DEFAULT_DRAFTERS,
         metavar="M,M,...",
         help="drafting methods timed beside the pair's drafter model at the same k, "
         "greedy-exact: ngram (prompt lookup, --prompt-lookup-min/max) and early-exit:N (the "
-        "verifier's first N layers) (default: ngram; 'none' skips them)",
+        "verifier's first N layers) (default: ngram; --quick none; 'none' skips them)",
+    )
+    group.add_argument(
+        "--tree-method",
+        action=argparse.BooleanOptionalAction,
+        help="time a token tree at the chain's verifier budget beside the chain "
+        "(default: on; --quick off)",
+    )
+    group.add_argument(
+        "--spans",
+        type=_spans,
+        metavar="K,K,...",
+        help="draft spans the greedy-exact chain is also timed at, beside --draft-span, for "
+        "the best k (default: 1-7; --quick 2,3; 'none': only --draft-span)",
+    )
+    group.add_argument(
+        "--kernel-repeats",
+        type=int,
+        metavar="N",
+        help="timed verifier forwards per block size (1-8 rows) on each kernel and precision "
+        "(default: 7; --quick 2; 0 skips the kernel table)",
     )
     group.add_argument(
         "--seed-prompts",
         type=int,
-        default=1,
         metavar="N",
         help="run the seed's slow no-cache algorithm on the first N prompts "
-        "(default: %(default)s; 0 skips it)",
+        "(default: 1; --quick 0; 0 skips it)",
     )
     group.add_argument(
         "--seed-repeats",
@@ -167,11 +214,16 @@ def main(args: argparse.Namespace) -> int:
         repeats=repeats,
         prompts=tuple(prompt.text for prompt in prompts[:n_prompts]),
         categories=tuple(prompt.category for prompt in prompts[:n_prompts]),
-        alphas=args.alphas,
-        seed_prompts=args.seed_prompts,
+        alphas=preset.alphas if args.alphas is None else args.alphas,
+        seed_prompts=preset.seed_prompts if args.seed_prompts is None else args.seed_prompts,
         seed_repeats=args.seed_repeats,
         cost_budget_seconds=preset.cost_budget,
-        drafters=args.drafters,
+        drafters=preset.drafters if args.drafters is None else args.drafters,
+        tree=preset.tree if args.tree_method is None else args.tree_method,
+        spans=preset.spans if args.spans is None else args.spans,
+        kernel_repeats=(
+            preset.kernel_repeats if args.kernel_repeats is None else args.kernel_repeats
+        ),
     )
     torch.set_num_threads(threads)
     # HF assisted generation warns about its own internal generate() call on every decode.
@@ -262,6 +314,18 @@ def _drafters(text: str) -> tuple[str, ...]:
         if problem is not None:
             raise argparse.ArgumentTypeError(problem)
     return names
+
+
+def _spans(text: str) -> tuple[int, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        spans = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"draft spans are whole numbers, got {text!r}") from None
+    if any(not 1 <= k <= 64 for k in spans):
+        raise argparse.ArgumentTypeError(f"draft spans are 1 to 64, got {text!r}")
+    return spans
 
 
 def _alphas(text: str) -> tuple[float, ...]:

@@ -65,8 +65,8 @@ class CostSampler:
         self.k = k
         prefix, feed = timed[: -(k + 1)], timed[-(k + 1) :]
         self.context_tokens = len(prefix)
-        drafter = _StepTimer(pair, pair.local("drafter"), prefix, pair.drafter_vocabulary)
-        verifier = _StepTimer(pair, pair.local("verifier"), prefix)
+        drafter = StepTimer(pair, pair.local("drafter"), prefix, pair.drafter_vocabulary)
+        verifier = StepTimer(pair, pair.local("verifier"), prefix)
         self._steps: list[Callable[[], float]] = [
             lambda: drafter.time(feed[:1]),
             lambda: verifier.time(feed[:1]),
@@ -76,7 +76,7 @@ class CostSampler:
         if tree_nodes:
             tree_feed = timed[-(tree_nodes + 1) :]
             tree_prefix = timed[: -(tree_nodes + 1)]
-            tree_verifier = _StepTimer(pair, pair.local("verifier"), tree_prefix)
+            tree_verifier = StepTimer(pair, pair.local("verifier"), tree_prefix)
             sees, positions = _timing_tree(len(tree_prefix), tree_nodes, tree_topk)
             self._steps.append(lambda: tree_verifier.time(tree_feed, sees, positions))
         self._timings: list[list[float]] = [[] for _ in self._steps]
@@ -127,7 +127,7 @@ def _timing_tree(cached: int, n_nodes: int, topk: int) -> tuple[list[Any], list[
     return sees, [cached, *(cached + depth for depth in depths)]
 
 
-class _StepTimer:
+class StepTimer:
     """A model with `prefix` cached; `time(feed)` runs one forward over feed, then rolls back."""
 
     def __init__(
