@@ -19,6 +19,7 @@ from statistics import median
 from typing import Any
 
 import torch
+from transformers import PreTrainedModel
 
 from spectui.engine.config import DecodeConfig
 from spectui.engine.cost.sampler import StepTimer
@@ -63,7 +64,7 @@ class BlockCosts:
 
 def variant_models(
     pair: ModelPair, config: DecodeConfig, say: Callable[[str], None]
-) -> list[tuple[str, str, torch.nn.Module]]:
+) -> list[tuple[str, str, PreTrainedModel]]:
     """The pair's verifier and a copy of it on each other variant that runs here."""
     own = (pair.kernels.running if pair.kernels else "default", _dtype_name(pair.dtype))
     models = [(*own, pair.local("verifier"))]
@@ -80,7 +81,7 @@ def variant_models(
 
 def block_costs(
     pair: ModelPair,
-    models: Sequence[tuple[str, str, torch.nn.Module]],
+    models: Sequence[tuple[str, str, PreTrainedModel]],
     context: Sequence[int],
     threads: Sequence[int],
     repeats: int,
@@ -142,8 +143,8 @@ def thread_counts(bench_threads: int) -> list[int]:
 def _weights(model: torch.nn.Module) -> list[torch.Tensor]:
     from spectui.engine.models.kernels import PrepackedLinear
 
-    tensors = [p for p in model.parameters()]
-    tensors += [m.packed_weight for m in model.modules() if isinstance(m, PrepackedLinear)]
+    tensors: list[torch.Tensor] = list(model.parameters())
+    tensors += [m.packed_weight for m in model.modules() if isinstance(m, PrepackedLinear)]  # type: ignore[misc]
     # The embedding is read one row a token, not streamed: a tied head's packed copy is.
     embedding = model.get_input_embeddings().weight  # type: ignore[operator]
     return [t for t in tensors if t is not embedding]

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 import transformers
+from transformers import PreTrainedModel
 
 from spectui import __version__
 from spectui.bench.baselines import (
@@ -252,7 +253,7 @@ def drafting_methods(
 
 def _default_kernel_plain(
     pair: ModelPair,
-    kernel_models: Sequence[tuple[str, str, torch.nn.Module]],
+    kernel_models: Sequence[tuple[str, str, PreTrainedModel]],
     new_tokens: int,
 ) -> list[Method]:
     """Plain generate on torch's default float32 kernel, where the pair runs on another one:
@@ -493,7 +494,7 @@ def _best_span(rows: Sequence[dict[str, Any]]) -> int | None:
 def _kernel_section(
     pair: ModelPair,
     settings: BenchSettings,
-    kernel_models: Sequence[tuple[str, str, torch.nn.Module]],
+    kernel_models: Sequence[tuple[str, str, PreTrainedModel]],
     context: Sequence[int],
     timings: Timings,
 ) -> dict[str, Any]:
