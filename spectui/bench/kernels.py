@@ -144,7 +144,7 @@ def _weights(model: torch.nn.Module) -> list[torch.Tensor]:
     from spectui.engine.models.kernels import PrepackedLinear
 
     tensors: list[torch.Tensor] = list(model.parameters())
-    tensors += [m.packed_weight for m in model.modules() if isinstance(m, PrepackedLinear)]  # type: ignore[misc]
+    tensors += [m.packed_weight for m in model.modules() if isinstance(m, PrepackedLinear)]
     # The embedding is read one row a token, not streamed: a tied head's packed copy is.
     embedding = model.get_input_embeddings().weight  # type: ignore[operator]
     return [t for t in tensors if t is not embedding]

@@ -38,6 +38,9 @@ KERNEL_LABELS = {
 class PrepackedLinear(nn.Module):
     """An `nn.Linear` whose weight oneDNN reordered once: y = x Wᵀ + b, flat in x's rows."""
 
+    packed_weight: torch.Tensor
+    bias: torch.Tensor | None
+
     def __init__(self, linear: nn.Linear) -> None:
         super().__init__()
         self.in_features = linear.in_features
