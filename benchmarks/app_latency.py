@@ -209,10 +209,27 @@ def main() -> int:
         "--threads",
         type=int,
         default=None,
-        help="torch threads for the app and the engine alike (default: torch's own; on a "
-        "machine with other work running, 1: more threads than free cores spin and crawl)",
+        help="torch threads for the app and the engine alike (default: spectui's own, half "
+        "the cores)",
+    )
+    parser.add_argument(
+        "--hog",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N busy processes beside the app (a shared machine), ended with the script",
     )
     args = parser.parse_args()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
+    try:
+        return report(args)
+    finally:
+        for hog in hogs:
+            hog.kill()
+
+
+def report(args: argparse.Namespace) -> int:
+    """Measure and print every figure."""
     for role in ("drafter", "verifier"):
         if not Path(getattr(args, role)).exists() and "/" in getattr(args, role):
             parser.error(f"no {role} at {getattr(args, role)}: pass --{role} DIR")

@@ -165,3 +165,15 @@ def test_on_the_real_pair_greedy_exact_on_fast_kernels_is_the_default_kernels_ge
         prompt_ids = encode_prompt(fast, prompt)
         decoded = finished(SpeculativeDecoder(fast, config, prompt_ids))
         assert list(decoded.output_ids) == verifier_greedy(default, prompt_ids, 64)
+
+
+def test_a_decode_runs_on_half_the_cores_unless_threads_are_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spectui.engine.models.loading import engine_threads
+
+    cpu = torch.device("cpu")
+    for cores, threads in ((1, 1), (2, 1), (3, 1), (16, 8)):
+        monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
+        assert engine_threads(None, cpu) == threads
+    assert engine_threads(3, cpu) == 3  # --threads wins

@@ -226,7 +226,13 @@ class DecodeConfig:
         "or bfloat16, flat in a block's rows), default = torch's own (MKL)",
         choices=lambda: KERNEL_NAMES,
     )
-    threads: int | None = knob(None, "torch CPU threads (default: torch's own)", low=1, high=1024)
+    threads: int | None = knob(
+        None,
+        "torch CPU threads (default: half the cores, at least 1: a second thread spin-waits "
+        "and collapses when anything else runs; see the README's Threads)",
+        low=1,
+        high=1024,
+    )
     max_new_tokens: int | None = knob(
         None,
         "decode this many tokens (default: one round, as the seed's step)",
