@@ -220,6 +220,9 @@ def main() -> int:
         help="run N busy processes beside the app (a shared machine), ended with the script",
     )
     args = parser.parse_args()
+    for role in ("drafter", "verifier"):
+        if not Path(getattr(args, role)).exists() and "/" in getattr(args, role):
+            parser.error(f"no {role} at {getattr(args, role)}: pass --{role} DIR")
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.hog)]
     try:
         return report(args)
@@ -230,9 +233,6 @@ def main() -> int:
 
 def report(args: argparse.Namespace) -> int:
     """Measure and print every figure."""
-    for role in ("drafter", "verifier"):
-        if not Path(getattr(args, role)).exists() and "/" in getattr(args, role):
-            parser.error(f"no {role} at {getattr(args, role)}: pass --{role} DIR")
     # The spectui this script imports (a checkout's, run from its root), not whichever
     # `spectui` command is first on PATH (an installed copy may be another checkout's).
     argv = [
