@@ -176,6 +176,10 @@ def test_quick_json_names_its_kernel_and_commit_and_times_every_block_size(
     assert floor["floor_ms"] == pytest.approx(
         floor["weight_bytes"] / (floor["read_gb_per_s"] * 1e9) * 1e3
     )
+    for row in quick_json["kernels"]["block_vs_step"]:
+        assert row["block"] == 6 and row["positions"] == 32  # k + 1 rows, the new tokens
+        if row["dtype"] == "float32":  # exact: a block picks what a step picks
+            assert row["block_differs_from_step"] == 0 and row["step_differs_from_pair"] == 0
     plain = quick_json["methods"]["plain_default_kernel"]
     assert plain["identical_to_plain"]  # the same float32 text on either kernel
     assert quick_json["kernels"]["plain_vs_default_kernel"]["median"] > 0

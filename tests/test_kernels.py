@@ -8,7 +8,6 @@ stays on the default kernel and the pair says why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import torch
 from reference import verifier_greedy
 from torch import nn
 
+from spectui.bench.kernels import block_step_argmaxes
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
 from spectui.engine.config import ConfigError
 from spectui.engine.decode import encode_prompt
 from spectui.engine.events import DecodeFinished
-from spectui.engine.models.cache import CachedModel
 from spectui.engine.models.kernels import (
     KernelChoice,
     PrepackedLinear,
@@ -100,23 +99,6 @@ def test_on_the_bundled_pair_greedy_exact_on_fast_kernels_is_the_default_kernels
         assert list(decoded.output_ids) == verifier_greedy(default, prompt_ids, 40)
 
 
-def block_and_step_argmaxes(
-    verifier: nn.Module, ids: Sequence[int], start: int, block: int
-) -> tuple[list[int], list[int]]:
-    """The argmax after each position from `start` on, fed one token a forward (a step) and
-    `block` tokens a forward (a verification block), both through the KV cache."""
-    device = torch.device("cpu")
-    step_model, block_model = CachedModel(verifier, device), CachedModel(verifier, device)
-    step_model.forward(list(ids[:start]), n_logits=1)
-    block_model.forward(list(ids[:start]), n_logits=1)
-    steps = [int(step_model.forward([token], 1).argmax()) for token in ids[start:]]
-    blocks: list[int] = []
-    for at in range(start, len(ids), block):
-        feed = list(ids[at : at + block])
-        blocks += block_model.forward(feed, len(feed)).argmax(-1).tolist()
-    return steps, blocks
-
-
 def test_on_the_bundled_verifier_a_block_gives_the_argmax_a_step_gives(
     tiny_both: tuple[ModelPair, ModelPair],
 ) -> None:
@@ -125,7 +107,7 @@ def test_on_the_bundled_verifier_a_block_gives_the_argmax_a_step_gives(
         prompt_ids = encode_prompt(fast, prompt)
         ids = [*prompt_ids, *verifier_greedy(fast, prompt_ids, 24)]
         for block in (2, 4, 6):
-            steps, blocks = block_and_step_argmaxes(fast.verifier, ids, len(prompt_ids), block)  # type: ignore[arg-type]
+            steps, blocks = block_step_argmaxes(fast.verifier, ids, len(prompt_ids), block)  # type: ignore[arg-type]
             assert steps == blocks
 
 
@@ -149,7 +131,7 @@ def test_on_the_real_verifier_a_block_of_2_3_or_5_rows_gives_every_steps_argmax(
         prompt_ids = encode_prompt(fast, prompt)
         ids = [*prompt_ids, *verifier_greedy(default, prompt_ids, 32)]
         for block in (2, 3, 5):
-            steps, blocks = block_and_step_argmaxes(fast.verifier, ids, len(prompt_ids), block)  # type: ignore[arg-type]
+            steps, blocks = block_step_argmaxes(fast.verifier, ids, len(prompt_ids), block)  # type: ignore[arg-type]
             assert steps == blocks, (prompt, block)
             # ... and each is the default kernel's own greedy text (the last predicts past it).
             assert steps[:-1] == ids[len(prompt_ids) + 1 :]

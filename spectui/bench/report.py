@@ -258,10 +258,17 @@ def _kernel_table(result: dict[str, Any]) -> Table | Text:
         for floor in kernels["floor"]
     )
     plain = _times(_median_of(kernels.get("plain_vs_default_kernel")))
+    agreement = " · ".join(
+        f"{KERNEL_SHORT.get(row['kernel'], row['kernel'])} {row['dtype']}: block ≠ step at "
+        f"{row['block_differs_from_step']}/{row['positions']}, step ≠ the pair's at "
+        f"{row['step_differs_from_pair']}"
+        for row in kernels.get("block_vs_step", [])
+    )
     table.caption = (
         f"The first row is the pair's own kernel. Read-bandwidth floor of one step (the "
         f"verifier's streamed weights once): {floors}. Plain generate on the pair's kernel "
-        f"vs torch's default kernel, same run: {plain}."
+        f"vs torch's default kernel, same run: {plain}. Argmax along the first prompt's greedy "
+        f"text, blocks of k+1 rows against one-token steps: {agreement}."
     )
     table.caption_justify = "left"
     return table
@@ -285,6 +292,9 @@ def _kernel_plot(result: dict[str, Any]) -> Text:
     plt.xlabel("M rows in the block")
     plt.ylabel("r_M")
     return Text(str(plt.uncolorize(str(plt.build()))) + "\n")
+
+
+KERNEL_SHORT = {"fast": "oneDNN", "default": "MKL"}
 
 
 def _median_of(spread: dict[str, float] | None) -> float | None:

@@ -33,6 +33,7 @@ from spectui.bench.categories import per_category
 from spectui.bench.drafting import CHAIN, DRAFTING, tree_at_chain_budget
 from spectui.bench.kernels import (
     block_costs,
+    block_step_agreement,
     read_bandwidth_floor,
     thread_counts,
     variant_models,
@@ -144,7 +145,10 @@ def run_bench(
     block_r = None
     if kernel_models:
         progress("timing verifier blocks of 1 to 8 rows on each kernel")
-        result["kernels"] = _kernel_section(pair, settings, kernel_models, context, timings)
+        greedy_text = (list(prompts[0] + targets[prompts[0]]), len(prompts[0]))
+        result["kernels"] = _kernel_section(
+            pair, settings, kernel_models, context, timings, greedy_text
+        )
         block_r = [0.0, *result["kernels"]["blocks"][0]["r"]]  # [M] = r_M, the pair's kernel
         result["kernels"]["predicted_by_k"] = _predicted_by_k(greedy["alpha"], cost.c, block_r)
     spans = _all_spans(settings)
@@ -497,14 +501,17 @@ def _kernel_section(
     kernel_models: Sequence[tuple[str, str, PreTrainedModel]],
     context: Sequence[int],
     timings: Timings,
+    greedy_text: tuple[list[int], int],
 ) -> dict[str, Any]:
-    """Block costs per kernel, the read-bandwidth floor, and plain decoding on the default
-    kernel against the pair's own."""
+    """Block costs per kernel, the read-bandwidth floor, plain decoding on the default kernel
+    against the pair's own, and how often a block's argmax differs from a step's along the
+    first prompt's greedy text (`greedy_text`: its ids and where the prompt ends)."""
     threads = thread_counts(torch.get_num_threads())
     costs = block_costs(pair, kernel_models, context, threads, settings.kernel_repeats)
     verifier = pair.local("verifier")
     return {
         "blocks": [cost.as_dict() for cost in costs],
+        "block_vs_step": block_step_agreement(kernel_models, *greedy_text, settings.k + 1),
         "floor": [read_bandwidth_floor(verifier, count) for count in threads],
         "plain_vs_default_kernel": _spread(timings.ratio("plain", DEFAULT_KERNEL_PLAIN)),
     }
