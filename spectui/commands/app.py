@@ -54,7 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write each token's kind into the stream's text (the m key): [-rejected-], "
         "{correction}, [~discarded~], [?pending?], {+bonus}",
     )
-    add_config_options(parser)
+    add_config_options(
+        parser,
+        overrides={
+            "max_new_tokens": {
+                "help": f"decode this many tokens (default: {APP_MAX_NEW_TOKENS} in the app)"
+            }
+        },
+    )
     add_chat_options(parser)
     parser.add_argument(
         "--compare",
