@@ -179,3 +179,24 @@ def test_each_prompt_samples_with_its_own_seed_and_any_one_is_reproducible(
     _, again, _ = run_cli(capsys, "run", *common, "--seed", "8", "--prompt", "Once upon")
     alone = [json.loads(line) for line in again.splitlines() if '"event": "done"' in line]
     assert alone[0]["output_ids"] == done[1]["output_ids"] and alone[0]["seed"] == 8
+
+
+def test_an_empty_prompt_says_what_the_decode_starts_from(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        [
+            "run",
+            "--drafter",
+            tiny_pair.drafter,
+            "--verifier",
+            tiny_pair.verifier,
+            "--prompt",
+            "",
+            "--max-new-tokens",
+            "4",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert status == 0
+    assert "The prompt is empty: the decode starts from the token '<|endoftext|>' (id 0" in err

@@ -117,6 +117,7 @@ def main(args: argparse.Namespace) -> int:
     config = config_from_args(args, policy=policies[0])
     prompts = prompt_set_from_args(args)  # a bad prompts file is refused before models load
     check_writable(args.trace, "--trace")
+    from spectui.engine.decode import empty_prompt_note
     from spectui.engine.models.loading import load_pair
 
     with CommandProgress("spectui") as progress:  # on stderr: --json's stdout stays clean
@@ -132,6 +133,8 @@ def main(args: argparse.Namespace) -> int:
                 several = len(prompts) * len(policies) > 1
                 record.trace = trace_path(args.trace, number, policy) if several else args.trace
             decoded = replace(config.retuned(policy=policy), seed=prompt_seed(config.seed, number))
+            if chat is None and (note := empty_prompt_note(pair, prompt.text)) is not None:
+                print(f"spectui: {note}", file=sys.stderr, flush=True)
             for line in _decode(pair, decoded, record):
                 if args.json:
                     print(json.dumps(line), flush=True)

@@ -80,6 +80,17 @@ def encode_prompt(pair: ModelPair, prompt: str | Sequence[int]) -> tuple[int, ..
     return tuple(int(token) for token in ids)
 
 
+def empty_prompt_note(pair: ModelPair, prompt: str | Sequence[int]) -> str | None:
+    """What an empty prompt decodes from, in words (None for any other prompt)."""
+    if len(prompt) > 0:
+        return None
+    start = encode_prompt(pair, prompt)[0]
+    return (
+        f"The prompt is empty: the decode starts from the token {pair.token_text(start)!r} "
+        f"(id {start}, the tokenizer's start of text), an unconditional sample of the verifier."
+    )
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """The decoder's state at the start of one round: enough to return there exactly."""

@@ -174,3 +174,9 @@ def test_the_help_reflows_to_the_width(make_app: Any) -> None:
     for width in (60, 120):
         run(lambda width=width: scenario(width))  # type: ignore[misc]
     assert len(rows[120]) < len(rows[60])
+
+
+async def test_an_empty_prompt_says_what_the_decode_starts_from(make_app: Any) -> None:
+    async with make_app(prompt="").run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert status(pilot).startswith("The prompt is empty: the decode starts from the token")

@@ -80,6 +80,11 @@ class Receiving:
         if (notice := state.session.notice) is not None:
             state.model_sizes = f"{state.model_sizes} · {notice}"
             self.surface.say(notice, "warning")
+        elif message.pair is not None and getattr(state.session, "chat", None) is None:
+            from spectui.engine.decode import empty_prompt_note
+
+            if (note := empty_prompt_note(message.pair, state.prompt)) is not None:
+                self.surface.say(note)
         state.load_bars.clear()
 
     def record(self, message: messages.DecodeEvent) -> None:
