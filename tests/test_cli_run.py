@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from tiny_models import TinyPair
@@ -200,3 +201,21 @@ def test_an_empty_prompt_says_what_the_decode_starts_from(
     err = capsys.readouterr().err
     assert status == 0
     assert "The prompt is empty: the decode starts from the token '<|endoftext|>' (id 0" in err
+
+
+def test_progress_lines_on_stderr_when_it_is_no_terminal_and_none_with_quiet(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", *pair_args(tiny_pair), "--prompt", "It is", "--policy", "greedy"]
+    assert main([*argv, "--max-new-tokens", "150", "--draft-span", "2", "--json"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "decode 1/1" in line]
+    assert lines[0] == 'spectui: decode 1/1 · prompt 1 · greedy: decoding "It is"'
+    assert re.fullmatch(
+        r"spectui: decode 1/1 · prompt 1 · greedy: round 25, \d+ tokens, \d+ s", lines[1]
+    )
+    assert re.fullmatch(
+        r"spectui: decode 1/1 · prompt 1 · greedy: done, \d+ tokens in \d+ rounds, [\d.]+ s",
+        lines[-1],
+    )
+    assert main([*argv, "--max-new-tokens", "4", "--quiet"]) == 0
+    assert "decode 1/1" not in capsys.readouterr().err

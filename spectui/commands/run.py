@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 SUMMARY = "decode headlessly and print drafts, verdicts and stats"
 BOTH = "both"  # the seed's main: soft-guarded, then greedy-exact
+# A long decode says where it is every this many rounds (a line on stderr): at the default
+# pair's ~2 rounds a second on a loaded 2-core machine, about every 10-20 s.
+PROGRESS_ROUNDS = 25
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also print every round's gate checks (human output only): in a pipe or a file "
         "every field whole, in a terminal the columns that fit (the app's order)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress lines on stderr (by default one per decode as it starts and ends, "
+        f"and one every {PROGRESS_ROUNDS} rounds of a long one, terminal or not)",
     )
     parser.add_argument(
         "--gates-format",
@@ -126,18 +136,22 @@ def main(args: argparse.Namespace) -> int:
         )
     chats = chat_prompts_from_args(args, pair.tokenizer, prompts)
     records = []
+    total = len(prompts) * len(policies)
+    line = _progress_line(quiet=args.quiet)
     for number, (prompt, chat) in enumerate(zip(prompts, chats, strict=True), start=1):
         for policy in policies:
             record = DecodeRecord(prompt.text, policy, prompt.category, chat)
+            label = f"decode {len(records) + 1}/{total} · prompt {number} · {policy}"
+            say = partial(line, label)
             if args.trace is not None:
                 several = len(prompts) * len(policies) > 1
                 record.trace = trace_path(args.trace, number, policy) if several else args.trace
             decoded = replace(config.retuned(policy=policy), seed=prompt_seed(config.seed, number))
             if chat is None and (note := empty_prompt_note(pair, prompt.text)) is not None:
                 print(f"spectui: {note}", file=sys.stderr, flush=True)
-            for line in _decode(pair, decoded, record):
+            for json_line in _decode(pair, decoded, record, say):
                 if args.json:
-                    print(json.dumps(line), flush=True)
+                    print(json.dumps(json_line), flush=True)
             if record.trace is not None and record.error is None:
                 print(f"spectui: trace saved to {record.trace}", file=sys.stderr, flush=True)
             records.append(record)
@@ -148,15 +162,18 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _decode(
-    pair: ModelPair, config: DecodeConfig, record: DecodeRecord
+    pair: ModelPair, config: DecodeConfig, record: DecodeRecord, say: Callable[[str], None]
 ) -> Iterator[dict[str, Any]]:
-    """Decode one prompt, filling `record` and yielding the JSON lines as they happen."""
+    """Decode one prompt, filling `record` and yielding the JSON lines as they happen;
+    `say` hears where it is (a progress line)."""
     from spectui.engine.events import DecodeFinished, RoundFinished, TokenAppended
     from spectui.engine.trace.log import EventLog
     from spectui.engine.trace.source import LiveSource
     from spectui.engine.trace.writer import TraceWriter, done_record, round_record
 
     chat = record.chat
+    started = time.perf_counter()
+    say(f"decoding {_short(record.prompt)}")
     try:
         if chat is None:
             source = LiveSource(pair, config, record.prompt)
@@ -182,11 +199,21 @@ def _decode(
             log.record(event, source.texts(event), shown)
             if isinstance(event, RoundFinished):
                 record.rounds.append(event)
+                if len(record.rounds) % PROGRESS_ROUNDS == 0:
+                    tokens = sum(len(done.appended_ids) for done in record.rounds)
+                    say(
+                        f"round {len(record.rounds)}, {tokens} tokens, "
+                        f"{time.perf_counter() - started:.0f} s"
+                    )
                 if trace is not None:
                     trace.round(event, log)
                 yield {"prompt": record.prompt, **_with_texts(round_record(event), event, log)}
             elif isinstance(event, DecodeFinished):
                 record.done = event
+                say(
+                    f"done, {len(event.output_ids)} tokens in "
+                    f"{len(record.rounds)} rounds, {time.perf_counter() - started:.1f} s"
+                )
                 if trace is not None:
                     trace.done(event, log)
                 text = pair.text(event.output_ids)
@@ -195,6 +222,20 @@ def _decode(
                     "category": record.category,
                     "seed": config.seed,
                 }
+
+
+def _progress_line(quiet: bool) -> Callable[[str, str], None]:
+    """`line(label, text)`: one line on stderr, flushed, whether stderr is a terminal or a
+    file (nothing with --quiet)."""
+    if quiet:
+        return lambda _label, _text: None
+    return lambda label, text: print(f"spectui: {label}: {text}", file=sys.stderr, flush=True)
+
+
+def _short(prompt: str, width: int = 40) -> str:
+    """A prompt in at most `width` characters, as a JSON string (quotes and escapes)."""
+    text = prompt if len(prompt) <= width else prompt[: width - 1] + "…"
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _with_texts(line: dict[str, Any], event: RoundFinished, log: Any) -> dict[str, Any]:
