@@ -135,7 +135,7 @@ def main(args: argparse.Namespace) -> int:
             config, progress=progress.say, api_key=api_key_from_args(args), bars=progress.bar
         )
     chats = chat_prompts_from_args(args, pair.tokenizer, prompts)
-    records = []
+    records: list[DecodeRecord] = []
     total = len(prompts) * len(policies)
     line = _progress_line(quiet=args.quiet)
     for number, (prompt, chat) in enumerate(zip(prompts, chats, strict=True), start=1):
