@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name = SUBCOMMANDS[args.command] if args.command else APP_COMMAND
     command: Callable[[argparse.Namespace], int] = _command(module_name).main
     try:
+        if args.command and (note := half_pair_note(args)) is not None:
+            print(f"spectui: {note}", file=sys.stderr)  # the app shows it on screen
         return command(args)
     except ConfigError as error:
         usage: argparse.ArgumentParser = args.usage_of
@@ -63,6 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2  # not reached: error() exits
+
+
+def half_pair_note(args: argparse.Namespace) -> str | None:
+    """Which model filled the half of the pair the options left out (commands.options)."""
+    from spectui.commands.options import half_pair_note as note
+
+    return note(args)
 
 
 def _command(name: str) -> ModuleType:

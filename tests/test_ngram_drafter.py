@@ -304,7 +304,7 @@ def test_a_drafting_method_keeps_the_default_pairs_verifier(
     config = config_from_args(build_parser().parse_args(["run", "--drafter", "ngram"]))
     assert (config.drafter, config.verifier) == ("ngram", "gpt2-medium")
     config = config_from_args(build_parser().parse_args(["run", "--drafter", "./ngram"]))
-    assert config.verifier != "gpt2-medium"  # a directory is a model: no pair fills in
+    assert config.drafter == "./ngram"  # a directory is a model, not the draft method
 
 
 def test_sweep_takes_the_ngram_drafter(tiny_pair: Any, capsys: Any) -> None:

@@ -16,6 +16,7 @@ from spectui.commands.options import (
     api_key_from_args,
     check_writable,
     config_from_args,
+    half_pair_note,
     option_name,
 )
 from spectui.commands.policy_options import policy_list
@@ -108,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
     session = LiveSession(
         api_key=api_key_from_args(args),
         chat=chat,
-        notice=pair_notice(args),
+        notice=pair_notice(args) or half_pair_note(args),
         chat_prompts=frozenset(p.text for p in prompts if p.category == CHAT_CATEGORY),
     )
     app = SpectuiApp(

@@ -129,6 +129,8 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
         named.discard("drafter")
     if preset is None and not named:
         preset = default_pair_name()
+    if preset is None and half_pair(values) is not None:
+        preset = default_pair_name()  # the other half is the default pair's, and said so
     if preset is not None:
         try:
             pair = named_pair(preset)
@@ -141,6 +143,34 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
         values["policy_settings"] = tuple(own.items())
     values.update(overrides)
     return DecodeConfig(**values)  # type: ignore[arg-type]
+
+
+def half_pair(values: Mapping[str, object]) -> str | None:
+    """The role ("drafter" or "verifier") missing where only the other model was named (no
+    --pair, no server, no draft method: those keep their own rules), or None."""
+    if any(values.get(name) is not None for name in ("drafter_url", "verifier_url")):
+        return None
+    if is_draft_method(values.get("drafter")):
+        return None
+    given = {role for role in ("drafter", "verifier") if values.get(role) is not None}
+    return None if len(given) != 1 else ({"drafter", "verifier"} - given).pop()
+
+
+def half_pair_note(args: argparse.Namespace) -> str | None:
+    """Which model fills the half of the pair the options did not name, and how to choose
+    another; None where both or neither were named, or --pair was given."""
+    if getattr(args, "pair", None) is not None:
+        return None
+    values = {name: getattr(args, name) for name in config_field_names() if hasattr(args, name)}
+    missing = half_pair(values)
+    if missing is None:
+        return None
+    name = default_pair_name()
+    model = getattr(named_pair(name), missing)
+    return (
+        f"only the {'verifier' if missing == 'drafter' else 'drafter'} was named: the {missing} "
+        f"is the {name} pair's ({Path(model).name}); pass --{missing} to choose another"
+    )
 
 
 def check_writable(path: Path | None, option: str) -> None:

@@ -209,10 +209,13 @@ def load_pair(
     endpoints: dict[str, Endpoint | None] = {}
     limits: list[int] = []
     method = draft_method(config)
-    for role, name, url, served in (
+    roles = (
         ("drafter", local.drafter, config.drafter_url, config.drafter_model),
         ("verifier", local.verifier, config.verifier_url, config.verifier_model),
-    ):
+    )
+    # Servers first: one that is down or serves another model is told in a second, not after
+    # the local model's load.
+    for role, name, url, served in sorted(roles, key=lambda role: role[2] is None):
         if role == "drafter" and method is not None:  # no drafter model: the verifier's limit
             models[role], endpoints[role] = None, None
         elif url is None:
