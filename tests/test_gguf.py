@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,36 @@ def test_cancelling_the_conversion_removes_the_partial_directory(
     assert any("GGUF" in bar.label for bar in seen)  # type: ignore[attr-defined]
     assert not source.converted
     assert leftovers(tmp_path / "cache") == []
+
+
+@pytest.mark.smollm2
+def test_the_conversion_reports_its_stages_from_the_first_second_and_reads_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smollm2_file: Path
+) -> None:
+    import gguf
+
+    monkeypatch.setenv("SPECTUI_CACHE", str(tmp_path / "cache"))
+    readers: list[str] = []
+    original = gguf.GGUFReader
+
+    def counted(path: str, mode: str = "r") -> object:
+        readers.append(str(path))
+        return original(path, mode)
+
+    monkeypatch.setattr(gguf, "GGUFReader", counted)
+    seen: list[Any] = []
+    with reporting(seen.append, "verifier") as bar_class:
+        converted_directory(gguf_source(smollm2_file, "verifier"), "verifier", bar_class)
+    stages = [bar for bar in seen if bar.label == "converting from GGUF"]
+    assert stages[0].done == 0 and stages[0].detail == "reading the GGUF file"
+    assert [bar.detail for bar in stages] == [
+        "reading the GGUF file",
+        "building the tokenizer",
+        "dequantizing the weights",
+        "writing the model directory",
+        "",
+    ]
+    assert [bar.done for bar in stages] == sorted(bar.done for bar in stages)
+    assert stages[-1].done == 100 and stages[-1].finished
+    assert stages[-2].seconds_left is not None  # an estimate of the time left, before the end
+    assert readers == [str(smollm2_file)]  # transformers' three parses share one reader

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -265,6 +265,49 @@ class StepCounter:
                     detail=detail,
                 )
             )
+
+
+class StageBar:
+    """Work of our own in named stages, reported as one bar in percent: each stage, as it
+    begins, counts the shares of the stages before it (their measured shares of the time),
+    so the bar moves, says where it is, and estimates the time left from the first second."""
+
+    def __init__(
+        self, bar_class: type[ReportingBar], label: str, shares: Sequence[tuple[str, float]]
+    ) -> None:
+        self.bar_class, self.label = bar_class, label
+        total = sum(share for _, share in shares)
+        self.starts: dict[str, float] = {}
+        done = 0.0
+        for name, share in shares:
+            self.starts[name] = 100 * done / total
+            done += share
+        self._opened = time.monotonic()
+
+    def begin(self, stage: str) -> None:
+        """`stage` starts (raises LoadCancelled where the load was cancelled)."""
+        self._report(self.starts[stage], stage, finished=False)
+
+    def finish(self) -> None:
+        """Every stage is done."""
+        self._report(100.0, "", finished=True)
+
+    def _report(self, done: float, detail: str, finished: bool) -> None:
+        cancel = self.bar_class.cancel
+        if cancel is not None and cancel.is_set():
+            raise LoadCancelled(f"loading the {self.bar_class.stage} was cancelled")
+        self.bar_class.sink(
+            Bar(
+                stage=self.bar_class.stage,
+                label=self.label,
+                done=done,
+                total=100.0,
+                unit="%",
+                elapsed=time.monotonic() - self._opened,
+                finished=finished,
+                detail=detail,
+            )
+        )
 
 
 @contextmanager
