@@ -159,3 +159,15 @@ def test_a_decode_runs_on_half_the_cores_unless_threads_are_given(
         monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
         assert engine_threads(None, cpu) == threads
     assert engine_threads(3, cpu) == 3  # --threads wins
+
+
+def test_the_models_line_names_the_default_kernel_and_an_inexact_precision_only() -> None:
+    from spectui.app.sessions import models_summary
+
+    def line(kernel: str, dtype: torch.dtype) -> str:
+        pair = ModelPair(None, None, None, torch.device("cpu"), dtype, "d", "v", 1000, 0.0)
+        return models_summary(replace(pair, kernels=KernelChoice("fast", kernel)))
+
+    assert line("fast", torch.float32) == "d → v · cpu · float32"  # the default says nothing
+    assert line("default", torch.float32) == "d → v · cpu · float32 MKL"
+    assert line("fast", torch.bfloat16) == "d → v · cpu · bfloat16, not exact"
