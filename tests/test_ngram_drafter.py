@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import subprocess
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -25,7 +27,7 @@ from test_speculative_sampling import (
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
 from spectui.engine.config import ConfigError
 from spectui.engine.drafters.methods import NgramLookup, draft_method
-from spectui.engine.drafters.ngram import NgramDrafter, lookup
+from spectui.engine.drafters.ngram import NgramDrafter, hf_lookup, lookup
 from spectui.engine.events import RoundFinished, TokenOrigin
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.seams import Proposal
@@ -33,7 +35,7 @@ from spectui.engine.seams import Proposal
 
 def reference_lookup(tokens: list[int], min_n: int, max_n: int, k: int) -> tuple[int, ...]:
     """Every (n, start) where tokens[start:start+n] is the last n tokens and something follows;
-    the largest n wins, then the latest start."""
+    the largest n wins, then the earliest start (vLLM's choice)."""
     end = len(tokens)
     found = [
         (n, start)
@@ -43,19 +45,19 @@ def reference_lookup(tokens: list[int], min_n: int, max_n: int, k: int) -> tuple
     ]
     if not found:
         return ()
-    n, start = max(found)
+    n, start = max(found, key=lambda match: (match[0], -match[1]))
     return tuple(tokens[start + n : start + n + k])
 
 
-def test_lookup_takes_the_longest_then_the_latest_match() -> None:
+def test_lookup_takes_the_longest_then_the_earliest_match() -> None:
     #          0  1  2  3  4  5  6  7  8  9
     tokens = [7, 1, 2, 3, 9, 2, 3, 5, 1, 2, 3]
-    # n = 3 ([1, 2, 3]) matches at 1, so 9, 2, 3 follow; n = 2 alone would take the later [2, 3]
+    # n = 3 ([1, 2, 3]) matches at 1, so 9, 2, 3 follow
     assert lookup(tokens, 1, 3, 3) == (9, 2, 3)
-    assert lookup(tokens, 1, 2, 3) == (5, 1, 2)  # the latest [2, 3] is at 5
+    assert lookup(tokens, 1, 2, 3) == (9, 2, 3)  # the earliest [2, 3] is at 2, as vLLM takes
     assert lookup(tokens, 1, 3, 1) == (9,)  # at most k
     assert lookup([4, 5, 6], 1, 3, 5) == ()  # the last token never occurred before
-    assert lookup([4, 4, 4, 4], 2, 2, 5) == (4,)  # never past the end of the sequence
+    assert lookup([4, 4, 4, 4], 2, 2, 5) == (4, 4)  # never past the end of the sequence
     assert lookup([1, 2, 1], 2, 3, 4) == ()  # no earlier [2, 1]: n = 1 is below min_n
 
 
@@ -336,3 +338,86 @@ def test_a_trace_with_rounds_of_no_drafts_reads_back(tiny_pair: Any, tmp_path: A
     rounds = [event for event in trace.events() if isinstance(event, RoundFinished)]
     assert rounds and not rounds[0].draft_ids and rounds[0].origins == (TokenOrigin.BONUS,)
     assert sum(len(r.appended_ids) for r in rounds) == 12
+
+
+def random_cases(count: int, seed: int) -> list[tuple[list[int], int, int, int]]:
+    """(tokens, min_n, max_n, k) over a small alphabet, so matches of every length occur."""
+    rng = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        tokens = [rng.randrange(4) for _ in range(rng.randint(1, 40))]
+        min_n = rng.randint(1, 4)
+        cases.append((tokens, min_n, min_n + rng.randint(0, 3), rng.randint(1, 6)))
+    return cases
+
+
+VLLM_PROPOSER = """
+import json, sys
+import numpy as np
+from vllm.v1.spec_decode.ngram_proposer import _find_longest_matched_ngram_and_propose_tokens
+print(json.dumps([
+    _find_longest_matched_ngram_and_propose_tokens(
+        np.array(tokens, dtype=np.int32), min_n, max_n, 1 << 20, k
+    ).tolist()
+    for tokens, min_n, max_n, k in json.load(sys.stdin)
+]))
+"""
+
+
+@pytest.mark.vllm
+def test_lookup_proposes_what_vllms_own_ngram_proposer_proposes() -> None:
+    """vLLM's function itself (numba, in the vLLM venv) on 400 random sequences."""
+    from vllm_servers import VENV
+
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        pytest.skip(f"no vLLM venv at {VENV} (scripts/vllm/install.sh makes it)")
+    cases = random_cases(400, seed=7)
+    done = subprocess.run(
+        [str(python), "-c", VLLM_PROPOSER],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    vllm = json.loads(done.stdout.splitlines()[-1])
+    ours = [list(lookup(tokens, min_n, max_n, k)) for tokens, min_n, max_n, k in cases]
+    assert ours == vllm
+
+
+def test_hf_lookup_proposes_what_transformers_prompt_lookup_proposes() -> None:
+    from transformers.generation.candidate_generator import PromptLookupCandidateGenerator
+
+    stop = 3
+    for tokens, _, max_n, k in random_cases(300, seed=11):
+        generator = PromptLookupCandidateGenerator(
+            eos_token_id=torch.tensor([stop]),
+            num_output_tokens=k,
+            max_matching_ngram_size=max_n,
+            max_length=1 << 20,
+        )
+        candidates, _ = generator.get_candidates(torch.tensor([tokens]))
+        theirs = tuple(candidates[0, len(tokens) :].tolist())
+        assert hf_lookup(tokens, max_n, k, stop) == theirs, (tokens, max_n, k)
+
+
+def test_the_two_rules_differ_where_the_engines_do() -> None:
+    tokens = [5, 1, 9, 8, 2, 5]  # no earlier [2, 5]; an earlier 5
+    assert lookup(tokens, 2, 3, 4) == ()  # vLLM stops at prompt_lookup_min = 2
+    assert hf_lookup(tokens, 3, 4) == (1, 9, 8, 2)  # HF goes down to n = 1
+    assert lookup([5, 3, 1, 5], 1, 2, 3) == (3, 1, 5)  # vLLM drafts through an end of text
+    assert hf_lookup([5, 3, 1, 5], 2, 3, stop_id=3) == ()  # HF cuts before it
+    vllm = NgramDrafter(1, 2, vocab_size=10).propose([5, 3, 1, 5], 3, None, stop_id=3)
+    assert vllm.ids == (3,)  # spectui ends the draft at it: the decode ends there
+    hf = NgramDrafter(1, 2, vocab_size=10, rule="hf").propose([5, 1, 9, 5], 3, None, stop_id=3)
+    assert hf.ids == (1, 9, 5)
+
+
+def test_ngram_colon_hf_names_hugging_faces_rule(tiny_pair: Any) -> None:
+    config = DecodeConfig(drafter="ngram:hf", verifier=tiny_pair.verifier, prompt_lookup_max=3)
+    method = draft_method(config)
+    assert method == NgramLookup(1, 3, "hf")
+    assert method.label == "n-gram lookup, HF's (n 3→1)"
+    drafter = load_pair(config).new_drafter()
+    assert isinstance(drafter, NgramDrafter) and drafter.rule == "hf"

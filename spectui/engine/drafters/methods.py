@@ -4,9 +4,10 @@
 need no second model. Both are records here, parsed from the config without importing torch
 (the config validates them as it is built); `ModelPair.new_drafter` makes their seams.
 
-- `ngram`: prompt lookup (vLLM's `method: ngram`, Hugging Face's `prompt_lookup_num_tokens`):
-  the continuation of the latest earlier occurrence of the context's last n tokens, n from
-  `prompt_lookup_max` down to `prompt_lookup_min`. No model; q = 1 for each token.
+- `ngram`: prompt lookup exactly as vLLM's `method: ngram` drafts: the continuation of the
+  earliest occurrence of the context's last n tokens, n from `prompt_lookup_max` down to
+  `prompt_lookup_min`; `ngram:hf` as Hugging Face's `prompt_lookup_num_tokens` does (n down to
+  1, cut before an end-of-text token). No model; q = 1 for each token (`drafters/ngram.py`).
 - `early-exit:N`: the verifier's first N layers, its final norm and its LM head (Hugging
   Face's `assistant_early_exit`, for LayerSkip checkpoints), borrowing the verifier's weights.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 NGRAM = "ngram"
+NGRAM_RULES = {NGRAM: "vllm", f"{NGRAM}:hf": "hf"}  # --drafter value -> the lookup rule
 EARLY_EXIT = "early-exit"
 EARLY_EXIT_FORM = "early-exit:N"
 
@@ -27,10 +29,13 @@ class NgramLookup:
 
     min_n: int
     max_n: int
+    rule: str = "vllm"  # whose lookup: "vllm" (`ngram`) or "hf" (`ngram:hf`)
 
     @property
     def label(self) -> str:
         """How the drafter is named on screen and in reports."""
+        if self.rule == "hf":  # HF's lookup always goes down to n = 1
+            return f"n-gram lookup, HF's (n {self.max_n}→1)"
         span = f"{self.max_n}" if self.min_n == self.max_n else f"{self.max_n}→{self.min_n}"
         return f"n-gram lookup (n {span})"
 
@@ -64,8 +69,8 @@ class Drafting(Protocol):
 def draft_method(config: Drafting) -> DraftMethod | None:
     """The drafting method `config.drafter` names, or None where it names a model."""
     name = config.drafter.strip()
-    if name == NGRAM:
-        return NgramLookup(config.prompt_lookup_min, config.prompt_lookup_max)
+    if name in NGRAM_RULES:
+        return NgramLookup(config.prompt_lookup_min, config.prompt_lookup_max, NGRAM_RULES[name])
     layers = early_exit_layers(name)
     return None if layers is None else EarlyExit(layers)
 
@@ -73,7 +78,7 @@ def draft_method(config: Drafting) -> DraftMethod | None:
 def is_draft_method(name: object) -> bool:
     """Whether a `--drafter` value names a drafting method rather than a model."""
     return isinstance(name, str) and (
-        name.strip() == NGRAM or name.strip().partition(":")[0] == EARLY_EXIT
+        name.strip() in NGRAM_RULES or name.strip().partition(":")[0] == EARLY_EXIT
     )
 
 

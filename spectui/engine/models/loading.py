@@ -73,7 +73,8 @@ class ModelPair:
             from spectui.engine.drafters.ngram import NgramDrafter
 
             method = self.draft_method
-            return NgramDrafter(method.min_n, method.max_n, self.vocab_size or self._p_width())
+            width = self.vocab_size or self._p_width()
+            return NgramDrafter(method.min_n, method.max_n, width, method.rule)
         if isinstance(self.draft_method, EarlyExit):
             from spectui.engine.drafters.early_exit import EarlyExitDrafter
 
