@@ -49,7 +49,8 @@ class DecodeConfig:
     drafter: str = knob(
         str(BUNDLED_DRAFTER),
         "drafter: HF id, local directory or .gguf file; or 'ngram' (prompt lookup as vLLM's, "
-        "no model; 'ngram:hf' as HF's) or 'early-exit:N' (the verifier's first N layers, on its weights) (default: --pair's)",
+        "no model; 'ngram:hf' as HF's) or 'early-exit:N' (the verifier's first N layers, on "
+        "its weights) (default: --pair's)",
         check=drafter_problem,
     )
     verifier: str = knob(
