@@ -171,3 +171,33 @@ def test_the_models_line_names_the_default_kernel_and_an_inexact_precision_only(
     assert line("fast", torch.float32) == "d → v · cpu · float32"  # the default says nothing
     assert line("default", torch.float32) == "d → v · cpu · float32 MKL"
     assert line("fast", torch.bfloat16) == "d → v · cpu · bfloat16, not exact"
+
+
+@pytest.mark.smollm2
+def test_the_default_pairs_drafter_runs_in_bfloat16_unless_told_otherwise(
+    smollm2_file: Path,
+) -> None:
+    from spectui.cli import build_parser
+    from spectui.commands.options import config_from_args
+
+    def drafter_dtype(*argv: str) -> str:
+        return config_from_args(build_parser().parse_args(["run", *argv])).drafter_dtype
+
+    assert drafter_dtype("--pair", "smollm2-135m") == "bfloat16"
+    assert drafter_dtype("--pair", "smollm2-135m", "--drafter-dtype", "float32") == "float32"
+    assert drafter_dtype("--pair", "tiny") == "auto"  # the tiny pair: --dtype's
+    assert drafter_dtype("--pair", "smollm2-135m", "--drafter", "ngram") == "auto"
+
+
+def test_a_drafter_dtype_runs_the_drafter_alone_in_it(
+    tiny_both: tuple[ModelPair, ModelPair],
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        pair = load_pair(DecodeConfig(device="cpu", drafter_dtype="bfloat16"))
+    assert pair.drafter.dtype == torch.bfloat16 and pair.verifier.dtype == torch.float32  # type: ignore[union-attr]
+    fast, _ = tiny_both
+    config = DecodeConfig(device="cpu", max_new_tokens=24, policy="greedy")
+    prompt_ids = encode_prompt(pair, SEED_PROMPTS[0])
+    decoded = finished(SpeculativeDecoder(pair, config, prompt_ids))
+    assert list(decoded.output_ids) == verifier_greedy(fast, prompt_ids, 24)  # still exact

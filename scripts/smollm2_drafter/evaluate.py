@@ -19,17 +19,26 @@ from pathlib import Path
 
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
 from spectui.engine.events import DecodeFinished, TokenChecked
+from spectui.engine.models.kernels import parameter_count
 from spectui.engine.prompts import SEED_PROMPTS
 from spectui.models import REAL_PAIR, named_pair
 
 GATES = ("p_thresh", "topk", "margin")
 
 
-def figures(drafter: str, new_tokens: int = 64) -> dict[str, object]:
-    """Every figure of the card, measured now."""
+def figures(drafter: str, drafter_dtype: str, new_tokens: int = 64) -> dict[str, object]:
+    """Every figure of the card, measured now (the drafter in `drafter_dtype`)."""
     pair = named_pair(REAL_PAIR)
-    loaded = load_pair(DecodeConfig(drafter=drafter, verifier=pair.verifier, device="cpu"))
-    result: dict[str, object] = {"drafter": drafter, "prompts": len(SEED_PROMPTS)}
+    loaded = load_pair(
+        DecodeConfig(
+            drafter=drafter, verifier=pair.verifier, device="cpu", drafter_dtype=drafter_dtype
+        )
+    )
+    result: dict[str, object] = {
+        "drafter": drafter,
+        "drafter_dtype": drafter_dtype,
+        "prompts": len(SEED_PROMPTS),
+    }
     for policy in ("greedy", "soft"):
         config = DecodeConfig(policy=policy, max_new_tokens=new_tokens, device="cpu")
         accepted = judged = drafted = checks = rounds = tokens = 0
@@ -56,7 +65,7 @@ def figures(drafter: str, new_tokens: int = 64) -> dict[str, object]:
         }
     files = [path for path in Path(drafter).rglob("*") if path.is_file()]
     result["drafter_bytes"] = sum(path.stat().st_size for path in files)
-    result["drafter_parameters"] = sum(p.numel() for p in loaded.local("drafter").parameters())
+    result["drafter_parameters"] = parameter_count(loaded.local("drafter"))
     vocabulary = loaded.drafter_vocabulary
     result["draft_vocabulary"] = vocabulary.size if vocabulary is not None else None
     return result
@@ -88,9 +97,14 @@ def markdown(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drafter", default=named_pair(REAL_PAIR).drafter)
+    parser.add_argument(
+        "--drafter-dtype",
+        default="bfloat16",
+        help="the drafter's precision (default: bfloat16, the pair's, as spectui runs it)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = figures(args.drafter)
+    result = figures(args.drafter, args.drafter_dtype)
     print(json.dumps(result, indent=1) if args.json else markdown(result))
     return 0
 

@@ -560,6 +560,7 @@ def _settings_dict(
         "verifier_parameters": _parameters(pair.local("verifier")),
         "device": str(pair.device),
         "dtype": str(pair.dtype).removeprefix("torch."),
+        "drafter_dtype": _drafter_dtype(pair),
         "kernels": pair.kernels.label if pair.kernels else None,
         "kernels_asked": pair.kernels.asked if pair.kernels else None,
         "kernels_fallback": pair.kernels.reason if pair.kernels else None,
@@ -586,6 +587,11 @@ def _settings_dict(
         "seed": config.seed,
         "drafters": list(settings.drafters),
     }
+
+
+def _drafter_dtype(pair: ModelPair) -> str | None:
+    drafter = pair.drafter
+    return None if drafter is None else str(drafter.dtype).removeprefix("torch.")
 
 
 def source_commit() -> str | None:

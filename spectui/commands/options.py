@@ -138,6 +138,8 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> DecodeCon
             raise ModelLoadError(str(error)) from None
         values.setdefault("drafter", pair.drafter)
         values.setdefault("verifier", pair.verifier)
+        if values["drafter"] == pair.drafter:  # the pair's own drafter: its own precision
+            values.setdefault("drafter_dtype", pair.drafter_dtype)
     own = {name: getattr(args, name) for name in own_knobs() if hasattr(args, name)}
     if own:
         values["policy_settings"] = tuple(own.items())

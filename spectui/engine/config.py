@@ -221,6 +221,12 @@ class DecodeConfig:
         "auto", "auto (mps -> cuda -> cpu), cpu, cuda[:N] or mps", check=device_problem
     )
     dtype: str = knob("auto", "auto = float32, the seed's precision", choices=lambda: DTYPE_NAMES)
+    drafter_dtype: str = knob(
+        "auto",
+        "the drafter's precision: auto = --dtype's (the smollm2-135m pair: bfloat16); it only "
+        "proposes, so it moves α and the drafter's cost, never what greedy-exact outputs",
+        choices=lambda: DTYPE_NAMES,
+    )
     kernels: str = knob(
         "fast",
         "CPU linear kernels: fast = oneDNN with weights prepacked once at load (exact float32 "

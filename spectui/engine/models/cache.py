@@ -71,7 +71,9 @@ class CachedModel:
             keywords["attention_mask"] = mask
             keywords["position_ids"] = torch.tensor([positions], device=self.device)  # [1, Q]
         out = self.model(input_ids=input_ids, use_cache=True, **keywords)
-        logits = out.logits[0, -n_logits:]  # [n_logits, model's vocab]
+        # float32 whatever the model's precision: softmax, gates and q/p in bfloat16 would
+        # round probabilities to 3 digits.
+        logits = out.logits[0, -n_logits:].float()  # [n_logits, model's vocab]
         if self.draft_vocabulary is not None:
             return self.draft_vocabulary.full_logits(logits)  # [n_logits, tokenizer's vocab]
         return logits[:, : self.vocab_size]

@@ -221,8 +221,9 @@ def load_pair(
             models[role], endpoints[role] = None, None
         elif url is None:
             say(f"loading {role} {name}")
+            precision = dtype if role == "verifier" else drafter_dtype(config, device, dtype, say)
             with reporting(bars, role, cancel) as bar_class:
-                model = load_model(name, role, device, dtype, config.device_map, bar_class)
+                model = load_model(name, role, device, precision, config.device_map, bar_class)
             models[role], endpoints[role] = model, None
             limits.append(context_length(model))
         else:
@@ -259,6 +260,25 @@ def load_pair(
     if config.tree is not None and pair.tree_problem is not None:
         raise ModelLoadError(f"This pair cannot draft token trees: {pair.tree_problem}.")
     return pair
+
+
+def drafter_dtype(
+    config: DecodeConfig, device: torch.device, dtype: torch.dtype, say: Progress
+) -> torch.dtype:
+    """The drafter's precision: --drafter-dtype, else the verifier's; a reduced one the fast
+    CPU kernel cannot run here falls back to the verifier's, said once."""
+    if config.drafter_dtype == "auto":
+        return dtype
+    asked = pick_dtype(config.drafter_dtype)
+    if device.type == "cpu" and config.kernels == "fast" and asked != dtype:
+        from spectui.engine.models.kernels import fast_kernel_problem
+
+        problem = fast_kernel_problem(device, asked)
+        if problem is not None:
+            name = str(dtype).removeprefix("torch.")
+            say(f"the drafter runs in {name}, not {config.drafter_dtype}: {problem}")
+            return dtype
+    return asked
 
 
 def run_on_kernels(
