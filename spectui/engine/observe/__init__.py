@@ -1,0 +1,1 @@
+"""Watching a server's own speculation: its per-request counts, read, rebuilt and checked."""
