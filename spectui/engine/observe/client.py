@@ -86,8 +86,8 @@ class SpeculatingServer(RemoteModel):
         ids = choice.get(name)
         if not isinstance(ids, list) or not all(isinstance(token, int) for token in ids):
             raise self._error(
-                f"the speculating server at {self.url} returned no {name}: spectui asks for them with "
-                "return_token_ids, which vLLM has answered since 0.10. Is it vLLM?"
+                f"the speculating server at {self.url} returned no {name}: spectui asks for "
+                "them with return_token_ids, which vLLM has answered since 0.10. Is it vLLM?"
             )
         return ids
 
@@ -96,8 +96,8 @@ class SpeculatingServer(RemoteModel):
         spec = metrics.get(SPEC_FIELD) if isinstance(metrics, Mapping) else None
         if not isinstance(spec, Mapping):
             raise self._error(
-                f"the speculating server at {self.url} reports no per-request speculative decoding metrics "
-                f"in its completions. Start vLLM with {METRICS_FLAG} (and a "
+                f"the speculating server at {self.url} reports no per-request speculative "
+                f"decoding metrics in its completions. Start vLLM with {METRICS_FLAG} (and a "
                 '--speculative-config, e.g. \'{"method": "ngram", "num_speculative_tokens": 3, '
                 '"prompt_lookup_max": 3, "prompt_lookup_min": 1}\').'
             )
