@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "bench": "spectui.commands.bench",
     "replay": "spectui.commands.replay",
     "sweep": "spectui.commands.sweep",
+    "serve": "spectui.commands.serve",
 }
 
 
