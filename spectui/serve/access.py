@@ -16,19 +16,17 @@ import html
 import ipaddress
 import re
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from spectui.engine.errors import SpectuiError
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,}")  # it travels in a URL: no escaping needed
 TOKEN_ENV = "SPECTUI_SERVE_TOKEN"
 LOOPBACK_NAMES = frozenset({"localhost"})
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ServeError(SpectuiError):
@@ -119,14 +117,14 @@ class Access:
         )
 
 
-def guard(access: Access) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def guard(access: Access) -> Middleware:
     """An aiohttp middleware that answers a refused request with a 403 page and lets the rest
     through, every route alike (the page, its files, the websocket, downloads)."""
 
     @web.middleware
     async def checked(request: web.Request, handler: Handler) -> web.StreamResponse:
         if (why := access.refusal(request)) is not None:
-            return page(403, "spectui: not allowed", why)
+            raise page(web.HTTPForbidden, "spectui: not allowed", why)
         response = await handler(request)
         access.remember(request, response)
         return response
@@ -134,12 +132,12 @@ def guard(access: Access) -> Callable[[web.Request, Handler], Awaitable[web.Stre
     return checked
 
 
-def page(status: int, title: str, text: str) -> web.Response:
-    """A small HTML page that says one thing (a refusal, a full server)."""
+def page(kind: type[web.HTTPException], title: str, text: str) -> web.HTTPException:
+    """A small HTML page that says one thing (a refusal, a full server), to raise."""
     body = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title></head>"
         "<body style='font-family: monospace; max-width: 60em; margin: 3em auto'>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
     )
-    return web.Response(status=status, text=body, content_type="text/html")
+    return kind(text=body, content_type="text/html")

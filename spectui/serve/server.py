@@ -32,10 +32,10 @@ class Visits:
         """Whether another visit must wait until one ends."""
         return self.open >= self.limit
 
-    def full_page(self) -> web.Response:
-        """What a visitor past the cap sees instead of the app."""
+    def full_page(self) -> web.HTTPException:
+        """What a visitor past the cap sees instead of the app (to raise)."""
         return page(
-            503,
+            web.HTTPServiceUnavailable,
             "spectui: full",
             f"{self.open} visits are open, and this spectui serves at most {self.limit} at "
             "once (each runs spectui in a process of its own). Try again when one closes "
@@ -75,14 +75,14 @@ class SpectuiServer(Server):
         """The page that opens a visit, or the full page: a page that could not start its
         visit would only show textual-serve's "Session ended"."""
         if self.visits.full:
-            return self.visits.full_page()
+            raise self.visits.full_page()
         return await super().handle_index(request)
 
-    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One visit: the app's process lives as long as this websocket (counted against the
         cap; one past it is refused, as when two pages raced for the last place)."""
         if self.visits.full:
-            return self.visits.full_page()
+            raise self.visits.full_page()
         self.visits.open += 1
         try:
             return await super().handle_websocket(request)
