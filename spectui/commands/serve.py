@@ -9,6 +9,7 @@ usage is refused before the port opens, with exit status 2, as every command doe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 from spectui.commands import app
 from spectui.commands.options import config_from_args
 from spectui.commands.prompt_options import prompt_set_from_args
+from spectui.models import PAIR_NAMES, PairUnavailable, named_pair
 from spectui.serve.access import (
     TOKEN_ENV,
     Access,
@@ -253,7 +255,15 @@ def banner(args: argparse.Namespace, access: Access, argv: list[str], public_url
 
 
 def _pair_name(config: Any) -> str:
-    return f"{_model_name(config.drafter)} → {_model_name(config.verifier)}"
+    """The pair's name where it is a named one (`tiny pair: drafter → verifier`), and its
+    models' names."""
+    models = f"{_model_name(config.drafter)} → {_model_name(config.verifier)}"
+    for name in PAIR_NAMES:
+        with contextlib.suppress(PairUnavailable):  # the real pair, where it is not installed
+            pair = named_pair(name)
+            if (pair.drafter, pair.verifier) == (config.drafter, config.verifier):
+                return f"{name} pair: {models}"
+    return models
 
 
 def _model_name(model: str | None) -> str:
