@@ -130,6 +130,9 @@ class Chromium:
             "Browser.setDownloadBehavior", behavior="allow", downloadPath=str(self.downloads)
         )
         await self.command("Page.enable")
+        # A headless page never has the window's focus, so focusing the terminal would fire
+        # no focus event, and Textual keeps a blurred app's Footer empty.
+        await self.command("Emulation.setFocusEmulationEnabled", enabled=True)
         await self.command("Page.addScriptToEvaluateOnNewDocument", source=TERMINAL_HOOK)
 
     async def _devtools_port(self, timeout: float) -> tuple[str, str]:
