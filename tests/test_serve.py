@@ -116,6 +116,7 @@ async def test_without_the_token_every_route_gets_403_and_with_it_200() -> None:
         assert wrong.status == 403 and "a wrong token" in await wrong.text()
         page = await client.get("/", params={"token": TOKEN})
         assert page.status == 200 and "spectui: test" in await page.text()
+        assert page.headers["Cache-Control"] == "no-store"  # see test_serve_browser.py
         cookie = page.headers["Set-Cookie"]
         assert f"spectui-token-8000={TOKEN}" in cookie
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie

@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from browser import Chromium, chromium_binary
 from served import free_port, serving
@@ -36,10 +37,13 @@ GATE_ROW = r"▶1 ␣\S+ +\d\.\d\d +\d\.\d\d .*▸[✓✗]"
 
 
 @pytest.fixture
-def served_url(tmp_path: Path) -> Iterator[str]:
-    """`spectui serve --pair tiny --new-token` on a free port, run in tmp_path/server."""
+def served_url(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """`spectui serve --pair tiny --new-token` on a free port, run in tmp_path/server (a
+    test's `serve_options` mark adds options)."""
     (tmp_path / "server").mkdir()
+    marked = request.node.get_closest_marker("serve_options")
     argv = ("--pair", "tiny", "--new-token", "--port", str(free_port()))
+    argv += tuple(marked.args) if marked else ()
     with serving(*argv, log=tmp_path / "serve.log", cwd=tmp_path / "server") as url:
         yield url
 
@@ -113,6 +117,22 @@ async def test_y_copies_to_the_browser_clipboard_and_ctrl_p_opens_the_palette(
     assert "Download trace" in palette or "Step" in palette, palette
     await browser.press("escape")
     await browser.wait_for_screen(r"q Quit", timeout=30)
+
+
+@pytest.mark.serve_options("--max-visits", "1")
+async def test_leaving_the_page_ends_its_visit_and_frees_its_place(
+    served_url: str, browser: Chromium
+) -> None:
+    await open_app(browser, served_url)
+    full = httpx.get(served_url, timeout=10)
+    assert full.status_code == 503 and "at most 1 at once" in full.text
+    await browser.open("about:blank")  # the visitor goes elsewhere in the same tab
+    for _ in range(100):  # 20 s at most
+        if (page := httpx.get(served_url, timeout=10)).status_code == 200:
+            break
+        await asyncio.sleep(0.2)
+    assert page.status_code == 200, "the page left behind still held the only place"
+    await open_app(browser, served_url)  # and the next visit opens
 
 
 async def finished_download(folder: Path, timeout: float) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 from textual_serve.server import Server
@@ -71,12 +70,17 @@ class SpectuiServer(Server):
         app.middlewares.append(guard(self.access))
         return app
 
-    async def handle_index(self, request: web.Request) -> Any:
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page that opens a visit, or the full page: a page that could not start its
         visit would only show textual-serve's "Session ended"."""
         if self.visits.full:
             raise self.visits.full_page()
-        return await super().handle_index(request)
+        response: web.StreamResponse = await super().handle_index(request)
+        # Not kept, nor kept alive: a page left for another was held in the browser's
+        # back/forward cache with its websocket open, and so its visit (a process, a place
+        # under the cap) lived on after the visitor had gone. Its URL may carry the token, too.
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One visit: the app's process lives as long as this websocket (counted against the
