@@ -34,7 +34,7 @@ from browser import Chromium, chromium_binary  # noqa: E402
 from served import free_port, serving  # noqa: E402
 
 FIRST_FRAME = r"spectui — "
-READY = r"press space to draft one|space steps"  # live: the empty gate panel; replay: its hint
+READY = r"press space to (draft one|play the trace)"  # live, or a replay: a step possible
 GATE_ROW = r"▶1 ␣\S+ +\d\.\d\d +\d\.\d\d .*▸[✓✗]"
 
 
