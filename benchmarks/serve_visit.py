@@ -15,7 +15,7 @@ page as a PNG (screenshots/served-1280x800.png is made so).
     python benchmarks/serve_visit.py --pair tiny --runs 5
     python benchmarks/serve_visit.py --runs 3                   # the default pair
     python benchmarks/serve_visit.py --replay tests/data/trace-v1-soft.jsonl --runs 5
-    python benchmarks/serve_visit.py --pair tiny --runs 1 --screenshot screenshots/served-1280x800.png
+    python benchmarks/serve_visit.py --pair tiny --screenshot screenshots/served-1280x800.png
 """
 
 from __future__ import annotations
