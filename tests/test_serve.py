@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import re
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
-from aiohttp import WSServerHandshakeError
+from aiohttp import WSServerHandshakeError, web
 from aiohttp.test_utils import TestClient, TestServer
 from served import free_port, serving
 
@@ -174,6 +176,25 @@ async def test_past_max_visits_a_page_says_full_until_one_closes() -> None:
         await first.close()
         await until(lambda: server.visits.open == 0)
         assert (await client.get("/")).status == 200
+
+
+async def test_stopping_the_server_ends_its_open_visits_at_once() -> None:
+    server = server_with(None)
+    runner = web.AppRunner(await server._make_app())  # as web.run_app, which serve() calls
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with aiohttp.ClientSession() as session:
+        visit = await session.ws_connect(f"http://127.0.0.1:{port}/ws")
+        reading = asyncio.create_task(visit.receive())  # a browser reads all the time
+        await until(lambda: server.visits.open == 1)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await runner.cleanup()  # what ctrl+c does
+        assert loop.time() - started < 5, "it waited on the open websocket"
+        assert server.visits.open == 0
+        reading.cancel()
+    gc.collect()  # textual-serve leaves a visit's pipes to the collector: while the loop runs
 
 
 # --- what a visit runs -----------------------------------------------------------------------
