@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import gc
 import re
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -99,6 +100,21 @@ def test_bad_usage_is_refused_before_serving(
     with contextlib.suppress(SystemExit):  # a ConfigError exits through argparse (status 2)
         assert main(["serve", *argv]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_taken_port_is_refused_before_a_url_is_printed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--pair", "tiny", "--port", str(port)]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == "", "no URL to open"
+    assert (
+        printed.err.strip() == f"spectui: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
 
 
 def test_loopback_is_this_machine_only() -> None:

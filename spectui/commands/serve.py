@@ -113,6 +113,7 @@ def main(args: argparse.Namespace) -> int:
     argv, title = visit_from_args(args)
     command = shlex.join([sys.executable, "-m", "spectui.cli", *argv])
     public_url = (args.public_url or default_public_url(args.host, args.port)).rstrip("/")
+    check_port(args.host, args.port)
     from spectui.serve.server import SpectuiServer
 
     server = SpectuiServer(
@@ -132,6 +133,21 @@ def main(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
         ) from None
     return 0
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port that is taken, or an address that is not this machine's (ServeError),
+    before the server starts: it prints the URL to open before it binds."""
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, kind, protocol, _, address = found[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp binds
+            probe.bind(address)
+    except OSError as error:
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 def access_from_args(args: argparse.Namespace) -> Access:
