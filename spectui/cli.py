@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "replay": "spectui.commands.replay",
     "sweep": "spectui.commands.sweep",
     "observe": "spectui.commands.observe",
+    "serve": "spectui.commands.serve",
 }
 
 

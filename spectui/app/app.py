@@ -11,7 +11,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from spectui.app.keys import action_name, describe, key_names
+from spectui.app.keys import describe, key_names, offered_bindings
 from spectui.app.launch import Launch
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
@@ -96,10 +96,9 @@ class SpectuiApp(App[None]):
 
 def decode_commands(screen: DecodeScreen) -> Iterable[SystemCommand]:
     """Every decode-screen action this session can do, named as its key's binding is."""
-    for binding in screen.BINDINGS:
+    offered = offered_bindings(screen.BINDINGS, screen.check_action, in_browser=screen.app.is_web)
+    for binding in offered:
         if not isinstance(binding, Binding):
-            continue
-        if screen.check_action(action_name(binding.action), ()) is False:
             continue
         help_text = f"{describe(binding)} ({key_names(binding)})"
         yield SystemCommand(binding.description, help_text, _runner(screen, binding.action))

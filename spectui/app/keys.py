@@ -217,7 +217,49 @@ WIDE_FOOTER: dict[str, str] = {
 }
 
 
-def widened(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+# What a key does differently in a browser (`spectui serve`, where `App.is_web`): w hands the
+# trace to the browser as a download, since the server's disk is not the visitor's; y's copy
+# reaches the clipboard only where the page is a secure context (https, or localhost).
+# id: (description, the wide Footer's short name, tooltip).
+SERVED: dict[str, tuple[str, str, str]] = {
+    "save_trace": (
+        "Download trace",
+        "Download",
+        "Download this decode as a trace (JSON Lines) through the browser (nothing is written "
+        "on the server); `spectui replay FILE` opens it",
+    ),
+    "copy_output": (
+        "Copy text",
+        "Copy",
+        "Copy the committed text (the prompt and the tokens that joined the output) to the "
+        "clipboard: in a browser, where the page is https or on localhost",
+    ),
+}
+
+
+def served(binding: Binding) -> Binding:
+    """`binding` as a browser visit offers it (SERVED's words where its action differs)."""
+    if binding.id not in SERVED:
+        return binding
+    description, _, tooltip = SERVED[binding.id]
+    return dataclasses.replace(binding, description=description, tooltip=tooltip)
+
+
+def footer_keys(
+    bindings: dict[str, ActiveBinding], *, wide: bool, in_browser: bool
+) -> dict[str, ActiveBinding]:
+    """The keys the Footer shows: from WIDE columns also WIDE_FOOTER's (`widened`); in a
+    browser, named as they work there (`served`)."""
+    if in_browser:
+        bindings = {
+            key: active._replace(binding=served(active.binding)) for key, active in bindings.items()
+        }
+    return widened(bindings, in_browser=in_browser) if wide else bindings
+
+
+def widened(
+    bindings: dict[str, ActiveBinding], *, in_browser: bool = False
+) -> dict[str, ActiveBinding]:
     """The Footer's keys from WIDE columns: WIDE_FOOTER's shown too, by their short names, in
     DECODE_BINDINGS' order (a key the app binds too, tab, would otherwise come first)."""
     order = {
@@ -227,6 +269,8 @@ def widened(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
     ranked = sorted(bindings.items(), key=lambda item: order.get(item[1].binding.id, -1))
     for key, active in ranked:
         short = WIDE_FOOTER.get(active.binding.id or "")
+        if in_browser and short is not None and active.binding.id in SERVED:
+            short = SERVED[active.binding.id][1]
         if short is not None:
             active = active._replace(
                 binding=dataclasses.replace(active.binding, show=True, description=short)
@@ -299,11 +343,15 @@ def key_names(binding: Binding) -> str:
 
 
 def offered_bindings(
-    bindings: list[BindingType], check_action: Callable[[str, tuple[object, ...]], bool | None]
+    bindings: list[BindingType],
+    check_action: Callable[[str, tuple[object, ...]], bool | None],
+    *,
+    in_browser: bool = False,
 ) -> list[BindingType]:
-    """The keys a screen offers, as the Footer and the palette show them (for the help)."""
+    """The keys a screen offers, as the Footer and the palette show them (for the help and
+    the palette); `in_browser`: as a browser visit offers them (`served`)."""
     return [
-        binding
+        served(binding) if in_browser and isinstance(binding, Binding) else binding
         for binding in bindings
         if not isinstance(binding, Binding)
         or check_action(action_name(binding.action), ()) is not False

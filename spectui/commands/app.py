@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="save the session's trace (JSON Lines) to FILE when the decode ends and on quit; "
         "the w key saves it there too (else to ./spectui-trace-<time>.jsonl)",
     )
+    add_view_arguments(parser)
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    """The app's options but --trace: what it shows and decodes (`spectui serve` takes these
+    and passes them on to each visit; a served visit's w downloads its trace instead)."""
     parser.add_argument(
         "--text-marks",
         action="store_true",
@@ -185,6 +191,8 @@ def terminal_problem() -> str | None:
     thread reads nothing in a loop, and the process spun at 100% CPU until killed; with stderr
     redirected the app would run unseen.
     """
+    if served_visit():
+        return None
     missing = [
         name for name, stream in (("stdin", sys.stdin), ("stderr", sys.stderr)) if not _tty(stream)
     ]
@@ -195,6 +203,12 @@ def terminal_problem() -> str | None:
         f"the app needs a terminal ({which} {'is' if len(missing) == 1 else 'are'} not one); "
         "for a headless decode use `spectui run` (see spectui run --help)"
     )
+
+
+def served_visit() -> bool:
+    """Whether this process is a browser's visit (`spectui serve`, or textual-serve itself):
+    Textual then draws through its web driver, over stdin and stdout, which are pipes."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
 
 
 @contextmanager

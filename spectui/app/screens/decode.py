@@ -26,7 +26,7 @@ from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.app.costs import CostTimer
 from spectui.app.driver import drive
-from spectui.app.keys import DECODE_BINDINGS, offered_bindings, widened
+from spectui.app.keys import DECODE_BINDINGS, footer_keys, offered_bindings
 from spectui.app.launch import launch_of
 from spectui.app.rounds import Piece
 from spectui.app.screens.browsing import Browsing
@@ -137,8 +137,8 @@ class DecodeScreen(Screen[None]):
     def active_bindings(self) -> dict[str, ActiveBinding]:
         """The keys the Footer shows: from WIDE columns also f, b, c, w (and v with a sweep),
         which a narrower Footer has no room for (the help and the palette list them always)."""
-        bindings = super().active_bindings
-        return bindings if self.size.width < WIDE else widened(bindings)
+        wide, in_browser = self.size.width >= WIDE, self.app.is_web  # in_browser: w downloads
+        return footer_keys(super().active_bindings, wide=wide, in_browser=in_browser)
 
     def can(self, ability: Ability) -> bool:
         """Whether this session can do `ability`."""
@@ -331,8 +331,8 @@ class DecodeScreen(Screen[None]):
         self.app.push_screen(SettingsScreen(self.state.config), self.tuning.apply)
 
     def action_save_trace(self) -> None:
-        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
-        self.saving.save()
+        """Save this decode as a trace for `spectui replay` (in a browser: download it)."""
+        self.saving.save(self.app.deliver_text if self.app.is_web else None)
 
     def action_sweep(self) -> None:
         """Show the sweep's settings; enter on one restarts the decode with it."""
@@ -373,7 +373,7 @@ class DecodeScreen(Screen[None]):
 
     def action_help(self) -> None:
         """List every key."""
-        offered = offered_bindings(self.BINDINGS, self.check_action)
+        offered = offered_bindings(self.BINDINGS, self.check_action, in_browser=self.app.is_web)
         self.app.push_screen(HelpScreen(offered))
 
     async def action_quit(self) -> None:

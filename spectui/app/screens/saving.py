@@ -3,12 +3,26 @@ committed text copied out."""
 
 from __future__ import annotations
 
+import io
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from spectui.app.screens.decode_state import DecodeState, Surface
 from spectui.engine.trace.header import TraceError
 from spectui.engine.trace.writer import save_log
+
+if TYPE_CHECKING:
+    from spectui.engine.trace.log import EventLog
+
+
+class Deliver(Protocol):
+    """`App.deliver_text`: under textual-serve, a download in the visitor's browser."""
+
+    def __call__(
+        self, path_or_file: TextIO, *, save_filename: str | None, mime_type: str | None
+    ) -> str | None: ...
 
 
 def default_trace_path() -> Path:
@@ -25,29 +39,53 @@ class Saving:
         self.state = state
         self.surface = surface
 
-    def save(self) -> None:
-        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given)."""
-        self.save_trace(self.state.trace_path or default_trace_path())
+    def save(self, deliver: Deliver | None = None) -> None:
+        """Save this decode as a trace for `spectui replay` (to --trace FILE, if given); with
+        `deliver` (the app's `deliver_text`, in a browser) hand it to the browser instead."""
+        if deliver is not None:
+            self.download_trace(deliver)
+        else:
+            self.save_trace(self.state.trace_path or default_trace_path())
 
     def save_trace(self, path: Path) -> Path | None:
         """Write the decode's log to `path` and say where (or why it could not be)."""
-        played = self.state.event_log
-        log = self.state.session.log_to_save(played)
         try:
-            if log is None:
-                raise TraceError("nothing to save yet: the decode has not started")
+            log = self._log_to_save()
             saved = save_log(path, log)
         except TraceError as error:
             self.surface.say(f"Trace not saved: {error}", "error")
             return None
-        if log is not played:  # a replay: the whole trace, however far it was played
-            what = f"the whole trace, {len(log.rounds)} rounds,"
-            ended = ""
-        else:
-            what = f"{len(log.rounds)} rounds"
-            ended = "" if log.done is not None else " (the decode goes on)"
+        what, ended = self._what(log)
         self.surface.say(f"Trace saved: {what} to {saved}{ended}")
         return saved
+
+    def download_trace(self, deliver: Deliver) -> None:
+        """Hand the trace to the browser as a download: a visitor of `spectui serve` cannot
+        reach a file written on the server. It is written as `save_trace` writes it (to a
+        folder of its own, removed at once) and delivered as text."""
+        name = default_trace_path().name
+        try:
+            log = self._log_to_save()
+            with tempfile.TemporaryDirectory(prefix="spectui-") as folder:
+                text = save_log(Path(folder) / name, log).read_text("utf-8")
+        except TraceError as error:
+            self.surface.say(f"Trace not downloaded: {error}", "error")
+            return
+        deliver(io.StringIO(text), save_filename=name, mime_type="application/jsonl")
+        what, ended = self._what(log)
+        self.surface.say(f"Trace sent to the browser: {what} as {name}{ended}")
+
+    def _log_to_save(self) -> EventLog:
+        log = self.state.session.log_to_save(self.state.event_log)
+        if log is None:
+            raise TraceError("nothing to save yet: the decode has not started")
+        return log
+
+    def _what(self, log: EventLog) -> tuple[str, str]:
+        """What a save holds ("3 rounds") and, of a decode still going, that it goes on."""
+        if log is not self.state.event_log:  # a replay: the whole trace, however far it was played
+            return f"the whole trace, {len(log.rounds)} rounds,", ""
+        return f"{len(log.rounds)} rounds", "" if log.done is not None else " (the decode goes on)"
 
     def save_on_exit(self) -> None:
         """The app is closing: save to --trace FILE, if given, keeping a failure for the command."""
