@@ -17,6 +17,8 @@ from vllm_servers import VENV, Server, free_port
 from spectui.cli import main
 from spectui.engine.observe.rebuild import first_divergence, rebuild
 from spectui.engine.observe.steps import Step, StepReading, counted_reading, histogram
+from spectui.engine.trace.reader import read_trace
+from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 pytestmark = pytest.mark.vllm
 NGRAM_CONFIG = {
@@ -33,22 +35,41 @@ PROMPTS = (
 )
 
 
+DRAFT_MODEL_CONFIG = {
+    "method": "draft_model",
+    "model": str(BUNDLED_DRAFTER),
+    "num_speculative_tokens": 4,
+}
+
+
 @pytest.fixture(scope="module")
-def ngram_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def speculating_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The bundled verifier served twice, speculating by n-gram lookup and by the bundled
+    drafter, both started at once (their start-ups share the CPU's minute)."""
     if not (VENV / "bin" / "python").exists():
         pytest.skip(f"no vLLM venv at {VENV}: run scripts/vllm/install.sh")
-    server = Server(free_port(), tmp_path_factory.mktemp("vllm-ngram"))
-    server.start(
-        "--speculative-config",
-        json.dumps(NGRAM_CONFIG),
-        "--per-request-spec-decode-metrics",
-        "detailed",
-    )
+    run_dir = tmp_path_factory.mktemp("vllm-speculating")
+    servers = {"ngram": Server(free_port(), run_dir), "draft_model": Server(free_port(), run_dir)}
+    configs = {"ngram": NGRAM_CONFIG, "draft_model": DRAFT_MODEL_CONFIG}
     try:
-        server.wait()
-        yield server.url
+        for name, server in servers.items():
+            server.start(
+                "--speculative-config",
+                json.dumps(configs[name]),
+                "--per-request-spec-decode-metrics",
+                "detailed",
+            )
+        for server in servers.values():
+            server.wait()
+        yield {name: server.url for name, server in servers.items()}
     finally:
-        server.stop()
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def ngram_server(speculating_servers: dict[str, str]) -> str:
+    return speculating_servers["ngram"]
 
 
 def observe_json(url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> list[Any]:
@@ -96,12 +117,50 @@ def test_the_local_ngram_drafter_rebuilds_every_step_the_server_took(
         assert record["divergence"] is None, record["divergence"]
         rebuilt = record["rebuilt"]
         server = record["server"]
-        drafting = [step for step in rebuilt if step["drafts"]]
+        drafting = [step for step in rebuilt if step["drafted"]]
         assert [step["accepted"] for step in drafting] == server["per_step_accepted"]
-        assert [len(step["drafts"]) for step in drafting] == server["per_step_drafted"]
-        steps = [Step(len(step["drafts"]), step["accepted"]) for step in rebuilt]
+        assert [step["drafted"] for step in drafting] == server["per_step_drafted"]
+        steps = [Step(step["drafted"], step["accepted"]) for step in rebuilt]
         assert histogram(steps, server["num_spec_tokens"]) == server["acceptance_histogram"]
         assert record["draftless_steps_unplaced"] == 0  # each is placed: drafted 0
+
+
+LAST_STEP = "(the last step: spectui drafts at most the tokens left"
+
+
+def test_the_engine_with_the_verifiers_copy_rebuilds_the_ngram_servers_steps_and_traces_them(
+    ngram_server: str, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    local = ["--verifier", str(BUNDLED_VERIFIER), "--trace", str(tmp_path / "obs.jsonl")]
+    records = observe_json(ngram_server, capsys, "--drafter", "ngram", *local)
+    for number, record in enumerate(records, start=1):
+        divergence = record["divergence"]
+        assert divergence is None or LAST_STEP in divergence, divergence
+        drafting = [step for step in record["rebuilt"] if step["drafted"]]
+        ours = [step["accepted"] for step in drafting]
+        theirs = record["server"]["per_step_accepted"]
+        end = -1 if divergence else None  # the last step is the named difference
+        assert ours[:end] == theirs[:end]
+        trace = read_trace(tmp_path / f"obs-{number}.jsonl")  # spectui replay opens it
+        assert len(trace.rounds) == len(record["rebuilt"])
+
+
+def test_the_draft_model_servers_steps_are_rebuilt_and_each_difference_named(
+    speculating_servers: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """vLLM's draft_model method with the tiny pair. spectui's first round drafts right after
+    the prompt where vLLM's prefill step drafts nothing: started after the server's first
+    token, the engine's steps are the server's, the last one apart (k capped by the tokens
+    left)."""
+    local = ["--drafter", str(BUNDLED_DRAFTER), "--verifier", str(BUNDLED_VERIFIER)]
+    records = observe_json(speculating_servers["draft_model"], capsys, *local)
+    for record in records:
+        divergence = record["divergence"]
+        assert divergence is None or LAST_STEP in divergence, divergence
+        ours = [step["accepted"] for step in record["rebuilt"]]
+        theirs = record["server"]["per_step_accepted"]
+        end = -1 if divergence else None
+        assert ours[:end] == theirs[:end]
 
 
 def test_a_server_without_per_request_metrics_is_told_how_to_start(

@@ -50,9 +50,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="the request's sampling seed")
     parser.add_argument(
         "--drafter",
-        choices=("ngram",),
-        help="the server's drafting method, to rebuild every step's drafts here and check "
-        "them against the server's counts (greedy requests): ngram, with the server's sizes",
+        metavar="ngram|DIR",
+        help="the server's drafter, to rebuild every step here and check it against the "
+        "server's counts (greedy requests): ngram (vLLM's method, with the server's sizes), or "
+        "the draft model's directory (needs --verifier)",
+    )
+    parser.add_argument(
+        "--verifier",
+        metavar="DIR",
+        help="a local copy of the served model: spectui's engine decodes each request again "
+        "with it and --drafter, recording every draft and its gate check (--trace keeps them)",
+    )
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="FILE",
+        help="with --verifier: save each request's rebuilt decode as a trace for `spectui "
+        "replay` (FILE itself for one request, else FILE-<n>.jsonl)",
     )
     parser.add_argument(
         "--prompt-lookup-min",
@@ -90,13 +104,18 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     if not 1 <= args.prompt_lookup_min <= args.prompt_lookup_max:
         raise ConfigError("--prompt-lookup-min must be ≥ 1 and at most --prompt-lookup-max")
+    _check_rebuild_options(args)
     prompts = prompts_from_args(args)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
     records = []
     with SpeculatingServer(args.url, args.model, api_key_from_args(args), args.timeout) as server:
+        server.check()  # reachable, and the model named: before any local model loads
+        pair = _local_pair(args)
         for number, prompt in enumerate(prompts, start=1):
             print(f"spectui: request {number}/{len(prompts)}", file=sys.stderr, flush=True)
-            record = request_record(server.observe(prompt, sampling), args)
+            observed = server.observe(prompt, sampling)
+            trace = _trace_path(args.trace, number, len(prompts))
+            record = request_record(observed, args, pair, trace)
             records.append(record)
             if args.json:
                 print(json.dumps(record), flush=True)
@@ -105,13 +124,69 @@ def main(args: argparse.Namespace) -> int:
     return 1 if any(record["divergence"] for record in records) else 0
 
 
-def request_record(observed: Observed, args: argparse.Namespace) -> dict[str, Any]:
+def _check_rebuild_options(args: argparse.Namespace) -> None:
+    """A rebuild needs greedy requests, and a draft model needs the verifier beside it."""
+    if args.drafter is not None and args.temperature != 0:
+        raise ConfigError(
+            "--drafter rebuilds greedy requests only (the server's sampling draws are not "
+            "returned): leave out --temperature, or --drafter"
+        )
+    if args.drafter not in (None, "ngram") and args.verifier is None:
+        raise ConfigError(
+            f"--drafter {args.drafter} is a model: rebuilding its drafts needs the verifier "
+            "too, --verifier DIR (a local copy of the served model)"
+        )
+    if args.verifier is not None and args.drafter is None:
+        raise ConfigError("--verifier needs the server's drafter: --drafter ngram or DIR")
+    if args.trace is not None and args.verifier is None:
+        raise ConfigError("--trace keeps the rebuilt decodes: it needs --verifier DIR")
+
+
+def _local_pair(args: argparse.Namespace) -> Any:
+    """The server's drafter and a copy of its verifier, loaded here (None: no --verifier)."""
+    if args.verifier is None:
+        return None
+    from spectui.engine.models.loading import load_pair
+
+    return load_pair(_local_config(args))
+
+
+def _local_config(args: argparse.Namespace) -> Any:
+    from spectui.engine.config import DecodeConfig
+
+    return DecodeConfig(
+        drafter=args.drafter,
+        verifier=args.verifier,
+        prompt_lookup_min=args.prompt_lookup_min,
+        prompt_lookup_max=args.prompt_lookup_max,
+    )
+
+
+def _trace_path(path: Path | None, number: int, total: int) -> Path | None:
+    if path is None or total == 1:
+        return path
+    return path.with_name(f"{path.stem}-{number}{path.suffix}")
+
+
+def request_record(
+    observed: Observed, args: argparse.Namespace, pair: Any = None, trace: Path | None = None
+) -> dict[str, Any]:
     """One request as `--json` prints it: spectui's reading, the rebuild, the server's own."""
     from spectui.engine.observe.steps import StepReading, counted_reading, server_steps
 
     reading = counted_reading(observed.server, len(observed.output_ids))
-    rebuilt, divergence = None, None
-    if args.drafter == "ngram" and args.temperature == 0:
+    rebuilt: list[dict[str, Any]] | None = None
+    divergence = None
+    if pair is not None:
+        from spectui.engine.observe.local import decode_locally
+
+        local = decode_locally(pair, _local_config(args), observed, trace)
+        reading = StepReading(local.steps)
+        rebuilt = [{"drafted": step.drafted, "accepted": step.accepted} for step in local.steps]
+        divergence = local.cause
+        if trace is not None:
+            print(f"spectui: trace saved to {trace}", file=sys.stderr, flush=True)
+    elif args.drafter == "ngram":
         from spectui.engine.drafters.ngram import lookup
         from spectui.engine.observe.rebuild import first_divergence, rebuild
 
@@ -122,7 +197,10 @@ def request_record(observed: Observed, args: argparse.Namespace) -> dict[str, An
             lambda tokens, k: lookup(tokens, args.prompt_lookup_min, args.prompt_lookup_max, k),
         )
         reading = StepReading(tuple(step.step for step in steps))
-        rebuilt = [{"drafts": list(step.drafts), "accepted": step.accepted} for step in steps]
+        rebuilt = [
+            {"drafted": len(step.drafts), "accepted": step.accepted, "drafts": list(step.drafts)}
+            for step in steps
+        ]
         found = first_divergence(reading.steps, server_steps(observed.server))
         divergence = None if found is None else found.words()
     return {
