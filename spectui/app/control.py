@@ -24,31 +24,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from spectui.app.pacing import BATCHES_AHEAD, DEFAULT_SPEED, KEY_HOLD, MAX_SPEED, SPEEDS
+
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
-
-# Autoplay speeds, slowest first: (seconds between steps, label). A step is one gate check
-# (or the drafting of a round), so "4 steps/s" is four a second. "max" is engine speed, as
-# fast-forward (f) is: no rest between steps and no wait for a redraw (its seconds unused).
-SPEEDS: tuple[tuple[float, str], ...] = (
-    (2.0, "0.5 steps/s"),
-    (1.0, "1 step/s"),
-    (0.5, "2 steps/s"),
-    (0.25, "4 steps/s"),
-    (0.1, "10 steps/s"),
-    (1 / 30, "max"),
-)
-DEFAULT_SPEED = 3
-MAX_SPEED = len(SPEEDS) - 1
-# Fast-forward posts events in batches; at most this many may wait in the screen's queue, so
-# a key press never queues behind more than a few rounds' worth of events.
-BATCHES_AHEAD = 2
-# Seconds that engine speed pauses for a key's repaint. Both threads run Python, and one
-# interpreter lock means a repaint competing with the engine takes about twice as long. Timed,
-# not ended by the repaint: Textual runs a key's binding after the screen's key handler, and an
-# after-refresh callback can run before the frame the action asks for (seen in a probe of
-# benchmarks/app_latency.py). A key costs the engine 0.1 s; a repaint takes ~20-40 ms here.
-KEY_HOLD = 0.1
 
 
 class StepControl:

@@ -26,8 +26,8 @@ from textual.widgets import Checkbox, Static
 from tmux_session import TmuxSession
 
 from spectui.app import messages
-from spectui.app.app import SWITCH_INTERVAL
 from spectui.app.format import flowing
+from spectui.app.pacing import SWITCH_INTERVAL
 from spectui.app.replay import replay_app
 from spectui.app.rounds import Piece, PieceKind
 from spectui.app.screens.compare import CompareScreen

@@ -12,8 +12,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from spectui.app.control import SPEEDS
 from spectui.app.format import drafting_words
+from spectui.app.pacing import FAST_REDRAW_INTERVAL, FULL_REDRAW_INTERVAL, REDRAW_INTERVAL, SPEEDS
 from spectui.app.rounds import ROOT, Piece, PieceKind, RoundView
 from spectui.app.screens.decode_state import DecodeState
 from spectui.app.state import DecodeView
@@ -47,19 +47,6 @@ STREAM_ROWS = 5  # the stream's least, borders included
 TREE_INSPECT_ROWS = 6  # the tree's least rows (its header included) while a token is picked
 DETAIL_ROWS = 20  # a token's detail with its top-10 bars, borders included
 TREE_GATE_ROWS = 10  # the most node rows a tree round's gate table lists (a window of them)
-# Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
-# for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
-# the idle time between them keeps keys fast (`benchmarks/app_latency.py`).
-REDRAW_INTERVAL = 1 / 15
-# At engine speed, at most 4 a second: a frame of a 120×40 screen takes Textual ~25 ms on a
-# CPU core the engine's thread needs too (measured: the app's fast-forward speed went from
-# 50% to 66% of the engine's), and nobody reads tokens flying past at hundreds a second.
-FAST_REDRAW_INTERVAL = 1 / 4
-# ... and of those, one a second redraws every panel; the others only the header and the
-# stream (the decode's progress): a frame of every panel costs ~60 ms of the UI thread on
-# this 2-core machine (the token detail ~19, the stats ~13, the gates ~9, the stream ~17),
-# and a key pressed meanwhile waits for it. A key's own redraw draws every panel.
-FULL_REDRAW_INTERVAL = 1.0
 IDLE_HINTS = {  # the gate panel before the first round
     "ready": "press space to draft one (f: fast-forward the whole decode)",
     "loading": "the models are loading (keys pressed now are kept)",
