@@ -154,3 +154,14 @@ def test_the_app_paces_itself_from_one_module() -> None:
         if name in paced or name.endswith(("_INTERVAL", "_HOLD", "_REST", "_SPEED", "SPEEDS"))
     }
     assert elsewhere == set()
+
+
+def test_a_tree_root_has_one_id_and_the_engine_defines_it() -> None:
+    """`ROOT` (a node's parent when it hangs from the last committed token) is the engine's
+    tree shape's; the app's views and widgets import it rather than say -1 again."""
+    defined = sorted(
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if "ROOT" in constants(path)
+    )
+    assert defined == ["spectui/engine/tree/shape.py"]

@@ -10,13 +10,12 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from spectui.engine import events
+from spectui.engine.tree.shape import ROOT
 
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
     from spectui.engine.policy.records import GateCheck
     from spectui.engine.tree.record import TreeRecord
-
-ROOT = -1  # a tree node's parent when it hangs from the last committed token
 
 
 class PieceKind(str, Enum):

@@ -3,8 +3,8 @@ how the stream writes each token's kind."""
 
 from __future__ import annotations
 
-from spectui.app.rounds import ROOT
 from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.engine.tree.shape import ROOT
 
 
 class Browsing:

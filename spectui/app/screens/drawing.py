@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from spectui.app.format import drafting_words
 from spectui.app.pacing import FAST_REDRAW_INTERVAL, FULL_REDRAW_INTERVAL, REDRAW_INTERVAL, SPEEDS
-from spectui.app.rounds import ROOT, Piece, PieceKind, RoundView
+from spectui.app.rounds import Piece, PieceKind, RoundView
 from spectui.app.screens.decode_state import DecodeState
 from spectui.app.state import DecodeView
 from spectui.app.tree_layout import default_rows
@@ -32,6 +32,7 @@ from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
 from spectui.engine.policy.registry import policy_label, policy_named
 from spectui.engine.trace.source import Ability
+from spectui.engine.tree.shape import ROOT
 
 WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
 PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
