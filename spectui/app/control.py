@@ -12,7 +12,7 @@ worker fixes a round's settings the moment it passes the stop before drafting it
 screen learns of the round only when its RoundDrafted message arrives. A retune in between
 (a key pressed during autoplay, say) already belongs to the round after.
 
-Next-round settings have one owner per thread: the screen's `DecodeState.config` in the UI
+Next-round settings have one owner per thread: the screen's `ScreenState.config` in the UI
 thread, the decoder's `config` in the worker's. This control only carries a change from one
 to the other (`retune` puts it here, `take_settings` takes it off, once).
 

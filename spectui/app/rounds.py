@@ -1,6 +1,6 @@
 """One round of the decode screen's view: its drafts, its checks in the order they came, and
 the stream's pieces it reads as, a chain's and a token tree's. Plain Python (no widgets, no
-torch), folded from engine events by `state.DecodeView`.
+torch), folded from engine events by `decode_view.DecodeView`.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
+from spectui.app.decode_view import DecodeView
 from spectui.app.format import drafting_words
 from spectui.app.pacing import FAST_REDRAW_INTERVAL, FULL_REDRAW_INTERVAL, REDRAW_INTERVAL, SPEEDS
 from spectui.app.rounds import Piece, PieceKind, RoundView
-from spectui.app.screens.decode_state import DecodeState
-from spectui.app.state import DecodeView
+from spectui.app.screens.screen_state import ScreenState
 from spectui.app.tree_layout import default_rows
 from spectui.app.tree_round import tree_so_far
 from spectui.app.widgets import (
@@ -76,10 +76,10 @@ def idle_hint(phase: str, replay: bool) -> str:
 class Drawing:
     """Draws one decode screen's panels from its state, at most every REDRAW_INTERVAL.
 
-    It is the `Surface` the screen's parts speak and redraw through (decode_state.py).
+    It is the `Surface` the screen's parts speak and redraw through (screen_state.py).
     """
 
-    def __init__(self, screen: Screen[None], state: DecodeState) -> None:
+    def __init__(self, screen: Screen[None], state: ScreenState) -> None:
         """`screen`: where the panels are; `state`: what they show (read, never written)."""
         self.screen = screen
         self.state = state
