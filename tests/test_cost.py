@@ -47,14 +47,14 @@ def test_predicted_speedup_averages_each_rounds_own_cost(stats: StatsSnapshot) -
     # Rounds: two at k=5 (2.75 verifier steps each), two at k=3 (3·0.25 + 1.25 = 2.0), one
     # at k=4 (4·0.25 + 1.5 = 2.5): 12 steps over 5 rounds.
     mean_round_cost = (2 * 2.75 + 2 * 2.0 + 2.5) / 5
-    expected = stats.expected_tokens_per_round / mean_round_cost
+    expected = stats.predicted_tokens_per_round / mean_round_cost
     assert predicted_speedup(stats, COSTS) == pytest.approx(expected)
 
 
 def test_a_single_span_is_the_sweeps_formula(stats: StatsSnapshot) -> None:
     one_span = {k: COSTS[5] for k in (3, 4, 5)}  # every round costs 2.75
     assert predicted_speedup(stats, one_span) == pytest.approx(
-        stats.expected_tokens_per_round / 2.75
+        stats.predicted_tokens_per_round / 2.75
     )
 
 
@@ -69,7 +69,7 @@ def test_a_span_never_timed_is_derived_from_the_nearest_timed_ones_per_token_cos
     assert was_derived and not cost_at(timed, 5)[1]
     assert (derived.k, derived.c, derived.r_k) == (4, 0.25, pytest.approx(1.4))
     mean_round_cost = (2 * 2.75 + 2 * 2.0 + 2.4) / 5
-    expected = stats.expected_tokens_per_round / mean_round_cost
+    expected = stats.predicted_tokens_per_round / mean_round_cost
     assert predicted_speedup(stats, timed) == pytest.approx(expected)
     assert derived_spans(stats, timed) == (4,)
     assert predicted_speedup(stats, {}) is None  # nothing timed (a served model): no prediction

@@ -123,3 +123,45 @@ def test_the_app_modules_are_short_enough_to_read() -> None:
         if (lines := len(path.read_text().splitlines())) >= APP_MODULE_LINES
     }
     assert long == {}
+
+
+def constants(path: Path) -> set[str]:
+    """The upper-case names a module assigns at module level (its constants)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            continue
+        names.update(t.id for t in targets if isinstance(t, ast.Name) and t.id.isupper())
+    return names
+
+
+def test_the_app_paces_itself_from_one_module() -> None:
+    """Step speeds, holds, rests and redraw intervals are all in `app/pacing.py`, each beside
+    the measurement that chose it: none is defined again (or anew) elsewhere in the app."""
+    pacing = PACKAGE / "app" / "pacing.py"
+    paced = constants(pacing)
+    assert {"SPEEDS", "BATCHES_AHEAD", "KEY_HOLD", "ROUND_REST", "SWITCH_INTERVAL"} <= paced
+    assert {"REDRAW_INTERVAL", "FAST_REDRAW_INTERVAL", "FULL_REDRAW_INTERVAL"} <= paced
+    elsewhere = {
+        f"{path.relative_to(PACKAGE.parent)}: {name}"
+        for path in (PACKAGE / "app").rglob("*.py")
+        if path != pacing
+        for name in constants(path)
+        if name in paced or name.endswith(("_INTERVAL", "_HOLD", "_REST", "_SPEED", "SPEEDS"))
+    }
+    assert elsewhere == set()
+
+
+def test_a_tree_root_has_one_id_and_the_engine_defines_it() -> None:
+    """`ROOT` (a node's parent when it hangs from the last committed token) is the engine's
+    tree shape's; the app's views and widgets import it rather than say -1 again."""
+    defined = sorted(
+        str(path.relative_to(PACKAGE.parent))
+        for path in PACKAGE.rglob("*.py")
+        if "ROOT" in constants(path)
+    )
+    assert defined == ["spectui/engine/tree/shape.py"]

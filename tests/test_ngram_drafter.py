@@ -156,7 +156,7 @@ def test_a_round_without_drafts_appends_the_verifiers_token_and_counts_cleanly(
     assert stats.new_tokens == 1 and stats.tokens_per_round == 1.0
     assert stats.verifier_forwards == 2  # the prefill and the round's one pass
     assert stats.drafter_forwards == 0  # a lookup runs no model, at the prefill or after
-    assert stats.expected_tokens_per_round == 1.0  # a round of no drafts appends exactly one
+    assert stats.predicted_tokens_per_round == 1.0  # a round of no drafts appends exactly one
     assert stats.draft_acceptance_rate == 0.0 and stats.alpha == 0.0
     assert stats.accepted_length_histogram == (1,)
     for name, value in stats.figures().items():

@@ -63,7 +63,7 @@ def test_expectation_from_each_rounds_own_shape(stats: StatsSnapshot) -> None:
     k3_without_bonus = a + a**2 + a**3 + (1 - a**3)  # accepted drafts + a correction unless all
     capped_at_2 = a + a**2 + 1  # at most two accepted; the cap's check always appends one
     expected = (2 * k5_with_bonus + 2 * k3_without_bonus + capped_at_2) / 5
-    assert stats.expected_tokens_per_round == pytest.approx(expected)
+    assert stats.predicted_tokens_per_round == pytest.approx(expected)
     assert {(c.k, c.cap, c.bonus): c.rounds for c in stats.round_shapes} == {
         (5, None, True): 2,
         (3, None, False): 2,
@@ -84,7 +84,7 @@ def test_combined_adds_counts_not_figures(stats: StatsSnapshot) -> None:
     assert (both.rounds, both.judged, both.accepted) == (10, 28, 22)
     assert both.alpha == pytest.approx(stats.alpha)
     assert both.per_position_conditional == pytest.approx(stats.per_position_conditional)
-    assert both.expected_tokens_per_round == pytest.approx(stats.expected_tokens_per_round)
+    assert both.predicted_tokens_per_round == pytest.approx(stats.predicted_tokens_per_round)
 
 
 def test_json_figures_are_the_properties(stats: StatsSnapshot) -> None:
@@ -92,6 +92,17 @@ def test_json_figures_are_the_properties(stats: StatsSnapshot) -> None:
     assert figures["alpha"] == stats.alpha
     assert figures["draft_acceptance_rate"] == stats.draft_acceptance_rate
     assert figures["mean_acceptance_length"] == stats.mean_acceptance_length
+
+
+def test_json_writes_the_predicted_tau_under_the_name_files_have_always_used(
+    stats: StatsSnapshot,
+) -> None:
+    """`predicted_tokens_per_round` (the formula of the rounds run, not the module's one-k
+    `expected_tokens_per_round`) goes into traces and `--json` as expected_tokens_per_round."""
+    figures = stats.figures()
+    assert figures["expected_tokens_per_round"] == stats.predicted_tokens_per_round
+    assert "predicted_tokens_per_round" not in figures
+    assert stats.predicted_tokens_per_round != expected_tokens_per_round(stats.alpha, 5)
 
 
 def test_a_version_1_trace_is_recounted(tmp_path: Path) -> None:

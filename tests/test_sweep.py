@@ -127,7 +127,7 @@ def test_predicted_speedup_is_expected_tau_over_the_round_cost_by_hand() -> None
     snapshot = stats(rounds=2, accepted=3, k=2)  # α = 3/4, k = 2, no cap, no bonus
     alpha = 3 / 4
     expected_tau = alpha + alpha**2 + (1 - alpha**2)  # E[accepted] + the correction's chance
-    assert snapshot.expected_tokens_per_round == pytest.approx(expected_tau)
+    assert snapshot.predicted_tokens_per_round == pytest.approx(expected_tau)
     assert RoundShape(2, None, False).expected_tokens(alpha) == pytest.approx(expected_tau)
     cost = CostModel(k=2, context_tokens=8, drafter_step=0.1, verifier_step=0.4,
                         verifier_block=0.6, samples=3)  # fmt: skip

@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from spectui.app.keys import describe, key_names, offered_bindings
 from spectui.app.launch import Launch
+from spectui.app.pacing import SWITCH_INTERVAL
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
 from spectui.app.sessions import Session
@@ -20,13 +21,6 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.policy.registry import COMPARED, POLICIES
 from spectui.engine.prompts import Prompt
 from spectui.engine.sweep.file import Sweep
-
-# The interpreter lock's switch interval while the app runs (Python's default: 5 ms). The
-# engine's thread and the screen's share the lock, and a thread waiting for it gets it only
-# after the holder's interval: a key's repaint during fast-forward waited up to 5 ms per
-# hand-over (p95 54.8 ms, benchmarks/app_latency.py). 1 ms hands over sooner; torch releases
-# the lock inside its kernels, so the engine loses little.
-SWITCH_INTERVAL = 0.001
 
 
 class SpectuiApp(App[None]):

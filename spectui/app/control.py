@@ -12,9 +12,14 @@ worker fixes a round's settings the moment it passes the stop before drafting it
 screen learns of the round only when its RoundDrafted message arrives. A retune in between
 (a key pressed during autoplay, say) already belongs to the round after.
 
-Next-round settings have one owner per thread: the screen's `DecodeState.config` in the UI
+Next-round settings have one owner per thread: the screen's `ScreenState.config` in the UI
 thread, the decoder's `config` in the worker's. This control only carries a change from one
 to the other (`retune` puts it here, `take_settings` takes it off, once).
+
+What the worker does at each stop is one `Mode` (schedule.py: paused, stepping, through the
+round, playing, engine speed, branching, over, stopped), changed only by `schedule.next_mode`;
+which round it is in is one `Rounds`. This class adds the lock, the wake-ups, and the counts
+that pace the worker to the screen.
 """
 
 from __future__ import annotations
@@ -24,31 +29,36 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from spectui.app.pacing import DEFAULT_SPEED, KEY_HOLD, MAX_SPEED, SPEEDS
+from spectui.app.schedule import (
+    Branch,
+    Branching,
+    BranchTaken,
+    Cue,
+    DecodeEnded,
+    EngineSpeed,
+    FastForward,
+    FinishRound,
+    Mode,
+    Pace,
+    Passed,
+    Pause,
+    Paused,
+    Play,
+    RoundEnded,
+    Rounds,
+    Step,
+    Stop,
+    Stopped,
+    decide,
+    next_mode,
+    playing,
+    settings_round,
+    standing,
+)
+
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
-
-# Autoplay speeds, slowest first: (seconds between steps, label). A step is one gate check
-# (or the drafting of a round), so "4 steps/s" is four a second. "max" is engine speed, as
-# fast-forward (f) is: no rest between steps and no wait for a redraw (its seconds unused).
-SPEEDS: tuple[tuple[float, str], ...] = (
-    (2.0, "0.5 steps/s"),
-    (1.0, "1 step/s"),
-    (0.5, "2 steps/s"),
-    (0.25, "4 steps/s"),
-    (0.1, "10 steps/s"),
-    (1 / 30, "max"),
-)
-DEFAULT_SPEED = 3
-MAX_SPEED = len(SPEEDS) - 1
-# Fast-forward posts events in batches; at most this many may wait in the screen's queue, so
-# a key press never queues behind more than a few rounds' worth of events.
-BATCHES_AHEAD = 2
-# Seconds that engine speed pauses for a key's repaint. Both threads run Python, and one
-# interpreter lock means a repaint competing with the engine takes about twice as long. Timed,
-# not ended by the repaint: Textual runs a key's binding after the screen's key handler, and an
-# after-refresh callback can run before the frame the action asks for (seen in a probe of
-# benchmarks/app_latency.py). A key costs the engine 0.1 s; a repaint takes ~20-40 ms here.
-KEY_HOLD = 0.1
 
 
 class StepControl:
@@ -57,17 +67,9 @@ class StepControl:
     def __init__(self, speed: int = DEFAULT_SPEED, first_round: int = 0) -> None:
         """`first_round`: the round the worker drafts first (0, or where a retry resumes)."""
         self._cond = threading.Condition()
-        self._steps = 0  # single steps granted and not yet taken
-        self._through_round = False  # pass every stop until the current round ends
-        self._playing = False
-        self._fast_forward = False  # autoplay at engine speed (f), whatever the speed
-        self._speed = speed
-        self._stopped = False
-        self._settings: DecodeConfig | None = None  # a change on its way to the worker
-        self._branch: int | None = None  # rewind to the start of this round, then retune
-        self._round = first_round  # the round the worker is in, or drafts next
-        self._round_settled = False  # the worker took `_round`'s settings (it is under way)
-        self._over = False  # the decode ended: no round is left to retune
+        self._mode: Mode = Paused()  # what the worker does at its next stop
+        self._speed = speed  # autoplay's, an index into SPEEDS (a setting, kept while paused)
+        self._rounds = Rounds(first_round)
         self._requests = 0  # every request ever made (lets the UI tell when the worker caught up)
         self._posted = 0  # messages the worker posted ...
         self._handled = 0  # ... and how many of them the UI has handled
@@ -75,6 +77,11 @@ class StepControl:
         self._key_held_until = 0.0  # engine speed yields to a key's repaint until then
 
     # --- the UI side -------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> Mode:
+        """What the worker does at its next stop."""
+        return self._mode
 
     @property
     def requests(self) -> int:
@@ -85,7 +92,7 @@ class StepControl:
     @property
     def playing(self) -> bool:
         """Whether autoplay is on."""
-        return self._playing
+        return playing(self._mode)
 
     @property
     def speed(self) -> int:
@@ -99,43 +106,35 @@ class StepControl:
         Then it never waits for a redraw (the screen's throttle coalesces them) and posts its
         events in batches (`driver.Poster`), kept at most BATCHES_AHEAD in the UI's queue.
         """
-        return self._playing and (self._fast_forward or self._speed == MAX_SPEED)
+        return isinstance(standing(self._mode), EngineSpeed)
 
     @property
     def fast_forwarding(self) -> bool:
         """Whether fast-forward (f) is on."""
-        return self._playing and self._fast_forward
+        return standing(self._mode) == EngineSpeed(fast_forward=True)
 
     def fast_forward(self, on: bool) -> None:
         """Start or stop fast-forward (stopping it also stops autoplay)."""
-        with self._cond:
-            self._fast_forward = on
-            self._playing = on
-            self._request()
+        self._request(FastForward() if on else Pause())
 
     def step(self) -> None:
         """Let the worker pass one stop point."""
-        with self._cond:
-            self._steps += 1
-            self._request()
+        self._request(Step())
 
     def finish_round(self) -> None:
         """Let the worker run to the end of this round (or through the next, between rounds)."""
-        with self._cond:
-            self._through_round = True
-            self._request()
+        self._request(FinishRound())
 
     def set_playing(self, playing: bool) -> None:
         """Start or stop autoplay."""
         with self._cond:
-            self._playing = playing
-            self._fast_forward = False
-            self._request()
+            self._request(Play(at_max=self._speed == MAX_SPEED) if playing else Pause())
 
     def set_speed(self, speed: int) -> None:
         """Change autoplay speed (an index into SPEEDS); takes effect at once."""
         with self._cond:
-            self._speed = max(0, min(len(SPEEDS) - 1, speed))
+            self._speed = max(0, min(MAX_SPEED, speed))
+            self._mode = next_mode(self._mode, Pace(at_max=self._speed == MAX_SPEED))
             self._cond.notify_all()
 
     def hold_for_key(self) -> None:
@@ -167,30 +166,26 @@ class StepControl:
         them with (None: the decode ended, only a branch or a restart will use them).
         """
         with self._cond:
-            self._settings = settings
-            return self._settings_round()
+            self._rounds.settings = settings
+            return settings_round(self._mode, self._rounds)
 
     @property
     def settings_round(self) -> int | None:
         """The round (0-based) settings changed now take effect from; None: none is left."""
         with self._cond:
-            return self._settings_round()
+            return settings_round(self._mode, self._rounds)
 
     def branch(self, round_index: int, settings: DecodeConfig) -> None:
         """Rewind to the start of round `round_index`, then go on with `settings` (paused)."""
         with self._cond:
-            self._branch = round_index
-            self._settings = settings
-            self._round, self._round_settled, self._over = round_index, False, False
-            self._playing = self._fast_forward = False
-            self._steps = 0
-            self._through_round = False
-            self._request()
+            self._request(Branch(round_index))
+            if isinstance(self._mode, Branching):
+                self._rounds = Rounds(round_index, settings=settings)
 
     def stop(self) -> None:
         """End the run: the worker returns at its next stop point."""
         with self._cond:
-            self._stopped = True
+            self._mode = next_mode(self._mode, Stop())
             self._cond.notify_all()
 
     # --- the worker side ---------------------------------------------------------------------
@@ -198,7 +193,7 @@ class StepControl:
     @property
     def stopped(self) -> bool:
         """Whether the run was ended."""
-        return self._stopped
+        return isinstance(self._mode, Stopped)
 
     def posted(self, count: int = 1, batch: bool = False) -> None:
         """The worker posted `count` engine events (`batch`: in one fast-forward batch)."""
@@ -212,42 +207,38 @@ class StepControl:
         Called before each round: from here on, settings changed apply to the round after.
         """
         with self._cond:
-            if self._branch is not None:
+            if isinstance(self._mode, Branching):
                 return None  # asked for with a branch: they go with its rewind, not this round
-            self._round_settled = True
-            settings, self._settings = self._settings, None
-            return settings
+            return self._rounds.take()
 
     @property
     def branch_pending(self) -> bool:
         """Whether a branch request waits to be applied."""
         with self._cond:
-            return self._branch is not None
+            return isinstance(self._mode, Branching)
 
     def take_branch(self) -> tuple[int, DecodeConfig | None] | None:
         """The branch requested (round, settings), if any; the worker applies both at once."""
         with self._cond:
-            if self._branch is None:
+            mode = self._mode
+            if not isinstance(mode, Branching):
                 return None
-            branch = (self._branch, self._settings)
-            self._round, self._round_settled, self._over = self._branch, False, False
-            self._branch, self._settings = None, None
+            branch = (mode.round, self._rounds.settings)
+            self._rounds = Rounds(mode.round)
+            self._mode = next_mode(mode, BranchTaken())
             return branch
 
     def round_ended(self) -> None:
         """The worker finished a round: a round request is used up."""
         with self._cond:
-            self._through_round = False
-            if self._branch is None:  # a branch asked for meanwhile has set the round already
-                self._round, self._round_settled = self._round + 1, False
+            if not isinstance(self._mode, Branching):  # a branch asked for meanwhile set the round
+                self._rounds.ended()
+            self._mode = next_mode(self._mode, RoundEnded())
 
     def decode_ended(self) -> None:
         """The decode is over: autoplay stops."""
         with self._cond:
-            self._playing = self._fast_forward = False
-            self._steps = 0
-            self._through_round = False
-            self._over = self._branch is None
+            self._mode = next_mode(self._mode, DecodeEnded())
 
     def wait(self, on_idle: Callable[[int], None] | None = None) -> bool:
         """Block until the worker may pass its next stop point (or branch); False once stopped.
@@ -257,34 +248,20 @@ class StepControl:
         """
         with self._cond:
             reported = -1  # the request count last reported idle
-            while not self._stopped:
-                if self._branch is not None:
+            while True:
+                move = decide(
+                    self._mode,
+                    interval=SPEEDS[self._speed][0],
+                    held=self._key_held_until - time.monotonic(),
+                    batches=self._batches,
+                    unshown=self._handled < self._posted,
+                )
+                if move == "return":
+                    return False
+                if move == "pass":
+                    self._mode = next_mode(self._mode, Passed())
                     return True
-                if self._through_round or self._steps > 0:
-                    if not self._through_round:
-                        self._steps -= 1
-                    return True
-                if self.fast:
-                    # A key's repaint first, for KEY_HOLD seconds (other wake-ups, a batch
-                    # received say, do not end the hold).
-                    if (held := self._key_held_until - time.monotonic()) > 0:
-                        self._cond.wait(timeout=held)
-                        continue
-                    if self._batches > BATCHES_AHEAD:  # the UI is behind: let it catch up
-                        self._cond.wait()
-                        continue
-                    return True
-                if self._playing and self._handled < self._posted:
-                    # Backpressure: at full speed the engine outruns the screen; waiting for
-                    # the UI to show each step keeps key presses from queueing behind a flood.
-                    self._cond.wait()
-                    continue
-                if self._playing:
-                    timed_out = not self._cond.wait(timeout=SPEEDS[self._speed][0])
-                    if timed_out and self._playing and not self._stopped:
-                        return True
-                    continue
-                if on_idle is not None and reported != self._requests:
+                if move.idle and on_idle is not None and reported != self._requests:
                     reported = self._requests
                     self._cond.release()
                     try:
@@ -292,17 +269,13 @@ class StepControl:
                     finally:
                         self._cond.acquire()
                     continue
-                self._cond.wait()
-            return False
+                woken = self._cond.wait(timeout=move.seconds)
+                if move.tick and not woken and self.playing:
+                    return True  # autoplay's interval ran out (what was granted stays)
 
-    def _settings_round(self) -> int | None:
-        """`settings_round`, with the lock held."""
-        if self._branch is not None:
-            return self._branch
-        if self._over:
-            return None
-        return self._round + 1 if self._round_settled else self._round
-
-    def _request(self) -> None:
-        self._requests += 1
-        self._cond.notify_all()
+    def _request(self, cue: Cue) -> None:
+        """A request from the UI: the worker's new mode, counted, and the worker woken."""
+        with self._cond:
+            self._mode = next_mode(self._mode, cue)
+            self._requests += 1
+            self._cond.notify_all()

@@ -17,6 +17,7 @@ from textual.message import Message
 
 from spectui.app import messages
 from spectui.app.control import StepControl
+from spectui.app.pacing import ROUND_REST
 from spectui.engine.events import (
     DecodeFinished,
     EngineEvent,
@@ -34,12 +35,6 @@ Post = Callable[[Message], Any]
 
 # Events that end a fast-forward batch: a round's end, the decode's, a rewind.
 BATCH_ENDS = (RoundFinished, DecodeFinished, RoundRewound)
-# Seconds the worker rests after posting a batch at engine speed. A thread waiting for the
-# interpreter lock gets it only after the holder's switch interval (5 ms), so without a rest a
-# key's repaint queues behind the engine's Python; measured with benchmarks/app_latency.py on
-# the bundled pair (1 thread): no rest 73% of the engine's speed, key-to-repaint p50 38 ms;
-# 1 ms 67%, 24 ms; 3 ms 55%, 21 ms.
-ROUND_REST = 0.001
 
 
 class Poster:

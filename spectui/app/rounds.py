@@ -1,6 +1,6 @@
 """One round of the decode screen's view: its drafts, its checks in the order they came, and
 the stream's pieces it reads as, a chain's and a token tree's. Plain Python (no widgets, no
-torch), folded from engine events by `state.DecodeView`.
+torch), folded from engine events by `decode_view.DecodeView`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,12 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from spectui.engine import events
+from spectui.engine.tree.shape import ROOT
 
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig
     from spectui.engine.policy.records import GateCheck
     from spectui.engine.tree.record import TreeRecord
-
-ROOT = -1  # a tree node's parent when it hangs from the last committed token
 
 
 class PieceKind(str, Enum):

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
-
-ROOT = -1  # the root's id as a parent: the last committed token
+from spectui.engine.tree.shape import ROOT
 
 
 class Mark(str, Enum):

@@ -323,7 +323,7 @@ def _stats_table(records: list[DecodeRecord], title: str) -> Any:
         ("draft acceptance rate (accepted / drafted)", _share(stats.draft_acceptance_rate)),
         ("α per token (accepted / judged)", _share(stats.alpha)),
         ("τ tokens per round (incl. the verifier's token)", f"{stats.tokens_per_round:.2f}"),
-        ("expected τ (each round's k, cap and bonus)", f"{stats.expected_tokens_per_round:.2f}"),
+        ("expected τ (each round's k, cap and bonus)", f"{stats.predicted_tokens_per_round:.2f}"),
         ("accepted per round (draft tokens only)", f"{stats.accepted_per_round:.2f}"),
         ("vLLM mean acceptance length (1+accepted/round)", f"{stats.mean_acceptance_length:.2f}"),
         ("per position, accepted / drafted there", _positions(stats.per_position_acceptance)),

@@ -131,11 +131,13 @@ class StatsSnapshot:
         return tuple(_ratio(a, j) for a, j in zip(self.accepted_at, self.judged_at, strict=True))
 
     @property
-    def expected_tokens_per_round(self) -> float:
-        """The model's τ: each round's expected tokens at `alpha_below_cap`, averaged.
+    def predicted_tokens_per_round(self) -> float:
+        """The model's τ for this decode (shown as "expected τ"): each round's expected tokens
+        at `alpha_below_cap`, averaged.
 
         Each round counts with its own k, cap and bonus, so a decode whose settings changed
-        part-way is predicted from the rounds it actually ran.
+        part-way is predicted from the rounds it actually ran. `expected_tokens_per_round(α,
+        k)` is the formula for one k alone, with no cap and a bonus.
         """
         alpha = self.alpha_below_cap
         total = sum(
@@ -161,7 +163,7 @@ class StatsSnapshot:
 
     def figures(self) -> dict[str, Any]:
         """Every derived figure by its name (JSON output writes these beside the counts)."""
-        return {name: getattr(self, name) for name in FIGURES}
+        return {JSON_NAMES.get(name, name): getattr(self, name) for name in FIGURES}
 
 
 FIGURES = (
@@ -171,13 +173,16 @@ FIGURES = (
     "tokens_per_round",
     "accepted_per_round",
     "mean_acceptance_length",
-    "expected_tokens_per_round",
+    "predicted_tokens_per_round",
     "per_position_acceptance",
     "per_position_conditional",
     "nodes_per_round",
     "tokens_per_node",
     "tokens_per_second",
 )
+# A figure whose name in JSON is not its property's: the name traces, sweep files and `spectui
+# run --json` have always written it under.
+JSON_NAMES = {"predicted_tokens_per_round": "expected_tokens_per_round"}
 
 
 @dataclass
@@ -294,7 +299,11 @@ def combined(snapshots: Iterable[StatsSnapshot]) -> StatsSnapshot:
 
 
 def expected_tokens_per_round(alpha: float, k: int) -> float:
-    """Leviathan et al.'s expected tokens per round, (1 - a^(k+1)) / (1 - a), at acceptance a."""
+    """Leviathan et al.'s expected tokens per round, (1 - a^(k+1)) / (1 - a), at acceptance a.
+
+    One k, no cap, a bonus: a decode's own figure, from the rounds it ran with their own k, cap
+    and bonus, is `StatsSnapshot.predicted_tokens_per_round`.
+    """
     return RoundShape(k, cap=None, bonus=True).expected_tokens(alpha)
 
 

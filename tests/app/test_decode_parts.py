@@ -1,4 +1,4 @@
-"""The decode screen's parts, each alone: a `DecodeState` and a surface that records, no app.
+"""The decode screen's parts, each alone: a `ScreenState` and a surface that records, no app.
 
 The screen composes them (app/screens/decode.py); the pilot and snapshot tests cover the
 whole. Here each part's rules are checked without a terminal, a worker or a model.
@@ -10,20 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from spectui.app import messages
+from spectui.app.decode_view import DecodeView
 from spectui.app.screens.browsing import Browsing
-from spectui.app.screens.decode_state import DecodeState
 from spectui.app.screens.receiving import Receiving
 from spectui.app.screens.saving import Saving
+from spectui.app.screens.screen_state import ScreenState
 from spectui.app.screens.stepping import Stepping
 from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession
-from spectui.app.state import DecodeView
 from spectui.engine.config import DecodeConfig
 
 
 class Recorder:
-    """A `Surface` that notes what it was asked (decode_state.Surface)."""
+    """A `Surface` that notes what it was asked (screen_state.Surface)."""
 
     def __init__(self) -> None:
         self.said: list[tuple[str, str]] = []
@@ -51,10 +51,10 @@ class Recorder:
         return self.said[-1][0]
 
 
-def a_state(drafts: int = 0) -> DecodeState:
+def a_state(drafts: int = 0) -> ScreenState:
     """A state with one round of `drafts` pending draft tokens (none: before the first)."""
     config = DecodeConfig()
-    state = DecodeState(LiveSession(), config, "Once", ["Once"])
+    state = ScreenState(LiveSession(), config, "Once", ["Once"])
     if drafts:
         state.decode = DecodeView(prompt="Once")
         texts = tuple(f" t{n}" for n in range(drafts))
@@ -62,14 +62,14 @@ def a_state(drafts: int = 0) -> DecodeState:
     return state
 
 
-def started(state: DecodeState) -> DecodeState:
+def started(state: ScreenState) -> ScreenState:
     """The state once a run has begun and its decode started (phase ready)."""
     state.begin_run()
     state.event_log = object()  # type: ignore[assignment]  # phase reads only that it is set
     return state
 
 
-# --- DecodeState ------------------------------------------------------------------------------
+# --- ScreenState ------------------------------------------------------------------------------
 
 
 def test_the_phase_follows_the_run() -> None:

@@ -9,8 +9,9 @@ import pytest
 from app_helpers import plain, settle, wait_until
 
 from spectui.app import messages
-from spectui.app.control import MAX_SPEED, StepControl
+from spectui.app.control import StepControl
 from spectui.app.driver import Poster
+from spectui.app.pacing import MAX_SPEED
 from spectui.app.screens.decode import DecodeScreen
 from spectui.engine.events import EngineEvent, RoundFinished, TokenAppended
 

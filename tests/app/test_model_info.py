@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from spectui.app.decode_view import round_seconds
 from spectui.app.model_info import model_sizes, short_count
-from spectui.app.state import round_seconds
 from spectui.app.widgets.stats_panel import round_times
 from spectui.engine.stats import StatsTally
 

@@ -19,10 +19,11 @@ from tree_records import TEXTS, chain_tree, scripted_tree
 
 import spectui.app
 from spectui.app.messages import TreeNodeSelected
-from spectui.app.tree_layout import ROOT, Mark, Shape, layout, walked
+from spectui.app.tree_layout import Mark, Shape, layout, walked
 from spectui.app.tree_round import same_round, tree_so_far
 from spectui.app.widgets.token_tree import PATH_STYLE, TOKEN_STYLES, TokenTree
 from spectui.engine.tree.record import TreeRecord
+from spectui.engine.tree.shape import ROOT
 
 APP_CSS = Path(spectui.app.__file__).parent / "app.tcss"
 

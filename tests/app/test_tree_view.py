@@ -1,4 +1,4 @@
-"""A tree round in the decode screen's view (`app.state`), on trees scripted by hand: which
+"""A tree round in the decode screen's view (`app.decode_view`), on trees scripted by hand: which
 tokens the stream reads in which order and kind, where each appended token sits, the checks
 in walk order. No engine, no widgets."""
 
@@ -10,11 +10,12 @@ from typing import Any
 
 from tree_records import check
 
+from spectui.app.decode_view import DecodeView
 from spectui.app.format import drafting_words
-from spectui.app.rounds import ROOT, CheckView, PieceKind, RoundView
-from spectui.app.state import DecodeView
+from spectui.app.rounds import CheckView, PieceKind, RoundView
 from spectui.engine.config import DecodeConfig
 from spectui.engine.events import TokenOrigin
+from spectui.engine.tree.shape import ROOT
 
 CONFIG = DecodeConfig(tree_topk=2, tree_depth=2, tree_nodes=4, policy="soft")
 # The tree: under the root A (node 0) and B (1); under A, C (2) and D (3).

@@ -10,10 +10,11 @@ from typing import Any
 
 from rich.style import Style
 
-from spectui.app.control import BATCHES_AHEAD, KEY_HOLD, MAX_SPEED, SPEEDS, StepControl
+from spectui.app.control import StepControl
+from spectui.app.decode_view import DecodeView
 from spectui.app.format import PIECE_STYLES, bar, flowing, quoted, sparkline
+from spectui.app.pacing import BATCHES_AHEAD, KEY_HOLD, MAX_SPEED, SPEEDS
 from spectui.app.rounds import CheckView, PieceKind
-from spectui.app.state import DecodeView
 from spectui.engine.config import DecodeConfig
 from spectui.engine.events import TokenOrigin
 

@@ -26,12 +26,12 @@ from textual.widgets import Checkbox, Static
 from tmux_session import TmuxSession
 
 from spectui.app import messages
-from spectui.app.app import SWITCH_INTERVAL
+from spectui.app.decode_view import DecodeView
 from spectui.app.format import flowing
+from spectui.app.pacing import SWITCH_INTERVAL
 from spectui.app.replay import replay_app
 from spectui.app.rounds import Piece, PieceKind
 from spectui.app.screens.compare import CompareScreen
-from spectui.app.state import DecodeView
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
 from spectui.engine.policy.library import P_COLUMN, Q_COLUMN
 from spectui.engine.policy.registry import (

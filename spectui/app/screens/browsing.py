@@ -3,14 +3,14 @@ how the stream writes each token's kind."""
 
 from __future__ import annotations
 
-from spectui.app.rounds import ROOT
-from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.app.screens.screen_state import ScreenState, Surface
+from spectui.engine.tree.shape import ROOT
 
 
 class Browsing:
     """The arrow keys and b/n: what the reader looks at (`state.selected`, `state.viewed`)."""
 
-    def __init__(self, state: DecodeState, surface: Surface) -> None:
+    def __init__(self, state: ScreenState, surface: Surface) -> None:
         self.state = state
         self.surface = surface
 

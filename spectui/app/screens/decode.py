@@ -1,6 +1,6 @@
 """The decode screen: one engine worker over the session's source, its event log, the actions.
 
-The screen owns one `DecodeState` (decode_state.py) and hands it to its parts: `Receiving`
+The screen owns one `ScreenState` (screen_state.py) and hands it to its parts: `Receiving`
 folds each of the worker's messages into it, `Drawing` draws the panels from it, and
 `Browsing`, `Stepping`, `Tuning`, `Saving` and `Sweeping` carry out the keys' actions on it.
 Saving a trace writes the log, a branch truncates it, and a replay is this same screen over a
@@ -25,25 +25,25 @@ from textual.worker import Worker, WorkerState
 from spectui.app import messages
 from spectui.app.control import StepControl
 from spectui.app.costs import CostTimer
+from spectui.app.decode_view import DecodeView
 from spectui.app.driver import drive
 from spectui.app.keys import DECODE_BINDINGS, footer_keys, offered_bindings
 from spectui.app.launch import launch_of
 from spectui.app.rounds import Piece
 from spectui.app.screens.browsing import Browsing
 from spectui.app.screens.compare import CompareScreen
-from spectui.app.screens.decode_state import DecodeState, Exposed, RunOrder
 from spectui.app.screens.drawing import WIDE, Drawing
 from spectui.app.screens.help import HelpScreen
 from spectui.app.screens.prompt import PromptScreen
 from spectui.app.screens.receiving import Receiving
 from spectui.app.screens.saving import Saving
+from spectui.app.screens.screen_state import Exposed, RunOrder, ScreenState
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.screens.stepping import Stepping
 from spectui.app.screens.sweep import SweepScreen
 from spectui.app.screens.sweeping import Sweeping
 from spectui.app.screens.tuning import Tuning
 from spectui.app.sessions import LiveSession, Session
-from spectui.app.state import DecodeView
 from spectui.app.widgets import (
     GatePanel,
     StatsPanel,
@@ -102,7 +102,7 @@ class DecodeScreen(Screen[None]):
         text_marks: bool = False,
     ) -> None:
         super().__init__()
-        self.state = DecodeState(
+        self.state = ScreenState(
             session or LiveSession(), config, prompt, prompts, timings, trace_path, text_marks
         )
         self.drawing = drawing = Drawing(self, self.state)  # what the others speak through

@@ -12,11 +12,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from spectui.app.control import SPEEDS
+from spectui.app.decode_view import DecodeView
 from spectui.app.format import drafting_words
-from spectui.app.rounds import ROOT, Piece, PieceKind, RoundView
-from spectui.app.screens.decode_state import DecodeState
-from spectui.app.state import DecodeView
+from spectui.app.pacing import FAST_REDRAW_INTERVAL, FULL_REDRAW_INTERVAL, REDRAW_INTERVAL, SPEEDS
+from spectui.app.rounds import Piece, PieceKind, RoundView
+from spectui.app.screens.screen_state import ScreenState
 from spectui.app.tree_layout import default_rows
 from spectui.app.tree_round import tree_so_far
 from spectui.app.widgets import (
@@ -32,6 +32,7 @@ from spectui.app.widgets.load_bars import loading_view
 from spectui.app.widgets.panel import Panel
 from spectui.engine.policy.registry import policy_label, policy_named
 from spectui.engine.trace.source import Ability
+from spectui.engine.tree.shape import ROOT
 
 WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
 PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
@@ -47,19 +48,6 @@ STREAM_ROWS = 5  # the stream's least, borders included
 TREE_INSPECT_ROWS = 6  # the tree's least rows (its header included) while a token is picked
 DETAIL_ROWS = 20  # a token's detail with its top-10 bars, borders included
 TREE_GATE_ROWS = 10  # the most node rows a tree round's gate table lists (a window of them)
-# Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
-# for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and
-# the idle time between them keeps keys fast (`benchmarks/app_latency.py`).
-REDRAW_INTERVAL = 1 / 15
-# At engine speed, at most 4 a second: a frame of a 120×40 screen takes Textual ~25 ms on a
-# CPU core the engine's thread needs too (measured: the app's fast-forward speed went from
-# 50% to 66% of the engine's), and nobody reads tokens flying past at hundreds a second.
-FAST_REDRAW_INTERVAL = 1 / 4
-# ... and of those, one a second redraws every panel; the others only the header and the
-# stream (the decode's progress): a frame of every panel costs ~60 ms of the UI thread on
-# this 2-core machine (the token detail ~19, the stats ~13, the gates ~9, the stream ~17),
-# and a key pressed meanwhile waits for it. A key's own redraw draws every panel.
-FULL_REDRAW_INTERVAL = 1.0
 IDLE_HINTS = {  # the gate panel before the first round
     "ready": "press space to draft one (f: fast-forward the whole decode)",
     "loading": "the models are loading (keys pressed now are kept)",
@@ -88,10 +76,10 @@ def idle_hint(phase: str, replay: bool) -> str:
 class Drawing:
     """Draws one decode screen's panels from its state, at most every REDRAW_INTERVAL.
 
-    It is the `Surface` the screen's parts speak and redraw through (decode_state.py).
+    It is the `Surface` the screen's parts speak and redraw through (screen_state.py).
     """
 
-    def __init__(self, screen: Screen[None], state: DecodeState) -> None:
+    def __init__(self, screen: Screen[None], state: ScreenState) -> None:
         """`screen`: where the panels are; `state`: what they show (read, never written)."""
         self.screen = screen
         self.state = state

@@ -7,11 +7,11 @@ dropped. Nothing here draws: it asks for a throttled redraw (`Surface.redraw_soo
 from __future__ import annotations
 
 from spectui.app import messages
+from spectui.app.decode_view import DecodeView
 from spectui.app.model_info import model_sizes
 from spectui.app.screens.browsing import Browsing
-from spectui.app.screens.decode_state import DecodeState, Surface
 from spectui.app.screens.saving import Saving
-from spectui.app.state import DecodeView
+from spectui.app.screens.screen_state import ScreenState, Surface
 from spectui.engine.events import DecodeFinished, RoundDrafted, RoundRewound
 from spectui.engine.trace.log import EventLog
 from spectui.engine.trace.source import Ability
@@ -21,7 +21,7 @@ class Receiving:
     """Takes each `EngineMessage` the screen receives into `state`."""
 
     def __init__(
-        self, state: DecodeState, surface: Surface, browsing: Browsing, saving: Saving
+        self, state: ScreenState, surface: Surface, browsing: Browsing, saving: Saving
     ) -> None:
         """`browsing`: back to live on a branch; `saving`: --trace FILE when a decode ends."""
         self.state = state

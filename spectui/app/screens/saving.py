@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
-from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.app.screens.screen_state import ScreenState, Surface
 from spectui.engine.trace.header import TraceError
 from spectui.engine.trace.writer import save_log
 
@@ -35,7 +35,7 @@ def default_trace_path() -> Path:
 class Saving:
     """w, the save when a decode ends and the one on exit (to `state.trace_path`); y."""
 
-    def __init__(self, state: DecodeState, surface: Surface) -> None:
+    def __init__(self, state: ScreenState, surface: Surface) -> None:
         self.state = state
         self.surface = surface
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.app.screens.screen_state import ScreenState, Surface
 
 
 class Stepping:
     """space, enter, p, f and +/-: requests to the worker, through `state.control`."""
 
-    def __init__(self, state: DecodeState, surface: Surface) -> None:
+    def __init__(self, state: ScreenState, surface: Surface) -> None:
         self.state = state
         self.surface = surface
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.app.screens.screen_state import ScreenState, Surface
 from spectui.engine.config import DecodeConfig
 from spectui.engine.sweep.file import Sweep
 
@@ -12,7 +12,7 @@ from spectui.engine.sweep.file import Sweep
 class Sweeping:
     """What enter on a sweep row does: decode the sweep's prompt under that row's settings."""
 
-    def __init__(self, state: DecodeState, surface: Surface, start_run: Callable[[], None]) -> None:
+    def __init__(self, state: ScreenState, surface: Surface, start_run: Callable[[], None]) -> None:
         """`start_run`: start a fresh decode of `state.prompt` under `state.config`."""
         self.state = state
         self.surface = surface

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from spectui.app.format import shown_value
-from spectui.app.screens.decode_state import DecodeState, Surface
+from spectui.app.screens.screen_state import ScreenState, Surface
 from spectui.engine.config import ConfigError, DecodeConfig, knob_of
 from spectui.engine.policy.registry import next_policy
 
@@ -18,7 +18,7 @@ from spectui.engine.policy.registry import next_policy
 class Tuning:
     """t, [, ] and the settings form (s): changes to `state.config`."""
 
-    def __init__(self, state: DecodeState, surface: Surface) -> None:
+    def __init__(self, state: ScreenState, surface: Surface) -> None:
         self.state = state
         self.surface = surface
 

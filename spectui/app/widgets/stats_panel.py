@@ -153,7 +153,7 @@ def stats_cells(stats: StatsSnapshot, timings: bool) -> list[Text]:
         cell("τ", f"{stats.tokens_per_round:.2f}/round · accepted {stats.accepted_per_round:.2f}"),
         cell(
             "expected τ",
-            (f"{stats.expected_tokens_per_round:.2f}", "bold"),
+            (f"{stats.predicted_tokens_per_round:.2f}", "bold"),
             (" (k, cap, bonus)", "dim"),
         ),
         cell(

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
+from spectui.app.decode_view import DecodeView
 from spectui.app.format import (
     PIECE_STYLES,
     ROUND_MARK_STYLE,
@@ -19,7 +20,6 @@ from spectui.app.format import (
     flowing,
 )
 from spectui.app.rounds import Piece
-from spectui.app.state import DecodeView
 from spectui.app.widgets.panel import Panel
 
 _SELECTED_META = {"selected": True}

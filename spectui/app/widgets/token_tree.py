@@ -20,7 +20,6 @@ from spectui.app.format import GREEN, GREY, PIECE_STYLES, RED, SELECTED_STYLE, p
 from spectui.app.messages import TreeNodeSelected
 from spectui.app.rounds import PieceKind
 from spectui.app.tree_layout import (
-    ROOT,
     Mark,
     Row,
     Shape,
@@ -34,6 +33,7 @@ from spectui.app.tree_layout import walked as walked_tree
 from spectui.app.tree_round import same_round
 from spectui.app.widgets.panel import SkipsUnchanged
 from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
+from spectui.engine.tree.shape import ROOT
 
 # A token's style by its mark, each with its own attributes (the colour is never the only sign).
 TOKEN_STYLES: dict[Mark, str] = {

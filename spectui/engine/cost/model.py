@@ -89,13 +89,13 @@ def predicted_speedup(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> f
     """The cost model's speedup for the rounds run: expected τ / mean (k·c + r_k).
 
     Each round costs k·c + r_k verifier steps at its own k, so rounds run at several spans
-    average their costs as `expected_tokens_per_round` averages their expectations; a span
+    average their costs as `predicted_tokens_per_round` averages their expectations; a span
     never timed has its cost derived (`cost_at`). None before a round, or with no cost model.
     """
     if stats.rounds == 0 or not costs:
         return None
     cost = sum(count.rounds * cost_at(costs, count.k)[0].round_cost for count in stats.round_shapes)
-    return stats.expected_tokens_per_round / (cost / stats.rounds)
+    return stats.predicted_tokens_per_round / (cost / stats.rounds)
 
 
 def measured_speedup(stats: StatsSnapshot, verifier_step: float) -> float | None:

@@ -105,7 +105,7 @@ def row_figures(row: SweepRow) -> dict[str, Any]:
         "tokens_per_round": stats.tokens_per_round,
         "nodes_per_round": stats.nodes_per_round,
         "mean_acceptance_length": stats.mean_acceptance_length,
-        "expected_tokens_per_round": stats.expected_tokens_per_round,
+        "expected_tokens_per_round": stats.predicted_tokens_per_round,  # stats.JSON_NAMES
         "predicted_speedup": row.predicted_speedup,
         "tokens_per_second": stats.tokens_per_second,
         "equal_share": row.equal_share,

@@ -295,7 +295,7 @@ class SweepRow:
 
 def predicted_speedup(stats: StatsSnapshot, round_cost: float) -> float:
     """expected τ / (k·c + r_k): tokens per round over a round's cost in verifier steps."""
-    return stats.expected_tokens_per_round / round_cost if round_cost > 0 else math.nan
+    return stats.predicted_tokens_per_round / round_cost if round_cost > 0 else math.nan
 
 
 # --- the frontier --------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ COLUMNS = (
     SweepColumn("α", lambda row: _share(row.stats.alpha)),
     SweepColumn("τ", lambda row: f"{row.stats.tokens_per_round:.2f}"),
     SweepColumn("nodes", lambda row: f"{row.stats.nodes_per_round:.1f}"),
-    SweepColumn("exp. τ", lambda row: f"{row.stats.expected_tokens_per_round:.2f}"),
+    SweepColumn("exp. τ", lambda row: f"{row.stats.predicted_tokens_per_round:.2f}"),
     SweepColumn("pred. ×", _speedup),
     SweepColumn("tok/s", lambda row: f"{row.stats.tokens_per_second:.0f}"),
     SweepColumn("equal", lambda row: _share(row.equal_share)),

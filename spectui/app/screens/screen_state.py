@@ -1,9 +1,13 @@
 """What the decode screen knows, in one typed object, and what its parts may ask of the screen.
 
-The screen owns one `DecodeState`; its parts (browsing, stepping, tuning, saving, sweeping,
+The screen owns one `ScreenState`; its parts (browsing, stepping, tuning, saving, sweeping,
 receiving, drawing) are plain objects handed that state and a `Surface` to speak and redraw
 through. Only the UI thread reads or writes it: the engine worker hands things over by
 message (the pair arrives in `ModelsReady`, the decode's source in `DecodeStarted`).
+
+The decode itself, as its events tell it, is not here but in the `DecodeView` this state
+holds (decode_view.py): the screen's state is the session, the settings, the run and what the
+reader looks at; the decode's view is what the event log folds to.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from spectui.app.control import StepControl
+from spectui.app.decode_view import DecodeView
 from spectui.app.keys import NEEDS, NO_SWEEP, REFUSALS, action_name, binding_for, key_names
 from spectui.app.rounds import Piece, RoundView
 from spectui.app.sessions import Session
-from spectui.app.state import DecodeView
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import ChatTemplateError, SpectuiError
 from spectui.engine.trace.source import Ability
@@ -81,7 +85,7 @@ class RunOrder:
 
 
 @dataclass
-class DecodeState:
+class ScreenState:
     """Everything the decode screen knows about its session, its settings and its decode."""
 
     session: Session
@@ -270,7 +274,7 @@ T = TypeVar("T")
 
 
 class Exposed(Generic[T]):
-    """A `DecodeState` attribute, read (and a field set) as one of the screen that owns it.
+    """A `ScreenState` attribute, read (and a field set) as one of the screen that owns it.
 
     What the app, the command and the tests read of the decode screen; its parts read the
     state itself."""
