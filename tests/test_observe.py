@@ -125,7 +125,7 @@ def test_the_local_ngram_drafter_rebuilds_every_step_the_server_took(
         assert record["draftless_steps_unplaced"] == 0  # each is placed: drafted 0
 
 
-LAST_STEP = "(the last step: spectui drafts at most the tokens left"
+LAST_STEP = "the last step, where spectui drafts at most the tokens left"
 
 
 def test_the_engine_with_the_verifiers_copy_rebuilds_the_ngram_servers_steps_and_traces_them(
@@ -134,13 +134,10 @@ def test_the_engine_with_the_verifiers_copy_rebuilds_the_ngram_servers_steps_and
     local = ["--verifier", str(BUNDLED_VERIFIER), "--trace", str(tmp_path / "obs.jsonl")]
     records = observe_json(ngram_server, capsys, "--drafter", "ngram", *local)
     for number, record in enumerate(records, start=1):
-        divergence = record["divergence"]
-        assert divergence is None or LAST_STEP in divergence, divergence
+        assert record["divergence"] is None, record["divergence"]
+        assert record["note"] is None or LAST_STEP in record["note"]  # drafted counts only
         drafting = [step for step in record["rebuilt"] if step["drafted"]]
-        ours = [step["accepted"] for step in drafting]
-        theirs = record["server"]["per_step_accepted"]
-        end = -1 if divergence else None  # the last step is the named difference
-        assert ours[:end] == theirs[:end]
+        assert [step["accepted"] for step in drafting] == record["server"]["per_step_accepted"]
         trace = read_trace(tmp_path / f"obs-{number}.jsonl")  # spectui replay opens it
         assert len(trace.rounds) == len(record["rebuilt"])
 
@@ -155,12 +152,11 @@ def test_the_draft_model_servers_steps_are_rebuilt_and_each_difference_named(
     local = ["--drafter", str(BUNDLED_DRAFTER), "--verifier", str(BUNDLED_VERIFIER)]
     records = observe_json(speculating_servers["draft_model"], capsys, *local)
     for record in records:
-        divergence = record["divergence"]
-        assert divergence is None or LAST_STEP in divergence, divergence
+        assert record["divergence"] is None, record["divergence"]
+        assert record["note"] is None or LAST_STEP in record["note"]
         ours = [step["accepted"] for step in record["rebuilt"]]
-        theirs = record["server"]["per_step_accepted"]
-        end = -1 if divergence else None
-        assert ours[:end] == theirs[:end]
+        end = -1 if record["note"] else None  # the last step's cap, named in the note
+        assert ours[:end] == record["server"]["per_step_accepted"][:end]
 
 
 def test_a_server_without_per_request_metrics_is_told_how_to_start(

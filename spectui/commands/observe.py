@@ -176,7 +176,7 @@ def request_record(
 
     reading = counted_reading(observed.server, len(observed.output_ids))
     rebuilt: list[dict[str, Any]] | None = None
-    divergence = None
+    divergence = note = None
     if pair is not None:
         from spectui.engine.observe.local import decode_locally
 
@@ -184,6 +184,7 @@ def request_record(
         reading = StepReading(local.steps)
         rebuilt = [{"drafted": step.drafted, "accepted": step.accepted} for step in local.steps]
         divergence = local.cause
+        note = local.note
         if trace is not None:
             print(f"spectui: trace saved to {trace}", file=sys.stderr, flush=True)
     elif args.drafter == "ngram":
@@ -216,6 +217,7 @@ def request_record(
         "figures": reading.figures(),
         "rebuilt": rebuilt,
         "divergence": divergence,
+        "note": note,
         "server": dict(observed.server),
     }
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.observe.client import Observed
 
+LAST_STEP_CAP = "capped: "  # marks the one difference that is not a divergence
 NEAR_TIE = 1e-3  # top-1 minus top-2 of the local verifier below this: rounding decides
 
 
@@ -36,6 +37,7 @@ class LocalDecode:
     output_ids: tuple[int, ...]
     steps: tuple[Step, ...]  # one per round, in order (a draftless round as 0/0)
     cause: str | None  # why the steps differ from the server's, or None where they agree
+    note: str | None = None  # a difference of drafted counts only, and why (the last step)
 
 
 def decode_locally(
@@ -75,7 +77,10 @@ def decode_locally(
             writer.close()
     steps = tuple(Step(len(r.draft_ids), r.n_accepted) for r in rounds)
     output = (*first, *output)
-    return LocalDecode(output, steps, _cause(pair, observed, output, steps, rounds))
+    cause = _cause(pair, observed, output, steps, rounds)
+    if cause is not None and cause.startswith(LAST_STEP_CAP):
+        return LocalDecode(output, steps, None, cause.removeprefix(LAST_STEP_CAP))
+    return LocalDecode(output, steps, cause)
 
 
 def _cause(
@@ -101,14 +106,15 @@ def _cause(
         return f"the output leaves the server's at token {at + 1}: " + _margin(pair, observed, at)
     assert divergence is not None
     drafting = [round_ for round_ in rounds if round_.draft_ids]
-    ours = divergence.ours
+    ours, theirs = divergence.ours, divergence.server
     last = divergence.step == len(drafting) - 1
-    if last and ours is not None and divergence.server is not None and ours.drafted < observed.k:
+    if last and ours is not None and theirs is not None and _capped(ours, theirs, observed.k):
         return (
-            divergence.words() + " (the last step: spectui drafts at most the tokens left, "
-            f"{ours.drafted}, where vLLM drafts k = {observed.k})"
+            f"{LAST_STEP_CAP}{divergence.words()}: the last step, where spectui drafts at most "
+            f"the tokens left ({ours.drafted}) and vLLM drafts k = {observed.k}, counting what "
+            "it accepts past the last token asked for"
         )
-    mine, theirs = ours, divergence.server
+    mine = ours
     if mine is None or theirs is None:
         return divergence.words()
     # The same output, another count: the two drafters proposed differently at the first
@@ -119,6 +125,15 @@ def _cause(
     return f"{divergence.words()}: the drafters part at output token {at + 1}, where " + (
         _drafter_margin(pair, observed, at, round_)
     )
+
+
+def _capped(ours: Step, theirs: Step, k: int) -> bool:
+    """Whether the last step differs only as the cap on its drafts makes it: the same count
+    accepted, or all of spectui's fewer drafts and as many or more of the server's k."""
+    if ours.drafted >= k:
+        return False
+    fully = ours.accepted == ours.drafted and theirs.accepted >= ours.accepted
+    return ours.accepted == theirs.accepted or fully
 
 
 def _drafter_margin(pair: ModelPair, observed: Observed, at: int, round_: RoundFinished) -> str:
