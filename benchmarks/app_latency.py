@@ -145,17 +145,18 @@ def fast_forward_seconds(term: Pty) -> float:
     return term.wait_for("finished (", since=offset) - sent
 
 
-def headless_tokens_per_second(
-    drafter: str, verifier: str, threads: int | None
-) -> tuple[float, int]:
-    """The engine alone on the same decode: tokens/s (best of 3, models loaded) and tokens."""
-    from spectui.engine.config import DecodeConfig
+def headless_tokens_per_second(model_args: list[str], threads: int | None) -> tuple[float, int]:
+    """The engine alone on the same decode: tokens/s (best of 3, models loaded) and tokens,
+    with the models and settings the app gets from `model_args` (its own option parsing)."""
+    from dataclasses import replace
+
+    from spectui.cli import build_parser
+    from spectui.commands.options import config_from_args
     from spectui.engine.decode import SpeculativeDecoder
     from spectui.engine.models.loading import load_pair
 
-    config = DecodeConfig(
-        drafter=drafter, verifier=verifier, max_new_tokens=FAST_TOKENS, threads=threads
-    )
+    args = build_parser().parse_args(model_args)
+    config = replace(config_from_args(args), max_new_tokens=FAST_TOKENS, threads=threads)
     pair = load_pair(config)
     best, tokens = float("inf"), 0
     for _ in range(3):
@@ -203,6 +204,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drafter", default=str(BUNDLED_DRAFTER))
     parser.add_argument("--verifier", default=str(BUNDLED_VERIFIER))
+    parser.add_argument(
+        "--pair",
+        help="a named pair instead (smollm2-135m: the default app's, its drafter in bfloat16)",
+    )
     parser.add_argument("--presses", type=int, default=40, help="per phase and run")
     parser.add_argument("--runs", type=int, default=3, help="fresh processes (medians)")
     parser.add_argument(
@@ -231,6 +236,14 @@ def main() -> int:
             hog.kill()
 
 
+def model_args(args: argparse.Namespace) -> list[str]:
+    """The models as spectui's options: --pair NAME (the pair's own settings too), else the
+    drafter and the verifier."""
+    if args.pair:
+        return ["--pair", args.pair]
+    return ["--drafter", args.drafter, "--verifier", args.verifier]
+
+
 def report(args: argparse.Namespace) -> int:
     """Measure and print every figure."""
     # The spectui this script imports (a checkout's, run from its root), not whichever
@@ -239,10 +252,7 @@ def report(args: argparse.Namespace) -> int:
         sys.executable,
         "-m",
         "spectui.cli",
-        "--drafter",
-        args.drafter,
-        "--verifier",
-        args.verifier,
+        *model_args(args),
         "--max-new-tokens",
         str(FAST_TOKENS),
         "--prompt",
@@ -271,7 +281,7 @@ def report(args: argparse.Namespace) -> int:
             f"({len(samples)} presses, {label}; {missed} missed: no repaint in "
             f"{MISS_SECONDS:.0f} s)"
         )
-    engine, tokens = headless_tokens_per_second(args.drafter, args.verifier, args.threads)
+    engine, tokens = headless_tokens_per_second(model_args(args), args.threads)
     app = tokens / min(results["fast_seconds"])
     print(
         f"fast-forward         {app:6.0f} tokens/s · headless engine {engine:6.0f} tokens/s · "
