@@ -214,3 +214,19 @@ def test_a_branch_request_wakes_the_worker_and_stops_autoplay() -> None:
     assert control.wait() is True  # returns at once: nothing is stepped, a branch is due
     assert control.take_branch() == (2, settings)
     assert control.take_branch() is None and control.take_settings() is None
+
+
+async def test_b_shows_the_viewed_rounds_last_check_in_the_token_detail(make_app: Any) -> None:
+    from spectui.app.widgets.token_detail import TokenDetail
+
+    async with make_app(policy="greedy").run_test(size=(160, 48)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "enter", "enter", "enter")
+        detail = screen.query_one(TokenDetail)
+        assert str(detail.border_title) == "latest check"
+        assert "round 3" in plain(detail)
+        await press(pilot, "b")
+        assert str(detail.border_title) == "round 2 · last check"
+        assert "round 2" in plain(detail) and "round 3" not in plain(detail)
+        await press(pilot, "n")  # back to live
+        assert str(detail.border_title) == "latest check" and "round 3" in plain(detail)

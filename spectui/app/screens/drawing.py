@@ -240,11 +240,16 @@ class Drawing:
             branch = state.can(Ability.BRANCH)
             gates.show(current, highlight, hint, past=past, branch=branch, room=room)
         detail = screen.query_one(TokenDetail)
-        if not detail.unchanged((version, state.tree_node)):
-            shown = piece or self.latest_piece(pieces)
+        viewed_round = current.index if past and current is not None else None
+        if not detail.unchanged((version, state.tree_node, viewed_round)):
+            if piece is None and viewed_round is not None:  # b: the viewed round's, not live
+                shown = self.last_piece_of(pieces, viewed_round)
+            else:
+                shown = piece or self.latest_piece(pieces)
             own_round = decode.round_at(shown.round_index) if shown is not None else None
             drafted = own_round is None or bool(own_round.drafts)
-            detail.show(shown, live=piece is None, drafted=drafted)
+            live = piece is None and viewed_round is None
+            detail.show(shown, live=live, drafted=drafted, round_shown=viewed_round)
         self._show_stats(force)
 
     def _show_stats(self, force: bool) -> None:
@@ -360,6 +365,17 @@ class Drawing:
             if state.busy and not state.playing:
                 words += " · working"
         return words
+
+    def last_piece_of(self, pieces: list[Piece], round_index: int) -> Piece | None:
+        """The piece holding round `round_index`'s last gate check (what `b` shows of it)."""
+        for piece in reversed(pieces):
+            if (
+                piece.round_index == round_index
+                and piece.check is not None
+                and piece.kind is not PieceKind.CORRECTION
+            ):
+                return piece
+        return None
 
     def latest_piece(self, pieces: list[Piece]) -> Piece | None:
         """The piece holding the most recent gate check (what 'live' shows)."""

@@ -38,10 +38,16 @@ class TokenDetail(Panel):
         height = self.styles.height
         return height is None or height.is_auto
 
-    def show(self, piece: Piece | None, live: bool, drafted: bool = True) -> None:
+    def show(
+        self, piece: Piece | None, live: bool, drafted: bool = True, round_shown: int | None = None
+    ) -> None:
         """Render `piece` (None: nothing to show yet); `live` means it follows the latest check;
-        `drafted`: its round drafted tokens (a bonus in a round of none follows no draft)."""
-        self.border_title = "latest check" if live else "selected token"
+        `drafted`: its round drafted tokens (a bonus in a round of none follows no draft);
+        `round_shown`: an earlier round stepped back to (`b`), whose last check this is."""
+        if round_shown is not None:
+            self.border_title = f"round {round_shown + 1} · last check"
+        else:
+            self.border_title = "latest check" if live else "selected token"
         self.border_subtitle = "←/→ select · esc live" if live else "esc back to live"
         if piece is None:
             self.show_content(
