@@ -180,3 +180,19 @@ async def test_an_empty_prompt_says_what_the_decode_starts_from(make_app: Any) -
     async with make_app(prompt="").run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert status(pilot).startswith("The prompt is empty: the decode starts from the token")
+
+
+async def test_below_60x20_the_terminal_says_it_is_too_small_and_the_decode_comes_back(
+    make_app: Any,
+) -> None:
+    async with make_app().run_test(size=(40, 10)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space")  # the keys still work meanwhile
+        assert screen.has_class("-too-small")
+        shown = "\n".join(screen_lines(pilot))
+        assert "The terminal is 40×10: spectui needs at least 60×20." in " ".join(shown.split())
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not screen.has_class("-too-small")
+        shown = "\n".join(screen_lines(pilot))
+        assert "needs at least" not in shown and "tokens" in shown and "▸" in shown

@@ -146,6 +146,7 @@ class DecodeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
+        yield Static(id="too-small")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Static(id="error", classes="panel")
