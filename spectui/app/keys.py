@@ -254,7 +254,18 @@ def footer_keys(
         bindings = {
             key: active._replace(binding=served(active.binding)) for key, active in bindings.items()
         }
-    return widened(bindings, in_browser=in_browser) if wide else bindings
+    return help_and_quit_first(widened(bindings, in_browser=in_browser) if wide else bindings)
+
+
+def help_and_quit_first(bindings: dict[str, ActiveBinding]) -> dict[str, ActiveBinding]:
+    """`?` and `q` before every other key, whatever has the focus: a focused widget's keys
+    (the token tree's) come first in Textual's order and would push them off a narrow Footer."""
+    first = ("help", "quit")
+    ranked = sorted(
+        bindings.items(),
+        key=lambda item: first.index(item[1].binding.id) if item[1].binding.id in first else 2,
+    )
+    return dict(ranked)
 
 
 def widened(

@@ -173,3 +173,16 @@ def test_snapshot_a_picked_node(snap_compare: Any, make_app: Any, size: tuple[in
     app = make_app(**TREE)
     run_before = keys("enter", "enter", "tab", "home", "down", "down")
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+async def test_with_the_tree_focused_the_footer_still_starts_with_help_and_quit(
+    make_app: Any,
+) -> None:
+    async with make_app(**TREE).run_test(size=(80, 24)) as pilot:
+        screen = await settle(pilot)
+        await press(pilot, "space", "tab")
+        assert tree_of(pilot).has_focus
+        shown = [a.binding.id for a in screen.active_bindings.values() if a.binding.show]
+        assert shown[:2] == ["help", "quit"], shown
+        footer = pilot.app.screen._compositor.render_strips()[-1].text
+        assert footer.lstrip().startswith("? Help") and "q Quit" in footer, footer
