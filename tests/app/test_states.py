@@ -196,3 +196,20 @@ async def test_below_60x20_the_terminal_says_it_is_too_small_and_the_decode_come
         assert not screen.has_class("-too-small")
         shown = "\n".join(screen_lines(pilot))
         assert "needs at least" not in shown and "tokens" in shown and "▸" in shown
+
+
+async def test_a_long_message_is_read_whole_at_120_and_80_columns(tmp_path: Path) -> None:
+    from spectui.cli import main
+
+    path = tmp_path / "t.jsonl"
+    assert main(["run", "--pair", "tiny", "--prompt", "It is", "--max-new-tokens", "8",
+                 "--policy", "greedy", "--trace", str(path)]) == 0  # fmt: skip
+    for size in ((120, 40), (80, 24)):
+        async with replay_app(read_trace(path), timings=False).run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("c")  # a replay cannot compare: the reason and what to do
+            await pilot.pause()
+            said = status(pilot)
+            assert "needs `spectui` with the trace's models" in said
+            shown = " ".join(" ".join(screen_lines(pilot)).split())
+            assert said in shown, (size, said)  # whole, over as many rows as it takes
