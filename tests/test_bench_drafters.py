@@ -14,7 +14,7 @@ from rich.console import Console
 from spectui.bench.report import render
 from spectui.cli import main
 
-QUICK = ["--quick", "--alphas", "none", "--seed-prompts", "0", "--repeats", "1"]
+QUICK = ["--quick", "--alphas", "none", "--seed-prompts", "0", "--repeats", "1", "--tree-method"]
 
 
 @pytest.fixture(scope="module")

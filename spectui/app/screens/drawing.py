@@ -17,6 +17,7 @@ from spectui.app.format import drafting_words
 from spectui.app.pacing import FAST_REDRAW_INTERVAL, FULL_REDRAW_INTERVAL, REDRAW_INTERVAL, SPEEDS
 from spectui.app.rounds import Piece, PieceKind, RoundView
 from spectui.app.screens.screen_state import ScreenState
+from spectui.app.screens.too_small import say_if_too_small
 from spectui.app.tree_layout import default_rows
 from spectui.app.tree_round import tree_so_far
 from spectui.app.widgets import (
@@ -34,9 +35,6 @@ from spectui.engine.policy.registry import policy_label, policy_named
 from spectui.engine.trace.source import Ability
 from spectui.engine.tree.shape import ROOT
 
-# The smallest terminal the decode screen is laid out for (the README's "Small terminals"):
-# below it the panels give way to a message saying so, and come back as the terminal grows.
-MIN_WIDTH, MIN_HEIGHT = 60, 20
 WIDE = 120  # columns from which every panel is on screen at once (and the Footer has more keys)
 PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
 # Rows below which the stacked layout drops the stats panel: what an 80×24 terminal still
@@ -147,21 +145,8 @@ class Drawing:
         palette = screen.size.width >= PALETTE_HINT
         screen.query_one(Footer).show_command_palette = palette
         screen.refresh_bindings()  # from WIDE columns the Footer shows more keys
-        self._say_if_too_small()
+        say_if_too_small(screen)
         self.refresh_view(force=True)  # which shows and hides the panels for the new size
-
-    def _say_if_too_small(self) -> None:
-        """Below MIN_WIDTH × MIN_HEIGHT the panels would be cut past reading (a verdict column
-        cut to its marker): say so instead, in the terminal, until it grows."""
-        screen, size = self.screen, self.screen.size
-        small = size.width < MIN_WIDTH or size.height < MIN_HEIGHT
-        screen.set_class(small, "-too-small")
-        if small:
-            screen.query_one("#too-small", Static).update(
-                f"The terminal is {size.width}×{size.height}: spectui needs at least "
-                f"{MIN_WIDTH}×{MIN_HEIGHT}. Make it larger and the decode is back as it was "
-                "(it goes on meanwhile); q quits."
-            )
 
     def selection_changed(self, selected: int | None) -> None:
         """A token was (de)selected: the panels that show it follow (`refresh_view`)."""
