@@ -73,6 +73,8 @@ class BenchSettings:
     spans: tuple[int, ...] = ()
     # Timed forwards per block size on each kernel (`bench/kernels.py`); 0 skips that table.
     kernel_repeats: int = 0
+    # The kernel table at every core too, beside the bench's own thread count.
+    kernel_all_cores: bool = True
     # Time a token tree at the chain's verifier budget beside the chain (`DRAFTING`).
     tree: bool = True
 
@@ -506,7 +508,8 @@ def _kernel_section(
     """Block costs per kernel, the read-bandwidth floor, plain decoding on the default kernel
     against the pair's own, and how often a block's argmax differs from a step's along the
     first prompt's greedy text (`greedy_text`: its ids and where the prompt ends)."""
-    threads = thread_counts(torch.get_num_threads())
+    own = torch.get_num_threads()
+    threads = thread_counts(own) if settings.kernel_all_cores else [own]
     costs = block_costs(pair, kernel_models, context, threads, settings.kernel_repeats)
     verifier = pair.local("verifier")
     return {

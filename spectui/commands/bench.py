@@ -37,6 +37,7 @@ class Preset:
     seed_prompts: int  # prompts the seed's no-cache algorithm runs on
     drafters: tuple[str, ...]  # other drafting methods
     tree: bool  # a token tree beside the chain
+    kernel_all_cores: bool  # the kernel table at every core too
 
 
 # --quick answers "does speculation pay here, at which k, on which kernel" in under a minute
@@ -53,6 +54,7 @@ QUICK = Preset(
     seed_prompts=0,
     drafters=(),
     tree=False,
+    kernel_all_cores=False,
 )
 FULL = Preset(
     new_tokens=128,
@@ -65,6 +67,7 @@ FULL = Preset(
     seed_prompts=1,
     drafters=("ngram",),
     tree=True,
+    kernel_all_cores=True,
 )
 
 
@@ -130,7 +133,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="timed verifier forwards per block size (1-8 rows) on each kernel and precision "
-        "(default: 7; --quick 2; 0 skips the kernel table)",
+        "(default: 7, at the bench's threads and every core; --quick 2, the bench's threads "
+        "only; 0 skips the kernel table)",
     )
     group.add_argument(
         "--seed-prompts",
@@ -220,6 +224,7 @@ def main(args: argparse.Namespace) -> int:
         cost_budget_seconds=preset.cost_budget,
         drafters=preset.drafters if args.drafters is None else args.drafters,
         tree=preset.tree if args.tree_method is None else args.tree_method,
+        kernel_all_cores=preset.kernel_all_cores,
         spans=preset.spans if args.spans is None else args.spans,
         kernel_repeats=(
             preset.kernel_repeats if args.kernel_repeats is None else args.kernel_repeats
