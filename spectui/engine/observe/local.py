@@ -5,9 +5,9 @@ it drafts exactly as vLLM does, or the draft model's directory) and a local copy
 verifier, decodes the same prompt under greedy-exact with the bonus token (vLLM's greedy
 verification) and records every round: the drafts, the rejected ones included, and each
 one's gate check from the verifier's whole distribution. Its rounds are then set beside the
-server's steps; where they part, the cause is named: the output left the server's at a
-near-tie of the local verifier's top two, or the last step, where spectui drafts no more than
-the tokens left and vLLM drafts k.
+server's steps; where they part, the cause is named (the output leaving the server's at a
+near-tie of the local verifier's top two, or the two drafters proposing differently). The
+last step is only noted: spectui drafts no more than the tokens left, vLLM drafts k.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.observe.client import Observed
 
-LAST_STEP_CAP = "capped: "  # marks the one difference that is not a divergence
 NEAR_TIE = 1e-3  # top-1 minus top-2 of the local verifier below this: rounding decides
 
 
@@ -77,23 +76,22 @@ def decode_locally(
             writer.close()
     steps = tuple(Step(len(r.draft_ids), r.n_accepted) for r in rounds)
     output = (*first, *output)
-    cause = _cause(pair, observed, output, steps, rounds)
-    if cause is not None and cause.startswith(LAST_STEP_CAP):
-        return LocalDecode(output, steps, None, cause.removeprefix(LAST_STEP_CAP))
-    return LocalDecode(output, steps, cause)
+    cause, note = _compare(pair, observed, output, steps, rounds)
+    return LocalDecode(output, steps, cause, note)
 
 
-def _cause(
+def _compare(
     pair: ModelPair,
     observed: Observed,
     output: Sequence[int],
     steps: Sequence[Step],
     rounds: Sequence[RoundFinished],
-) -> str | None:
+) -> tuple[str | None, str | None]:
+    """(why the steps differ from the server's, or None; a note on the last step's cap)."""
     server = server_steps(observed.server)
     divergence = first_divergence(steps, server)
     if divergence is None and tuple(output) == observed.output_ids:
-        return None
+        return None, None
     if tuple(output) != observed.output_ids:
         at = next(
             (
@@ -103,28 +101,28 @@ def _cause(
             ),
             min(len(output), len(observed.output_ids)),
         )
-        return f"the output leaves the server's at token {at + 1}: " + _margin(pair, observed, at)
+        return f"the output leaves the server's at token {at + 1}: " + _margin(
+            pair, observed, at
+        ), None
     assert divergence is not None
     drafting = [round_ for round_ in rounds if round_.draft_ids]
     ours, theirs = divergence.ours, divergence.server
     last = divergence.step == len(drafting) - 1
     if last and ours is not None and theirs is not None and _capped(ours, theirs, observed.k):
-        return (
-            f"{LAST_STEP_CAP}{divergence.words()}: the last step, where spectui drafts at most "
-            f"the tokens left ({ours.drafted}) and vLLM drafts k = {observed.k}, counting what "
-            "it accepts past the last token asked for"
+        return None, (
+            f"{divergence.words()}: the last step, where spectui drafts at most the tokens "
+            f"left ({ours.drafted}) and vLLM drafts k = {observed.k}, counting what it accepts "
+            "past the last token asked for"
         )
-    mine = ours
-    if mine is None or theirs is None:
-        return divergence.words()
+    if ours is None or theirs is None:
+        return divergence.words(), None
     # The same output, another count: the two drafters proposed differently at the first
     # draft where the counts part (one of them matched the output there, the other did not).
     round_ = drafting[divergence.step]
     start = 1 + sum(len(r.appended_ids) for r in rounds[: rounds.index(round_)])
-    at = start + min(mine.accepted, theirs.accepted)
-    return f"{divergence.words()}: the drafters part at output token {at + 1}, where " + (
-        _drafter_margin(pair, observed, at, round_)
-    )
+    at = start + min(ours.accepted, theirs.accepted)
+    words = f"{divergence.words()}: the drafters part at output token {at + 1}, where "
+    return words + _drafter_margin(pair, observed, at), None
 
 
 def _capped(ours: Step, theirs: Step, k: int) -> bool:
@@ -136,7 +134,7 @@ def _capped(ours: Step, theirs: Step, k: int) -> bool:
     return ours.accepted == theirs.accepted or fully
 
 
-def _drafter_margin(pair: ModelPair, observed: Observed, at: int, round_: RoundFinished) -> str:
+def _drafter_margin(pair: ModelPair, observed: Observed, at: int) -> str:
     """The local drafter's top two where its draft and the server's drafter's differ."""
     if pair.draft_method is not None:
         return "the drafts differ (a drafter with no probabilities to compare)"
