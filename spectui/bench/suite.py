@@ -6,19 +6,13 @@
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
 from transformers import PreTrainedModel
 
 from spectui import __version__
@@ -39,6 +33,7 @@ from spectui.bench.kernels import (
     variant_models,
 )
 from spectui.bench.oracle import engine_decode, oracle_decoder
+from spectui.bench.provenance import load_average, machine, source_commit, versions
 from spectui.bench.runner import Method, Run, Spread, Timings, run_interleaved
 from spectui.engine.config import DecodeConfig
 from spectui.engine.cost.sampler import CostModel, CostSampler, alpha_estimate
@@ -89,7 +84,7 @@ def run_bench(
 ) -> dict[str, Any]:
     """Run everything; the figures as one JSON-ready dict (`bars`: each timed run's progress)."""
     started = time.perf_counter()
-    load_before = _load_average()
+    load_before = load_average()
     prompts = [encode_prompt(pair, text) for text in settings.prompts]
     new_tokens = min(settings.new_tokens, pair.context_length - max(map(len, prompts)))
     configure_assistant(pair.local("drafter"), settings.k)
@@ -124,8 +119,8 @@ def run_bench(
     greedy = summaries["engine_greedy"]
     result: dict[str, Any] = {
         "spectui": __version__,
-        "machine": _machine(load_before),
-        "versions": _versions(),
+        "machine": machine(load_before),
+        "versions": versions(),
         "settings": _settings_dict(pair, settings, prompts, new_tokens),
         "ratio_vs_hf_assisted": _median(timings.ratio("engine_greedy", "hf_assisted")),
         "not_run": _not_run(pair, settings),
@@ -156,7 +151,7 @@ def run_bench(
     spans = _all_spans(settings)
     result["spans"] = [_span_row(k, summaries, cost, block_r) for k in spans]
     result["best_k"] = _best_span(result["spans"])
-    result["machine"]["load_average_after"] = _load_average()
+    result["machine"]["load_average_after"] = load_average()
     result["elapsed_seconds"] = time.perf_counter() - started
     return result
 
@@ -595,65 +590,6 @@ def _settings_dict(
 def _drafter_dtype(pair: ModelPair) -> str | None:
     drafter = pair.drafter
     return None if drafter is None else str(drafter.dtype).removeprefix("torch.")
-
-
-def source_commit() -> str | None:
-    """The git commit spectui runs from (with `+dirty` where its tree has changes), or None
-    where it is not a checkout (an installed wheel)."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("+dirty" if dirty else "") if commit else None
-
-
-def _machine(load_before: list[float] | None) -> dict[str, Any]:
-    return {
-        "platform": platform.platform(),
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "load_average_before": load_before,
-    }
-
-
-def _versions() -> dict[str, str]:
-    return {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-    }
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(value, 2) for value in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def _parameters(model: torch.nn.Module) -> int:
