@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -18,6 +19,7 @@ from textual.widgets import Static
 
 from spectui.app import messages
 from spectui.app.app import SpectuiApp
+from spectui.app.control import StepControl
 from spectui.app.screens.decode import DecodeScreen
 
 PROMPT = "Once upon a time,"
@@ -145,3 +147,16 @@ def region_lines(app: App[Any], widget: Any) -> list[str]:
     region = widget.region
     rows = screen_lines(app)[region.y : region.bottom]
     return [row[region.x : region.right] for row in rows]
+
+
+def passes(control: StepControl, timeout: float = 0.2) -> bool:
+    """Whether `control.wait()` lets a worker through within `timeout` seconds."""
+    result: list[bool] = []
+    worker = threading.Thread(target=lambda: result.append(control.wait()), daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        control.stop()
+        worker.join()
+        return False
+    return result[0]

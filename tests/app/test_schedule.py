@@ -3,11 +3,11 @@ then the same rules through `StepControl` and a real worker thread."""
 
 from __future__ import annotations
 
-import threading
 import typing
 from typing import Any
 
 import pytest
+from app_helpers import passes
 
 from spectui.app import schedule
 from spectui.app.control import StepControl
@@ -349,19 +349,6 @@ def test_the_round_bookkeeping_takes_a_retune_once_per_round() -> None:
 
 
 # --- the same rules, through the control and a worker thread ------------------------------------
-
-
-def passes(control: StepControl, timeout: float = 0.2) -> bool:
-    """Whether `control.wait()` lets a worker through within `timeout` seconds."""
-    result: list[bool] = []
-    worker = threading.Thread(target=lambda: result.append(control.wait()), daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        control.stop()
-        worker.join()
-        return False
-    return result[0]
 
 
 def test_a_step_during_slow_autoplay_passes_at_once_and_autoplay_goes_on() -> None:

@@ -8,6 +8,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+from app_helpers import passes
 from rich.style import Style
 
 from spectui.app.control import StepControl
@@ -17,19 +18,6 @@ from spectui.app.pacing import BATCHES_AHEAD, KEY_HOLD, MAX_SPEED, SPEEDS
 from spectui.app.rounds import CheckView, PieceKind
 from spectui.engine.config import DecodeConfig
 from spectui.engine.events import TokenOrigin
-
-
-def passes(control: StepControl, timeout: float = 0.2) -> bool:
-    """Whether `control.wait()` lets a worker through within `timeout` seconds."""
-    result: list[bool] = []
-    worker = threading.Thread(target=lambda: result.append(control.wait()), daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        control.stop()
-        worker.join()
-        return False
-    return result[0]
 
 
 def test_a_step_lets_the_worker_pass_exactly_once() -> None:
