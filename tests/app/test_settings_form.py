@@ -148,3 +148,28 @@ async def test_values_that_fit_are_returned_as_numbers() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert app.returned and app.result == {"draft_span": 3, "p_thresh": 0.25}
+
+
+@pytest.mark.parametrize(
+    ("burst", "expected"),
+    [
+        (("end", "backspace", "3"), "3"),  # the issue's tmux burst: `End BSpace 3`
+        (("end", "backspace", "backspace", "7", "3"), "73"),
+        (("home", "delete", "9"), "9"),
+    ],
+)
+async def test_keys_typed_in_one_burst_reach_the_field_in_order(
+    burst: tuple[str, ...], expected: str
+) -> None:
+    """Keys a terminal delivers in one read are posted together, as the driver posts them;
+    an editing key (a binding) must act before the printable key behind it."""
+    app = FormApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        field = form_of(pilot).query_one("#draft_span", Input)
+        field.focus()
+        await pilot.pause()
+        for key in burst:
+            character = key if len(key) == 1 else None
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        assert field.value == expected

@@ -18,6 +18,7 @@ from textual.widgets import Input, Label, OptionList
 
 from spectui.app.launch import launch_of
 from spectui.app.screens.dialog import Dialog
+from spectui.app.widgets.field import Field
 from spectui.engine.prompts import Prompt, categories
 
 SHOWN_CHARACTERS = 60  # of a categorised prompt's text, on its one line (the dialog is 76 wide)
@@ -44,7 +45,7 @@ class PromptScreen(Dialog[str | None]):
         with Vertical(id="prompt-body", classes="dialog") as body:
             body.border_title = "prompt"
             body.border_subtitle = "enter decode · tab to examples · esc cancel"
-            yield Input(
+            yield Field(
                 self.prompt,
                 placeholder="empty: start from the BOS token",
                 suggester=SuggestFromList(self.examples, case_sensitive=False),

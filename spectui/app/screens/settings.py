@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from spectui.app.screens.dialog import Dialog
+from spectui.app.widgets.field import Field
 from spectui.engine.config import (
     ConfigError,
     DecodeConfig,
@@ -67,7 +68,7 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
         else:
             # Plain text, not Textual's type="integer"/"number": those drop each key their pattern
             # refuses with only a bell, so in an integer field "0.5" became "05", "1e400" "1400".
-            yield Input(_text(value), compact=True, id=name, select_on_focus=True)
+            yield Field(_text(value), compact=True, id=name, select_on_focus=True)
             yield Label(allowed_range(name), classes="hint")
 
     def _value(self, name: str) -> Any:
