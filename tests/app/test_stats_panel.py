@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
+import pytest
 from rich.console import Console
+from rich.text import Text
 from scripted import scripted_decode
 
-from spectui.app.widgets.stats_panel import stats_text
+from spectui.app.widgets.stats_panel import StatsGrid, cell, round_times, stats_cells, stats_text
 
 
 def rendered(width: int) -> str:
@@ -28,3 +32,36 @@ def test_every_cell_names_its_convention() -> None:
         assert "per pos. " in text and " 0.8 0.6 0.4 0.3 0.5" in text
         assert "cond. pos. " in text and " 0.8 0.8 0.7 1.0 1.0" in text
         assert "forwards verifier" in text
+
+
+def timed_cells() -> list[Text]:
+    """Every cell the panel shows with timings on: the statistics, the last round's times and
+    the cost model's, with long figures (a 4-digit verify time, a derived-span note)."""
+    stats = scripted_decode()[-1].stats
+    return [
+        *stats_cells(stats, timings=True),
+        cell("last round", round_times((0.1704, 1.2593))),
+        cell("cost model", "c 0.07 · r_5 1.23", (" (k·c+r_k 1.58)", "dim")),
+        cell(
+            "speedup",
+            ("0.22×", "bold"),
+            " predicted · 1.31× measured",
+            (" (k=3 derived from k=5)", "dim"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("width", [30, 39, 41, 58, 72, 78, 100, 118])
+def test_no_figure_is_cut_at_any_width(width: int) -> None:
+    """Every cell's every word is on screen whole, whatever the panel's width (the panel is
+    39 columns inside at 120×40 and 78 at 80×24, where figures used to end in "…")."""
+    cells = timed_cells()
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(StatsGrid(cells))
+    text = console.export_text()
+    assert all(len(line.rstrip()) <= width for line in text.splitlines())
+    words = text.split()
+    for shown in cells:
+        for word in shown.plain.split():
+            assert word in words, f"{word!r} of {shown.plain!r} is not whole at width {width}"
+    assert "…" not in text.replace("0…5", "")  # the histogram's own range, not a cut

@@ -44,51 +44,93 @@ class StatsPanel(Panel):
         """Render `stats`; if `timings`, also tokens per second, the last round's times and
         the cost model (`costs`, by draft span) with its predicted and measured speedups."""
         self.border_title = "stats"
-        self.border_subtitle = round_times(round_seconds) if timings else ""
         if stats is None or stats.rounds == 0:
             self.show_content(Text("No finished round yet.", style="dim"), 0)
             return
         cells = stats_cells(stats, timings)
+        if timings and round_seconds is not None:
+            # a cell, not the border's subtitle: a border cuts what does not fit
+            cells.append(cell("last round", round_times(round_seconds)))
         if timings and costs:
             cells += cost_cells(stats, costs)
         self.show_content(StatsGrid(cells), 1)  # always the same cells
 
 
 class StatsGrid:
-    """Stat cells laid out two per line when there is room, one per line otherwise.
+    """Stat cells laid out two per line where a pair fits, one per line otherwise; a cell
+    wider than the panel wraps between its words, so no figure is ever cut.
 
     Laid out by hand, as a two-column grid two cells apart: a Rich Table costs ten times as
     much to measure, and the panel redraws with every round."""
 
     GAP = 2
-    TWO_COLUMNS = 72  # the width from which two cells share a line
+    TWO_COLUMNS = 72  # the width from which two cells may share a line
+    CONTINUATION = "  "  # a wrapped cell's later lines, indented under its label
 
     def __init__(self, cells: list[Text]) -> None:
         self.cells = cells
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        columns = 2 if options.max_width >= self.TWO_COLUMNS else 1
-        left = max((cell.cell_len for cell in self.cells[::columns]), default=0)
-        lines = []
-        for start in range(0, len(self.cells), columns):
-            line = self.cells[start].copy()
-            if columns == 2 and start + 1 < len(self.cells):
-                line.append(" " * (left - line.cell_len + self.GAP))
-                line.append_text(self.cells[start + 1])
+        width = options.max_width
+        lines = self._two_columns(width) or [cell.copy() for cell in self.cells]
+        widest = min(width, max((line.cell_len for line in lines), default=0))
+        for line in lines:
+            for part in self._wrapped(line, console, width):
+                part.pad_right(widest - part.cell_len)  # a grid's rows are equally wide
+                part.no_wrap = True
+                yield part
+
+    def _two_columns(self, width: int) -> list[Text] | None:
+        """The cells two to a line (a pair too wide for the panel on two), or None where the
+        panel is too narrow for pairs."""
+        if width < self.TWO_COLUMNS:
+            return None
+        pairs = [self.cells[start : start + 2] for start in range(0, len(self.cells), 2)]
+        paired = [len(pair) == 2 for pair in pairs]
+        while True:  # a pair set apart no longer widens the left column: the rest may now fit
+            left = max(
+                (p[0].cell_len for p, two in zip(pairs, paired, strict=True) if two), default=0
+            )
+            fits = [
+                two and left + self.GAP + p[1].cell_len <= width
+                for p, two in zip(pairs, paired, strict=True)
+            ]
+            if fits == paired:
+                break
+            paired = fits
+        lines: list[Text] = []
+        for pair, two in zip(pairs, paired, strict=True):
+            if not two:
+                lines.extend(cell.copy() for cell in pair)
+                continue
+            line = pair[0].copy()
+            line.append(" " * (left - line.cell_len + self.GAP))
+            line.append_text(pair[1])
             lines.append(line)
-        width = max((line.cell_len for line in lines), default=0)
-        for line in lines:  # every line as wide as the widest, as a grid's rows are
-            line.pad_right(width - line.cell_len)
-            line.no_wrap, line.overflow = True, "ellipsis"
-            yield line
+        return lines
+
+    def _wrapped(self, line: Text, console: Console, width: int) -> list[Text]:
+        """`line` as is when it fits, else broken between words, later lines indented."""
+        if line.cell_len <= width:
+            return [line]
+        first, *rest = line.wrap(console, width, overflow="fold")
+        if not rest:
+            return [first]
+        indent = len(self.CONTINUATION)
+        tail = Text(" ").join(rest)
+        tail.rstrip()
+        parts = [first.copy()]
+        parts[0].rstrip()
+        for part in tail.wrap(console, width - indent, overflow="fold"):
+            part.rstrip()
+            parts.append(Text(self.CONTINUATION) + part)
+        return parts
 
 
-def round_times(round_seconds: tuple[float, float] | None) -> str:
-    """The last finished round's "draft 3.1 ms · verify 8.2 ms" ("" before the first)."""
-    if round_seconds is None:
-        return ""
+def round_times(round_seconds: tuple[float, float]) -> str:
+    """The last finished round's "draft 3.1 ms · verify 8.2 ms"."""
     draft, verify = round_seconds
-    return f"round: draft {draft * 1000:.1f} ms · verify {verify * 1000:.1f} ms"
+    return f"draft {draft * 1000:.1f} ms · verify {verify * 1000:.1f} ms"
 
 
 def cell(label: str, *parts: str | tuple[str, str]) -> Text:
