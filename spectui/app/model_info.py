@@ -6,12 +6,15 @@ header's "drafter 1.2M → verifier 5.9M". A served model has no parameters here
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from spectui.app.sessions import model_label
 
 # Suffixes for parameter counts, largest first.
 UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
+ARROW, NOTICE = " → ", " · "
+SIZE = re.compile(r"^(?P<name>.*) (?P<size>\d+(?:\.\d)?[KMB]?)$")  # "name 5.9M", as written below
 
 
 def parameter_count(model: Any) -> int | None:
@@ -46,3 +49,36 @@ def model_sizes(pair: Any) -> str:
         return ""
     drafter = model_words(pair.drafter_id, pair.drafter)
     return f"{drafter} → {model_words(pair.verifier_id, pair.verifier)}"
+
+
+def shorter_forms(models: str) -> list[str]:
+    """`models` (model_sizes' line, a notice after it) and the shorter forms a narrow header
+    falls back to, in order: each model's name without its file suffix, its role for its
+    name ("drafter 11.8M → verifier 135M"), then the sizes alone ("11.8M → 135M"). A served
+    model, with no size, keeps its name."""
+    pair, separator, notice = models.partition(NOTICE)
+    roles = pair.split(ARROW)
+    forms = [models]
+    for shorten in (_without_suffix, _role_and_size, _size_only):
+        shortened = ARROW.join(shorten(words, i) for i, words in enumerate(roles))
+        shortened += separator + notice
+        if shortened != forms[-1]:
+            forms.append(shortened)
+    return forms
+
+
+def _without_suffix(words: str, _: int) -> str:
+    match = SIZE.match(words)
+    if match is None:
+        return words
+    return f"{match['name'].removesuffix('.gguf').removesuffix('.safetensors')} {match['size']}"
+
+
+def _role_and_size(words: str, index: int) -> str:
+    match = SIZE.match(words)
+    return words if match is None else f"{('drafter', 'verifier')[index]} {match['size']}"
+
+
+def _size_only(words: str, _: int) -> str:
+    match = SIZE.match(words)
+    return words if match is None else match["size"]

@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+from app_helpers import plain
+from textual.app import App, ComposeResult
+
 from spectui.app.decode_view import round_seconds
-from spectui.app.model_info import model_sizes, short_count
+from spectui.app.model_info import model_sizes, short_count, shorter_forms
 from spectui.app.widgets.stats_panel import round_times
+from spectui.app.widgets.status_header import StatusHeader
 from spectui.engine.stats import StatsTally
 
 
@@ -40,3 +45,42 @@ def test_round_times_are_the_growth_of_the_cumulative_totals() -> None:
     draft, verify = round_seconds(first, second)
     assert abs(draft - 0.0031) < 1e-12 and abs(verify - 0.0082) < 1e-12
     assert round_times((draft, verify)) == "draft 3.1 ms · verify 8.2 ms"
+
+
+DEFAULT_PAIR_WORDS = "smollm2-drafter 11.8M → SmolLM2-135M-Instruct.Q4_1.gguf 135M"
+PLAYING = "soft-guarded · k=3 · round 12 · ▶ playing · 4 steps/s"
+
+
+class HeaderApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+
+
+@pytest.mark.parametrize(
+    ("width", "shown"),
+    [
+        (160, DEFAULT_PAIR_WORDS),
+        (124, "smollm2-drafter 11.8M → SmolLM2-135M-Instruct.Q4_1 135M"),
+        (120, "drafter 11.8M → verifier 135M"),
+        (80, "11.8M → 135M"),
+    ],
+)
+async def test_the_header_keeps_both_sizes_in_the_longest_form_that_fits(
+    width: int, shown: str
+) -> None:
+    """The default pair's line was cut at 120 columns (`…Q4_1.gguf…`) and lost both sizes at
+    80: the header now falls back to shorter names, then roles, then the sizes alone."""
+    app = HeaderApp()
+    async with app.run_test(size=(width, 5)) as pilot:
+        header = app.query_one(StatusHeader)
+        header.show(PLAYING, DEFAULT_PAIR_WORDS)
+        await pilot.pause()
+        line = plain(header, width=width).strip()
+        assert line == f"spectui — {PLAYING} · {shown}"
+        assert "…" not in line
+
+
+def test_a_notice_and_a_served_model_survive_every_form() -> None:
+    forms = shorter_forms("drafter 1.2M → qwen @ host:8000 · kernels: MKL (no oneDNN)")
+    assert forms[-1] == "1.2M → qwen @ host:8000 · kernels: MKL (no oneDNN)"
+    assert all(form.endswith(" · kernels: MKL (no oneDNN)") for form in forms)

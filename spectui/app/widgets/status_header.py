@@ -7,7 +7,10 @@ screen; this one-line widget repaints only itself, which matters at autoplay spe
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
+
+from spectui.app.model_info import shorter_forms
 
 
 class StatusHeader(Static):
@@ -26,12 +29,26 @@ class StatusHeader(Static):
     }
     """
 
-    def show(self, status: str, models: str = "") -> None:
-        """Show `status` after the app's name, then `models` (names and sizes), dim.
+    status = ""
+    models = ""
 
-        The models come last: a narrow terminal cuts them first, never the status.
+    def show(self, status: str, models: str = "") -> None:
+        """Show `status` after the app's name, then `models` (names and sizes), dim, in the
+        longest of its forms that fits (shorter names, then the sizes alone).
+
+        The models come last: a terminal too narrow for their shortest form cuts them first,
+        never the status.
         """
-        parts: list[tuple[str, str] | str] = [("spectui", "bold"), (" — ", "dim"), status]
-        if models:
-            parts.append((f" · {models}", "dim"))
-        self.update(Text.assemble(*parts), layout=False)
+        self.status, self.models = status, models
+        self.update(self._line(self.size.width), layout=False)
+
+    def _line(self, width: int) -> Text:
+        head: list[tuple[str, str] | str] = [("spectui", "bold"), (" — ", "dim"), self.status]
+        if not self.models:
+            return Text.assemble(*head)
+        forms = shorter_forms(self.models)
+        lines = [Text.assemble(*head, (f" · {form}", "dim")) for form in forms]
+        return next((line for line in lines if line.cell_len <= width), lines[-1])
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.update(self._line(event.size.width), layout=False)
