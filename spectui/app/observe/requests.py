@@ -1,0 +1,120 @@
+"""The table of observed requests, worst first; enter opens one, w saves its trace."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from spectui.app.keys import help_and_quit_first, offered_bindings
+from spectui.app.observe.keys import REQUESTS_BINDINGS, ObserveHelp
+from spectui.app.observe.saving import save_request_trace
+from spectui.app.observe.view import COLUMNS, row_cells, stream_text
+from spectui.app.widgets import StatusHeader, StatusLine
+from spectui.engine.observe.request import ObservedRequest, acceptance_order, visibility
+
+LEFT = ("prompt", "seen")  # the text columns; the figures are right-aligned
+
+
+class RequestsScreen(Screen[None]):
+    """Every observed request, the lowest acceptance per drafted token first."""
+
+    BINDINGS = REQUESTS_BINDINGS
+    AUTO_FOCUS = "#requests-table"
+
+    def __init__(self, requests: Sequence[ObservedRequest], failure: str | None = None) -> None:
+        super().__init__()
+        self.requests = acceptance_order(requests)
+        self.failure = failure  # a server error that ended the run early (what came is kept)
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """? and q first in the Footer, whatever has the focus (the table's keys would lead)."""
+        return help_and_quit_first(super().active_bindings)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+        yield DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="requests-detail", classes="panel")
+        yield StatusLine(id="status-line")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        rebuilt = sum(
+            request.rebuilt is not None or request.local is not None for request in self.requests
+        )
+        self.query_one(StatusHeader).show(
+            f"observe · {len(self.requests)} request(s), worst first · {rebuilt} rebuilt here"
+        )
+        table: DataTable[Text] = self.query_one(DataTable)
+        for name in COLUMNS:
+            table.add_column(Text(name, justify="left" if name in LEFT else "right"), key=name)
+        for request in self.requests:
+            cells = row_cells(request)
+            table.add_row(
+                *(
+                    Text(cell, justify="left" if name in LEFT else "right")
+                    for name, cell in zip(COLUMNS, cells, strict=True)
+                ),
+                key=str(request.number),
+            )
+        if self.failure is not None:
+            self.query_one(StatusLine).say(
+                f"The run ended early; the requests observed are kept. {self.failure}", "error"
+            )
+        self.show_detail()
+
+    @property
+    def highlighted(self) -> ObservedRequest | None:
+        """The request under the table's cursor."""
+        if not self.requests:
+            return None
+        return self.requests[self.query_one(DataTable).cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def row_highlighted(self) -> None:
+        self.show_detail()
+
+    def show_detail(self) -> None:
+        """The highlighted request's text by step and what spectui sees of it."""
+        request = self.highlighted
+        detail = self.query_one("#requests-detail", Static)
+        if request is None:
+            detail.update("(no requests)")
+            return
+        detail.border_title = f"request {request.number}"
+        text = Text(visibility(request) + "\n\n", style="italic")
+        text.append_text(stream_text(request))
+        detail.update(text)
+
+    @on(DataTable.RowSelected)
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_request()
+
+    def action_open_request(self) -> None:
+        """Open the highlighted request."""
+        request = self.highlighted
+        if request is not None:
+            open_request = getattr(self.app, "open_request", None)
+            if open_request is not None:
+                open_request(request)
+
+    def action_save_trace(self) -> None:
+        """Save the highlighted request's rebuilt decode as a trace."""
+        request = self.highlighted
+        if request is not None:
+            self.query_one(StatusLine).say(*save_request_trace(request))
+
+    def action_help(self) -> None:
+        """List every key and what the columns are."""
+        self.app.push_screen(ObserveHelp(offered_bindings(self.BINDINGS, self.check_action)))
+
+    def action_quit(self) -> None:
+        """Quit."""
+        self.app.exit()
