@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from spectui.app.keys import help_and_quit_first, offered_bindings
 from spectui.app.observe.keys import REQUESTS_BINDINGS, ObserveHelp
 from spectui.app.observe.saving import save_request_trace
-from spectui.app.observe.view import COLUMNS, row_cells, stream_text
+from spectui.app.observe.view import COLUMNS, prompt_width, row_cells, stream_text
 from spectui.app.widgets import StatusHeader, StatusLine
 from spectui.engine.observe.request import ObservedRequest, acceptance_order, visibility
 
@@ -39,7 +39,9 @@ class RequestsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
-        yield DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
+        # No cell padding: each cell starts with its own space, so that at 80 columns every
+        # column fits (the seen column last, the one a scroll would hide).
+        yield DataTable(id="requests-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
         yield Static(id="requests-detail", classes="panel")
         yield StatusLine(id="status-line")
         yield Footer(compact=True)
@@ -53,14 +55,12 @@ class RequestsScreen(Screen[None]):
         )
         table: DataTable[Text] = self.query_one(DataTable)
         for name in COLUMNS:
-            table.add_column(Text(name, justify="left" if name in LEFT else "right"), key=name)
+            table.add_column(_cell(name, name), key=name)
+        width = prompt_width(self.app.size.width)
         for request in self.requests:
-            cells = row_cells(request)
+            cells = row_cells(request, width)
             table.add_row(
-                *(
-                    Text(cell, justify="left" if name in LEFT else "right")
-                    for name, cell in zip(COLUMNS, cells, strict=True)
-                ),
+                *(_cell(name, cell) for name, cell in zip(COLUMNS, cells, strict=True)),
                 key=str(request.number),
             )
         if self.failure is not None:
@@ -118,3 +118,8 @@ class RequestsScreen(Screen[None]):
     def action_quit(self) -> None:
         """Quit."""
         self.app.exit()
+
+
+def _cell(column: str, text: str) -> Text:
+    """A cell of `column`: a space before it, the figures right-aligned."""
+    return Text(f" {text}", justify="left" if column in LEFT else "right")

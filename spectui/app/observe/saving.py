@@ -27,6 +27,8 @@ def save_request_trace(
 ) -> tuple[str, SeverityLevel]:
     """Copy the request's rebuilt trace to `path` (default: ./spectui-trace-<time>.jsonl);
     the message to show and its severity."""
+    if request.local is not None and request.trace is None:
+        return f"No trace for request {request.number}: its rebuild was not kept.", "warning"
     if request.local is None or request.trace is None:
         why = (
             "spectui rebuilt only its drafts (n-gram lookup), not the verifier's probabilities"

@@ -14,7 +14,8 @@ from spectui.engine.observe.request import ObservedRequest, StepGroup, step_grou
 from spectui.engine.observe.steps import histogram
 
 COLUMNS = ("#", "prompt", "steps", "drafted", "acc.", "α drafted", "α judged", "τ", "τ−1", "seen")
-PROMPT_WIDTH = 24  # the prompt's start in the table: enough to tell the prompts apart
+PROMPT_WIDTH = 18  # the prompt's start in an 80-column table: enough to tell prompts apart
+FIGURE_WIDTHS = 60  # the table's columns but the prompt, one space before each (80 columns: 78)
 STEP_MARK = "│"  # between verify steps (dim): the stream stays text without colour
 
 
@@ -39,12 +40,17 @@ def seen(request: ObservedRequest) -> str:
     return f"{'✗' if request.divergence else '✓'} {how}"
 
 
-def row_cells(request: ObservedRequest) -> tuple[str, ...]:
-    """One request's cells, in COLUMNS' order."""
+def prompt_width(table_width: int) -> int:
+    """The prompt column's width in a table `table_width` wide: what the figures leave."""
+    return max(PROMPT_WIDTH, min(60, table_width - FIGURE_WIDTHS))
+
+
+def row_cells(request: ObservedRequest, width: int = PROMPT_WIDTH) -> tuple[str, ...]:
+    """One request's cells, in COLUMNS' order (the prompt's first `width` characters)."""
     figures = request.figures
     return (
         str(request.number),
-        prompt_start(request.observed.prompt),
+        prompt_start(request.observed.prompt, width),
         number(figures["steps"]),
         number(figures["drafted"]),
         number(figures["accepted"]),
