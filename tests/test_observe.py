@@ -22,6 +22,8 @@ from spectui.engine.trace.reader import read_trace
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 pytestmark = pytest.mark.vllm
+
+
 @pytest.fixture
 def ngram_server(speculating_servers: dict[str, str]) -> str:
     return speculating_servers["ngram"]

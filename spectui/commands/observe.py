@@ -4,7 +4,9 @@ Sends each prompt to an OpenAI-compatible server that speculates (vLLM with
 `--per-request-spec-decode-metrics detailed`) and reads, per request, the steps the server
 reports. With `--drafter ngram` (vLLM's n-gram method, drafted exactly as vLLM drafts) spectui
 rebuilds every step's drafts, the draftless ones and the rejected drafts included, and says
-whether its steps are the server's, step by step. Only argparse is imported at module level.
+whether its steps are the server's, step by step. The requests then open in the app
+(`spectui/app/observe/`), or print: `--json`, `--table`, or without a terminal. Only argparse
+and the error types are imported at module level.
 """
 
 from __future__ import annotations

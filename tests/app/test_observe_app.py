@@ -303,3 +303,20 @@ def test_snapshot_rebuilt_request_in_the_decode_screen(
 
     app = make_app(observed["local"])
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_a_server_error_mid_run_keeps_the_requests_observed(
+    speculating_servers: dict[str, str],
+) -> None:
+    """The second prompt is longer than the server's context (256): its error ends the run,
+    and the app opens on the first request with the error in a panel of its own."""
+    url = speculating_servers["ngram"]
+    argv = ["observe", url, f"--prompt={PROMPTS[1]}", "--prompt", "word " * 300]
+    args = build_parser().parse_args([*argv, "--max-new-tokens", "8"])
+    requests, failure = observe_all(args, None, keep_going=True)
+    assert len(requests) == 1 and failure is not None
+    async with ObserveApp(requests, failure=str(failure), timings=False).run_test() as pilot:
+        await pilot.pause()
+        assert table_numbers(pilot) == [1]
+        shown = str(pilot.app.screen.query_one("#requests-failure").render())
+        assert str(failure)[:40] in shown.replace("\n", " ")

@@ -42,6 +42,10 @@ class RequestsScreen(Screen[None]):
         # No cell padding: each cell starts with its own space, so that at 80 columns every
         # column fits (the seen column last, the one a scroll would hide).
         yield DataTable(id="requests-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        if self.failure is not None:  # it stays: the status line clears on the next key
+            failure = Static(self.failure, id="requests-failure", classes="panel")
+            failure.border_title = "the run ended early: the requests observed are kept"
+            yield failure
         yield Static(id="requests-detail", classes="panel")
         yield StatusLine(id="status-line")
         yield Footer(compact=True)
@@ -62,10 +66,6 @@ class RequestsScreen(Screen[None]):
             table.add_row(
                 *(_cell(name, cell) for name, cell in zip(COLUMNS, cells, strict=True)),
                 key=str(request.number),
-            )
-        if self.failure is not None:
-            self.query_one(StatusLine).say(
-                f"The run ended early; the requests observed are kept. {self.failure}", "error"
             )
         self.show_detail()
 
