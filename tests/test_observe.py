@@ -82,6 +82,16 @@ def test_the_local_ngram_drafter_rebuilds_every_step_the_server_took(
         assert record["draftless_steps_unplaced"] == 0  # each is placed: drafted 0
 
 
+def test_table_prints_the_requests_instead_of_opening_the_app(
+    ngram_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["observe", ngram_server, f"--prompt={PROMPTS[1]}", "--max-new-tokens", "12"]
+    status = main([*argv, "--drafter", "ngram", "--table"])
+    out = capsys.readouterr().out
+    assert status == 0 and "Requests, the lowest τ first" in out
+    assert "= the server's, every step" in out
+
+
 LAST_STEP = "the last step, where spectui drafts at most the tokens left"
 
 

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -59,6 +60,10 @@ class ObserveApp(App[None]):
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(getattr(self, "_switch_interval", 0.005))
+
+    @on(RequestsScreen.Chosen)
+    def request_chosen(self, message: RequestsScreen.Chosen) -> None:
+        self.open_request(message.request)
 
     def open_request(self, request: ObservedRequest) -> None:
         """The decode screen on the request's rebuilt trace, else the request screen."""

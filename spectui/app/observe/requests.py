@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -23,6 +25,12 @@ LEFT = ("prompt", "seen")  # the text columns; the figures are right-aligned
 
 class RequestsScreen(Screen[None]):
     """Every observed request, the lowest acceptance per drafted token first."""
+
+    @dataclass
+    class Chosen(Message):
+        """Enter on a request: the app opens it."""
+
+        request: ObservedRequest
 
     BINDINGS = REQUESTS_BINDINGS
     AUTO_FOCUS = "#requests-table"
@@ -98,12 +106,10 @@ class RequestsScreen(Screen[None]):
         self.action_open_request()
 
     def action_open_request(self) -> None:
-        """Open the highlighted request."""
+        """Open the highlighted request (the app picks the screen: `Chosen`)."""
         request = self.highlighted
         if request is not None:
-            open_request = getattr(self.app, "open_request", None)
-            if open_request is not None:
-                open_request(request)
+            self.post_message(self.Chosen(request))
 
     def action_save_trace(self) -> None:
         """Save the highlighted request's rebuilt decode as a trace."""
