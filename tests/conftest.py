@@ -44,7 +44,11 @@ def _build_pair(root: Path, noise: float, seed: int = 0) -> TinyPair:
 # worker: those on the session's vLLM servers (three real servers, a minute of CPU to start),
 # those on the converted real pair, and each module's tests that share a module fixture. The
 # rest go one by one to whichever worker is free. Without xdist the marks do nothing.
-SHARED_SESSION_FIXTURES = {"vllm_servers": "vllm", "smollm2_cache": "smollm2"}
+SHARED_SESSION_FIXTURES = {
+    "vllm_servers": "vllm",
+    "speculating_servers": "vllm-speculating",
+    "smollm2_cache": "smollm2",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the marks
@@ -90,6 +94,14 @@ def vllm_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from vllm_servers import start_servers
 
     yield from start_servers(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def speculating_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Real vLLM servers that speculate (n-gram lookup; the bundled drafter), once a session."""
+    from vllm_servers import start_speculating
+
+    yield from start_speculating(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

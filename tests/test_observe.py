@@ -1,18 +1,19 @@
 """`spectui observe` against a real vLLM server that speculates with n-gram lookup.
 
 The server (the bundled verifier, `method: ngram`, k = 3, n 1..3, per-request metrics
-`detailed`) is started once for the module. spectui's reading of each request must be the
-server's counts, and its own n-gram drafter, rebuilding every step, the server's steps.
+`detailed`) and one drafting with the bundled drafter are started once for the session
+(`speculating_servers`, tests/conftest.py: the app's tests observe them too). spectui's
+reading of each request must be the server's counts, and its own n-gram drafter, rebuilding
+every step, the server's steps.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from vllm_servers import VENV, Server, free_port
+from vllm_servers import PROMPTS
 
 from spectui.cli import main
 from spectui.engine.observe.rebuild import first_divergence, rebuild
@@ -21,53 +22,9 @@ from spectui.engine.trace.reader import read_trace
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 pytestmark = pytest.mark.vllm
-NGRAM_CONFIG = {
-    "method": "ngram",
-    "num_speculative_tokens": 3,
-    "prompt_lookup_max": 3,
-    "prompt_lookup_min": 1,
-}
-PROMPTS = (
-    "It is a truth universally acknowledged, that a single man in possession of a good "
-    "fortune, must be in want of a wife. It is a truth",
-    "She walked into the room, and she walked into the",
-    "Once upon a time,",
-)
 
 
-DRAFT_MODEL_CONFIG = {
-    "method": "draft_model",
-    "model": str(BUNDLED_DRAFTER),
-    "num_speculative_tokens": 4,
-}
-
-
-@pytest.fixture(scope="module")
-def speculating_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The bundled verifier served twice, speculating by n-gram lookup and by the bundled
-    drafter, both started at once (their start-ups share the CPU's minute)."""
-    if not (VENV / "bin" / "python").exists():
-        pytest.skip(f"no vLLM venv at {VENV}: run scripts/vllm/install.sh")
-    run_dir = tmp_path_factory.mktemp("vllm-speculating")
-    servers = {"ngram": Server(free_port(), run_dir), "draft_model": Server(free_port(), run_dir)}
-    configs = {"ngram": NGRAM_CONFIG, "draft_model": DRAFT_MODEL_CONFIG}
-    try:
-        for name, server in servers.items():
-            server.start(
-                "--speculative-config",
-                json.dumps(configs[name]),
-                "--per-request-spec-decode-metrics",
-                "detailed",
-            )
-        for server in servers.values():
-            server.wait()
-        yield {name: server.url for name, server in servers.items()}
-    finally:
-        for server in servers.values():
-            server.stop()
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ngram_server(speculating_servers: dict[str, str]) -> str:
     return speculating_servers["ngram"]
 
@@ -123,6 +80,16 @@ def test_the_local_ngram_drafter_rebuilds_every_step_the_server_took(
         steps = [Step(step["drafted"], step["accepted"]) for step in rebuilt]
         assert histogram(steps, server["num_spec_tokens"]) == server["acceptance_histogram"]
         assert record["draftless_steps_unplaced"] == 0  # each is placed: drafted 0
+
+
+def test_table_prints_the_requests_instead_of_opening_the_app(
+    ngram_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["observe", ngram_server, f"--prompt={PROMPTS[1]}", "--max-new-tokens", "12"]
+    status = main([*argv, "--drafter", "ngram", "--table"])
+    out = capsys.readouterr().out
+    assert status == 0 and "Requests, the lowest τ first" in out
+    assert "= the server's, every step" in out
 
 
 LAST_STEP = "the last step, where spectui drafts at most the tokens left"

@@ -8,6 +8,7 @@ scripts/vllm/install.sh makes is missing.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -149,4 +150,51 @@ def start_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]
         )
     finally:
         for server in started:
+            server.stop()
+
+
+# --- servers that speculate (`spectui observe`) --------------------------------------------
+
+NGRAM_CONFIG = {
+    "method": "ngram",
+    "num_speculative_tokens": 3,
+    "prompt_lookup_max": 3,
+    "prompt_lookup_min": 1,
+}
+DRAFT_MODEL_CONFIG = {
+    "method": "draft_model",
+    "model": str(BUNDLED_DRAFTER),
+    "num_speculative_tokens": 4,
+}
+# The prompts observed (greedy, 40 tokens): one that repeats itself (n-gram lookup matches),
+# one that nearly does, and one that does not.
+PROMPTS = (
+    "It is a truth universally acknowledged, that a single man in possession of a good "
+    "fortune, must be in want of a wife. It is a truth",
+    "She walked into the room, and she walked into the",
+    "Once upon a time,",
+)
+
+
+def start_speculating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The bundled verifier served twice, speculating by n-gram lookup and by the bundled
+    drafter, both started at once (their start-ups share the CPU's minute); their URLs."""
+    if not (VENV / "bin" / "python").exists():
+        pytest.skip(f"no vLLM venv at {VENV}: run scripts/vllm/install.sh")
+    run_dir = tmp_path_factory.mktemp("vllm-speculating")
+    servers = {"ngram": Server(free_port(), run_dir), "draft_model": Server(free_port(), run_dir)}
+    configs = {"ngram": NGRAM_CONFIG, "draft_model": DRAFT_MODEL_CONFIG}
+    try:
+        for name, server in servers.items():
+            server.start(
+                "--speculative-config",
+                json.dumps(configs[name]),
+                "--per-request-spec-decode-metrics",
+                "detailed",
+            )
+        for server in servers.values():
+            server.wait()
+        yield {name: server.url for name, server in servers.items()}
+    finally:
+        for server in servers.values():
             server.stop()

@@ -4,7 +4,9 @@ Sends each prompt to an OpenAI-compatible server that speculates (vLLM with
 `--per-request-spec-decode-metrics detailed`) and reads, per request, the steps the server
 reports. With `--drafter ngram` (vLLM's n-gram method, drafted exactly as vLLM drafts) spectui
 rebuilds every step's drafts, the draftless ones and the rejected drafts included, and says
-whether its steps are the server's, step by step. Only argparse is imported at module level.
+whether its steps are the server's, step by step. The requests then open in the app
+(`spectui/app/observe/`), or print: `--json`, `--table`, or without a terminal. Only argparse
+and the error types are imported at module level.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spectui.engine.config import ConfigError
+from spectui.engine.errors import SpectuiError
 
 if TYPE_CHECKING:
-    from spectui.engine.observe.client import Observed
+    from spectui.engine.observe.client import Sampling, SpeculatingServer
+    from spectui.engine.observe.request import ObservedRequest
 
 SUMMARY = "watch a speculating server's own requests (vLLM), step by step"
 DEFAULT_TOKENS = 64
@@ -91,37 +97,108 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="one JSON object per request (JSON Lines)"
     )
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="print the requests' table instead of opening the app (also without a terminal)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    """Observe every prompt; 0 when all were observed (and rebuilt alike), 1 if a rebuild
-    differed, 2 for a server that cannot be observed (RemoteError, from the CLI)."""
-    from spectui.commands.options import api_key_from_args
-    from spectui.commands.prompt_options import prompts_from_args
-    from spectui.engine.observe.client import Sampling, SpeculatingServer
+    """Observe every prompt, then open the app on the requests (or print them: --json, --table,
+    or no terminal); 0 when all were observed (and rebuilt alike), 1 if a rebuild differed, 2
+    for a server that cannot be observed (RemoteError, from the CLI)."""
+    from spectui.commands.app import terminal_problem
+    from spectui.engine.observe.request import as_json
 
     if args.max_new_tokens < 1:
         raise ConfigError(f"--max-new-tokens must be at least 1, got {args.max_new_tokens}")
     if not 1 <= args.prompt_lookup_min <= args.prompt_lookup_max:
         raise ConfigError("--prompt-lookup-min must be ≥ 1 and at most --prompt-lookup-max")
     _check_rebuild_options(args)
+    in_app = not args.json and not args.table and terminal_problem() is None
+    with tempfile.TemporaryDirectory(prefix="spectui-observe-") as folder:
+        # The app replays each rebuilt decode from its trace: kept here when no --trace asks.
+        traces = args.trace or (Path(folder) / "observed.jsonl" if in_app else None)
+        requests, failure = observe_all(args, traces, keep_going=in_app)
+        if in_app and requests:
+            return _run_app(requests, failure)
+    if failure is not None:
+        raise failure
+    if not args.json:
+        print_table([as_json(request) for request in requests])
+    return 1 if any(request.divergence for request in requests) else 0
+
+
+def observe_all(
+    args: argparse.Namespace, traces: Path | None, keep_going: bool = False
+) -> tuple[list[ObservedRequest], SpectuiError | None]:
+    """Send every prompt and read (and rebuild) each answer; with --json print each as it
+    comes. `keep_going`: a server error after the first request ends the run but keeps what
+    was observed (the app opens on it and shows the error); else it is raised."""
+    from spectui.commands.options import api_key_from_args
+    from spectui.commands.prompt_options import prompts_from_args
+    from spectui.engine.observe.client import Sampling, SpeculatingServer
+    from spectui.engine.observe.request import as_json
+
     prompts = prompts_from_args(args)
     sampling = Sampling(args.max_new_tokens, args.temperature, args.top_p, args.seed)
-    records = []
+    requests: list[ObservedRequest] = []
     with SpeculatingServer(args.url, args.model, api_key_from_args(args), args.timeout) as server:
         server.check()  # reachable, and the model named: before any local model loads
         pair = _local_pair(args)
         for number, prompt in enumerate(prompts, start=1):
             print(f"spectui: request {number}/{len(prompts)}", file=sys.stderr, flush=True)
-            observed = server.observe(prompt, sampling)
-            trace = _trace_path(args.trace, number, len(prompts))
-            record = request_record(observed, args, pair, trace)
-            records.append(record)
+            try:
+                trace = _trace_path(traces, number, len(prompts))
+                request = _observe_one(server, args, pair, number, prompt, sampling, trace)
+            except SpectuiError as error:
+                if not (keep_going and requests):
+                    raise
+                return requests, error
+            requests.append(request)
             if args.json:
-                print(json.dumps(record), flush=True)
-    if not args.json:
-        print_table(records)
-    return 1 if any(record["divergence"] for record in records) else 0
+                print(json.dumps(as_json(request)), flush=True)
+    return requests, None
+
+
+def _observe_one(
+    server: SpeculatingServer,
+    args: argparse.Namespace,
+    pair: Any,
+    number: int,
+    prompt: str,
+    sampling: Sampling,
+    trace: Path | None,
+) -> ObservedRequest:
+    """One prompt observed, and rebuilt as the options ask (a local decode's trace to `trace`)."""
+    from spectui.engine.observe.request import observe_request, rejected_ids
+
+    observed = server.observe(prompt, sampling)
+    if pair is not None:
+        request = observe_request(number, observed, local=(pair, _local_config(args)), trace=trace)
+        if args.trace is not None and trace is not None:
+            print(f"spectui: trace saved to {trace}", file=sys.stderr, flush=True)
+        return request
+    if args.drafter != "ngram":
+        return observe_request(number, observed)
+    from spectui.engine.drafters.ngram import lookup
+
+    low, high = args.prompt_lookup_min, args.prompt_lookup_max
+    request = observe_request(number, observed, lambda tokens, k: lookup(tokens, low, high, k))
+    if args.json or args.table:
+        return request  # the printed forms show no draft's text
+    return replace(request, draft_texts=server.token_texts(rejected_ids(request)))
+
+
+def _run_app(requests: list[ObservedRequest], failure: SpectuiError | None) -> int:
+    from spectui.app.observe.app import ObserveApp
+    from spectui.commands.app import stdout_on_the_terminal
+
+    app = ObserveApp(requests, failure=None if failure is None else str(failure))
+    with stdout_on_the_terminal():
+        app.run()
+    return 1 if any(request.divergence for request in requests) else 0
 
 
 def _check_rebuild_options(args: argparse.Namespace) -> None:
@@ -166,60 +243,6 @@ def _trace_path(path: Path | None, number: int, total: int) -> Path | None:
     if path is None or total == 1:
         return path
     return path.with_name(f"{path.stem}-{number}{path.suffix}")
-
-
-def request_record(
-    observed: Observed, args: argparse.Namespace, pair: Any = None, trace: Path | None = None
-) -> dict[str, Any]:
-    """One request as `--json` prints it: spectui's reading, the rebuild, the server's own."""
-    from spectui.engine.observe.steps import StepReading, counted_reading, server_steps
-
-    reading = counted_reading(observed.server, len(observed.output_ids))
-    rebuilt: list[dict[str, Any]] | None = None
-    divergence = note = None
-    if pair is not None:
-        from spectui.engine.observe.local import decode_locally
-
-        local = decode_locally(pair, _local_config(args), observed, trace)
-        reading = StepReading(local.steps)
-        rebuilt = [{"drafted": step.drafted, "accepted": step.accepted} for step in local.steps]
-        divergence = local.cause
-        note = local.note
-        if trace is not None:
-            print(f"spectui: trace saved to {trace}", file=sys.stderr, flush=True)
-    elif args.drafter == "ngram":
-        from spectui.engine.drafters.ngram import lookup
-        from spectui.engine.observe.rebuild import first_divergence, rebuild
-
-        steps = rebuild(
-            observed.prompt_ids,
-            observed.output_ids,
-            observed.k,
-            lambda tokens, k: lookup(tokens, args.prompt_lookup_min, args.prompt_lookup_max, k),
-        )
-        reading = StepReading(tuple(step.step for step in steps))
-        rebuilt = [
-            {"drafted": len(step.drafts), "accepted": step.accepted, "drafts": list(step.drafts)}
-            for step in steps
-        ]
-        found = first_divergence(reading.steps, server_steps(observed.server))
-        divergence = None if found is None else found.words()
-    return {
-        "prompt": observed.prompt,
-        "completion_tokens": len(observed.output_ids),
-        "finish_reason": observed.finish_reason,
-        "text": observed.text,
-        "seconds": observed.seconds,
-        "per_step_accepted": reading.per_step_accepted,
-        "per_step_drafted": reading.per_step_drafted,
-        "tokens_per_step": reading.tokens_per_step,
-        "draftless_steps_unplaced": reading.unplaced_draftless,
-        "figures": reading.figures(),
-        "rebuilt": rebuilt,
-        "divergence": divergence,
-        "note": note,
-        "server": dict(observed.server),
-    }
 
 
 def print_table(records: Sequence[dict[str, Any]]) -> None:

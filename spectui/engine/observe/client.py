@@ -2,21 +2,31 @@
 
 `SpeculatingServer` asks an OpenAI-compatible server (vLLM) for a completion with its token ids
 (`return_token_ids`) and reads the per-request `metrics.speculative_decoding` object that
-`--per-request-spec-decode-metrics detailed` adds. Every way this can fail is a `RemoteError`
-of one paragraph saying what to change on the server or here.
+`--per-request-spec-decode-metrics detailed` adds. It asks for the chosen tokens' logprobs too
+(`logprobs: 0`), only for their text offsets: each output token's own piece of the text, which
+the app groups by verify step. Every way this can fail is a `RemoteError` of one paragraph
+saying what to change on the server or here.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from spectui.engine.observe.steps import SPEC_FIELD
 from spectui.engine.remote.connection import RemoteModel
 
 METRICS_FLAG = "--per-request-spec-decode-metrics detailed"
+# The per-request timings vLLM adds beside the speculation (None where it has no timestamps).
+TIMING_FIELDS = (
+    "time_to_first_token_ms",
+    "generation_time_ms",
+    "queue_time_ms",
+    "mean_itl_ms",
+    "tokens_per_second",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,10 @@ class Observed:
     finish_reason: str | None
     server: Mapping[str, Any]  # metrics.speculative_decoding as the server sent it
     seconds: float  # the request's wall-clock time, here
+    # Each output token's piece of `text` (from the logprobs' text offsets); () where the
+    # server gave none, and the app then shows the text whole.
+    pieces: tuple[str, ...] = ()
+    timings: Mapping[str, float | None] = field(default_factory=dict)  # TIMING_FIELDS, served
 
     @property
     def k(self) -> int:
@@ -62,6 +76,7 @@ class SpeculatingServer(RemoteModel):
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
             "return_token_ids": True,
+            "logprobs": 0,  # the chosen tokens' text offsets: each token's piece of the text
         }
         if sampling.seed is not None:
             body["seed"] = sampling.seed
@@ -72,15 +87,30 @@ class SpeculatingServer(RemoteModel):
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
             raise self._malformed("no choices")
         choice = choices[0]
+        output_ids = tuple(self._ids(choice, "token_ids"))
+        text = str(choice.get("text") or "")
         return Observed(
             prompt=prompt,
             prompt_ids=tuple(self._ids(choice, "prompt_token_ids")),
-            output_ids=tuple(self._ids(choice, "token_ids")),
-            text=str(choice.get("text") or ""),
+            output_ids=output_ids,
+            text=text,
             finish_reason=choice.get("finish_reason"),
             server=self._speculation(answer),
             seconds=seconds,
+            pieces=pieces(choice.get("logprobs"), text, len(output_ids)),
+            timings=timings(answer.get("metrics")),
         )
+
+    def token_texts(self, ids: Iterable[int]) -> dict[int, str]:
+        """Each token's text, as the server's tokenizer decodes it alone (/detokenize): for
+        drafts that are not in the output (the rejected ones)."""
+        root = self.url.removesuffix("/v1")  # vLLM serves /detokenize beside /v1
+        texts = {}
+        for token in sorted(set(ids)):
+            body = {"model": self.model, "tokens": [token]}
+            answer = self._request("POST", root + "/detokenize", body, "decoding a draft token")
+            texts[token] = str(answer.get("prompt", f"⟨{token}⟩"))
+        return texts
 
     def _ids(self, choice: Mapping[str, Any], name: str) -> list[int]:
         ids = choice.get(name)
@@ -112,3 +142,25 @@ class SpeculatingServer(RemoteModel):
                 f"speculation, not its steps: start vLLM with {METRICS_FLAG} (not summary)."
             )
         return dict(spec)
+
+
+def pieces(logprobs: Any, text: str, count: int) -> tuple[str, ...]:
+    """Each token's piece of `text`, cut at the logprobs' text offsets; () if they are missing
+    or do not fit (then nothing is cut wrongly)."""
+    offsets = logprobs.get("text_offset") if isinstance(logprobs, Mapping) else None
+    if not isinstance(offsets, list) or len(offsets) != count or count == 0:
+        return ()
+    if not all(isinstance(at, int) for at in offsets) or offsets != sorted(offsets):
+        return ()
+    ends = [*offsets[1:], len(text)]
+    return tuple(text[start:end] for start, end in zip(offsets, ends, strict=True))
+
+
+def timings(metrics: Any) -> dict[str, float | None]:
+    """The server's per-request timings (TIMING_FIELDS), None where it reported none."""
+    given = metrics if isinstance(metrics, Mapping) else {}
+    values = {name: given.get(name) for name in TIMING_FIELDS}
+    return {
+        name: float(value) if isinstance(value, int | float) else None
+        for name, value in values.items()
+    }

@@ -55,7 +55,9 @@ def decode_locally(
     settings = replace(
         config, policy="greedy", bonus=True, draft_span=observed.k, max_new_tokens=max(1, len(rest))
     )
-    source = LiveSource(pair, settings, observed.prompt, [*observed.prompt_ids, *first])
+    # The prompt's text carries that first token too, so a replay's stream reads as the output.
+    text = observed.prompt + "".join(pair.token_text(token) for token in first)
+    source = LiveSource(pair, settings, text, [*observed.prompt_ids, *first])
     log = EventLog(source.header)
     rounds: list[RoundFinished] = []
     output: tuple[int, ...] = ()

@@ -1,0 +1,1 @@
+"""The app on a speculating server's observed requests: their table, and one request."""
