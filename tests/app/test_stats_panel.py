@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 from scripted import scripted_decode
 
-from spectui.app.widgets.stats_panel import StatsGrid, cell, round_times, stats_cells, stats_text
+from spectui.app.widgets.stats_panel import (
+    DEFINITIONS,
+    StatsGrid,
+    cell,
+    round_times,
+    stats_cells,
+    stats_text,
+)
 
 
 def rendered(width: int) -> str:
@@ -65,3 +73,22 @@ def test_no_figure_is_cut_at_any_width(width: int) -> None:
         for word in shown.plain.split():
             assert word in words, f"{word!r} of {shown.plain!r} is not whole at width {width}"
     assert "…" not in text.replace("0…5", "")  # the histogram's own range, not a cut
+
+
+def label_of(shown: Text) -> str:
+    """A cell's label: its bold first span."""
+    span = shown.spans[0]
+    assert span.style == "bold" and span.start == 0
+    return shown.plain[: span.end].strip()
+
+
+def test_every_cell_is_defined_in_the_help_and_the_readme() -> None:
+    """Every figure the panel shows is defined where it is shown (the help screen's table is
+    DEFINITIONS) and under the same name in the README's Definitions table."""
+    labels = [label_of(shown) for shown in timed_cells()]
+    assert sorted(labels) == sorted(DEFINITIONS)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Definitions") :]
+    table = table[: table.index("\n\n", table.index("| figure"))]
+    for label in labels:
+        assert f"`{label}`" in table or f"`{label} " in table, label

@@ -15,6 +15,7 @@ from spectui.app.format import PIECE_NAMES, PIECE_STYLES
 from spectui.app.keys import describe, key_names
 from spectui.app.rounds import PieceKind
 from spectui.app.screens.dialog import Dialog
+from spectui.app.widgets.stats_panel import DEFINITIONS
 from spectui.engine.policy.registry import POLICIES
 
 # Each paragraph is one string with no line breaks: the help screen wraps it to its width.
@@ -50,10 +51,8 @@ SECTIONS: list[tuple[str, list[str]]] = [
         ],
     ),
     (
-        "stats",
+        "compare (the c key)",
         [
-            "Expected tokens per round (Leviathan et al.): (1 − α^(k+1)) / (1 − α), α the "
-            "acceptance rate.",
             "c compares greedy-exact and soft-guarded on the prompt: the outputs side by side, "
             "where they part (underlined, ▶ at the first divergence), the soft output's tokens "
             "that are not the verifier's argmax, and the verifier's log-likelihood of each.",
@@ -82,6 +81,8 @@ class HelpScreen(Dialog[None]):
             yield Static(_legend())
             yield Static(_heading("policies"))
             yield Static(_policies_table())
+            yield Static(_heading("stats (each cell's figures)"))
+            yield Static(_definitions_table(), classes="help-paragraph")
             for title, paragraphs in SECTIONS:
                 yield Static(_heading(title))
                 for paragraph in paragraphs:
@@ -102,6 +103,15 @@ def _policies_table() -> Table:
     table.add_column()
     for policy in POLICIES.values():
         table.add_row(policy.label, policy.summary + ".")
+    return table
+
+
+def _definitions_table() -> Table:
+    table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for label, definition in DEFINITIONS.items():
+        table.add_row(label, definition + ".")
     return table
 
 

@@ -23,6 +23,33 @@ if TYPE_CHECKING:
 
 SHOWN_POSITIONS = 5  # per-position figures written out (the sparkline shows every position)
 
+# Each cell's label and what its figures are, as the README's Definitions table gives them
+# (the help screen shows this table; a test holds every cell to an entry).
+DEFINITIONS: dict[str, str] = {
+    "draft acc.": "accepted / drafted (vLLM's acceptance rate), with both counts",
+    "α per token": "accepted / judged: drafts the verifier's verdict was read for; a round "
+    "stops at its first rejection, so the drafts after it are not judged (Leviathan's α)",
+    "τ": "tokens appended / rounds, the verifier's own token included; `accepted` beside it "
+    "is accepted drafts / rounds, τ without the verifier's token",
+    "expected τ": "E[tokens] of each round run, with its own k, max-accept cap and bonus, at α "
+    "measured below the cap, averaged; (1 − α^(k+1)) / (1 − α) only with no cap and the "
+    "bonus on",
+    "vLLM length": "vLLM's mean acceptance length, 1 + accepted / rounds; τ only when every "
+    "round appends one verifier token",
+    "rounds": "rounds run · tokens appended · tok/s = tokens / (draft + verify seconds)",
+    "per pos.": "[i] = rounds that accepted draft i / rounds that drafted it (vLLM's)",
+    "cond. pos.": "[i] = rounds that accepted draft i / rounds that judged it, every earlier "
+    "draft accepted (EAGLE's n-α)",
+    "accepted len": "histogram of rounds by accepted drafts, 0…k",
+    "forwards": "model calls of each model, the prompt's prefill included",
+    "last round": "the last finished round's seconds drafting (all k drafter steps) and "
+    "verifying (the verifier's pass and the policy)",
+    "cost model": "c = drafter step / verifier step; r_k = verifier on k+1 tokens / on 1 "
+    "token, timed at this decode's context; a round costs k·c + r_k verifier steps",
+    "speedup": "predicted: expected τ / mean(k·c + r_k) over the rounds; measured: tokens × "
+    "one verifier step's seconds / (draft + verify seconds); both over plain decoding",
+}
+
 
 class StatsPanel(Panel):
     """Both acceptance conventions, τ and its model, per position, forwards, speed.
