@@ -210,7 +210,7 @@ DECODE_BINDINGS: list[BindingType] = [
 WIDE_FOOTER: dict[str, str] = {
     "fast_forward": "Fast",
     "focus_tree": "Tree",
-    "prev_round": "◀Round",
+    "prev_round": "Back",
     "compare": "Compare",
     "save_trace": "Save",
     "sweep": "Sweep",

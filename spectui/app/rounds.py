@@ -5,7 +5,7 @@ torch), folded from engine events by `decode_view.DecodeView`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -74,6 +74,9 @@ class Piece:
     depth: int | None = None  # a token tree's node: its depth (1 under the root); None: a chain
     # A tree node its gates accepted in a finished round whose walk took another branch.
     off_path: bool = False
+    # A tree node's step in its round's walk (the number the tree panel shows beside it);
+    # None: not judged, or not known until the round's tree record arrives.
+    walk_step: int | None = None
 
     def verifier_p(self) -> tuple[float, int] | None:
         """The verifier's (p, rank) of this token at its position, when its check shows it.
@@ -257,7 +260,13 @@ class RoundView:
             replaced_by,
             depth,
             off_path,
+            self._walk_step(node_id),
         )
+
+    def _walk_step(self, node_id: int) -> int | None:
+        if self.tree is None:
+            return None
+        return next((node.step for node in self.tree.nodes if node.node_id == node_id), None)
 
     def node_piece(self, node_id: int) -> Piece:
         """A tree node as a selectable token (the tree panel's cursor), of the kind it is now."""
@@ -265,7 +274,7 @@ class RoundView:
             (p for p in self.appended if p.kind is PieceKind.DRAFT and p.position == node_id), None
         )
         if appended is not None:
-            return appended
+            return replace(appended, walk_step=self._walk_step(node_id))
         check = self.drafts[node_id].check
         if check is not None:
             kind = PieceKind.DRAFT if check.check.accepted else PieceKind.REJECTED

@@ -258,7 +258,7 @@ async def test_the_keys_are_in_the_footer() -> None:
             for _, binding, enabled, _ in app.screen.active_bindings.values()
             if binding.show and enabled
         }
-        assert {"node", "parent", "child", "unfold", "follow", "step"} <= shown
+        assert {"up", "down", "parent", "child", "unfold", "follow", "step"} <= shown
 
 
 async def test_a_chain_is_a_tree_of_width_one() -> None:

@@ -90,9 +90,11 @@ async def test_tab_picks_a_node_its_gate_row_and_bars_follow_esc_goes_back(
         assert f"tree node {node_id + 1} at depth 1" in detail
         assert "verifier top-" in detail, "the node's top-k bars"
         step = tree.record.nodes[node_id].step
-        assert step is not None and any(
-            row.lstrip().startswith(f"▶{step + 1}") for row in gate_rows(pilot)
-        ), "its gate row is marked"
+        # one node, two numbers, both named: the walk step is the number its tree row shows
+        assert step is not None and f"walk step {step + 1}, tree node {node_id + 1}" in detail
+        assert any(row.lstrip().startswith(f"▶{step + 1}") for row in gate_rows(pilot)), (
+            "its gate row is marked"
+        )
         await press(pilot, "escape")
         assert not tree.has_focus and screen.state.tree_node is None
         assert screen.state.viewed is None, "esc: back to live"
@@ -186,3 +188,18 @@ async def test_with_the_tree_focused_the_footer_still_starts_with_help_and_quit(
         assert shown[:2] == ["help", "quit"], shown
         footer = pilot.app.screen._compositor.render_strips()[-1].text
         assert footer.lstrip().startswith("? Help") and "q Quit" in footer, footer
+
+
+async def test_at_120_columns_a_tree_decodes_footer_ends_whole_and_its_keys_are_spaced(
+    make_app: Any,
+) -> None:
+    """The Footer ended in `tab Tre` at 120 columns, and the focused tree's keys read
+    `↑↓ node← parent`."""
+    async with make_app(**TREE).run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "space")
+        footer = pilot.app.screen._compositor.render_strips()[-1].text.rstrip()
+        assert footer.endswith("tab Tree"), footer
+        await press(pilot, "tab")
+        footer = pilot.app.screen._compositor.render_strips()[-1].text
+        assert "↑ up ↓ down ← parent → child" in " ".join(footer.split()), footer

@@ -402,7 +402,7 @@ def test_the_footer_at_120_columns_offers_f_b_c_w(make_app: Any) -> None:
             shown = footer_text(pilot)
             assert shown.startswith("? Help q Quit"), shown
             bottom = screen_lines(pilot.app)[-1]  # what is drawn: nothing over a key
-            for key in ("f Fast", "b ◀Round", "c Compare", "w Save"):
+            for key in ("f Fast", "b Back", "c Compare", "w Save"):
                 assert key in bottom, (key, bottom)
                 assert key in shown, (key, shown)
             await pilot.resize_terminal(80, 24)

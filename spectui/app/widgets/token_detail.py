@@ -90,6 +90,9 @@ OFF_PATH_NAME = "accepted, off the path"
 def _describe(piece: Piece, drafted: bool) -> list[RenderableType]:
     where = f"round {piece.round_index + 1}"
     if piece.depth is not None and piece.position is not None:
+        # Two numbers, each named: the tree panel's row shows the walk step.
+        if piece.walk_step is not None:
+            where += f", walk step {piece.walk_step + 1}"
         where += f", tree node {piece.position + 1} at depth {piece.depth}"
     elif piece.position is not None:
         where += f", draft #{piece.position + 1}"

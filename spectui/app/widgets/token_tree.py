@@ -66,10 +66,12 @@ class TokenTree(SkipsUnchanged, Widget, can_focus=True):
     TokenTree:focus { background-tint: $foreground 4%; }
     """
 
-    _MOVE = Binding.Group("node", compact=True)
+    # Not a compact group ("↑↓ node"): the Footer drew the next key against it ("node← parent").
     BINDINGS = [
-        Binding("up", "move(-1)", "node", key_display="↑", group=_MOVE, id="tree_up"),
-        Binding("down", "move(1)", "node", key_display="↓", group=_MOVE, id="tree_down"),
+        Binding("up", "move(-1)", "up", key_display="↑", tooltip="The node above", id="tree_up"),
+        Binding(
+            "down", "move(1)", "down", key_display="↓", tooltip="The node below", id="tree_down"
+        ),
         Binding(
             "left", "out", "parent", key_display="←", tooltip="Fold, or the parent", id="tree_out"
         ),
