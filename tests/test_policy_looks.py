@@ -72,6 +72,7 @@ def test_the_default_policy_is_soft_guarded_and_registered() -> None:
 def test_every_tree_walk_is_carried_out_and_each_policy_names_one() -> None:
     assert set(TREE_WALKS) == set(TreeWalk)
     assert SPECULATIVE_SAMPLING.tree_walk is TreeWalk.REJECTION
+    assert f"{TreeWalk.REJECTION} walk" == "rejection walk"  # as the tree panel names it
     walks = {policy.name: policy.tree_walk for policy in POLICIES}
     assert {name for name, walk in walks.items() if walk is TreeWalk.LONGEST} == {
         "greedy",

@@ -82,6 +82,14 @@ class TreeWalk(str, Enum):
     # Recursive rejection sampling over each node's children: `tree.sampling.walk_rejection`.
     REJECTION = "rejection"
 
+    # Written as its value, as traces and the tree panel name it ("longest", not
+    # "TreeWalk.LONGEST"): a tree record's rule may be a member or a trace's plain string.
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
 
 # A correction: the token appended where draft `position` was rejected, from the verifier's
 # scores, what the draft was drawn from (a token id for greedy drafts, else q's row) and the
