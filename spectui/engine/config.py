@@ -357,12 +357,12 @@ class DecodeConfig:
 
     def setting(self, name: str) -> Any:
         """A setting's value by name: a field's, or a registered policy's own knob's (its value
-        in `policy_settings`, else its default)."""
+        in `policy_settings`, else its default); KeyError for a name neither has."""
         if name in _knobs():
             return getattr(self, name)
         own = own_knobs().get(name)
         if own is None:
-            raise AttributeError(f"DecodeConfig has no setting {name!r}")
+            raise KeyError(f"DecodeConfig has no setting {name!r}")
         return dict(self.policy_settings).get(name, own.default)
 
     @property
