@@ -13,6 +13,7 @@ from textual.screen import Screen
 
 from spectui.app.keys import describe, key_names, offered_bindings
 from spectui.app.launch import Launch
+from spectui.app.looks.catalog import looks_of
 from spectui.app.pacing import SWITCH_INTERVAL
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.screens.sweep import SweepScreen
@@ -97,10 +98,10 @@ def decode_commands(screen: DecodeScreen) -> Iterable[SystemCommand]:
         help_text = f"{describe(binding)} ({key_names(binding)})"
         yield SystemCommand(binding.description, help_text, _runner(screen, binding.action))
     if screen.check_action("use_policy", ()) is not False:
-        for policy in POLICIES.values():
+        for policy in POLICIES:
             yield SystemCommand(
                 f"Policy: {policy.label}",
-                f"Use {policy.label} from the next round: {policy.summary}",
+                f"Use {policy.label} from the next round: {looks_of(policy.name).summary}",
                 _runner(screen, f"use_policy({policy.name!r})"),
             )
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from spectui.app.rounds import PieceKind
-from spectui.engine.policy.names import policy_label
+from spectui.engine.policy.registry import policy_label
 
 if TYPE_CHECKING:
     from spectui.engine.config import DecodeConfig

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from textual.binding import ActiveBinding, Binding, BindingType
 
-from spectui.engine.policy.names import policy_label, policy_names
+from spectui.engine.policy.registry import policy_label, policy_names
 from spectui.engine.trace.source import Ability
 
 DECODE_BINDINGS: list[BindingType] = [

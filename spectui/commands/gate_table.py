@@ -2,7 +2,7 @@
 
 A pipe or a file gets every field whole (`table`: plain aligned columns; `tsv`; `markdown`),
 so the output parses back; a terminal too narrow for the aligned table drops columns in the
-order the app's gate panel does (`registry.give_way`), never a digit of what stays.
+order the app's gate panel does (`app.looks.catalog.give_way`), never a digit of what stays.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from spectui.engine.policy.library import (
+from spectui.app.looks.catalog import give_way, looks_of, shown_gates
+from spectui.app.looks.library import (
     ENTROPY_COLUMN,
     MARGIN_COLUMN,
     P_COLUMN,
@@ -23,9 +24,9 @@ from spectui.engine.policy.library import (
     TOP1_COLUMN,
     UNIFORM_COLUMN,
 )
-from spectui.engine.policy.names import policy_names
-from spectui.engine.policy.records import Column, Gate, GateCheck
-from spectui.engine.policy.registry import all_gates, give_way, policy_named
+from spectui.app.looks.records import Column, GateLooks
+from spectui.engine.policy.records import GateCheck
+from spectui.engine.policy.registry import POLICIES
 
 if TYPE_CHECKING:
     from spectui.engine.events import RoundFinished
@@ -55,13 +56,13 @@ class Field:
     header: str
     right: bool  # numbers align right
     value: Callable[[int, RoundFinished, GateCheck], str]  # (prompt number, round, check)
-    shown: Column | Gate | str | None = None  # what `give_way` calls it (None: never dropped)
+    shown: Column | GateLooks | str | None = None  # what `give_way` calls it (None: never dropped)
 
 
 def fields(policy: str, token_text: Callable[[int], str]) -> list[Field]:
     """Every field of a table of rounds decoded under `policy`, left to right."""
-    record = policy_named(policy)
-    measures = [m for m in MEASURES if m not in OPTIONAL or m in record.reads]
+    reads = looks_of(policy).reads
+    measures = [m for m in MEASURES if m not in OPTIONAL or m in reads]
     out = [
         Field("prompt", True, lambda n, event, check: str(n)),
         Field("round", True, lambda n, event, check: str(event.round_index + 1)),
@@ -69,12 +70,12 @@ def fields(policy: str, token_text: Callable[[int], str]) -> list[Field]:
         Field("token", False, lambda n, event, check: _token(token_text(check.token_id))),
     ]
     out += [_measure(column, token_text) for column in measures]
-    out += [Field(gate.key, False, _gate_mark(gate), gate) for gate in all_gates()]
-    out += [Field(name, False, _verdict_mark(name), name) for name in policy_names()]
+    out += [Field(gate.key, False, _gate_mark(gate), gate) for gate in shown_gates()]
+    out += [Field(name, False, _verdict_mark(name), name) for name in POLICIES.names()]
     return out
 
 
-def _gate_mark(gate: Gate) -> Callable[[int, RoundFinished, GateCheck], str]:
+def _gate_mark(gate: GateLooks) -> Callable[[int, RoundFinished, GateCheck], str]:
     return lambda number, event, check: _mark(check.gates.get(gate.key))
 
 
@@ -134,7 +135,7 @@ def write_gates(
     else:
         for text in _aligned(columns, rows):
             out.write(text + "\n")
-    legend = " · ".join(f"{gate.key}: {gate.symbol}" for gate in all_gates())
+    legend = " · ".join(f"{gate.key}: {gate.symbol}" for gate in shown_gates())
     if form != "tsv":
         out.write(f"\ngates (✓ pass, ✗ fail) by name, the app's symbol beside: {legend}\n")
         if dropped:
@@ -168,9 +169,8 @@ def _fitted(
     columns: list[Field], rows: list[list[str]], policy: str, width: int
 ) -> tuple[list[Field], list[list[str]], list[str]]:
     """Drop fields, in the gate panel's order, until the aligned table fits `width`."""
-    record = policy_named(policy)
     measures = [f.shown for f in columns if isinstance(f.shown, Column)]
-    order = give_way(record, measures, list(policy_names()))  # type: ignore[arg-type]
+    order = give_way(policy, measures, list(POLICIES.names()))
     dropped: list[str] = []
     for shown in order:
         if max(len(line) for line in _aligned(columns, rows)) <= width:

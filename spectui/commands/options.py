@@ -22,11 +22,11 @@ from spectui.engine.config import (
     config_field_names,
     config_fields,
     field_problem,
+    own_knobs,
 )
 from spectui.engine.drafters.methods import is_draft_method
 from spectui.engine.errors import ModelLoadError
 from spectui.engine.knobs import Knob
-from spectui.engine.policy.names import own_knobs
 from spectui.models import PAIR_ALIASES, PAIR_NAMES, PairUnavailable, default_pair_name, named_pair
 
 

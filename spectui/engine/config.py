@@ -10,11 +10,12 @@ from __future__ import annotations
 import typing
 from dataclasses import Field, dataclass, fields, replace
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from spectui.engine.drafters.methods import drafter_problem, method_problem
 from spectui.engine.knobs import (
     Knob,
+    OwnKnob,
     choice_problem,
     choices_problem,
     device_problem,
@@ -25,7 +26,6 @@ from spectui.engine.knobs import (
     url_problem,
     within,
 )
-from spectui.engine.policy.names import DEFAULT_POLICY, own_knobs, policy_label, policy_names
 from spectui.engine.remote.limits import served_problem
 from spectui.engine.tree.shape import TreeShape, parse_choices
 from spectui.engine.warps import Warp
@@ -36,6 +36,34 @@ KERNEL_NAMES = ("fast", "default")  # engine/models/kernels.py
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 MAX_TREE_NODES = 1024
+DEFAULT_POLICY = "soft"  # soft-guarded, the seed's headline policy
+
+
+class PolicyCatalog(Protocol):
+    """What a config asks of the policy registry (`policy.registry.PolicyRegistry`)."""
+
+    def names(self) -> tuple[str, ...]: ...
+
+    def label(self, name: str) -> str: ...
+
+    def own_knobs(self) -> dict[str, OwnKnob]: ...
+
+
+def registered_policies() -> PolicyCatalog:
+    """The one policy registry (`policy.registry.POLICIES`): the policy names a config may
+    hold, and their own knobs.
+
+    The policies read a DecodeConfig, so the registry sits above the config (and is not
+    imported with it): it is imported when first asked for.
+    """
+    from spectui.engine.policy.registry import POLICIES
+
+    return POLICIES
+
+
+def own_knobs() -> dict[str, OwnKnob]:
+    """The registered policies' own knobs (`Policy.knobs`), by name."""
+    return registered_policies().own_knobs()
 
 
 class ConfigError(ValueError):
@@ -77,7 +105,11 @@ class DecodeConfig:
     )
     # The seed's headline policy; see spectui.engine.policy.registry for every registered one.
     policy: str = knob(
-        DEFAULT_POLICY, "acceptance policy", label="policy", tunable=True, choices=policy_names
+        DEFAULT_POLICY,
+        "acceptance policy",
+        label="policy",
+        tunable=True,
+        choices=lambda: registered_policies().names(),
     )
     draft_span: int = knob(
         5,
@@ -287,8 +319,8 @@ class DecodeConfig:
         choices=lambda: DEVICE_MAPS,
     )
 
-    # The registered policies' own knobs (`Policy.knobs`): (name, value) pairs, read as
-    # config.<name>; one left out has its default.
+    # The registered policies' own knobs (`Policy.knobs`): (name, value) pairs, read with
+    # `setting(name)`; one left out has its default.
     policy_settings: tuple[tuple[str, int | float], ...] = knob(
         (), "values of the registered policies' own settings", cli=False
     )
@@ -321,16 +353,17 @@ class DecodeConfig:
 
     def tunables(self) -> dict[str, Any]:
         """The between-round settings, by name, in declaration order."""
-        return {name: getattr(self, name) for name in tunable_names()}
+        return {name: self.setting(name) for name in tunable_names()}
 
-    if not TYPE_CHECKING:  # mypy keeps checking attribute names; a policy's own knob is dynamic
-
-        def __getattr__(self, name: str) -> Any:
-            """A registered policy's own knob: its value here, else its default."""
-            own = own_knobs().get(name)
-            if own is None:
-                raise AttributeError(f"DecodeConfig has no setting {name!r}")
-            return dict(self.policy_settings).get(name, own.default)
+    def setting(self, name: str) -> Any:
+        """A setting's value by name: a field's, or a registered policy's own knob's (its value
+        in `policy_settings`, else its default); KeyError for a name neither has."""
+        if name in _knobs():
+            return getattr(self, name)
+        own = own_knobs().get(name)
+        if own is None:
+            raise KeyError(f"DecodeConfig has no setting {name!r}")
+        return dict(self.policy_settings).get(name, own.default)
 
     @property
     def remote(self) -> bool:
@@ -355,7 +388,7 @@ class DecodeConfig:
     @property
     def policy_label(self) -> str:
         """The policy's display name, e.g. soft-guarded."""
-        return policy_label(self.policy)
+        return registered_policies().label(self.policy)
 
 
 def config_fields() -> tuple[Field[Any], ...]:

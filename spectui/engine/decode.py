@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import time
 import typing
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,7 @@ from spectui.engine.events import (
     TokenOrigin,
 )
 from spectui.engine.models.loading import ModelPair
-from spectui.engine.policy.records import GateCheck, Policy
+from spectui.engine.policy.records import GateCheck, Policy, TreeWalk
 from spectui.engine.policy.registry import gate_check, policy_named, tokens_kept
 from spectui.engine.seams import (
     Drafter,
@@ -55,9 +55,18 @@ from spectui.engine.stats import RoundShape, StatsTally
 from spectui.engine.tree.record import TreeNodeRecord, TreeRecord
 from spectui.engine.tree.sampling import walk_rejection
 from spectui.engine.tree.shape import DraftTree, TreeShape
-from spectui.engine.tree.walk import TreeVerdict, walk_longest
+from spectui.engine.tree.walk import Coin, TreeVerdict, walk_longest
 
 CHANCE_SEED_OFFSET = 0x9E3779B9
+
+# How a round is decided over a token tree, by the walk its policy names (`Policy.tree_walk`).
+# The scores are Any: rejection sampling reads a verifier's full rows (`RowScores`), the
+# longest-path walk any `Scored`.
+TreeWalker = Callable[[DraftTree, Any, DecodeConfig, Coin], TreeVerdict]
+TREE_WALKS: dict[TreeWalk, TreeWalker] = {
+    TreeWalk.LONGEST: walk_longest,
+    TreeWalk.REJECTION: walk_rejection,
+}
 
 
 def encode_prompt(pair: ModelPair, prompt: str | Sequence[int]) -> tuple[int, ...]:
@@ -296,8 +305,8 @@ class SpeculativeDecoder:
         parents = tuple(node.parent for node in nodes)
         yield RoundDrafted(round_index, tree.token_ids, q, config, parents)
         scored = self._verify_tree(tree, config)  # 2. every node in one verifier pass
-        walk = walk_rejection if policy.tree_walk == "rejection" else walk_longest
-        verdict = walk(tree, scored, config, self._coin)  # type: ignore[arg-type]  # 3. decide
+        walk = TREE_WALKS[policy.tree_walk]
+        verdict = walk(tree, scored, config, self._coin)  # 3. decide
         appended: list[tuple[int, TokenOrigin]] = []
         on_path = set(verdict.path)
         for node_id in verdict.walk:
@@ -493,7 +502,7 @@ def _tree_record(
         )
         for node_id, node in enumerate(tree.nodes)
     )
-    return TreeRecord(shape.describe(), policy.tree_walk, nodes, verdict.walk, verdict.path)
+    return TreeRecord(shape.describe(), policy.tree_walk.value, nodes, verdict.walk, verdict.path)
 
 
 def _drawn(proposal: Proposal, position: int, config: DecodeConfig) -> int | torch.Tensor:

@@ -34,8 +34,8 @@ class Knob:
 class OwnKnob:
     """A setting a policy declares itself (`Policy.knobs`), not a DecodeConfig field.
 
-    A config holds its value in `policy_settings` and reads it as `config.<name>`; the CLI
-    options, the settings form, validation and traces treat it as they treat a field.
+    A config holds its value in `policy_settings` and reads it as `config.setting(<name>)`;
+    the CLI options, the settings form, validation and traces treat it as they treat a field.
     """
 
     name: str  # e.g. "toy_floor": --toy-floor, and its key in a round's settings

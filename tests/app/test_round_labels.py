@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 
 from spectui.app.control import StepControl
 from spectui.app.format import prob
+from spectui.app.looks.library import SAMPLING_LOOKS
 from spectui.app.rounds import Piece, PieceKind
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail
@@ -333,8 +334,8 @@ def test_the_sampling_coin_reads_as_a_true_statement(
     measures = DraftMeasures(7, p, 2, 3, 0.5, (3, 7), (0.5, p))
     config = DecodeConfig(policy="sample", sample_draft=sample_draft)
     check = gate_check(measures, q, 0, 0, config, uniform)
-    assert SPECULATIVE_SAMPLING.explain is not None
-    line = SPECULATIVE_SAMPLING.explain(check, config)
+    assert SAMPLING_LOOKS.explain is not None
+    line = SAMPLING_LOOKS.explain(check, config)
     match = re.search(r"u (\d\.\d+) ([<≥]) (min\(1, p/q\)|p/q) (\d\.\d+) → (\w+)", line)
     assert match is not None, line
     u, sign, ratio_name, ratio, word = match.groups()

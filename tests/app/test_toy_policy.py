@@ -1,9 +1,11 @@
-"""Adding a policy is one record: a toy one, defined here, decides a decode everywhere.
+"""Adding a policy is one record and its looks: a toy one, defined here, decides a decode
+everywhere.
 
-`top-2` accepts a draft token iff it is among the verifier's two most likely tokens. It is
-registered from this file alone and must then decide the engine's decode, appear in the JSON
-`spectui run` writes, in the gate panel (its gate and its verdict column) and in the settings
-form, with no other module changed.
+`top-2` accepts a draft token iff it is among the verifier's two most likely tokens. Its rule
+(an engine `Policy`) and its looks (the app's `PolicyLooks`) are registered from this file
+alone and must then decide the engine's decode, appear in the JSON `spectui run` writes, in
+the gate panel (its gate and its verdict column) and in the settings form, with no other
+module changed.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ import pytest
 from app_helpers import plain, press, settle
 from textual.widgets import Input, Label, Select, Static
 
+from spectui.app.looks.catalog import register_looks, unregister_looks
+from spectui.app.looks.library import DEFAULT_COLUMNS
+from spectui.app.looks.records import GateLooks, PolicyLooks
 from spectui.app.screens.settings import SettingsScreen
 from spectui.app.widgets import GatePanel
 from spectui.cli import main
 from spectui.engine import ConfigError, DecodeConfig, SpeculativeDecoder
 from spectui.engine.events import RoundFinished, TokenOrigin
 from spectui.engine.knobs import Knob, OwnKnob
-from spectui.engine.policy.library import DEFAULT_COLUMNS, verifier_argmax
+from spectui.engine.policy.library import verifier_argmax
 from spectui.engine.policy.records import Gate, Policy
 from spectui.engine.policy.registry import register_policy, unregister_policy
 from spectui.engine.trace.reader import read_trace
@@ -31,21 +36,26 @@ from spectui.engine.trace.reader import read_trace
 TOP_TWO = Policy(
     name="top2",
     label="top-2",
-    short="top2",
-    summary="accept iff the draft token is one of the verifier's two most likely",
     parameters=(),
-    gates=(Gate("top2", "2", lambda config: "rank≤2", lambda judged: judged.measures.rank <= 2),),
+    gates=(Gate("top2", lambda judged: judged.measures.rank <= 2),),
     accept=lambda judged, gates: gates["top2"],
     correction=verifier_argmax,
     next_token=lambda scored, position, generator: scored.top1(position),
+)
+TOP_TWO_LOOKS = PolicyLooks(
+    short="top2",
+    summary="accept iff the draft token is one of the verifier's two most likely",
     columns=DEFAULT_COLUMNS,
+    gates=(GateLooks("top2", "2", lambda config: "rank≤2"),),
 )
 
 
 @pytest.fixture(autouse=True)
 def top_two() -> Iterator[Policy]:
     register_policy(TOP_TWO)
+    register_looks(TOP_TWO.name, TOP_TWO_LOOKS)
     yield TOP_TWO
+    unregister_looks(TOP_TWO.name)
     unregister_policy(TOP_TWO.name)
 
 
@@ -116,30 +126,32 @@ FLOOR = OwnKnob(
     ),
 )
 FLOOR_GATE = Gate(
-    "toy_floor",
-    "f",
-    lambda config: f"p≥{config.toy_floor:g} floor",
-    lambda judged: judged.measures.p >= judged.config.toy_floor,
+    "toy_floor", lambda judged: judged.measures.p >= judged.config.setting("toy_floor")
 )
 FLOORED = Policy(
     name="floored",
     label="floored",
-    short="flr",
-    summary="accept iff p ≥ its own floor (--toy-floor)",
     parameters=(),
     knobs=(FLOOR,),
     gates=(FLOOR_GATE,),
     accept=lambda judged, gates: gates["toy_floor"],
     correction=verifier_argmax,
     next_token=verifier_argmax,
+)
+FLOORED_LOOKS = PolicyLooks(
+    short="flr",
+    summary="accept iff p ≥ its own floor (--toy-floor)",
     columns=DEFAULT_COLUMNS,
+    gates=(GateLooks("toy_floor", "f", lambda config: f"p≥{config.setting('toy_floor'):g} floor"),),
 )
 
 
 @pytest.fixture
 def floored() -> Iterator[Policy]:
     register_policy(FLOORED)
+    register_looks(FLOORED.name, FLOORED_LOOKS)
     yield FLOORED
+    unregister_looks(FLOORED.name)
     unregister_policy(FLOORED.name)
 
 
@@ -160,8 +172,8 @@ def test_a_policys_own_threshold_is_an_option_and_is_kept_in_the_trace(
     for check in rounds[0]["checks"]:
         assert check["gates"]["toy_floor"] == (check["p"] >= 0.3) == check["accepted"]
     replayed = read_trace(trace)
-    assert replayed.header.config.toy_floor == 0.3
-    assert replayed.rounds and all(r.config.toy_floor == 0.3 for r in replayed.rounds)
+    assert replayed.header.config.setting("toy_floor") == 0.3
+    assert replayed.rounds and all(r.config.setting("toy_floor") == 0.3 for r in replayed.rounds)
     with pytest.raises(ConfigError, match="toy floor must be a number 0..1"):
         DecodeConfig(policy="floored").retuned(toy_floor=2.0)
 
@@ -181,7 +193,7 @@ async def test_a_policys_own_threshold_is_in_the_settings_help_and_gate_panel(
         field = settings.query_one("#toy_floor", Input)
         field.value = "0.5"
         await press(pilot, "ctrl+s")
-        assert screen.config.toy_floor == 0.5
+        assert screen.config.setting("toy_floor") == 0.5
         await press(pilot, "question_mark")
         help_text = " ".join(plain(w, 120) for w in pilot.app.screen.query(Static))
         assert "floored" in help_text and "--toy-floor" in help_text

@@ -28,19 +28,14 @@ from tmux_session import TmuxSession
 from spectui.app import messages
 from spectui.app.decode_view import DecodeView
 from spectui.app.format import flowing
+from spectui.app.looks.catalog import LOOKS, short_name, shown_gates
+from spectui.app.looks.library import P_COLUMN, Q_COLUMN
 from spectui.app.pacing import SWITCH_INTERVAL
 from spectui.app.replay import replay_app
 from spectui.app.rounds import Piece, PieceKind
 from spectui.app.screens.compare import CompareScreen
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
-from spectui.engine.policy.library import P_COLUMN, Q_COLUMN
-from spectui.engine.policy.registry import (
-    POLICIES,
-    all_gates,
-    policy_label,
-    policy_names,
-    policy_short,
-)
+from spectui.engine.policy.registry import policy_label, policy_names
 from spectui.engine.trace.header import TRACE_VERSION
 from spectui.engine.trace.reader import read_trace
 
@@ -57,7 +52,7 @@ def test_the_active_verdict_is_on_screen_at_every_width(make_app: Any, policy: s
             current = screen.decode.round
             assert current is not None and current.n_checked
             verdicts = [slot.check.check.accepted for slot in current.drafts if slot.check]
-            header = "▸" + policy_short(policy)
+            header = "▸" + short_name(policy)
             for width in range(160, 59, -1):
                 await pilot.resize_terminal(width, 20)
                 await pilot.pause()
@@ -335,8 +330,8 @@ def test_the_readme_names_the_trace_version_written() -> None:
 
 
 def test_margin_value_and_margin_gate_are_named_apart() -> None:
-    symbols = [gate.symbol for gate in all_gates()]
-    headers = {column.header for policy in POLICIES.values() for column in policy.columns}
+    symbols = [gate.symbol for gate in shown_gates()]
+    headers = {column.header for looks in LOOKS.values() for column in looks.columns}
     headers |= {Q_COLUMN.header, P_COLUMN.header}
     assert len(set(symbols)) == len(symbols) and not set(symbols) & headers, (symbols, headers)
 

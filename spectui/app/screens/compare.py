@@ -28,10 +28,11 @@ from textual.worker import Worker, WorkerState
 from spectui.app import messages
 from spectui.app.format import drafting_words, flowing
 from spectui.app.launch import launch_of
+from spectui.app.looks.catalog import looks_of
 from spectui.app.widgets import StatusHeader
 from spectui.engine.config import ConfigError, DecodeConfig
 from spectui.engine.errors import SpectuiError
-from spectui.engine.policy.registry import policy_label, policy_named
+from spectui.engine.policy.registry import policy_label
 from spectui.engine.text import StreamText
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ class CompareScreen(Screen[None]):
 
     def on_mount(self) -> None:
         config = self.config
-        # The compared policies' own gates, as their records state them (soft's by default).
-        gates = [gate.rule(config) for name in self.policies for gate in policy_named(name).gates]
+        # The compared policies' own gates, as their looks state them (soft's by default).
+        gates = [gate.rule(config) for name in self.policies for gate in looks_of(name).gates]
         shown = ["compare", drafting_words(config), *gates, f"{self.max_new_tokens} tokens"]
         self.query_one(StatusHeader).show(" · ".join(shown))
         others = [policy_label(policy) for policy in self.policies[1:]]

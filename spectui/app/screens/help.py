@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES
 from spectui.app.keys import describe, key_names
+from spectui.app.looks.catalog import looks_of
 from spectui.app.rounds import PieceKind
 from spectui.app.screens.dialog import Dialog
 from spectui.app.widgets.stats_panel import DEFINITIONS
@@ -101,8 +102,8 @@ def _policies_table() -> Table:
     table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
     table.add_column(no_wrap=True)
     table.add_column()
-    for policy in POLICIES.values():
-        table.add_row(policy.label, policy.summary + ".")
+    for policy in POLICIES:
+        table.add_row(policy.label, looks_of(policy.name).summary + ".")
     return table
 
 

@@ -59,7 +59,7 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
 
     def _field(self, name: str) -> ComposeResult:
         """The input for one setting: a choice, a number or a switch."""
-        value, rule, kind = getattr(self.config, name), knob_of(name), base_type(name)
+        value, rule, kind = self.config.setting(name), knob_of(name), base_type(name)
         if rule.choices is not None:
             options = [(policy_label(choice), choice) for choice in rule.choices()]
             yield Select(options, value=value, allow_blank=False, compact=True, id=name)
@@ -88,7 +88,7 @@ class SettingsScreen(Dialog[dict[str, Any] | None]):
         """The values as typed; raises ConfigError naming the first bad one."""
         values = {name: self._value(name) for name in tunable_names()}
         self.config.retuned(**values)  # the engine's validation: raises ConfigError
-        return {k: v for k, v in values.items() if getattr(self.config, k) != v}
+        return {k: v for k, v in values.items() if self.config.setting(k) != v}
 
     @on(Checkbox.Changed)
     def switched(self, event: Checkbox.Changed) -> None:

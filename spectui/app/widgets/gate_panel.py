@@ -1,6 +1,6 @@
 """The gate panel: one row per draft token of a round, every gate and every policy's verdict.
 
-The columns between p and the gates are the active policy's own (its `Policy.columns`);
+The columns between p and the gates are the active policy's own (its looks' `columns`);
 the gate column holds every registered gate, the verdict columns every registered policy.
 """
 
@@ -11,19 +11,14 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from spectui.app.format import PIECE_STYLES, mark, prob, quoted
+from spectui.app.looks.catalog import give_way, looks_of, short_name, shown_gates
+from spectui.app.looks.library import P_COLUMN, Q_COLUMN
+from spectui.app.looks.records import Column, GateLooks
 from spectui.app.rounds import CheckView, PieceKind, RoundView
 from spectui.app.widgets.panel import Panel
 from spectui.engine.config import DecodeConfig
-from spectui.engine.policy.library import P_COLUMN, Q_COLUMN
-from spectui.engine.policy.records import Column, Gate, Policy
-from spectui.engine.policy.registry import (
-    all_gates,
-    give_way,
-    policy_named,
-    policy_names,
-    policy_short,
-    verdict_names,
-)
+from spectui.engine.policy.records import Policy
+from spectui.engine.policy.registry import POLICIES
 
 
 class GatePanel(Panel):
@@ -53,15 +48,15 @@ class GatePanel(Panel):
             self.show_content(Text(f"No round yet: {idle_hint}.", style="dim"), 1)
             return
         config = current.config
-        policy = policy_named(config.policy)
+        looks = looks_of(config.policy)
         self.border_title = (
             f"{'◀ past ' if past else ''}round {current.index + 1} · "
-            f"{policy.label} · {current.n_checked}/{len(current.drafts)} checked"
+            f"{POLICIES.label(config.policy)} · {current.n_checked}/{len(current.drafts)} checked"
         )
         # The active policy's own rule and gates first: a narrow panel cuts the others.
-        gates_first = (*policy.gates, *(g for g in all_gates() if g not in policy.gates))
+        gates_first = (*looks.gates, *(g for g in shown_gates() if g not in looks.gates))
         rules = [gate.rule(config) for gate in gates_first]
-        gates = " · ".join(filter(None, [policy.rule(config), *rules]))
+        gates = " · ".join(filter(None, [looks.rule(config), *rules]))
         lead = "B branch here · " if branch else "◀ as recorded · "
         self.border_subtitle = f"{lead}{gates}" if past else f"gates: {gates}"
         width = self.content_size.width or ASSUMED_WIDTH  # 0 before the first layout
@@ -82,7 +77,7 @@ class Layout:
     """The gate table's columns that are on screen, left to right."""
 
     columns: tuple[Column, ...]  # between the token and the gates: q, p, the policy's own
-    gates: tuple[Gate, ...]
+    gates: tuple[GateLooks, ...]
     verdicts: tuple[str, ...]  # policy names
 
     @property
@@ -95,10 +90,11 @@ class Layout:
         )
 
 
-def fit(policy: Policy, verdicts: list[str], room: int) -> Layout:
+def fit(policy: str, verdicts: list[str], room: int) -> Layout:
     """The columns that fit in `room` cells for a round under `policy`, giving way in the
     order `give_way` states (its token, read columns, gates and verdict always stay)."""
-    layout = Layout((Q_COLUMN, P_COLUMN, *policy.columns), all_gates(), tuple(verdicts))
+    columns = (Q_COLUMN, P_COLUMN, *looks_of(policy).columns)
+    layout = Layout(columns, shown_gates(), tuple(verdicts))
     for dropped in give_way(policy, layout.columns, verdicts):
         if layout.width <= room:
             break
@@ -111,7 +107,7 @@ def fit(policy: Policy, verdicts: list[str], room: int) -> Layout:
 
 
 def _verdict_width(name: str) -> int:
-    return len(policy_short(name)) + 1  # the ▸ of the active policy, or a space
+    return len(short_name(name)) + 1  # the ▸ of the active policy, or a space
 
 
 def _q(policy: Policy, q: float, config: DecodeConfig) -> Text:
@@ -179,8 +175,8 @@ def _tree_note(rows: TreeRows, finished: bool) -> Text | None:
 
 
 def _table(current: RoundView, highlight: int | None, width: int, tree: TreeRows | None) -> Text:
-    policy = policy_named(current.config.policy)
-    layout = fit(policy, _verdict_columns(current), width)
+    policy = POLICIES.named(current.config.policy)
+    layout = fit(policy.name, _verdict_columns(current), width)
     columns = [(column.header, column.width, column.kind != "token") for column in layout.columns]
     gates_header = " ".join(gate.symbol for gate in layout.gates)
     if layout.gates:
@@ -191,7 +187,7 @@ def _table(current: RoundView, highlight: int | None, width: int, tree: TreeRows
         _cell(header, title, width, right)
     for name, width in policies:
         active = name == current.config.policy
-        title = ("▸" if active else "") + policy_short(name)
+        title = ("▸" if active else "") + short_name(name)
         _cell(header, title.center(width), width, style="reverse" if active else "")
     lines = [header]
     rejected_seen = False
@@ -263,5 +259,5 @@ def _verdict_columns(current: RoundView) -> list[str]:
     """The policies with a verdict column: those the round's checks judged for, else all."""
     for slot in current.drafts:
         if slot.check is not None:
-            return list(verdict_names(slot.check.check))
-    return list(policy_names())
+            return list(POLICIES.verdict_names(slot.check.check))
+    return list(POLICIES.names())

@@ -8,15 +8,10 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.text import Text
 
 from spectui.app.format import PIECE_NAMES, PIECE_STYLES, bar, mark, prob, quoted
+from spectui.app.looks.catalog import looks_of, short_name, shown_gates
 from spectui.app.rounds import CheckView, Piece, PieceKind
 from spectui.app.widgets.panel import Panel
-from spectui.engine.policy.registry import (
-    POLICIES,
-    all_gates,
-    policy_label,
-    policy_short,
-    verdict_names,
-)
+from spectui.engine.policy.registry import POLICIES
 
 LABEL_WIDTH = 9
 # What a draft token that has no check of its own says, by kind.
@@ -155,13 +150,13 @@ def _refused(view: CheckView) -> str:
     """Which of the active policy's gates refused the draft, e.g. "soft-guarded failed it on
     p≥0.1 ✗"."""
     check, config = view.check, view.config
-    policy = POLICIES.get(check.policy)
-    if policy is None:
+    if check.policy not in POLICIES:  # an old trace's policy, no longer registered
         return f"{check.policy} refused it"
-    failed = [gate.rule(config) + " ✗" for gate in policy.gates if not check.gates.get(gate.key)]
+    label, gates = POLICIES.label(check.policy), looks_of(check.policy).gates
+    failed = [gate.rule(config) + " ✗" for gate in gates if not check.gates.get(gate.key)]
     if not failed:
-        return f"{policy.label} refused it"
-    return f"{policy.label} failed it on {', '.join(failed)}"
+        return f"{label} refused it"
+    return f"{label} failed it on {', '.join(failed)}"
 
 
 def _correction_p(piece: Piece, view: CheckView) -> Text:
@@ -201,20 +196,20 @@ def _judgement(view: CheckView, indent: str = "") -> list[Text]:
     )
     lines.append(Text(f"verifier top-1 {quoted(view.top1_text, 12)} p₁ {prob(check.p_top1)}"))
     gates = Text("gates")
-    for gate in all_gates():
+    for gate in shown_gates():
         gates.append(f" {gate.rule(config)}")
         gates.append_text(mark(check.gates.get(gate.key, False)))
     lines.append(gates)
-    for policy in POLICIES.values():  # what each policy's own test saw, e.g. sampling's coin
-        if policy.explain is not None and policy.name in check.verdicts:
-            explained = policy.explain(check, config)
-            lines.append(Text.assemble((explained, "dim"), mark(check.verdicts[policy.name])))
+    for name in POLICIES.names():  # what each policy's own test saw, e.g. sampling's coin
+        explain = looks_of(name).explain
+        if explain is not None and name in check.verdicts:
+            lines.append(Text.assemble((explain(check, config), "dim"), mark(check.verdicts[name])))
     verdict = Text.assemble(
-        ("▸ ", "bold"), (policy_label(check.policy), "bold"), " ", mark(check.accepted), "  "
+        ("▸ ", "bold"), (POLICIES.label(check.policy), "bold"), " ", mark(check.accepted), "  "
     )
-    others = [name for name in verdict_names(check) if name != check.policy]
+    others = [name for name in POLICIES.verdict_names(check) if name != check.policy]
     for number, name in enumerate(others):
-        verdict.append(("· " if number else "") + policy_short(name) + " ", style="dim")
+        verdict.append(("· " if number else "") + short_name(name) + " ", style="dim")
         verdict.append_text(mark(check.verdicts[name]))
         verdict.append(" ")
     lines.append(verdict)

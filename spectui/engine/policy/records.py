@@ -2,14 +2,17 @@
 
 A `GateCheck` is what one check of a draft token found (every quantity, every gate, every
 policy's verdict) from its `seams.DraftMeasures`; a `Policy` is a record of functions over them.
-The built-in policies are in `library`, the registry and `gate_check` in `registry`.
+The built-in policies are in `library`, the registry and `gate_check` in `registry`. A record
+holds the rule alone: how the app shows a policy (gate symbols, columns, panel text) is the
+app's (`spectui.app.looks`), keyed by the policy's name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from enum import Enum
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch loads on first use: traces and replays read these records without it
     import torch
@@ -39,11 +42,9 @@ class Judged:
 
 @dataclass(frozen=True)
 class Gate:
-    """One pass/fail test, shown as `symbol` in the gate column and `rule(config)` in words."""
+    """One pass/fail test a policy owns; every registered gate is judged on every check."""
 
     key: str  # its name in a GateCheck's `gates` and in traces
-    symbol: str  # one character, the gate column's header
-    rule: Callable[[DecodeConfig], str]  # e.g. "p≥0.05"
     passes: Callable[[Judged], bool]
 
 
@@ -72,18 +73,22 @@ class GateCheck:
         return self.verdicts[self.policy]
 
 
-ColumnKind = Literal["prob", "count", "token"]
-TreeWalk = Literal["longest", "rejection"]
+class TreeWalk(str, Enum):
+    """How a policy walks a token tree (`engine.tree`); its value is what traces record."""
 
+    # The longest path of nodes it accepts (its verdict must not read the coin, which is drawn
+    # after the walk is known): `tree.walk.walk_longest`.
+    LONGEST = "longest"
+    # Recursive rejection sampling over each node's children: `tree.sampling.walk_rejection`.
+    REJECTION = "rejection"
 
-@dataclass(frozen=True)
-class Column:
-    """A gate-panel column a policy shows between p and the gates."""
+    # Written as its value, as traces and the tree panel name it ("longest", not
+    # "TreeWalk.LONGEST"): a tree record's rule may be a member or a trace's plain string.
+    def __str__(self) -> str:
+        return str(self.value)
 
-    header: str
-    width: int
-    kind: ColumnKind  # prob: four-character probability; count: integer; token: a token id
-    value: Callable[[GateCheck], float | int]
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
 
 # A correction: the token appended where draft `position` was rejected, from the verifier's
@@ -95,39 +100,28 @@ NextToken = Callable[["Scored", int, "torch.Generator"], int]
 
 @dataclass(frozen=True)
 class Policy:
-    """An acceptance policy: what it accepts, what it appends instead, and how it is shown."""
+    """An acceptance policy's rule: what it accepts, what it appends instead, what it reads."""
 
     name: str  # the value of --policy and of DecodeConfig.policy
-    label: str  # its display name
-    short: str  # its verdict column's header
-    summary: str  # one line: the rule, for help texts
+    label: str  # its name for people, in messages and titles (e.g. soft-guarded)
     parameters: tuple[str, ...]  # the DecodeConfig fields it reads (its own knobs aside)
-    gates: tuple[Gate, ...]  # the gates it owns (shown for every policy)
+    gates: tuple[Gate, ...]  # the gates it owns (judged, and kept in checks, for every policy)
     accept: Callable[[Judged, dict[str, bool]], bool]  # (judged, every gate's pass) -> verdict
     correction: Correction
     next_token: NextToken  # the bonus token after a fully accepted draft
-    columns: tuple[Column, ...]
-    rule: Callable[[DecodeConfig], str] = lambda config: ""  # extra words for the gate panel
-    # A line of the token detail from a check and its round's settings, if any.
-    explain: Callable[[GateCheck, DecodeConfig], str] | None = None
     # The most draft tokens it accepts in one round (None: no cap), for the expected-value model.
     accept_cap: Callable[[DecodeConfig], int | None] = lambda config: None
-    # The q its test used for a draft of drafter probability q (the gate panel's q column);
-    # a policy that never looks at q shows the drafter's own.
+    # The q its test used for a draft of drafter probability q; a policy that never looks at q
+    # tested the drafter's own.
     tested_q: Callable[[float, DecodeConfig], float] = lambda q, config: q
     # How many of the verifier's best tokens its gates look up (a top-k set), beyond the
     # N_ALTERNATIVES always kept.
     keeps_top: Callable[[DecodeConfig], int] = lambda config: 0
-    # Settings it declares itself, beyond DecodeConfig's fields: read as config.<name>, and
-    # offered by the CLI, the settings form and sweeps, and kept in traces, as a field is.
+    # Settings it declares itself, beyond DecodeConfig's fields: read as
+    # config.setting(<name>), and offered by the CLI, the settings form and sweeps, and kept in
+    # traces, as a field is.
     knobs: tuple[OwnKnob, ...] = ()
-    # The gate-panel columns its test reads (q and p included): on a narrow screen they stay
-    # with its gates and its verdict, and what it does not read gives way first.
-    reads: tuple[Column, ...] = ()
-    # How it walks a token tree (`engine.tree`): "longest", the longest path of nodes it
-    # accepts (its verdict must not read the coin, which is drawn after the walk is known);
-    # "rejection", recursive rejection sampling over each node's children (`tree.sampling`).
-    tree_walk: TreeWalk = "longest"
+    tree_walk: TreeWalk = TreeWalk.LONGEST  # how it walks a token tree
 
     @property
     def settings(self) -> tuple[str, ...]:

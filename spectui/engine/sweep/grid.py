@@ -56,7 +56,7 @@ def sweepable_names() -> tuple[str, ...]:
 
 def shared_names() -> frozenset[str]:
     """Swept fields every policy reads: the mechanism's (k, bonus) and the warps of p and q."""
-    claimed = {name for policy in POLICIES.values() for name in policy.settings}
+    claimed = {name for policy in POLICIES for name in policy.settings}
     warps = {f.name for f in fields(Warp)}  # applied to p and q before any policy judges
     return frozenset(name for name in sweepable_names() if name not in claimed or name in warps)
 
@@ -173,7 +173,7 @@ def _check_values(base: DecodeConfig, axis: GridAxis) -> None:
 def _unread(name: str, policies: Sequence[str]) -> str:
     label = knob_of(name).label or name
     chosen = ", ".join(policy_label(policy) for policy in policies)
-    reading = [p.name for p in POLICIES.values() if name in p.settings]
+    reading = [p.name for p in POLICIES if name in p.settings]
     hint = f"; a policy that does: --policies {','.join(reading)}" if reading else ""
     verb = "does" if len(policies) == 1 else "do"
     return f"--grid {name}: {chosen} {verb} not read {label}{hint}"

@@ -35,7 +35,7 @@ class TreeRecord:
     """A round's token tree."""
 
     shape: str  # how it grew, e.g. "top-4 · depth 5 · ≤ 60 nodes"
-    rule: str  # how it was walked: "longest" accepted path, or "rejection" sampling
+    rule: str  # how it was walked: a `TreeWalk` value, "longest" accepted path or "rejection"
     nodes: tuple[TreeNodeRecord, ...]
     walk: tuple[int, ...]  # node ids in the order the rule judged them
     path: tuple[int, ...]  # the accepted nodes, root to end
