@@ -112,12 +112,18 @@ class ComparisonProgress(Message):
     """The compare worker finished a round of one policy's decode (or the decode itself)."""
 
     policy: str
-    tokens: int  # decoded so far
+    output_ids: tuple[int, ...]  # decoded so far
+    text: str  # their text, as the tokenizer decodes them
     total: int  # asked for
 
+    @property
+    def tokens(self) -> int:
+        """Tokens decoded so far."""
+        return len(self.output_ids)
+
     def can_replace(self, message: Message) -> bool:
-        """Only the latest count matters."""
-        return isinstance(message, ComparisonProgress)
+        """Only the latest output of the same policy matters (another's must still arrive)."""
+        return isinstance(message, ComparisonProgress) and message.policy == self.policy
 
 
 @dataclass

@@ -80,7 +80,8 @@ class PolicyComparison:
 
 
 # Called as a comparison goes: (policy, tokens decoded so far, tokens asked for).
-Progress = Callable[[str, int, int], None]
+# (policy, its output so far, tokens asked for): after each round and before scoring.
+Progress = Callable[[str, tuple[int, ...], int], None]
 
 
 def compare_policies(
@@ -94,7 +95,8 @@ def compare_policies(
     """Decode `prompt` under each of `policies` (else as `config`) and score every output.
 
     The first policy is the reference (by default greedy-exact, then soft-guarded).
-    `progress(policy, tokens, max_new_tokens)` is called after each round and before scoring.
+    `progress(policy, output so far, max_new_tokens)` is called after each round and before
+    scoring, so a caller can show each decode as it comes.
     """
     if len(policies) < 2 or len(set(policies)) < len(policies):
         raise ConfigError(f"compare two or more different policies, got {', '.join(policies)}")
@@ -118,14 +120,16 @@ def _scored_side(
     """One policy's decode of `prompt`, scored by the verifier."""
     settings = replace(config, policy=policy, max_new_tokens=max_new_tokens)
     done: DecodeFinished | None = None
+    output: tuple[int, ...] = ()
     for event in SpeculativeDecoder(pair, settings, prompt).events():
         if isinstance(event, RoundFinished) and progress is not None:
-            progress(policy, event.stats.new_tokens, max_new_tokens)
+            output += event.appended_ids
+            progress(policy, output, max_new_tokens)
         elif isinstance(event, DecodeFinished):
             done = event
     assert done is not None
     if progress is not None:
-        progress(policy, len(done.output_ids), max_new_tokens)
+        progress(policy, tuple(done.output_ids), max_new_tokens)
     log_likelihood, off_argmax = score_output(pair, done.prompt_ids, done.output_ids)
     return ScoredOutput(policy, done.output_ids, log_likelihood, off_argmax, done.stats)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pytest
 from app_helpers import PROMPT, plain, settle
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -95,3 +97,41 @@ async def test_the_reference_marks_where_any_other_side_leaves_it(tiny_pair: Any
         underlined = {span.start for span in reference.spans if "underline" in str(span.style)}
         assert underlined  # every differing position of any side is marked on the reference
         assert len(underlined) == len(result.differing_anywhere)
+
+
+async def test_each_decode_shows_in_its_column_as_it_comes(
+    make_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view was blank until every policy had decoded and been scored (~80 s on the
+    default pair): each column now shows its policy's text after every round. The real
+    comparison runs, held back after its first policy's decode until the test has looked."""
+    looked = threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        progress = args[5]
+
+        def shown_then_held(policy: str, output: tuple[int, ...], total: int) -> None:
+            progress(policy, output, total)
+            if policy == "soft" and not looked.is_set():
+                looked.wait(timeout=60)  # the greedy column is complete, soft's has begun
+
+        return compare_policies(*args[:5], shown_then_held)
+
+    monkeypatch.setattr("spectui.engine.compare.compare_policies", held)
+    async with make_app(max_new_tokens=12).run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("c")
+        compare = pilot.app.screen
+        assert isinstance(compare, CompareScreen)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if "soft" in compare.done:
+                break
+        greedy = plain(compare.query_one("#greedy-text", Static), 60)
+        side = compare.query_one("#greedy-side", VerticalScroll)
+        assert compare.comparison is None, "still decoding"
+        assert greedy.replace("\n", "").startswith(PROMPT) and len(greedy.strip()) > len(PROMPT)
+        assert side.border_subtitle == "12/12 tokens so far"
+        looked.set()
+        await compare.settled()
+        assert compare.comparison is not None

@@ -131,8 +131,9 @@ class CompareScreen(Screen[None]):
         """Decode under every policy and score every output, in this thread."""
         from spectui.engine.compare import compare_policies
 
-        def progress(policy: str, tokens: int, total: int) -> None:
-            self.post_message(messages.ComparisonProgress(policy, tokens, total))
+        def progress(policy: str, output_ids: tuple[int, ...], total: int) -> None:
+            text = pair.tokenizer.decode(list(output_ids), skip_special_tokens=False)
+            self.post_message(messages.ComparisonProgress(policy, output_ids, text, total))
 
         result = compare_policies(pair, config, prompt, max_new_tokens, policies, progress)
 
@@ -145,10 +146,16 @@ class CompareScreen(Screen[None]):
         self.post_message(messages.ComparisonReady(result, side_texts))
 
     def on_comparison_progress(self, message: messages.ComparisonProgress) -> None:
-        """How far each policy's decode has got, in the summary panel until the result."""
+        """Each policy's output as it comes, in its column, and how far each decode has got,
+        in the summary panel, until the result (marked and scored) replaces them."""
         if self.comparison is not None:
             return
         self.done[message.policy] = message.tokens
+        side = self.query_one(f"#{message.policy}-side", VerticalScroll)
+        side.border_subtitle = f"{message.tokens}/{message.total} tokens so far"
+        so_far = Text(self.prompt, style="dim")
+        so_far.append(flowing(message.text) if message.text else "")
+        self.query_one(f"#{message.policy}-text", Static).update(so_far)
         parts = []
         for number, policy in enumerate(self.policies, start=1):
             tokens = self.done.get(policy)
