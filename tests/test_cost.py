@@ -15,6 +15,7 @@ from spectui.engine.cost.model import (
     measured_speedup,
     predicted_speedup,
 )
+from spectui.engine.cost.sampler import relative_spread
 from spectui.engine.stats import StatsSnapshot
 
 
@@ -99,3 +100,67 @@ def test_the_tree_block_is_timed_under_a_tree_mask(tiny_loaded: Any) -> None:
         3 * cost.c + cost.verifier_tree_block / cost.verifier_step
     )
     assert CostModel(3, 10, 1.0, 2.0, 3.0, 1).r_tree is None  # untimed
+
+
+TAKEN = 1_000_000.0  # a wall-clock second the cost models below were timed at
+
+
+def timed(load: float | None, context: int = 100) -> CostModel:
+    return replace(
+        cost(5, 6.0), taken_at=TAKEN, load=load, cores=2, spread=0.04, context_tokens=context
+    )
+
+
+def test_a_cost_model_says_how_old_how_noisy_and_under_what_load() -> None:
+    assert timed(0.3).provenance(TAKEN + 130) == "timed 2 min ago · ±4%"
+    assert timed(1.0).provenance(TAKEN + 2) == "timed just now · ±4%"  # half the cores: idle
+    assert timed(3.1).provenance(TAKEN + 40) == "timed 40 s ago · ±4% · under load 3.1 on 2 cores"
+    assert timed(None).provenance(TAKEN + 7200) == "timed 2 h ago · ±4%"
+
+
+@pytest.mark.parametrize(
+    ("seconds_later", "load_now", "context_now", "stale"),
+    [
+        (60, 0.4, 110, False),  # fresh, same load, about the same context
+        (301, 0.4, 100, True),  # older than five minutes
+        (60, 1.5, 100, True),  # the load moved by a core or more
+        (60, None, 100, False),  # no load average here: age and context decide
+        (60, 0.4, 180, False),  # under twice the context timed
+        (60, 0.4, 201, True),  # over twice it, by more than 64 tokens
+        (60, 0.4, 40, False),  # under half, but by fewer than 64 tokens
+    ],
+)
+def test_a_cost_model_goes_stale(
+    seconds_later: float, load_now: float | None, context_now: int, stale: bool
+) -> None:
+    model = timed(0.4)
+    assert model.stale(TAKEN + seconds_later, load_now, context_now) is stale
+
+
+def test_the_spread_is_the_interquartile_range_over_the_median() -> None:
+    # quartiles (inclusive) of 1, 2, 3, 4, 5 are 2 and 4; the median 3
+    assert relative_spread([5.0, 1.0, 3.0, 2.0, 4.0]) == pytest.approx(2 / 3)
+    assert relative_spread([2.0]) == 0.0
+
+
+def test_the_app_times_a_span_again_once_stale_and_not_before(tiny_loaded: Any) -> None:
+    """A restart on the same pair kept its spans' cost models for good: a figure timed under
+    load, or minutes ago, divided every later decode's time (1.31× "measured" speedup on a
+    round that accepted nothing)."""
+    from spectui.app.costs import CostTimer
+    from spectui.engine.config import DecodeConfig
+    from spectui.engine.trace.source import LiveSource
+
+    source = LiveSource(tiny_loaded, DecodeConfig(draft_span=3, max_new_tokens=4), "Once upon")
+    posted: list[Any] = []
+    now = [TAKEN]
+    known = {3: replace(timed(0.4), k=3, context_tokens=6)}
+    timer = CostTimer(posted.append, 1, known, 0.0, clock=lambda: now[0], load=lambda: 0.4)
+    now[0] = TAKEN + 60
+    timer.ensure(source)
+    assert posted == [], "fresh: not timed again"
+    now[0] = TAKEN + 400
+    timer.ensure(source)
+    assert len(posted) == 1 and posted[0].cost.k == 3 and posted[0].cost.taken_at > TAKEN
+    timer.ensure(source)
+    assert len(posted) == 1, "the new timing is fresh"

@@ -234,7 +234,7 @@ class DecodeScreen(Screen[None]):
                 return session.start(order.pair, order.config, order.prompt)
             return session.open(post, run, order.config, order.prompt)
 
-        timer = CostTimer(post, run, order.timed_spans) if order.timings else None
+        timer = CostTimer(post, run, order.timed_costs) if order.timings else None
         before_round = timer.ensure if timer is not None else None
         drive(post, order.control, run, open_source, order.resume_at, before_round=before_round)
 

@@ -81,7 +81,7 @@ class RunOrder:
     resumed: EventSource | None  # a retry: the decode it goes on with, from `resume_at`
     resume_at: int | None
     timings: bool  # whether to time the cost model
-    timed_spans: frozenset[int]  # draft spans whose cost model the screen has
+    timed_costs: dict[int, CostModel]  # the cost models the screen has, by draft span
 
 
 @dataclass
@@ -215,7 +215,7 @@ class ScreenState:
             resumed,
             resume_at,
             self.timings,
-            frozenset(self.costs),
+            dict(self.costs),
         )
 
     def fail(self, error: BaseException | None) -> bool:

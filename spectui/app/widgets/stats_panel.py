@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -45,7 +46,10 @@ DEFINITIONS: dict[str, str] = {
     "last round": "the last finished round's seconds drafting (all k drafter steps) and "
     "verifying (the verifier's pass and the policy)",
     "cost model": "c = drafter step / verifier step; r_k = verifier on k+1 tokens / on 1 "
-    "token, timed at this decode's context; a round costs k·c + r_k verifier steps",
+    "token, timed at this decode's context; a round costs k·c + r_k verifier steps; then "
+    "when it was timed, ± the verifier step's spread (interquartile range / median), and the "
+    "load where other work kept over half the cores busy. Timed again after 5 minutes, when "
+    "the load moves by a core, or when the context is far from the one timed",
     "speedup": "predicted: expected τ / mean(k·c + r_k) over the rounds; measured: tokens × "
     "one verifier step's seconds / (draft + verify seconds); both over plain decoding",
 }
@@ -182,6 +186,7 @@ def cost_cells(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> list[Tex
             "cost model",
             f"c {cost.c:.2f} · r_{cost.k} {cost.r_k:.2f}",
             (f" (k·c+r_k {cost.round_cost:.2f})", "dim"),
+            (f" · {cost.provenance(time.time())}", "yellow" if cost.under_load else "dim"),
         ),
         cell(
             "speedup",

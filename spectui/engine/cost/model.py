@@ -26,6 +26,39 @@ class CostModel:
     # under a tree mask, KV-cached (0: not timed).
     tree_nodes: int = 0
     verifier_tree_block: float = 0.0
+    # When and under what the steps were timed, so a figure built on them can say how old and
+    # how noisy it is: wall-clock seconds (time.time()); the machine's 1-minute load average
+    # and its cores then (None where the platform has none); the verifier step's spread,
+    # interquartile range / median of its samples.
+    taken_at: float = 0.0
+    load: float | None = None
+    cores: int = 1
+    spread: float = 0.0
+
+    @property
+    def under_load(self) -> bool:
+        """Timed while other work kept more than half the cores busy: its times are slower."""
+        return self.load is not None and self.load > LOADED_SHARE * self.cores
+
+    def provenance(self, now: float) -> str:
+        """ "timed 2 min ago · ±4%", and " · under load 3.1 on 2 cores" where it was."""
+        words = f"timed {age_words(now - self.taken_at)} · ±{self.spread:.0%}"
+        if self.under_load:
+            words += f" · under load {self.load:.1f} on {self.cores} cores"
+        return words
+
+    def stale(self, now: float, load: float | None, context_tokens: int) -> bool:
+        """Whether to time it again: older than STALE_SECONDS, the machine's load moved by a
+        core or more since, or the decode's context is more than twice or under half the one
+        timed, by more than CONTEXT_SLACK tokens (a new prompt, a long decode: attention costs
+        grow with the context)."""
+        if now - self.taken_at > STALE_SECONDS:
+            return True
+        if load is not None and self.load is not None and abs(load - self.load) >= 1.0:
+            return True
+        timed = self.context_tokens
+        far = context_tokens > 2 * timed or context_tokens < timed / 2
+        return far and abs(context_tokens - timed) > CONTEXT_SLACK
 
     @property
     def c(self) -> float:
@@ -56,6 +89,22 @@ class CostModel:
     def predicted_speedup(self, alpha: float) -> float:
         """S = (1 − α^(k+1)) / ((1 − α)(k·c + r_k)) over plain decoding."""
         return expected_tokens_per_round(alpha, self.k) / self.round_cost
+
+
+LOADED_SHARE = 0.5  # load average per core above which timings are said to be taken under load
+STALE_SECONDS = 300.0  # a cost model older than this is timed again (the machine drifts)
+CONTEXT_SLACK = 64  # tokens of context by which a timing may be off before it is redone
+
+
+def age_words(seconds: float) -> str:
+    """ "just now", "40 s ago", "3 min ago", "2 h ago"."""
+    if seconds < 5:
+        return "just now"
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
 
 
 def cost_at(costs: Mapping[int, CostModel], k: int) -> tuple[CostModel, bool]:

@@ -13,9 +13,10 @@ tree mask over one step: timed here too when a tree is benchmarked.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
-from statistics import median
+from statistics import median, quantiles
 from typing import Any
 
 import torch
@@ -106,7 +107,27 @@ class CostSampler:
             samples=len(self._timings[0]),
             tree_nodes=self.tree_nodes,
             verifier_tree_block=median(self._timings[3]) if self.tree_nodes else 0.0,
+            taken_at=time.time(),
+            load=load_average(),
+            cores=os.cpu_count() or 1,
+            spread=relative_spread(self._timings[1]),
         )
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def relative_spread(samples: Sequence[float]) -> float:
+    """Interquartile range / median: how far apart the timed repeats lie (0 for < 2)."""
+    if len(samples) < 2:
+        return 0.0
+    lower, _, upper = quantiles(samples, n=4, method="inclusive")
+    return (upper - lower) / median(samples)
 
 
 def _timing_tree(cached: int, n_nodes: int, topk: int) -> tuple[list[Any], list[int]]:

@@ -18,6 +18,8 @@ from spectui.engine.sweep.grid import SweepRow
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from spectui.engine.cost.model import CostModel
+
 FRONTIER_MARK = "★"
 OTHER_MARK = "•"
 
@@ -102,13 +104,21 @@ def rich_table(sweep: Sweep) -> Table:
 def caption(sweep: Sweep) -> str:
     """The cost model the predicted speedups come from, and what the frontier ranks by."""
     costs = " · ".join(
-        f"k={k}: c={cost.c:.3f}, r_k={cost.r_k:.3f}" for k, cost in sorted(sweep.costs.items())
+        f"k={k}: c={cost.c:.3f}, r_k={cost.r_k:.3f}" + _load_note(cost)
+        for k, cost in sorted(sweep.costs.items())
     )
     speed = "predicted speedup" if sweep.costs else "tok/s (no cost model for served models)"
     return (
         f"pred. × = expected τ / (k·c + r_k), {costs or 'no cost model'}; "
         f"{FRONTIER_MARK}: no other setting has both a higher {speed} and a higher equal share"
     )
+
+
+def _load_note(cost: CostModel) -> str:
+    """ " (±4%, under load 3.1 on 2 cores: slower than idle)" where it was timed so."""
+    if not cost.under_load:
+        return f" (±{cost.spread:.0%})"
+    return f" (±{cost.spread:.0%}, under load {cost.load:.1f} on {cost.cores} cores: not idle)"
 
 
 def plot_text(sweep: Sweep, width: int, height: int, colour: bool = False) -> str:
