@@ -238,10 +238,14 @@ def contexts(ids: list[int], n: int, length: int, eos: int) -> list[list[int]]:
 
 
 def bundle_size(models: Path) -> tuple[int, list[tuple[str, int]]]:
+    """The tiny pair's files: its two model directories and the card beside them (the real
+    pair's drafter, also under spectui/models, is not part of it)."""
+    pair_files = [p for role in ("drafter", "verifier") for p in (models / role).rglob("*")]
+    beside = [p for p in models.iterdir() if p.suffix not in (".py", "")]
     files = [
         (str(p.relative_to(models)), p.stat().st_size)
-        for p in sorted(models.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py"
+        for p in sorted(pair_files + beside)
+        if p.is_file() and "__pycache__" not in p.parts
     ]
     return sum(s for _, s in files), files
 
