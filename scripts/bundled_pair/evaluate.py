@@ -379,8 +379,8 @@ def report(r: dict[str, Any], base: DecodeConfig, args: argparse.Namespace) -> s
             _acceptance(gs),
         ),
         (
-            "speculative decodes that ended at <|endoftext|> before their new tokens: held-out "
-            "contexts / seed prompts",
+            "speculative decodes that ended at the end-of-text token before their new tokens: "
+            "held-out contexts / seed prompts",
             f"{held_eos} of {2 * n_ctx} / {seed_eos} of {2 * len(SEED_PROMPTS)}",
         ),
         (
