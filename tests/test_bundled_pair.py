@@ -2,13 +2,17 @@
 
 These load the real bundled weights offline (no hub), so they also guard the shipped files:
 their format and size, that greedy-exact reproduces the verifier's own greedy text, that the
-drafter agrees with the verifier often but not always, and that greedy text does not loop.
+drafter agrees with the verifier often but not always, and that greedy text does not loop;
+and that the model card's figures (`scripts/bundled_pair/evaluate.py`) are the engine's.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -16,10 +20,12 @@ from reference import verifier_greedy
 
 from spectui.cli import SEED_PROMPTS, main
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
+from spectui.engine.events import RoundFinished
 from spectui.engine.models.loading import ModelPair
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 BUNDLE_LIMIT_BYTES = 15_000_000  # the issue's budget for every bundled file together
+EVALUATE = Path(__file__).resolve().parents[1] / "scripts" / "bundled_pair" / "evaluate.py"
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +113,50 @@ def test_spectui_run_with_no_model_options_uses_the_bundled_pair(
     done = [json.loads(line) for line in out.splitlines() if '"event": "done"' in line]
     assert [line["prompt"] for line in done] == list(SEED_PROMPTS)
     assert all(len(line["output_ids"]) == 12 and line["text"].strip() for line in done)
+
+
+@pytest.fixture(scope="module")
+def evaluate() -> ModuleType:
+    """The model card's measuring script, imported as a module (not run)."""
+    spec = importlib.util.spec_from_file_location("bundled_pair_evaluate", EVALUATE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while it runs
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("policy", ["greedy", "soft"])
+def test_the_model_cards_acceptance_is_the_engines_own(
+    bundled: ModelPair, evaluate: ModuleType, policy: str
+) -> None:
+    base = evaluate.eval_config(BUNDLED_VERIFIER.parent, threads=1)
+    config = evaluate.decode_config(base, policy, 48)
+    prompts = [bundled.tokenizer.encode(prompt) for prompt in SEED_PROMPTS[:2]]
+    figures = evaluate.summarise(evaluate.speculative(bundled, config, prompts))
+
+    # The same decodes by the engine, counted here from its events.
+    drafted = accepted = rounds = 0
+    failed = dict.fromkeys(("p_thresh", "topk", "margin", "max_accept"), 0)
+    for prompt in prompts:
+        for event in SpeculativeDecoder(bundled, config, prompt).events():
+            if isinstance(event, RoundFinished):
+                drafted, accepted = drafted + len(event.draft_ids), accepted + event.n_accepted
+                rounds += 1
+                for check in event.checks:
+                    for gate in failed:
+                        failed[gate] += not check.gates[gate]
+    assert 0 < accepted <= drafted
+    assert figures["acceptance"] == accepted / drafted
+    assert figures["accepted_per_round"] == accepted / rounds
+    assert figures["gate_fails"] == failed
+    # The script's settings: its k, 48 new tokens, no bonus; every threshold the engine's own.
+    defaults = DecodeConfig()
+    assert (config.policy, config.draft_span, config.max_new_tokens, config.bonus) == (
+        policy,
+        5,
+        48,
+        False,
+    )
+    soft = ("p_thresh", "topk_gate", "margin_gate", "max_accept")
+    assert [getattr(config, name) for name in soft] == [getattr(defaults, name) for name in soft]

@@ -1,32 +1,40 @@
 """Step 4 of the bundled-pair recipe: measure the bundled drafter/verifier pair.
 
-Loads the exported pair from ``spectui/models/{verifier,drafter}`` exactly as any Hugging Face
-model (``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``, offline), computes in
-float32 on the CPU, and measures on the held-out chapters written by ``prepare_corpus.py``
-(``.build/bundled/corpus/heldout.jsonl``, tokenized here with the bundled tokenizer):
+Loads the exported pair from ``spectui/models/{verifier,drafter}`` (or ``--models DIR``) with
+spectui's own loading path (``load_pair``: float32 compute on the CPU, the kernels spectui
+runs on), and measures on the held-out chapters written by ``prepare_corpus.py``
+(``.build/bundled/corpus/heldout.jsonl``, tokenized with the bundled tokenizer):
 
 1. held-out perplexity of both models (non-overlapping 256-token windows of the held-out
    stream, chapters separated by ``<|endoftext|>``), and teacher-forced top-1 agreement
    (drafter argmax == verifier argmax) on the same windows;
-2. greedy-exact speculative decoding, k=5: from 50 held-out contexts of 32 tokens, 64 new
-   tokens each; every round the drafter greedily proposes k tokens (k shrinks near the end),
-   the verifier scores them in one pass, the longest prefix equal to the verifier's argmax is
-   accepted, and on a rejection the verifier's argmax is appended (no bonus token when the
-   whole draft is accepted). Acceptance = accepted / drafted; also accepted tokens per round;
-3. soft-guarded acceptance at the engine's defaults (same loop): a draft token t is accepted
-   while p(t) >= 0.05, t is in the verifier's top-5, p_top1 - p(t) <= 0.20 and fewer than 5
-   were accepted this round; the first rejection ends the round with the verifier's argmax;
+2. greedy-exact speculative decoding from 50 held-out contexts of 32 tokens, 64 new tokens
+   each, decoded by spectui's engine (``SpeculativeDecoder``, as ``spectui run`` decodes);
+   acceptance = accepted / drafted (the engine's draft acceptance rate), accepted draft tokens
+   per round and tokens per round, all from the engine's statistics (``engine/stats.py``);
+3. soft-guarded, the same way, with its gates at the engine's defaults (``DecodeConfig``'s
+   p_thresh, topk_gate, margin_gate, max_accept: the report names them from the config);
 4. three greedy 40-token continuations by the verifier from held-out prompts;
 5. the loop check: greedy 64-token continuations of the six seed prompts, and the pooled
    fraction of token 4-grams in each continuation that already occurred earlier in it; the
-   same fraction for the verifier's greedy continuations of the held-out contexts (2.) and of
-   twelve other short prompts (``OTHER_PROMPTS``);
-6. the total size of the bundled files and the time to load the pair after imports;
+   same fraction for the greedy-exact decodes of the held-out contexts (2.: the verifier's own
+   greedy text) and for the verifier's greedy continuations of twelve other short prompts
+   (the training script's ``MONITOR_PROMPTS``);
+6. the total size of the bundled files and the time ``load_pair`` takes (after imports);
 7. (round 4, issue 15) the verifier's top-1 accuracy and mean p_top1 on held-out text, both
-   speculative policies also on the six seed prompts (64 new tokens), for every run the number
-   of judged draft tokens ("checks") on which each soft gate (p, top-k, margin) fails and the
-   verifier's mean p_top1 over the checks, and repeated 4-grams of the seed prompts at 200
-   tokens; the last lines check issue 15's bars (bundle <= 25 MB).
+   policies also on the six seed prompts (64 new tokens), for every soft-guarded run the number
+   of judged draft tokens ("checks") on which each soft gate fails and the verifier's mean
+   p_top1 over the checks, and repeated 4-grams of the seed prompts at 200 tokens; the last
+   lines check issue 15's bars (bundle <= 25 MB).
+
+The settings this script gives the engine (every other ``DecodeConfig`` field keeps its
+default): ``policy`` (greedy, then soft), ``draft_span=5`` (k; the engine shrinks it near the
+end, as any decode), ``max_new_tokens`` (64, or ``--new-tokens`` for the held-out contexts),
+``bonus=False`` (no extra verifier token after a fully accepted draft, the engine's default
+and the seed's), ``device="cpu"`` and ``threads`` (``--threads``). ``stop_at_eos`` keeps its
+default: a decode that reaches ``<|endoftext|>`` ends there, as in spectui (the report counts
+them). The plain greedy continuations (4., 5.) are transformers' ``generate`` with EOS off
+(``spectui.bench.baselines.plain_generate``).
 
 Everything is greedy and deterministic. Usage::
 
@@ -39,42 +47,55 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+import torch
+import torch.nn.functional as F
+import transformers
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-import transformers  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2LMHeadModel  # noqa: E402,F401
+from spectui.bench.baselines import plain_generate
+from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
+from spectui.engine.events import DecodeFinished, FinishReason, TokenChecked
+from spectui.engine.models.loading import ModelPair
+from spectui.engine.policy.records import GateCheck
+from spectui.engine.policy.registry import policy_named
+from spectui.engine.prompts import SEED_PROMPTS  # the package's own six
+from spectui.engine.stats import StatsSnapshot, combined
 
 REPO = Path(__file__).resolve().parents[2]
-# Other short prompts for a second loop check: the training script's loop monitor uses the same
-# ones to choose among verifier snapshots (never trained on).
-from train import MONITOR_PROMPTS as OTHER_PROMPTS  # noqa: E402
-
-from spectui.engine.prompts import SEED_PROMPTS  # noqa: E402  (the package's own six)
-
-CONTEXT = 256
-K = 5
-P_THRESH, TOPK_GATE, MARGIN_GATE, MAX_ACCEPT = 0.05, 5, 0.20, 5
+CONTEXT = 256  # the perplexity windows: the pair's context length
+K = 5  # draft_span: the k of every speculative figure here
+SEED_NEW_TOKENS = 64  # new tokens per seed prompt (speculative runs and the loop check)
+POLICIES = ("greedy", "soft")
+# The soft gates on the verifier's distribution; its fourth, max_accept (the round's cap),
+# never refuses at k = 5 under its default of 5.
+THRESHOLD_GATES = ("p_thresh", "topk", "margin")
 CARD_START, CARD_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def load_pair(models: Path):
-    t0 = time.perf_counter()
-    verifier = AutoModelForCausalLM.from_pretrained(models / "verifier")
-    drafter = AutoModelForCausalLM.from_pretrained(models / "drafter")
-    tok = AutoTokenizer.from_pretrained(models / "verifier")
-    AutoTokenizer.from_pretrained(models / "drafter")
-    return verifier, drafter, tok, time.perf_counter() - t0
+def eval_config(models: Path, threads: int) -> DecodeConfig:
+    """The settings every decode here shares: k, no bonus, the CPU; thresholds at defaults."""
+    return DecodeConfig(
+        drafter=str(models / "drafter"),
+        verifier=str(models / "verifier"),
+        draft_span=K,
+        bonus=False,
+        device="cpu",
+        threads=threads,
+    )
 
 
-def heldout_ids(tok, corpus: Path) -> list[int]:
+def decode_config(base: DecodeConfig, policy: str, new_tokens: int) -> DecodeConfig:
+    """`base` under `policy`, decoding `new_tokens` tokens."""
+    return replace(base, policy=policy, max_new_tokens=new_tokens)
+
+
+def heldout_ids(tok: Any, corpus: Path) -> list[int]:
     ids: list[int] = []
     with open(corpus / "heldout.jsonl", encoding="utf-8") as f:
         for line in f:
@@ -84,7 +105,7 @@ def heldout_ids(tok, corpus: Path) -> list[int]:
 
 
 @torch.no_grad()
-def perplexities(verifier, drafter, ids: list[int]) -> dict[str, float]:
+def perplexities(verifier: Any, drafter: Any, ids: list[int]) -> dict[str, float]:
     stream = torch.tensor(ids)
     n = (len(stream) - 1) // CONTEXT
     x = stream[: n * CONTEXT].view(n, CONTEXT)
@@ -117,107 +138,87 @@ def perplexities(verifier, drafter, ids: list[int]) -> dict[str, float]:
     }
 
 
-@torch.no_grad()
-def draft(drafter, seq: list[int], k: int) -> list[int]:
-    """The drafter's k greedy tokens after seq (KV-cached)."""
-    out = drafter(input_ids=torch.tensor([seq[-CONTEXT:]]), use_cache=True)
-    proposal: list[int] = []
-    for i in range(k):
-        t = int(out.logits[0, -1].argmax())
-        proposal.append(t)
-        if i + 1 < k:
-            out = drafter(
-                input_ids=torch.tensor([[t]]), past_key_values=out.past_key_values, use_cache=True
-            )
-    return proposal
+@dataclass(frozen=True)
+class Speculative:
+    """One policy's engine decodes of some prompts: the engine's statistics and its checks."""
+
+    config: DecodeConfig
+    stats: StatsSnapshot  # the engine's counts, added up over the prompts (`stats.combined`)
+    checks: tuple[GateCheck, ...]  # every draft token the verifier judged, in decode order
+    outputs: tuple[tuple[int, ...], ...]  # each prompt's generated tokens
+    reasons: tuple[FinishReason, ...]  # why each prompt's decode ended
 
 
-@torch.no_grad()
-def speculative(verifier, drafter, prompt: list[int], new_tokens: int, policy: str) -> dict:
-    """One speculative run; ``checks`` lists every draft token the verifier judged (up to and
-    including a round's first rejection) as (p_top1, p fails, top-k fails, margin fails)."""
-    seq = list(prompt)
-    drafted = accepted = rounds = 0
-    checks: list[tuple[float, bool, bool, bool]] = []
-    while len(seq) - len(prompt) < new_tokens:
-        k = min(K, new_tokens - (len(seq) - len(prompt)))
-        room = CONTEXT - len(seq)
-        k = min(k, room)
-        proposal = draft(drafter, seq, k)
-        probs = verifier(input_ids=torch.tensor([seq + proposal])).logits[0, len(seq) - 1 :]
-        probs = probs.float().softmax(-1)  # [k+1, vocab]
-        n_acc = 0
-        for i, t in enumerate(proposal):
-            p = probs[i]
-            top_p, top_ids = torch.topk(p, TOPK_GATE)
-            gates = (
-                float(p[t]) >= P_THRESH,
-                t in top_ids.tolist(),
-                float(top_p[0]) - float(p[t]) <= MARGIN_GATE,
-            )
-            checks.append((float(top_p[0]), *(not g for g in gates)))
-            greedy_ok = t == int(top_ids[0])
-            ok = greedy_ok if policy == "greedy" else all(gates) and n_acc < MAX_ACCEPT
-            if not ok:
-                break
-            n_acc += 1
-        seq.extend(proposal[:n_acc])
-        if n_acc < len(proposal):
-            seq.append(int(probs[n_acc].argmax()))
-        drafted += len(proposal)
-        accepted += n_acc
-        rounds += 1
+def speculative(
+    pair: ModelPair, config: DecodeConfig, prompts: Iterable[Sequence[int]]
+) -> Speculative:
+    """Decode each prompt with spectui's engine under `config`, as `spectui run` does."""
+    checks: list[GateCheck] = []
+    finished: list[DecodeFinished] = []
+    for prompt in prompts:
+        for event in SpeculativeDecoder(pair, config, prompt).events():
+            if isinstance(event, TokenChecked):
+                checks.append(event.check)
+            elif isinstance(event, DecodeFinished):
+                finished.append(event)
+    return Speculative(
+        config=config,
+        stats=combined(done.stats for done in finished),
+        checks=tuple(checks),
+        outputs=tuple(done.output_ids for done in finished),
+        reasons=tuple(done.reason for done in finished),
+    )
+
+
+def summarise(run: Speculative) -> dict[str, Any]:
+    """The figures of one policy's runs: the engine's own, and what its checks looked like."""
+    stats, checks = run.stats, run.checks
+    gates = policy_named("soft").gates
     return {
-        "drafted": drafted,
-        "accepted": accepted,
-        "rounds": rounds,
-        "seq": seq,
-        "checks": checks,
+        "acceptance": stats.draft_acceptance_rate,  # accepted / drafted
+        "accepted_per_round": stats.accepted_per_round,
+        "tokens_per_round": stats.tokens_per_round,  # τ
+        "alpha": stats.alpha,  # accepted / judged
+        "drafted": stats.drafted,
+        "accepted": stats.accepted,
+        "rounds": stats.rounds,
+        "checks": stats.judged,
+        "ended_at_eos": sum(reason is FinishReason.EOS for reason in run.reasons),
+        "mean_p_top1_checks": sum(c.p_top1 for c in checks) / max(len(checks), 1),
+        # Soft-guarded's gates: every check holds every registered gate's pass/fail, whichever
+        # policy decided (greedy-exact's runs show how often they would have refused).
+        "gate_fails": {gate.key: sum(not c.gates[gate.key] for c in checks) for gate in gates},
+        "figures": stats.figures(),
     }
 
 
-def summarise(runs: list[dict], prompts: list[list[int]]) -> dict:
-    """Acceptance over runs of one policy, and what its verifier checks looked like."""
-    d = sum(r["drafted"] for r in runs)
-    a = sum(r["accepted"] for r in runs)
-    n_rounds = sum(r["rounds"] for r in runs)
-    gen = sum(len(r["seq"]) - len(c) for r, c in zip(runs, prompts, strict=True))
-    checks = [c for r in runs for c in r["checks"]]
-    return {
-        "acceptance": a / d,
-        "accepted_per_round": a / n_rounds,
-        "tokens_per_round": gen / n_rounds,
-        "drafted": d,
-        "accepted": a,
-        "rounds": n_rounds,
-        "checks": len(checks),
-        "mean_p_top1_checks": sum(c[0] for c in checks) / max(len(checks), 1),
-        "p_gate_fails": sum(c[1] for c in checks),
-        "topk_gate_fails": sum(c[2] for c in checks),
-        "margin_gate_fails": sum(c[3] for c in checks),
-    }
+def greedy(pair: ModelPair, prompt: Sequence[int], new_tokens: int) -> list[int]:
+    """The verifier's greedy continuation (transformers' generate, EOS off)."""
+    return list(plain_generate(pair, tuple(prompt), new_tokens).output_ids)
 
 
-@torch.no_grad()
-def greedy(model, prompt: list[int], new_tokens: int) -> list[int]:
-    seq = list(prompt)
-    out = model(input_ids=torch.tensor([seq]), use_cache=True)
-    for _ in range(new_tokens):
-        t = int(out.logits[0, -1].argmax())
-        seq.append(t)
-        out = model(
-            input_ids=torch.tensor([[t]]), past_key_values=out.past_key_values, use_cache=True
-        )
-    return seq[len(prompt) :]
+def drafter_alone(pair: ModelPair) -> ModelPair:
+    """The pair with its drafter in the verifier's place: `greedy` then runs the drafter."""
+    return replace(pair, verifier=pair.drafter)
 
 
-def repeated_4grams(tokens: list[int]) -> tuple[int, int]:
-    seen, rep, total = set(), 0, 0
+def repeated_4grams(tokens: Sequence[int]) -> tuple[int, int]:
+    seen: set[tuple[int, ...]] = set()
+    rep = total = 0
     for i in range(len(tokens) - 3):
         g = tuple(tokens[i : i + 4])
         total += 1
         rep += g in seen
         seen.add(g)
+    return rep, total
+
+
+def pooled_4grams(continuations: Iterable[Sequence[int]]) -> tuple[int, int]:
+    """Repeated 4-grams and 4-grams, each continuation counted on its own, added up."""
+    rep = total = 0
+    for tokens in continuations:
+        r, t = repeated_4grams(tokens)
+        rep, total = rep + r, total + t
     return rep, total
 
 
@@ -237,12 +238,241 @@ def contexts(ids: list[int], n: int, length: int, eos: int) -> list[list[int]]:
 
 
 def bundle_size(models: Path) -> tuple[int, list[tuple[str, int]]]:
+    """The tiny pair's files: its two model directories and the card beside them (the real
+    pair's drafter, also under spectui/models, is not part of it)."""
+    pair_files = [p for role in ("drafter", "verifier") for p in (models / role).rglob("*")]
+    beside = [p for p in models.iterdir() if p.suffix not in (".py", "")]
     files = [
         (str(p.relative_to(models)), p.stat().st_size)
-        for p in sorted(models.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py"
+        for p in sorted(pair_files + beside)
+        if p.is_file() and "__pycache__" not in p.parts
     ]
     return sum(s for _, s in files), files
+
+
+def stored_dtype(model_dir: Path) -> str:
+    """The dtype the weights are stored in, as their config.json says."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    return str(config.get("dtype") or config.get("torch_dtype") or "unknown")
+
+
+def gate_rules(config: DecodeConfig) -> str:
+    """Soft-guarded's gates as the engine states them at `config`, e.g. "p≥0.05, top-5, …"."""
+    return ", ".join(gate.rule(config) for gate in policy_named("soft").gates)
+
+
+def measure(pair: ModelPair, base: DecodeConfig, args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure of the report (see the module's doc), by name."""
+    tok, eos = pair.tokenizer, pair.tokenizer.eos_token_id  # chapters' separator in `ids`
+    # Other short prompts for a second loop check: the training script's loop monitor uses the
+    # same ones to choose among verifier snapshots (never trained on).
+    from train import MONITOR_PROMPTS as other_prompts
+
+    ids = heldout_ids(tok, args.corpus)
+    t0 = time.perf_counter()
+    ppl = perplexities(pair.local("verifier"), pair.local("drafter"), ids)
+    ctxs = contexts(ids, args.contexts, args.context_len, eos)
+    seed_ids = [tok(p)["input_ids"] for p in SEED_PROMPTS]
+    held = {p: speculative(pair, decode_config(base, p, args.new_tokens), ctxs) for p in POLICIES}
+    seed = {
+        p: speculative(pair, decode_config(base, p, SEED_NEW_TOKENS), seed_ids) for p in POLICIES
+    }
+    samples = [
+        (tok.decode(c), tok.decode(greedy(pair, c, 40)))
+        for c in (ctxs[0], ctxs[len(ctxs) // 2], ctxs[-1])
+    ]
+    seed_64 = [greedy(pair, c, SEED_NEW_TOKENS) for c in seed_ids]
+    loops = [
+        (prompt, tok.decode(cont), _share(*repeated_4grams(cont)))
+        for prompt, cont in zip(SEED_PROMPTS, seed_64, strict=True)
+    ]
+    others = [greedy(pair, tok(p)["input_ids"], 64) for p in other_prompts]
+    alone = drafter_alone(pair)
+    return {
+        **ppl,
+        "greedy": summarise(held["greedy"]),
+        "soft": summarise(held["soft"]),
+        "seed_greedy": summarise(seed["greedy"]),
+        "seed_soft": summarise(seed["soft"]),
+        # greedy-exact's output is the verifier's own greedy continuation
+        "heldout_4grams": pooled_4grams(held["greedy"].outputs),
+        "seed_4grams": pooled_4grams(seed_64),
+        "seed_4grams_200": pooled_4grams(greedy(pair, c, 200) for c in seed_ids),
+        "other_4grams": pooled_4grams(others),
+        "drafter_4grams": pooled_4grams(greedy(alone, c, SEED_NEW_TOKENS) for c in seed_ids),
+        "n_other_prompts": len(other_prompts),
+        "n_contexts": len(ctxs),
+        "samples": samples,
+        "loops": loops,
+        "eval_seconds": time.perf_counter() - t0,
+    }
+
+
+def _share(rep: int, total: int) -> float:
+    return rep / total if total else 0.0
+
+
+def _pooled(figures: tuple[int, int]) -> str:
+    rep, total = figures
+    return f"{100 * _share(rep, total):.1f}% ({rep}/{total})"
+
+
+def _acceptance(s: dict[str, Any]) -> str:
+    return f"{100 * s['acceptance']:.1f}% ({s['accepted']}/{s['drafted']})"
+
+
+def _per_round(s: dict[str, Any]) -> str:
+    return f"{s['accepted_per_round']:.2f} (tokens emitted per round {s['tokens_per_round']:.2f})"
+
+
+def _gate_fails(s: dict[str, Any]) -> str:
+    return ", ".join(str(s["gate_fails"][key]) for key in THRESHOLD_GATES)
+
+
+def report(r: dict[str, Any], base: DecodeConfig, args: argparse.Namespace) -> str:
+    """The Markdown report (the model card's results section)."""
+    g, s, gs, ss = r["greedy"], r["soft"], r["seed_greedy"], r["seed_soft"]
+    n_ctx, new = r["n_contexts"], args.new_tokens
+    held_eos = g["ended_at_eos"] + s["ended_at_eos"]
+    seed_eos = gs["ended_at_eos"] + ss["ended_at_eos"]
+    rows = [
+        ("held-out tokens scored", f"{r['tokens']:,}"),
+        ("verifier held-out perplexity", f"{r['verifier_ppl']:.2f}"),
+        ("drafter held-out perplexity", f"{r['drafter_ppl']:.2f}"),
+        (
+            "top-1 agreement drafter vs verifier (teacher-forced, held-out text)",
+            f"{100 * r['top1_agreement']:.1f}%",
+        ),
+        (
+            f"greedy-exact acceptance, k={K} ({n_ctx} contexts × {args.context_len} tokens, "
+            f"{new} new)",
+            _acceptance(g),
+        ),
+        ("greedy-exact: accepted draft tokens per round", _per_round(g)),
+        (f"soft-guarded acceptance, k={K}, {gate_rules(base)}", _acceptance(s)),
+        ("soft-guarded: accepted draft tokens per round", _per_round(s)),
+        (
+            f"soft-guarded acceptance, same settings, {len(SEED_PROMPTS)} seed prompts × "
+            f"{SEED_NEW_TOKENS} new",
+            _acceptance(ss),
+        ),
+        (
+            f"soft-guarded gate failures on the seed prompts' {ss['checks']} checks: p, top-k, "
+            "margin",
+            _gate_fails(ss),
+        ),
+        (
+            f"soft-guarded gate failures on the held-out contexts' {s['checks']} checks: p, "
+            "top-k, margin",
+            _gate_fails(s),
+        ),
+        (
+            "verifier mean p_top1 over the soft-guarded checks: seed prompts / held-out contexts",
+            f"{ss['mean_p_top1_checks']:.3f} / {s['mean_p_top1_checks']:.3f}",
+        ),
+        (
+            "verifier on held-out text (teacher-forced): top-1 accuracy / mean p_top1",
+            f"{r['verifier_top1_accuracy']:.3f} / {r['verifier_mean_p_top1_text']:.3f}",
+        ),
+        (
+            f"greedy-exact acceptance, {len(SEED_PROMPTS)} seed prompts × {SEED_NEW_TOKENS} new",
+            _acceptance(gs),
+        ),
+        (
+            "speculative decodes that ended at the end-of-text token before their new tokens: "
+            "held-out contexts / seed prompts",
+            f"{held_eos} of {2 * n_ctx} / {seed_eos} of {2 * len(SEED_PROMPTS)}",
+        ),
+        (
+            f"repeated 4-grams, verifier greedy {SEED_NEW_TOKENS} tokens × "
+            f"{len(SEED_PROMPTS)} seed prompts (pooled)",
+            _pooled(r["seed_4grams"]),
+        ),
+        (
+            f"repeated 4-grams, verifier greedy 200 tokens × {len(SEED_PROMPTS)} seed prompts "
+            "(pooled)",
+            _pooled(r["seed_4grams_200"]),
+        ),
+        (
+            f"repeated 4-grams, verifier greedy {new} tokens × the {n_ctx} held-out contexts "
+            "(pooled)",
+            _pooled(r["heldout_4grams"]),
+        ),
+        (
+            f"repeated 4-grams, verifier greedy 64 tokens × {r['n_other_prompts']} other short "
+            "prompts (pooled)",
+            _pooled(r["other_4grams"]),
+        ),
+        (
+            "(for comparison) seed-prompt figure for the drafter alone",
+            f"{100 * _share(*r['drafter_4grams']):.1f}%",
+        ),
+        (
+            "bundled files, total",
+            f"{r['bundle_bytes'] / 1e6:.2f} MB ({r['bundle_bytes']:,} bytes)",
+        ),
+        (
+            "load the pair with spectui's load_pair (after imports)",
+            f"{r['load_seconds']:.2f} s (stored dtype {r['load_dtype']})",
+        ),
+    ]
+    lines = [
+        "Measured by `python scripts/bundled_pair/evaluate.py` with spectui's engine "
+        f"(`SpeculativeDecoder`; `DecodeConfig` draft_span={K}, bonus={base.bonus}, "
+        "max_new_tokens as each row says, every other setting at its default; "
+        f"torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"{args.threads} CPU threads, float32 compute on the {r['load_dtype']} weights).",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in rows),
+        "",
+        "Greedy 40-token continuations by the verifier from held-out prompts (prompt in brackets):",
+        "",
+        *(f"{i}. [{_q(p)}]{_q(c)}" for i, (p, c) in enumerate(r["samples"], 1)),
+        "",
+        "Loop check, greedy 64-token continuations of the seed prompts "
+        "(repeated 4-gram fraction of each):",
+        "",
+        *(f"- **{p}**{_q(c)} — {100 * f:.0f}%" for p, c, f in r["loops"]),
+        "",
+        "Bundled files:",
+        "",
+        *(f"- `spectui/models/{name}`: {size:,} bytes" for name, size in r["files"]),
+    ]
+    return "\n".join(lines)
+
+
+def _q(text: str) -> str:
+    return text.replace("\n", " ⏎ ")
+
+
+def requirements(r: dict[str, Any]) -> dict[str, bool]:
+    """Issue 15's bars, each passed or not."""
+    g, s, ss = r["greedy"], r["soft"], r["seed_soft"]
+    return {
+        "greedy-exact acceptance >= 55%": g["acceptance"] >= 0.55,
+        "soft-guarded acceptance 55-85% (held-out contexts and seed prompts)": all(
+            0.55 <= x["acceptance"] <= 0.85 for x in (s, ss)
+        ),
+        "each soft gate fails on a seed-prompt check": all(
+            ss["gate_fails"][key] > 0 for key in THRESHOLD_GATES
+        ),
+        "verifier mean p_top1 over the checks >= 0.30": min(
+            ss["mean_p_top1_checks"], s["mean_p_top1_checks"]
+        )
+        >= 0.30,
+        "repeated 4-grams < 20% (seed prompts, 64 tokens)": _share(*r["seed_4grams"]) < 0.20,
+        "bundle <= 25 MB": r["bundle_bytes"] <= 25e6,
+        "load < 1 s": r["load_seconds"] < 1.0,
+    }
+
+
+def write_card(card: Path, text: str) -> None:
+    """Replace the results section of the model card with `text`."""
+    old = card.read_text(encoding="utf-8")
+    a, b = old.index(CARD_START) + len(CARD_START), old.index(CARD_END)
+    card.write_text(old[:a] + "\n" + text + "\n" + old[b:], encoding="utf-8")
 
 
 def main() -> int:
@@ -260,218 +490,34 @@ def main() -> int:
         help="replace the results section of MODEL_CARD.md with this report",
     )
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     if not (args.corpus / "heldout.jsonl").exists():
         sys.exit(f"{args.corpus}/heldout.jsonl missing: run prepare_corpus.py first")
+    torch.manual_seed(0)
 
-    verifier, drafter, tok, load_s = load_pair(args.models)
-    load_dtype = str(verifier.dtype).replace("torch.", "")
-    verifier, drafter = verifier.float().eval(), drafter.float().eval()
+    base = eval_config(args.models, args.threads)
+    pair = load_pair(base)  # sets torch's threads from base.threads
     total_bytes, files = bundle_size(args.models)
-    ids = heldout_ids(tok, args.corpus)
-    eos = tok.eos_token_id
-
-    t0 = time.perf_counter()
-    ppl = perplexities(verifier, drafter, ids)
-    ctxs = contexts(ids, args.contexts, args.context_len, eos)
-    spec = {}
-    held_rep = held_tot = 0
-    for policy in ("greedy", "soft"):
-        runs = [speculative(verifier, drafter, c, args.new_tokens, policy) for c in ctxs]
-        if policy == "greedy":  # greedy-exact output == the verifier's greedy continuation
-            for r, c in zip(runs, ctxs, strict=True):
-                rr, tt = repeated_4grams(r["seq"][len(c) :])
-                held_rep, held_tot = held_rep + rr, held_tot + tt
-        spec[policy] = summarise(runs, ctxs)
-    seed_ids = [tok(p)["input_ids"] for p in SEED_PROMPTS]
-    seed_spec = {
-        policy: summarise(
-            [speculative(verifier, drafter, c, 64, policy) for c in seed_ids], seed_ids
-        )
-        for policy in ("greedy", "soft")
-    }
-    samples = []
-    for c in (ctxs[0], ctxs[len(ctxs) // 2], ctxs[-1]):
-        samples.append((tok.decode(c), tok.decode(greedy(verifier, c, 40))))
-    loops, rep, tot = [], 0, 0
-    for prompt in SEED_PROMPTS:
-        cont = greedy(verifier, tok(prompt)["input_ids"], 64)
-        r, t = repeated_4grams(cont)
-        rep, tot = rep + r, tot + t
-        loops.append((prompt, tok.decode(cont), r / t))
-    r200 = t200 = 0
-    for prompt in SEED_PROMPTS:
-        r, t = repeated_4grams(greedy(verifier, tok(prompt)["input_ids"], 200))
-        r200, t200 = r200 + r, t200 + t
-    o_rep = o_tot = 0
-    for prompt in OTHER_PROMPTS:
-        r, t = repeated_4grams(greedy(verifier, tok(prompt)["input_ids"], 64))
-        o_rep, o_tot = o_rep + r, o_tot + t
-    d_rep = d_tot = 0
-    for prompt in SEED_PROMPTS:
-        r, t = repeated_4grams(greedy(drafter, tok(prompt)["input_ids"], 64))
-        d_rep, d_tot = d_rep + r, d_tot + t
-    eval_s = time.perf_counter() - t0
-
     results = {
-        **ppl,
-        "greedy": spec["greedy"],
-        "soft": spec["soft"],
-        "seed_greedy": seed_spec["greedy"],
-        "seed_soft": seed_spec["soft"],
-        "repeated_4gram_fraction": rep / tot,
-        "repeated_4gram_fraction_200": r200 / t200,
-        "heldout_repeated_4gram_fraction": held_rep / held_tot,
-        "other_prompts_repeated_4gram_fraction": o_rep / o_tot,
-        "drafter_repeated_4gram_fraction": d_rep / d_tot,
+        **measure(pair, base, args),
         "bundle_bytes": total_bytes,
-        "load_seconds": load_s,
-        "load_dtype": load_dtype,
-        "n_contexts": len(ctxs),
-        "eval_seconds": eval_s,
+        "files": files,
+        "load_seconds": pair.load_seconds,
+        "load_dtype": stored_dtype(args.models / "verifier"),
+        "config": {"draft_span": base.draft_span, "bonus": base.bonus, "threads": args.threads},
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
-
-    def q(text: str) -> str:
-        return text.replace("\n", " ⏎ ")
-
-    L = []
-    L.append(
-        "Measured by `python scripts/bundled_pair/evaluate.py` "
-        f"(torch {torch.__version__}, transformers {transformers.__version__}, "
-        f"{args.threads} CPU threads, float32 compute on the fp16 weights)."
-    )
-    L.append("")
-    L.append("| measure | value |")
-    L.append("| --- | --- |")
-    L.append(f"| held-out tokens scored | {ppl['tokens']:,} |")
-    L.append(f"| verifier held-out perplexity | {ppl['verifier_ppl']:.2f} |")
-    L.append(f"| drafter held-out perplexity | {ppl['drafter_ppl']:.2f} |")
-    L.append(
-        f"| top-1 agreement drafter vs verifier (teacher-forced, held-out text) | "
-        f"{100 * ppl['top1_agreement']:.1f}% |"
-    )
-    g, s = spec["greedy"], spec["soft"]
-    L.append(
-        f"| greedy-exact acceptance, k=5 ({len(ctxs)} contexts × {args.context_len} tokens, "
-        f"{args.new_tokens} new) | {100 * g['acceptance']:.1f}% "
-        f"({g['accepted']}/{g['drafted']}) |"
-    )
-    L.append(
-        f"| greedy-exact: accepted draft tokens per round | {g['accepted_per_round']:.2f} "
-        f"(tokens emitted per round {g['tokens_per_round']:.2f}) |"
-    )
-    L.append(
-        f"| soft-guarded acceptance, k=5, p≥{P_THRESH}, top-{TOPK_GATE}, margin≤{MARGIN_GATE},"
-        f" max_accept {MAX_ACCEPT} | {100 * s['acceptance']:.1f}% "
-        f"({s['accepted']}/{s['drafted']}) |"
-    )
-    L.append(
-        f"| soft-guarded: accepted draft tokens per round | {s['accepted_per_round']:.2f} "
-        f"(tokens emitted per round {s['tokens_per_round']:.2f}) |"
-    )
-    gs, ss = seed_spec["greedy"], seed_spec["soft"]
-    L.append(
-        f"| soft-guarded acceptance, same settings, 6 seed prompts × 64 new | "
-        f"{100 * ss['acceptance']:.1f}% ({ss['accepted']}/{ss['drafted']}) |"
-    )
-    L.append(
-        f"| soft-guarded gate failures on the seed prompts' {ss['checks']} checks: p, top-k, "
-        f"margin | {ss['p_gate_fails']}, {ss['topk_gate_fails']}, {ss['margin_gate_fails']} |"
-    )
-    L.append(
-        f"| soft-guarded gate failures on the held-out contexts' {s['checks']} checks: p, "
-        f"top-k, margin | {s['p_gate_fails']}, {s['topk_gate_fails']}, {s['margin_gate_fails']} |"
-    )
-    L.append(
-        f"| verifier mean p_top1 over the soft-guarded checks: seed prompts / held-out "
-        f"contexts | {ss['mean_p_top1_checks']:.3f} / {s['mean_p_top1_checks']:.3f} |"
-    )
-    L.append(
-        f"| verifier on held-out text (teacher-forced): top-1 accuracy / mean p_top1 | "
-        f"{ppl['verifier_top1_accuracy']:.3f} / {ppl['verifier_mean_p_top1_text']:.3f} |"
-    )
-    L.append(
-        f"| greedy-exact acceptance, 6 seed prompts × 64 new | {100 * gs['acceptance']:.1f}% "
-        f"({gs['accepted']}/{gs['drafted']}) |"
-    )
-    L.append(
-        f"| repeated 4-grams, verifier greedy 64 tokens × 6 seed prompts (pooled) | "
-        f"{100 * rep / tot:.1f}% ({rep}/{tot}) |"
-    )
-    L.append(
-        f"| repeated 4-grams, verifier greedy 200 tokens × 6 seed prompts (pooled) | "
-        f"{100 * r200 / t200:.1f}% ({r200}/{t200}) |"
-    )
-    L.append(
-        f"| repeated 4-grams, verifier greedy {args.new_tokens} tokens × the {len(ctxs)} "
-        f"held-out contexts (pooled) | {100 * held_rep / held_tot:.1f}% ({held_rep}/{held_tot}) |"
-    )
-    L.append(
-        f"| repeated 4-grams, verifier greedy 64 tokens × {len(OTHER_PROMPTS)} other short "
-        f"prompts (pooled) | {100 * o_rep / o_tot:.1f}% ({o_rep}/{o_tot}) |"
-    )
-    L.append(
-        f"| (for comparison) seed-prompt figure for the drafter alone | "
-        f"{100 * d_rep / d_tot:.1f}% |"
-    )
-    L.append(f"| bundled files, total | {total_bytes / 1e6:.2f} MB ({total_bytes:,} bytes) |")
-    L.append(
-        f"| load pair + tokenizers with from_pretrained (after imports) | {load_s:.2f} s "
-        f"(stored dtype {load_dtype}) |"
-    )
-    L.append("")
-    L.append(
-        "Greedy 40-token continuations by the verifier from held-out prompts (prompt in brackets):"
-    )
-    L.append("")
-    for i, (p, c) in enumerate(samples, 1):
-        L.append(f"{i}. [{q(p)}]{q(c)}")
-    L.append("")
-    L.append(
-        "Loop check, greedy 64-token continuations of the seed prompts "
-        "(repeated 4-gram fraction of each):"
-    )
-    L.append("")
-    for p, c, f in loops:
-        L.append(f"- **{p}**{q(c)} — {100 * f:.0f}%")
-    L.append("")
-    L.append("Bundled files:")
-    L.append("")
-    for name, size in files:
-        L.append(f"- `spectui/models/{name}`: {size:,} bytes")
-    report = "\n".join(L)
-    print(report)
-
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+    text = report(results, base, args)
+    print(text)
     if args.write_card:
-        card = args.models / "MODEL_CARD.md"
-        text = card.read_text(encoding="utf-8")
-        a, b = text.index(CARD_START) + len(CARD_START), text.index(CARD_END)
-        card.write_text(text[:a] + "\n" + report + "\n" + text[b:], encoding="utf-8")
-        print(f"\nwrote results into {card}")
+        write_card(args.models / "MODEL_CARD.md", text)
+        print(f"\nwrote results into {args.models / 'MODEL_CARD.md'}")
 
-    ok = {
-        "greedy-exact acceptance >= 55%": g["acceptance"] >= 0.55,
-        "soft-guarded acceptance 55-85% (held-out contexts and seed prompts)": all(
-            0.55 <= x["acceptance"] <= 0.85 for x in (s, ss)
-        ),
-        "each soft gate fails on a seed-prompt check": all(
-            ss[k] > 0 for k in ("p_gate_fails", "topk_gate_fails", "margin_gate_fails")
-        ),
-        "verifier mean p_top1 over the checks >= 0.30": min(
-            ss["mean_p_top1_checks"], s["mean_p_top1_checks"]
-        )
-        >= 0.30,
-        "repeated 4-grams < 20% (seed prompts, 64 tokens)": rep / tot < 0.20,
-        "bundle <= 25 MB": total_bytes <= 25e6,
-        "load < 1 s": load_s < 1.0,
-    }
+    ok = requirements(results)
     print("\nrequirements (issue 15):")
-    for k, v in ok.items():
-        print(f"  {'PASS' if v else 'FAIL'}  {k}")
+    for name, passed in ok.items():
+        print(f"  {'PASS' if passed else 'FAIL'}  {name}")
     print(f"overall: {'PASS' if all(ok.values()) else 'FAIL'}")
     return 0
 
