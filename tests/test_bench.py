@@ -167,6 +167,7 @@ def test_quick_json_names_its_kernel_and_commit_and_times_every_block_size(
     labels = [(block["kernel"], block["dtype"], block["threads"]) for block in blocks]
     assert labels[0] == ("fast", "float32", 1)  # the pair's own kernel first
     assert ("default", "float32", 1) in labels
+    assert {dtype for _, dtype, _ in labels} == {"float32"}, "quick: the exact kernels only"
     for block in blocks:
         assert len(block["milliseconds"]) == 8 and all(ms > 0 for ms in block["milliseconds"])
         for rows, r in enumerate(block["r"], start=1):  # r_M is the block over the single row

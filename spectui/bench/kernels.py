@@ -64,13 +64,16 @@ class BlockCosts:
 
 
 def variant_models(
-    pair: ModelPair, config: DecodeConfig, say: Callable[[str], None]
+    pair: ModelPair,
+    config: DecodeConfig,
+    say: Callable[[str], None],
+    dtypes: Sequence[str] = ("float32", "bfloat16"),
 ) -> list[tuple[str, str, PreTrainedModel]]:
-    """The pair's verifier and a copy of it on each other variant that runs here."""
+    """The pair's verifier and a copy of it on each other variant in `dtypes` that runs here."""
     own = (pair.kernels.running if pair.kernels else "default", _dtype_name(pair.dtype))
     models = [(*own, pair.local("verifier"))]
     for kernel, dtype in VARIANTS:
-        if (kernel, dtype) == own or pair.device.type != "cpu":
+        if (kernel, dtype) == own or pair.device.type != "cpu" or dtype not in dtypes:
             continue
         if kernel == "fast" and fast_kernel_problem(pair.device, pick_dtype(dtype)) is not None:
             continue

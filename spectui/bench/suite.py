@@ -70,6 +70,9 @@ class BenchSettings:
     kernel_repeats: int = 0
     # The kernel table at every core too, beside the bench's own thread count.
     kernel_all_cores: bool = True
+    # The precisions the kernel table loads the verifier again in (`bench/kernels.py`'s
+    # VARIANTS of these dtypes); a quick run keeps to float32, the exact ones.
+    kernel_dtypes: tuple[str, ...] = ("float32", "bfloat16")
     # Time a token tree at the chain's verifier budget beside the chain (`DRAFTING`).
     tree: bool = True
 
@@ -88,10 +91,18 @@ def run_bench(
     prompts = [encode_prompt(pair, text) for text in settings.prompts]
     new_tokens = min(settings.new_tokens, pair.context_length - max(map(len, prompts)))
     configure_assistant(pair.local("drafter"), settings.k)
-    progress("precomputing the verifier's greedy continuations (the oracle's answers)")
-    targets = {ids: plain_generate(pair, ids, new_tokens).output_ids for ids in prompts}
+    # The oracle drafter needs every prompt's; the cost model's context and the block-vs-step
+    # check read only the first's (a quick run's oracle-less bench skips the rest).
+    needed = prompts if settings.alphas else prompts[:1]
+    progress(
+        "precomputing the verifier's greedy continuations "
+        + ("(the oracle's answers)" if settings.alphas else "(the first prompt's: timing context)")
+    )
+    targets = {ids: plain_generate(pair, ids, new_tokens).output_ids for ids in needed}
     kernel_models = (
-        variant_models(pair, settings.config, progress) if settings.kernel_repeats else []
+        variant_models(pair, settings.config, progress, settings.kernel_dtypes)
+        if settings.kernel_repeats
+        else []
     )
     progress("warming up every method")
     for method in _methods(pair, settings, targets, min(WARMUP_TOKENS, new_tokens)):

@@ -38,6 +38,7 @@ class Preset:
     drafters: tuple[str, ...]  # other drafting methods
     tree: bool  # a token tree beside the chain
     kernel_all_cores: bool  # the kernel table at every core too
+    kernel_dtypes: tuple[str, ...]  # precisions the kernel table loads the verifier in
 
 
 # --quick answers "does speculation pay here, at which k, on which kernel" in under a minute
@@ -55,6 +56,7 @@ QUICK = Preset(
     drafters=(),
     tree=False,
     kernel_all_cores=False,
+    kernel_dtypes=("float32",),  # both kernels, exact: bfloat16's row is a full run's
 )
 FULL = Preset(
     new_tokens=128,
@@ -68,6 +70,7 @@ FULL = Preset(
     drafters=("ngram",),
     tree=True,
     kernel_all_cores=True,
+    kernel_dtypes=("float32", "bfloat16"),
 )
 
 
@@ -225,6 +228,7 @@ def main(args: argparse.Namespace) -> int:
         drafters=preset.drafters if args.drafters is None else args.drafters,
         tree=preset.tree if args.tree_method is None else args.tree_method,
         kernel_all_cores=preset.kernel_all_cores,
+        kernel_dtypes=preset.kernel_dtypes,
         spans=preset.spans if args.spans is None else args.spans,
         kernel_repeats=(
             preset.kernel_repeats if args.kernel_repeats is None else args.kernel_repeats
