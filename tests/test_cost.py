@@ -14,8 +14,8 @@ from spectui.engine.cost.model import (
     derived_spans,
     measured_speedup,
     predicted_speedup,
+    relative_spread,
 )
-from spectui.engine.cost.sampler import relative_spread
 from spectui.engine.stats import StatsSnapshot
 
 

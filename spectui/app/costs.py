@@ -13,8 +13,7 @@ from dataclasses import replace
 
 from spectui.app import messages
 from spectui.app.driver import Post
-from spectui.engine.cost.model import CostModel
-from spectui.engine.cost.sampler import load_average
+from spectui.engine.cost.model import CostModel, load_average
 from spectui.engine.trace.source import EventSource, LiveSource
 
 SECONDS = 0.2  # per span: enough for a stable median of a small pair's millisecond steps

@@ -84,3 +84,19 @@ def test_a_notice_and_a_served_model_survive_every_form() -> None:
     forms = shorter_forms("drafter 1.2M → qwen @ host:8000 · kernels: MKL (no oneDNN)")
     assert forms[-1] == "1.2M → qwen @ host:8000 · kernels: MKL (no oneDNN)"
     assert all(form.endswith(" · kernels: MKL (no oneDNN)") for form in forms)
+
+
+async def test_a_status_too_wide_drops_its_last_parts_whole() -> None:
+    """At 60 columns the header read `… · ⏸ paused · 4 steps…`: now the models go first,
+    then the app's name, then whole parts of the status from its end."""
+    app = HeaderApp()
+    status = "soft-guarded · k=5 · round 3 · finished (max tokens) · 4 steps/s"
+    async with app.run_test(size=(70, 5)) as pilot:
+        header = app.query_one(StatusHeader)
+        header.show(status, DEFAULT_PAIR_WORDS)
+        await pilot.pause()
+        assert plain(header, width=70).strip() == status
+        await pilot.resize_terminal(55, 5)
+        await pilot.pause()
+        line = plain(header, width=55).strip()
+        assert line == "soft-guarded · k=5 · round 3 · finished (max tokens)", line

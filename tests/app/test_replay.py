@@ -208,8 +208,9 @@ def test_replayed_screen_equals_the_live_one(
     assert "t Policy" in live[-1] and "t Policy" not in replayed[-1] and "q Quit" in replayed[-1]
     # the live header ends in the models, in whichever form fits ("37.8K → 37.8K" at 80)
     status = re.sub(r" · [^·]*→[^·]*$", "", live[0].strip().removeprefix("spectui — "))
-    header = f"spectui — {status} · replay of live.jsonl"  # cut to the width, the title first
-    assert header.startswith(replayed[0].strip().removesuffix("…")) and status in replayed[0]
+    # too wide for 80 columns whole: the app's name gives way before the status and the title
+    header = f"spectui — {status} · replay of live.jsonl"
+    assert replayed[0].strip() in header and status in replayed[0] and "…" not in replayed[0]
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await settle(pilot)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.text import Text
 from scripted import scripted_decode
 
+from spectui.app.widgets.gate_panel import fitted_rules
 from spectui.app.widgets.stats_panel import (
     DEFINITIONS,
     StatsGrid,
@@ -92,3 +93,12 @@ def test_every_cell_is_defined_in_the_help_and_the_readme() -> None:
     table = table[: table.index("\n\n", table.index("| figure"))]
     for label in labels:
         assert f"`{label}`" in table or f"`{label} " in table, label
+
+
+def test_the_gate_rules_line_keeps_whole_rules_and_counts_the_rest() -> None:
+    """The gate panel's border listed every policy's gates and was cut mid-figure
+    (`p≥p₁−0…`) at 60 and 120 columns."""
+    rules = ["p≥0.05", "top-5", "Δ≤0.2", "n<5", "top-10", "p≥p₁−0.6"]
+    assert fitted_rules("gates: ", rules, 80) == "gates: " + " · ".join(rules)
+    assert fitted_rules("gates: ", rules, 40) == "gates: p≥0.05 · top-5 · Δ≤0.2 · +3 more"
+    assert fitted_rules("gates: ", rules, 5) == "gates: p≥0.05"  # the active policy's first

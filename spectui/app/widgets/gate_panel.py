@@ -55,11 +55,10 @@ class GatePanel(Panel):
         )
         # The active policy's own rule and gates first: a narrow panel cuts the others.
         gates_first = (*looks.gates, *(g for g in shown_gates() if g not in looks.gates))
-        rules = [gate.rule(config) for gate in gates_first]
-        gates = " · ".join(filter(None, [looks.rule(config), *rules]))
-        lead = "B branch here · " if branch else "◀ as recorded · "
-        self.border_subtitle = f"{lead}{gates}" if past else f"gates: {gates}"
+        rules = [r for r in [looks.rule(config), *(g.rule(config) for g in gates_first)] if r]
+        lead = ("B branch here · " if branch else "◀ as recorded · ") if past else "gates: "
         width = self.content_size.width or ASSUMED_WIDTH  # 0 before the first layout
+        self.border_subtitle = fitted_rules(lead, rules, width - BORDER_SPARE)
         rows = tree_rows(current, highlight, room) if current.is_tree else None
         table = _table(current, highlight, width, rows)
         self.show_content(table, table.plain.count("\n") + 1)
@@ -70,6 +69,18 @@ class GatePanel(Panel):
 # (`fit`); the active policy's verdict never does (every verdict is also in the token detail).
 LEAD_COLUMNS: tuple[tuple[str, int, bool], ...] = (("#", 2, False), ("token", 7, False))
 ASSUMED_WIDTH = 76  # the table's width before the panel has been laid out (80 columns)
+BORDER_SPARE = 2  # the corners and the spaces a border keeps around its subtitle, beyond padding
+
+
+def fitted_rules(lead: str, rules: list[str], width: int) -> str:
+    """`lead` and as many whole rules as fit `width`, the rest counted (" · +2 more"): a
+    border cuts what does not fit mid-figure ("p≥p₁−0…"). The active policy's come first."""
+    for shown in range(len(rules), 0, -1):
+        rest = len(rules) - shown
+        line = lead + " · ".join(rules[:shown]) + (f" · +{rest} more" if rest else "")
+        if len(line) <= width:
+            return line
+    return lead + (rules[0] if rules else "")
 
 
 @dataclass(frozen=True)

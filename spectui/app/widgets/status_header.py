@@ -44,11 +44,21 @@ class StatusHeader(Static):
 
     def _line(self, width: int) -> Text:
         head: list[tuple[str, str] | str] = [("spectui", "bold"), (" — ", "dim"), self.status]
-        if not self.models:
-            return Text.assemble(*head)
-        forms = shorter_forms(self.models)
+        forms = shorter_forms(self.models) if self.models else []
         lines = [Text.assemble(*head, (f" · {form}", "dim")) for form in forms]
-        return next((line for line in lines if line.cell_len <= width), lines[-1])
+        fitting = next((line for line in lines if line.cell_len <= width), None)
+        return fitting or self._status_only(width)
+
+    def _status_only(self, width: int) -> Text:
+        """The status without the models, then without the app's name; where even it is too
+        wide, its last parts dropped whole: a part is never cut mid-word."""
+        named = Text.assemble(("spectui", "bold"), (" — ", "dim"), self.status)
+        if named.cell_len <= width or width <= 0:
+            return named
+        parts = self.status.split(" · ")
+        while len(parts) > 1 and len(" · ".join(parts)) > width:
+            parts.pop()
+        return Text(" · ".join(parts))
 
     def on_resize(self, event: events.Resize) -> None:
         self.update(self._line(event.size.width), layout=False)

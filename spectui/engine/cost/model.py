@@ -6,8 +6,10 @@ sweep's view needs neither torch nor the models.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from statistics import median, quantiles
 
 from spectui.engine.stats import StatsSnapshot, expected_tokens_per_round
 
@@ -158,3 +160,19 @@ def measured_speedup(stats: StatsSnapshot, verifier_step: float) -> float | None
     if stats.new_tokens == 0 or seconds <= 0:
         return None
     return stats.new_tokens * verifier_step / seconds
+
+
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the platform has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def relative_spread(samples: Sequence[float]) -> float:
+    """Interquartile range / median: how far apart the timed repeats lie (0 for < 2)."""
+    if len(samples) < 2:
+        return 0.0
+    lower, _, upper = quantiles(samples, n=4, method="inclusive")
+    return (upper - lower) / median(samples)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from statistics import median, quantiles
+from statistics import median
 from typing import Any
 
 import torch
 from transformers import PreTrainedModel
 
-from spectui.engine.cost.model import CostModel
+from spectui.engine.cost.model import CostModel, load_average, relative_spread
 from spectui.engine.models.cache import CachedModel
 from spectui.engine.models.draft_vocabulary import DraftVocabulary
 from spectui.engine.models.loading import ModelPair
@@ -112,22 +112,6 @@ class CostSampler:
             cores=os.cpu_count() or 1,
             spread=relative_spread(self._timings[1]),
         )
-
-
-def load_average() -> float | None:
-    """The machine's 1-minute load average (None where the platform has none)."""
-    try:
-        return os.getloadavg()[0]
-    except OSError:
-        return None
-
-
-def relative_spread(samples: Sequence[float]) -> float:
-    """Interquartile range / median: how far apart the timed repeats lie (0 for < 2)."""
-    if len(samples) < 2:
-        return 0.0
-    lower, _, upper = quantiles(samples, n=4, method="inclusive")
-    return (upper - lower) / median(samples)
 
 
 def _timing_tree(cached: int, n_nodes: int, topk: int) -> tuple[list[Any], list[int]]:
