@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -241,6 +242,8 @@ ROWS = [
              Say(f"Sweep (v): {NO_SWEEP}.", "warning"))),
     Row("v without a sweep says so", a_state, inputs.OpenSweep(None), {},
         (Say(sweeping.NO_SWEEP, "warning"),)),
+    Row("a closed sweep view changes nothing", a_state, inputs.SweepRowChosen(None, None),
+        {"config": CONFIG, "prompt": "Once", "run_id": 1}, ()),
     Row("e opens the editor on the prompt", a_state, inputs.EditPrompt(), {},
         (Open(PromptDialog("Once", ("Once", "Twice"))),)),
     Row("the editor cancelled changes nothing", a_state, inputs.PromptEdited(None),
@@ -349,7 +352,7 @@ def test_a_new_prompt_restarts_on_it() -> None:
 def test_a_sweep_row_while_the_models_load_retunes_the_decode_starting() -> None:
     sweep = _a_sweep()
     chosen = CONFIG.retuned(draft_span=2)
-    state, effects = reduce(a_state(), inputs.SweepRowChosen(sweep, chosen))  # type: ignore[arg-type]
+    state, effects = reduce(a_state(), inputs.SweepRowChosen(sweep, chosen))
     assert state.config == chosen and state.prompt == "P" and state.run_id == 1
     assert effects == (Retune(chosen), Say("Sweep setting: decoding k2"))
 
@@ -389,6 +392,19 @@ def test_the_decode_ending_saves_to_the_trace_file(tmp_path: Path) -> None:
     )
 
 
+def test_a_stale_runs_models_are_kept_but_nothing_else_of_it() -> None:
+    pair: Any = object()
+    start = a_state()
+    state, effects = reduce(start, messages.ModelsReady(0, pair, "stale", 1.0))
+    assert state.pair is pair and state.models == "" and effects == ()
+
+
+def test_unmounting_with_nothing_decoded_saves_nothing(tmp_path: Path) -> None:
+    start = a_state(trace_path=tmp_path / "t.jsonl")
+    _, effects = reduce(start, inputs.Unmounted())
+    assert effects == (EndRun(start.control), StopSession())
+
+
 def test_a_decode_started_begins_the_log() -> None:
     log = a_log()
     source = object()
@@ -405,22 +421,14 @@ def test_modes_the_reducer_reads_come_from_the_control() -> None:
     assert not hasattr(ScreenState, "mode") and isinstance(a_state().control, StepControl)
 
 
-def _a_sweep() -> object:
-    """A stand-in for a finished sweep: its first prompt and one row, "k2"."""
-
-    class Row_:
-        label = "k2"
-
-    class Sweep_:
-        class header:  # noqa: N801
-            prompts = ("P",)
-
-        rows = (Row_(),)
-
-        def config_of(self, row: object) -> DecodeConfig:
-            return CONFIG.retuned(draft_span=2)
-
-    return Sweep_()
+def _a_sweep() -> Any:
+    """A stand-in for a finished sweep: its first prompt "P", and one row, "k2" (span 2)."""
+    row = SimpleNamespace(label="k2")
+    return SimpleNamespace(
+        header=SimpleNamespace(prompts=("P",)),
+        rows=(row,),
+        config_of=lambda given: CONFIG.retuned(draft_span=2) if given is row else None,
+    )
 
 
 # --- the view model: what the widgets read, from the state and the terminal's size ---------------
