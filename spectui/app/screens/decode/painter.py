@@ -219,4 +219,4 @@ class Painter:
     def paint_header(self, view: ScreenView) -> None:
         """The header, from `view`."""
         self.status_text = view.header
-        self.screen.query_one(StatusHeader).show(self.status_text, view.state.model_sizes)
+        self.screen.query_one(StatusHeader).show(self.status_text, view.models)

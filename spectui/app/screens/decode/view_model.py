@@ -87,6 +87,11 @@ class ScreenView:
         return " · ".join(parts)
 
     @property
+    def models(self) -> str:
+        """What the header says after the status, dim: the models' names and sizes."""
+        return self.state.model_sizes
+
+    @property
     def doing(self) -> str:
         """The header's word for the phase, or what the worker is doing."""
         state = self.state
