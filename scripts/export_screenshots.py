@@ -46,8 +46,8 @@ async def capture(
             await pilot.press(key)
             await screen.settled(SETTLE_SECONDS)
         await pilot.pause()
-        if screen.error is not None:
-            raise SystemExit(f"spectui: {screen.error}")
+        if screen.state.error is not None:
+            raise SystemExit(f"spectui: {screen.state.error}")
         path = OUT / f"{name}-{size[0]}x{size[1]}.svg"
         app.save_screenshot(filename=path.name, path=str(OUT))
         return path

@@ -352,27 +352,27 @@ def test_the_app_steps_and_retunes_on_a_served_verifier(relay: Forwarder) -> Non
         async with app.run_test(size=(80, 24)) as pilot:
             screen = app.decode_screen
             await screen.settled()
-            assert f"@ {url}" in screen.models  # the models line names the model and server
+            assert f"@ {url}" in screen.state.models  # the models line names the model and server
             assert f"verifier @ 127.0.0.1:{relay.port}" in screen.status_text  # so does the header
             header = pilot.app.screen.query_one(StatusHeader)
             assert f"127.0.0.1:{relay.port}" in str(header.render())
             for key in ("space", "space", "enter", "t", "enter"):
                 await pilot.press(key)
                 await screen.settled()
-            assert screen.config.policy == "sample" and screen.error is None
-            assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
-            rounds = len(screen.event_log.rounds)  # type: ignore[union-attr]
+            assert screen.state.config.policy == "sample" and screen.state.error is None
+            assert screen.state.decode.stats is not None and screen.state.decode.stats.rounds == 2
+            rounds = len(screen.state.event_log.rounds)  # type: ignore[union-attr]
             relay.stop()  # the server goes away mid-decode
             await pilot.press("enter")
             await screen.settled()
-            assert screen.phase == "error" and "cannot reach" in (screen.error or "")
-            assert len(screen.event_log.rounds) == rounds  # type: ignore[union-attr]
+            assert screen.state.phase == "error" and "cannot reach" in (screen.state.error or "")
+            assert len(screen.state.event_log.rounds) == rounds  # type: ignore[union-attr]
             relay.start()  # it is back: a retry goes on from the round that failed
             await pilot.press("ctrl+r")
             await screen.settled()
             await pilot.press("enter")
             await screen.settled()
-            assert screen.error is None
-            assert len(screen.event_log.rounds) == rounds + 1  # type: ignore[union-attr]
+            assert screen.state.error is None
+            assert len(screen.state.event_log.rounds) == rounds + 1  # type: ignore[union-attr]
 
     asyncio.run(scenario())

@@ -1,7 +1,7 @@
 """What the decode screen knows about the decode: a fold over its event log, read by widgets.
 
 `DecodeView` is the decode's side only; the screen's own state (its session, settings, run and
-selection) is `ScreenState` (screens/screen_state.py), which holds one. Plain Python (no
+selection) is `ScreenState` (screens/decode/state.py), which holds one. Plain Python (no
 widgets, no torch), so it is easy to reason about and to test. The token stream is a list of
 `Piece`s (rounds.py): the generated tokens, and the current round's draft tokens that did not
 (or not yet) join the output — pending, rejected, or never checked.

@@ -3,8 +3,8 @@
 Each figure was chosen by a measurement on the bundled pair, mostly with
 `benchmarks/app_latency.py` (key-to-repaint latency, and fast-forward's share of the headless
 engine's speed); the comment beside it says which. The step hand-off (`control.py`), the worker
-(`driver.py`), the app (`app.py`) and the decode screen's redraws (`screens/drawing.py`) read
-them from here.
+(`driver.py`), the app (`app.py`) and the decode screen's painter (`screens/decode/painter.py`)
+read them from here.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ ROUND_REST = 0.001
 # the lock inside its kernels, so the engine loses little.
 SWITCH_INTERVAL = 0.001
 
-# --- redraws (screens/drawing.py) -------------------------------------------------------------
+# --- redraws (screens/decode/painter.py) ----------------------------------------------------
 
 # Seconds: engine events redraw the screen at most 15 times a second. Timed autoplay waits
 # for each redraw; fast-forward (f, or "max") does not: its redraws are coalesced here, and

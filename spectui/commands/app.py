@@ -134,12 +134,12 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)  # the terminal is already restored; nothing else is left to do
-    if (failure := app.decode_screen.load_failure) is not None:
+    if (failure := app.decode_screen.state.load_failure) is not None:
         # The models never loaded (the app exited at once, status 2): reported as `spectui run`
         # reports it (cli.main prints a SpectuiError as one paragraph and exits 2).
         raise failure
-    if app.decode_screen.autosave_error:  # the trace could not be saved on the way out
-        print(f"spectui: {app.decode_screen.autosave_error}", file=sys.stderr)
+    if app.decode_screen.state.autosave_error:  # the trace could not be saved on the way out
+        print(f"spectui: {app.decode_screen.state.autosave_error}", file=sys.stderr)
         return 1
     return 0
 

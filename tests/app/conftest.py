@@ -17,7 +17,7 @@ from spectui.engine.config import DecodeConfig
 def traces_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The save key (w) with no --trace FILE writes into the test's tmp_path, not the checkout."""
     monkeypatch.setattr(
-        "spectui.app.screens.saving.default_trace_path",
+        "spectui.app.screens.decode.files.default_trace_path",
         lambda: tmp_path / "spectui-trace.jsonl",
     )
 

@@ -44,8 +44,8 @@ async def test_the_stream_shows_the_turns_and_the_decode_starts_from_their_ids(
         await settle(pilot)
         tokenizer = AutoTokenizer.from_pretrained(chat_verifier)
         turns = "<system>Be brief.<user>Once upon<assistant>"
-        assert screen.event_log is not None
-        header: Any = screen.event_log.header
+        assert screen.state.event_log is not None
+        header: Any = screen.state.event_log.header
         assert header.prompt == turns
         assert header.prompt_ids == tuple(tokenizer(turns).input_ids)
         shown = plain(screen.query_one(TokenStream).query_one("#stream-text"), 100)
@@ -57,7 +57,7 @@ async def test_a_tokenizer_without_a_template_is_explained_in_the_app(tiny_pair:
     app = SpectuiApp(config, "Once upon", timings=False, session=LiveSession(chat=ChatTurns()))
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await settle(pilot)
-        assert screen.error is not None and "no chat template" in screen.error
+        assert screen.state.error is not None and "no chat template" in screen.state.error
         shown = str(screen.query_one("#error", Static).render())
         assert "ctrl+r" not in shown and "e edit" not in shown, shown
         assert "q quit" in shown, shown

@@ -42,7 +42,7 @@ async def test_compare_view_shows_a_column_per_policy(tiny_pair: Any) -> None:
         assert compare.error is None
         result = compare.comparison
         assert result is not None and result.policies == THREE
-        expected = compare_policies(screen.pair, screen.config, PROMPT, 24, THREE)
+        expected = compare_policies(screen.state.pair, screen.state.config, PROMPT, 24, THREE)
         assert [s.output_ids for s in result.sides] == [s.output_ids for s in expected.sides]
         sides = compare.query(".compare-side").results(VerticalScroll)
         assert [str(side.border_title) for side in sides] == list(LABELS)

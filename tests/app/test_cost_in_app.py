@@ -20,30 +20,30 @@ def timed_app(tiny_pair: Any) -> SpectuiApp:
 async def test_each_span_is_timed_once_and_both_speedups_show(tiny_pair: Any) -> None:
     async with timed_app(tiny_pair).run_test(size=(160, 48)) as pilot:
         screen = await settle(pilot)
-        await wait_until(pilot, lambda: 5 in screen.costs)  # timed before the first key
+        await wait_until(pilot, lambda: 5 in screen.state.costs)  # timed before the first key
         await pilot.press("enter", "enter")  # two rounds at k=5
         await settle(pilot)
         await pilot.press("right_square_bracket")  # k 5 → 6, from the next round
         await pilot.press("enter")
         await settle(pilot)
-        await wait_until(pilot, lambda: 6 in screen.costs)
-        assert set(screen.costs) == {5, 6}
-        stats = screen.decode.stats
+        await wait_until(pilot, lambda: 6 in screen.state.costs)
+        assert set(screen.state.costs) == {5, 6}
+        stats = screen.state.decode.stats
         assert stats is not None and {c.k for c in stats.round_shapes} == {5, 6}
-        cost = screen.costs[6]
+        cost = screen.state.costs[6]
         assert cost.samples >= 3 and cost.verifier_step > 0
         text = plain(screen.query_one(StatsPanel), width=150)
         assert f"c {cost.c:.2f} · r_6 {cost.r_k:.2f}" in text
-        predicted = predicted_speedup(stats, screen.costs)
+        predicted = predicted_speedup(stats, screen.state.costs)
         measured = measured_speedup(stats, cost.verifier_step)
         assert predicted is not None and measured is not None
         assert f"{predicted:.2f}× predicted · {measured:.2f}× measured" in text
-        timed = dict(screen.costs)
+        timed = dict(screen.state.costs)
         await pilot.press("ctrl+r")  # a restart keeps the pair: nothing is timed again
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
-        assert screen.costs == timed and screen.costs[5] is timed[5]
+        assert screen.state.costs == timed and screen.state.costs[5] is timed[5]
 
 
 async def test_no_cost_model_without_timings(make_app: Any) -> None:
@@ -53,7 +53,7 @@ async def test_no_cost_model_without_timings(make_app: Any) -> None:
         screen = await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
-        assert screen.costs == {}
+        assert screen.state.costs == {}
         assert "cost model" not in plain(screen.query_one(StatsPanel), width=150)
 
 
@@ -65,12 +65,12 @@ async def test_a_round_cut_short_at_the_end_still_has_a_predicted_speedup(tiny_p
     app = SpectuiApp(config, PROMPT, [PROMPT], timings=True)
     async with app.run_test(size=(160, 48)) as pilot:
         screen = await settle(pilot)
-        await wait_until(pilot, lambda: 5 in screen.costs)
+        await wait_until(pilot, lambda: 5 in screen.state.costs)
         await pilot.press("enter")
         await settle(pilot)
-        stats = screen.decode.stats
+        stats = screen.state.decode.stats
         assert stats is not None and {c.k for c in stats.round_shapes} - {5}, "cut short"
-        predicted = predicted_speedup(stats, screen.costs)
+        predicted = predicted_speedup(stats, screen.state.costs)
         assert predicted is not None
         text = plain(screen.query_one(StatsPanel), width=150)
         assert f"{predicted:.2f}× predicted" in text, text

@@ -17,9 +17,9 @@ async def test_ngram_rounds_without_drafts_step_and_finish(make_app: Any) -> Non
 
     async with app.run_test(size=(100, 32), message_hook=recorder) as pilot:
         screen = await settle(pilot)
-        assert screen.phase == "ready", screen.error
+        assert screen.state.phase == "ready", screen.state.error
         assert screen.state.model_sizes.startswith("n-gram lookup (n 3→1) → ")
-        assert screen.models.startswith("n-gram lookup (n 3→1) → ")
+        assert screen.state.models.startswith("n-gram lookup (n 3→1) → ")
         await press(pilot, "space")  # "It is": nothing to look up, a round of no drafts
         drafted = recorder.events(events.RoundDrafted)
         assert drafted and drafted[0].draft_ids == ()
@@ -33,13 +33,13 @@ async def test_ngram_rounds_without_drafts_step_and_finish(make_app: Any) -> Non
         await press(pilot, "escape")
         await press(pilot, "space", "space", "enter")
         for _ in range(20):
-            if screen.phase == "finished":
+            if screen.state.phase == "finished":
                 break
             await press(pilot, "enter")
-        assert screen.phase == "finished", screen.error
+        assert screen.state.phase == "finished", screen.state.error
         finished = recorder.events(events.RoundFinished)
         assert any(not r.draft_ids for r in finished) and any(r.draft_ids for r in finished)
-        stats = screen.decode.stats
+        stats = screen.state.decode.stats
         assert stats is not None and stats.new_tokens == 16
         assert sum(len(r.appended_ids) for r in finished) == 16
 
@@ -47,7 +47,7 @@ async def test_ngram_rounds_without_drafts_step_and_finish(make_app: Any) -> Non
 async def test_the_header_names_the_early_exit_drafter(make_app: Any) -> None:
     async with make_app(drafter="early-exit:1").run_test(size=(100, 32)) as pilot:
         screen = await settle(pilot)
-        assert screen.phase == "ready", screen.error
+        assert screen.state.phase == "ready", screen.state.error
         assert screen.state.model_sizes.startswith("early exit (1/2 layers of the verifier) → ")
         await press(pilot, "space", "enter")
-        assert screen.decode.stats is not None and screen.decode.stats.rounds == 1
+        assert screen.state.decode.stats is not None and screen.state.decode.stats.rounds == 1

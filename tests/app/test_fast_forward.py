@@ -20,8 +20,8 @@ TOKENS = 64
 
 def outline(screen: DecodeScreen) -> list[tuple[str, tuple[int, ...]]]:
     """The event log without its timings: each event's kind and the token ids it names."""
-    assert screen.event_log is not None
-    return [(type(event).__name__, token_ids(event)) for event in screen.event_log.events]
+    assert screen.state.event_log is not None
+    return [(type(event).__name__, token_ids(event)) for event in screen.state.event_log.events]
 
 
 def token_ids(event: EngineEvent) -> tuple[int, ...]:
@@ -63,21 +63,21 @@ async def test_fast_forward_reaches_the_end_with_the_same_log_as_stepping(make_a
     async def stepped() -> tuple[list[Any], list[str]]:
         async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
             screen = await settle(pilot)
-            while screen.phase == "ready":
+            while screen.state.phase == "ready":
                 await pilot.press("enter")
                 await settle(pilot)
-            assert screen.event_log is not None
-            return outline(screen), list(screen.event_log.shown)
+            assert screen.state.event_log is not None
+            return outline(screen), list(screen.state.event_log.shown)
 
     async def fast() -> tuple[list[Any], list[str]]:
         async with make_app(max_new_tokens=TOKENS).run_test(size=(120, 40)) as pilot:
             screen = await settle(pilot)
             await pilot.press("f")
-            await wait_until(pilot, lambda: screen.phase == "finished")
+            await wait_until(pilot, lambda: screen.state.phase == "finished")
             await settle(pilot)
-            assert "finished (" in screen.status_text and not screen.playing
-            assert screen.event_log is not None and screen.event_log.done is not None
-            return outline(screen), list(screen.event_log.shown)
+            assert "finished (" in screen.status_text and not screen.state.playing
+            assert screen.state.event_log is not None and screen.state.event_log.done is not None
+            return outline(screen), list(screen.state.event_log.shown)
 
     results: dict[str, tuple[list[Any], list[str]]] = {}
 
@@ -94,15 +94,15 @@ async def test_a_key_stops_fast_forward_promptly(make_app: Any, monkeypatch: Any
         screen = await settle(pilot)
         await pilot.press("f")
         assert "fast-forward" in screen.status_text
-        await wait_until(pilot, lambda: screen.decode.stats is not None)
+        await wait_until(pilot, lambda: screen.state.decode.stats is not None)
         await pilot.press(key)
         await settle(pilot)  # the worker stops and the screen shows all it posted
-        assert not screen.playing and "paused" in screen.status_text
-        assert screen.phase == "ready"
-        assert screen.event_log is not None
-        logged = len(screen.event_log.events)
+        assert not screen.state.playing and "paused" in screen.status_text
+        assert screen.state.phase == "ready"
+        assert screen.state.event_log is not None
+        logged = len(screen.state.event_log.events)
         await pilot.pause(0.3)
-        assert len(screen.event_log.events) == logged, "stopped means stopped"
+        assert len(screen.state.event_log.events) == logged, "stopped means stopped"
 
 
 def test_max_autoplay_runs_at_engine_speed_as_fast_forward_does() -> None:
@@ -134,7 +134,7 @@ async def test_at_engine_speed_most_redraws_show_only_the_progress(
 ) -> None:
     """Fast-forward redraws the header and the stream 4 times a second, every panel once a
     second (and at the end): a key pressed meanwhile waits less for a frame in progress."""
-    from spectui.app.screens import drawing
+    from spectui.app import pacing
     from spectui.app.widgets import StatsPanel, TokenStream
 
     shown = count_shows(monkeypatch, stream=TokenStream, stats=StatsPanel)
@@ -144,15 +144,15 @@ async def test_at_engine_speed_most_redraws_show_only_the_progress(
         shown.update(stream=0, stats=0)
         started = time.monotonic()
         await pilot.press("f")
-        await wait_until(pilot, lambda: screen.phase == "finished", timeout=120)
+        await wait_until(pilot, lambda: screen.state.phase == "finished", timeout=120)
         await settle(pilot)
         elapsed = time.monotonic() - started
         stats = screen.query_one(StatsPanel)
-        assert screen.decode.stats is not None
-        assert f"{screen.decode.stats.new_tokens} tokens" in plain(stats), "all at the end"
+        assert screen.state.decode.stats is not None
+        assert f"{screen.state.decode.stats.new_tokens} tokens" in plain(stats), "all at the end"
     # Every panel: once a second, at the start and the end; the stream at every redraw.
-    assert shown["stats"] <= elapsed / drawing.FULL_REDRAW_INTERVAL + 4
-    if elapsed > 2 * drawing.FULL_REDRAW_INTERVAL:
+    assert shown["stats"] <= elapsed / pacing.FULL_REDRAW_INTERVAL + 4
+    if elapsed > 2 * pacing.FULL_REDRAW_INTERVAL:
         assert shown["stream"] > shown["stats"]
 
 
@@ -162,7 +162,7 @@ async def test_at_engine_speed_keys_leave_the_stats_to_the_redraw_once_a_second(
     """A key's own redraw during fast-forward draws what the key changed, not the stats the
     engine moved on meanwhile: those follow at most once a second (every key drew them, ~5 ms
     of its repaint here and 14 more lines for the frame)."""
-    from spectui.app.screens import drawing
+    from spectui.app import pacing
     from spectui.app.widgets import StatsPanel, TokenDetail
 
     slow_engine(monkeypatch)  # the run outlasts the keys
@@ -171,7 +171,7 @@ async def test_at_engine_speed_keys_leave_the_stats_to_the_redraw_once_a_second(
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await settle(pilot)
         await pilot.press("f")
-        await wait_until(pilot, lambda: screen.decode.stats is not None)
+        await wait_until(pilot, lambda: screen.state.decode.stats is not None)
         shown.update(detail=0, stats=0)
         started = time.monotonic()
         presses = 12
@@ -179,8 +179,8 @@ async def test_at_engine_speed_keys_leave_the_stats_to_the_redraw_once_a_second(
             await pilot.press("left" if index % 2 == 0 else "end")
             await pilot.pause(0.15)
         elapsed = time.monotonic() - started
-        assert screen.playing, f"the decode outlasted the keys ({screen.phase})"
+        assert screen.state.playing, f"the decode outlasted the keys ({screen.state.phase})"
         await pilot.press("f")
         await settle(pilot)
     assert shown["detail"] >= presses, "each key redrew what it changed"
-    assert shown["stats"] <= elapsed / drawing.FULL_REDRAW_INTERVAL + 2
+    assert shown["stats"] <= elapsed / pacing.FULL_REDRAW_INTERVAL + 2

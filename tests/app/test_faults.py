@@ -21,6 +21,7 @@ import termios
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,8 @@ async def test_a_bad_model_at_start_up_exits_with_status_2_and_the_reason(
     # No public API tells an exit code from an exception that ended the app (Textual keeps it
     # in `_exception` for run_test to re-raise), so this one reads the private attribute.
     assert app.return_code == 2 and app._exception is None
-    assert isinstance(screen.load_failure, ModelLoadError)
-    assert expected in str(screen.load_failure) and screen.error is None
+    assert isinstance(screen.state.load_failure, ModelLoadError)
+    assert expected in str(screen.state.load_failure) and screen.state.error is None
 
 
 def test_the_command_prints_a_load_failure_as_spectui_run_does(
@@ -82,7 +83,8 @@ def test_the_command_prints_a_load_failure_as_spectui_run_does(
     failure = ModelLoadError("The verifier '/nowhere' does not exist: there is no directory.")
 
     def run_app(app: SpectuiApp) -> None:
-        app.decode_screen.load_failure = failure  # what the screen keeps as the app exits
+        # what the screen keeps as the app exits
+        app.decode_screen.state = replace(app.decode_screen.state, load_failure=failure)
 
     monkeypatch.setattr(SpectuiApp, "run", run_app)
     monkeypatch.setattr("spectui.commands.app.terminal_problem", lambda: None)
@@ -110,15 +112,15 @@ async def test_an_exception_in_the_worker_is_shown_and_ctrl_r_restarts(
     async with make_app().run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "space")  # drafts, then the verifier pass raises
-        assert screen.phase == "error" and pilot.app.return_code is None
+        assert screen.state.phase == "error" and pilot.app.return_code is None
         shown = plain(screen.query_one("#error", Static), width=200)
         assert "RuntimeError: simulated fault in the verifier" in shown
         assert "ctrl+r retry" in shown
         await press(pilot, "ctrl+r")
-        assert screen.phase == "ready" and screen.error is None
+        assert screen.state.phase == "ready" and screen.state.error is None
         assert not screen.query_one("#error", Static).display
         await press(pilot, "enter", "enter")
-        assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
+        assert screen.state.decode.stats is not None and screen.state.decode.stats.rounds == 2
 
 
 async def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
@@ -136,9 +138,11 @@ async def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
 
     async def finish(pilot: Any) -> list[str]:
         screen = await settle(pilot)
-        while screen.phase not in ("finished", "error"):
+        while screen.state.phase not in ("finished", "error"):
             await press(pilot, "enter")
-        return [piece.text for piece in screen.decode.history + screen.decode.round.appended]
+        return [
+            piece.text for piece in screen.state.decode.history + screen.state.decode.round.appended
+        ]
 
     async with make_app().run_test() as pilot:
         uninterrupted = await finish(pilot)
@@ -146,18 +150,18 @@ async def test_a_fault_mid_decode_keeps_the_finished_rounds_and_a_retry_goes_on(
     async with make_app().run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "enter", "enter")  # rounds 1 and 2
-        kept = [piece.text for piece in screen.decode.pieces()]
+        kept = [piece.text for piece in screen.state.decode.pieces()]
         await press(pilot, "enter")  # round 3's verifier pass fails
-        assert screen.phase == "error" and screen.decode.stats.rounds == 2
-        assert [piece.text for piece in screen.decode.pieces()][: len(kept)] == kept
+        assert screen.state.phase == "error" and screen.state.decode.stats.rounds == 2
+        assert [piece.text for piece in screen.state.decode.pieces()][: len(kept)] == kept
         shown = plain(screen.query_one("#error", Static), width=200)
         assert "ctrl+r retry from round 3" in shown
         await press(pilot, "ctrl+r")
-        assert screen.phase == "ready" and screen.decode.stats.rounds == 2
-        assert screen.event_log is not None and len(screen.event_log.rounds) == 2
+        assert screen.state.phase == "ready" and screen.state.decode.stats.rounds == 2
+        assert screen.state.event_log is not None and len(screen.state.event_log.rounds) == 2
         resumed = await finish(pilot)
         assert resumed == uninterrupted
-        assert screen.decode.stats.rounds == len(screen.event_log.rounds)
+        assert screen.state.decode.stats.rounds == len(screen.state.event_log.rounds)
 
 
 # --- prompts -----------------------------------------------------------------------------------
@@ -186,8 +190,8 @@ async def test_unusual_prompts_in_the_app(make_app: Any, prompt: str) -> None:
     async with make_app(prompt).run_test(size=(120, 30)) as pilot:
         screen = await settle(pilot)
         await press(pilot, "enter", "enter")
-        assert screen.phase == "ready" and pilot.app.return_code is None
-        assert screen.decode.stats is not None and screen.decode.stats.rounds == 2
+        assert screen.state.phase == "ready" and pilot.app.return_code is None
+        assert screen.state.decode.stats is not None and screen.state.decode.stats.rounds == 2
         stream = plain(screen.query_one("#stream-text", Static), width=200)
         if prompt.strip():
             assert stream.startswith(prompt)  # the emoji as typed, not mangled
@@ -202,13 +206,13 @@ async def test_a_dialog_closed_twice_at_once_closes_once(make_app: Any) -> None:
     async with make_app().run_test() as pilot:
         screen = await settle(pilot)
         for keys in (["e", "enter", "enter"], ["e", "enter", "escape"], ["s", "escape"] * 2):
-            run_id = screen.run_id
+            run_id = screen.state.run_id
             for key in keys:
                 send_key(pilot.app, key)
             await pilot.pause()
             await settle(pilot)
             assert pilot.app.return_code is None and pilot.app.screen is screen
-            assert screen.run_id <= run_id + 1, "one restart at most"
+            assert screen.state.run_id <= run_id + 1, "one restart at most"
 
 
 async def test_page_keys_right_after_opening_the_policy_list(make_app: Any) -> None:
@@ -248,7 +252,7 @@ async def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any
     async with make_app().run_test(size=(100, 40)) as pilot:
         screen = await settle(pilot)
         await press(pilot, "space", "space")  # mid-round
-        before = screen.config
+        before = screen.state.config
         for values, message in BAD_SETTINGS:
             await pilot.press("s")
             settings = pilot.app.screen
@@ -261,9 +265,9 @@ async def test_settings_refuse_malformed_values_and_change_nothing(make_app: Any
             assert pilot.app.screen is settings, "a refused value keeps the screen open"
             await pilot.press("escape")
             assert pilot.app.screen is screen
-            assert screen.config == before and screen.control.take_settings() is None
+            assert screen.state.config == before and screen.state.control.take_settings() is None
         await press(pilot, "enter", "enter")  # the rest of this round, then the next
-        assert screen.decode.round is not None and screen.decode.round.config == before
+        assert screen.state.decode.round is not None and screen.state.decode.round.config == before
 
 
 # --- terminal sizes ----------------------------------------------------------------------------
@@ -292,10 +296,10 @@ async def test_sizes_from_40x12_to_300x100_mid_decode(make_app: Any) -> None:
         await pilot.pause()
         assert isinstance(pilot.app.screen, HelpScreen)
         await pilot.press("escape")
-        if screen.playing:
+        if screen.state.playing:
             await pilot.press("p")
-        await wait_until(pilot, lambda: not screen.busy or screen.phase == "finished")
-        assert pilot.app.return_code is None and screen.decode.stats is not None
+        await wait_until(pilot, lambda: not screen.state.busy or screen.state.phase == "finished")
+        assert pilot.app.return_code is None and screen.state.decode.stats is not None
 
 
 async def test_ctrl_c_quits(make_app: Any) -> None:

@@ -20,13 +20,14 @@ import os
 import random
 import threading
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from app_helpers import PROMPT, Recorder, screen_of, send_key
 
-import spectui.app.screens.decode as decode_screen_module
+import spectui.app.screens.decode.screen as decode_screen_module
 import spectui.engine.decode as engine_decode
 from spectui.app.screens.decode import DecodeScreen
 from spectui.app.widgets import StatusLine
@@ -130,25 +131,25 @@ def check_invariants(screen: DecodeScreen, recorder: Recorder, app: Any) -> None
     """What must hold whenever the worker has caught up."""
     # return_code stays None while the app runs; an unhandled exception sets it to 1 at once.
     assert app.return_code is None
-    assert screen.error is None or "bug" not in screen.error, screen.error
+    assert screen.state.error is None or "bug" not in screen.state.error, screen.state.error
     bad_notes = [
         said
         for said in recorder.of(StatusLine.Said)
         if said.severity == "error" and not said.text.startswith(EXPECTED_ERRORS)
     ]
     assert not bad_notes, bad_notes
-    decoder = RecordingDecoder.by_run.get(screen.run_id)
-    if screen.phase == "error" or decoder is None:
-        assert screen.decode.round is None
+    decoder = RecordingDecoder.by_run.get(screen.state.run_id)
+    if screen.state.phase == "error" or decoder is None:
+        assert screen.state.decode.round is None
         return
-    view = screen.decode
+    view = screen.state.decode
     output = view.history + (view.round.appended if view.round is not None else [])
     shown = "".join(piece.text for piece in output)
     full = decoder.pair.tokenizer.decode(list(decoder.output_ids), skip_special_tokens=False)
     assert len(output) == len(decoder.output_ids)
     # A trailing partial character is held back until the token that completes it.
     assert shown == full or (full.endswith("\ufffd") and full.startswith(shown)), (shown, full)
-    finished = live_rounds(recorder, screen.run_id)  # the UI's rounds ...
+    finished = live_rounds(recorder, screen.state.run_id)  # the UI's rounds ...
     assert (
         len(finished) == decoder.tally.rounds == len([r for r in decoder.rounds if r["finished"]])
     )
@@ -208,14 +209,14 @@ async def test_thousands_of_random_keys_in_every_state(
                 await asyncio.sleep(rng.choice((0, 0.001, 0.002, 0.005)))
             await pilot.pause()
             pressed += len(batch)
-            was_playing = screen.playing
-            if screen.playing:  # autoplay never settles: pause it to look
+            was_playing = screen.state.playing
+            if screen.state.playing:  # autoplay never settles: pause it to look
                 screen.action_toggle_play()
             await screen.settled(timeout=60)
             await pilot.pause()
             check_invariants(screen, recorder, pilot.app)
-            if screen.phase == "error":  # a typed prompt too long: start over
-                screen.prompt = PROMPT
+            if screen.state.phase == "error":  # a typed prompt too long: start over
+                screen.state = replace(screen.state, prompt=PROMPT)
                 screen.action_restart()
             elif was_playing and rng.random() < 0.7:
                 screen.action_toggle_play()  # keep autoplay going into the next batch
@@ -235,11 +236,11 @@ def _state(app: Any, screen: DecodeScreen) -> str:
         return {"SettingsScreen": "settings", "HelpScreen": "help", "PromptScreen": "prompt"}.get(
             type(top).__name__, type(top).__name__
         )
-    if screen.phase == "loading":
+    if screen.state.phase == "loading":
         return "loading"
-    if screen.playing:
+    if screen.state.playing:
         return "autoplay"
-    current = screen.decode.round
+    current = screen.state.decode.round
     if current is not None and not current.finished:
         return "mid-round"
-    return "idle" if screen.phase == "ready" else screen.phase
+    return "idle" if screen.state.phase == "ready" else screen.state.phase

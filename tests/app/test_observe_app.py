@@ -190,11 +190,11 @@ async def test_a_rebuilt_request_opens_the_decode_screen_on_its_trace(
         await pilot.pause()
         await open_number(pilot, request.number)
         screen = pilot.app.screen
-        assert isinstance(screen, DecodeScreen) and isinstance(screen.session, TraceSession)
+        assert isinstance(screen, DecodeScreen) and isinstance(screen.state.session, TraceSession)
         assert "r: requests" in screen.status_text
         await pilot.press("enter", "enter")  # two rounds, gate checks and all
         await screen.settled()
-        log = screen.event_log
+        log = screen.state.event_log
         assert log is not None
         rounds = log.rounds
         assert [(len(r.draft_ids), r.n_accepted) for r in rounds[:2]] == [
@@ -225,9 +225,9 @@ async def test_w_saves_a_rebuilt_trace_that_replays(
         screen = app.decode_screen
         await screen.settled()
         await pilot.press("f")  # to the end, at engine speed
-        await wait_until(pilot, lambda: screen.phase == "finished")
-        assert screen.event_log is not None
-        played = [(len(r.draft_ids), r.n_accepted) for r in screen.event_log.rounds]
+        await wait_until(pilot, lambda: screen.state.phase == "finished")
+        assert screen.state.event_log is not None
+        played = [(len(r.draft_ids), r.n_accepted) for r in screen.state.event_log.rounds]
         assert played == [(s.drafted, s.accepted) for s in request.local.steps]
 
 

@@ -28,8 +28,8 @@ async def test_app_loads_then_waits_for_the_first_step(make_app: Any) -> None:
 
     async with make_app().run_test(message_hook=recorder) as pilot:
         screen = await settle(pilot)
-        assert screen.phase == "ready"
-        assert screen.decode.prompt == PROMPT and screen.decode.round is None
+        assert screen.state.phase == "ready"
+        assert screen.state.decode.prompt == PROMPT and screen.state.decode.round is None
         assert "soft-guarded" in screen.status_text
         assert recorder.of(messages.LoadProgress), "loading progress is shown"
         assert len(recorder.of(messages.ModelsReady)) == 1
@@ -42,9 +42,9 @@ async def test_space_reveals_one_gate_check_at_a_time(make_app: Any) -> None:
     async with make_app().run_test(message_hook=recorder) as pilot:
         screen = await settle(pilot)
         await press(pilot, "space")  # at a round boundary: draft
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None and len(current.drafts) == 5 and current.n_checked == 0
-        assert [p.kind for p in screen.decode.pieces()] == [PieceKind.PENDING] * 5
+        assert [p.kind for p in screen.state.decode.pieces()] == [PieceKind.PENDING] * 5
         for step in (1, 2):
             await press(pilot, "space")
             assert current.n_checked == step
@@ -58,29 +58,32 @@ async def test_enter_finishes_the_round_and_fills_the_stats(make_app: Any) -> No
     async with make_app().run_test(message_hook=recorder) as pilot:
         screen = await settle(pilot)
         await press(pilot, "space", "space", "enter")
-        assert screen.decode.round is not None and screen.decode.round.finished
+        assert screen.state.decode.round is not None and screen.state.decode.round.finished
         assert len(recorder.events(events.RoundFinished)) == 1
-        stats = screen.decode.stats
+        stats = screen.state.decode.stats
         assert stats is not None and stats.rounds == 1 and stats.verifier_forwards >= 1
         await press(pilot, "enter")  # between rounds: one whole round
         assert len(recorder.events(events.RoundFinished)) == 2
-        assert screen.decode.round.index == 1 and screen.decode.round.finished
-        stats = screen.decode.stats
-        assert stats is not None and screen.decode.n_generated == stats.new_tokens
+        assert screen.state.decode.round.index == 1 and screen.state.decode.round.finished
+        stats = screen.state.decode.stats
+        assert stats is not None and screen.state.decode.n_generated == stats.new_tokens
 
 
 async def test_policy_toggle_takes_effect_from_the_next_round(make_app: Any) -> None:
     async with make_app().run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "space", "space", "t")  # t cycles: soft → sample → greedy
-        assert screen.config.policy == "sample"
+        assert screen.state.config.policy == "sample"
         assert "speculative-sampling from next round" in screen.status_text
         await press(pilot, "t", "t", "t")  # sample → relaxed → typical → greedy
-        assert screen.config.policy == "greedy"
+        assert screen.state.config.policy == "greedy"
         assert "greedy-exact from next round" in screen.status_text
-        assert screen.decode.round is not None and screen.decode.round.config.policy == "soft"
+        assert (
+            screen.state.decode.round is not None
+            and screen.state.decode.round.config.policy == "soft"
+        )
         await press(pilot, "enter", "enter")
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current.config.policy == "greedy" and current.index == 1
         assert "greedy-exact" in screen.status_text
         assert "next round" not in screen.status_text
@@ -95,23 +98,24 @@ async def test_policy_toggle_takes_effect_from_the_next_round(make_app: Any) -> 
 async def test_autoplay_runs_until_paused_and_speed_keys_change_it(make_app: Any) -> None:
     async with make_app().run_test() as pilot:
         screen = await settle(pilot)
-        speed = screen.control.speed
+        speed = screen.state.control.speed
         await pilot.press("minus")
-        assert screen.control.speed == speed - 1
+        assert screen.state.control.speed == speed - 1
         await pilot.press("plus", "plus", "plus", "plus", "plus")  # clamps at "max"
         assert "max" in screen.status_text
         await pilot.press("minus")  # 10 steps/s: "max" would finish the tiny decode at once
         await pilot.press("p")
-        assert screen.playing and "playing" in screen.status_text
+        assert screen.state.playing and "playing" in screen.status_text
         await wait_until(
-            pilot, lambda: screen.decode.stats is not None and screen.decode.stats.rounds >= 2
+            pilot,
+            lambda: screen.state.decode.stats is not None and screen.state.decode.stats.rounds >= 2,
         )
         await pilot.press("p")
         await settle(pilot)
-        assert not screen.playing and "paused" in screen.status_text
-        rounds = screen.decode.stats.rounds
+        assert not screen.state.playing and "paused" in screen.status_text
+        rounds = screen.state.decode.stats.rounds
         await pilot.pause(0.2)
-        assert screen.decode.stats.rounds == rounds, "paused means paused"
+        assert screen.state.decode.stats.rounds == rounds, "paused means paused"
 
 
 async def test_decode_runs_to_the_end_and_then_refuses_steps(make_app: Any) -> None:
@@ -121,11 +125,11 @@ async def test_decode_runs_to_the_end_and_then_refuses_steps(make_app: Any) -> N
     async with app.run_test(message_hook=recorder, notifications=True) as pilot:
         screen = await settle(pilot)
         await pilot.press("plus", "plus", "plus", "p")
-        await wait_until(pilot, lambda: screen.phase == "finished")
+        await wait_until(pilot, lambda: screen.state.phase == "finished")
         await settle(pilot)
-        assert not screen.playing
+        assert not screen.state.playing
         assert "finished (max tokens)" in screen.status_text
-        assert screen.decode.n_generated == 8
+        assert screen.state.decode.n_generated == 8
         # The key stays offered: pressed at the end, it says what can be done next.
         assert screen.check_action("step", ()) is True
         drafted = len(recorder.events(events.RoundDrafted))
@@ -155,11 +159,11 @@ async def test_settings_screen_refuses_bad_values_with_the_allowed_range(make_ap
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert pilot.app.screen is screen
-        assert screen.config.p_thresh == 0.3 and screen.config.draft_span == 3
+        assert screen.state.config.p_thresh == 0.3 and screen.state.config.draft_span == 3
         await press(pilot, "space")
-        assert screen.decode.round is not None
-        assert len(screen.decode.round.drafts) == 3
-        assert screen.decode.round.config.p_thresh == 0.3
+        assert screen.state.decode.round is not None
+        assert len(screen.state.decode.round.drafts) == 3
+        assert screen.state.decode.round.config.p_thresh == 0.3
 
 
 async def test_span_keys_refuse_values_out_of_range(make_app: Any) -> None:
@@ -168,14 +172,14 @@ async def test_span_keys_refuse_values_out_of_range(make_app: Any) -> None:
     async with make_app(draft_span=2).run_test(message_hook=recorder, notifications=True) as pilot:
         screen = await settle(pilot)
         await pilot.press("left_square_bracket")
-        assert screen.config.draft_span == 1
+        assert screen.state.config.draft_span == 1
         await pilot.press("left_square_bracket")
         await pilot.pause()
-        assert screen.config.draft_span == 1
+        assert screen.state.config.draft_span == 1
         refused = "Setting refused: draft span k must be an integer 1..64, got 0"
         assert refused in notes(recorder)
         await pilot.press("right_square_bracket")
-        assert screen.config.draft_span == 2 and "k=2" in screen.status_text
+        assert screen.state.config.draft_span == 2 and "k=2" in screen.status_text
 
 
 async def test_edit_prompt_restarts_without_reloading_models(make_app: Any) -> None:
@@ -190,11 +194,11 @@ async def test_edit_prompt_restarts_without_reloading_models(make_app: Any) -> N
         editor.query_one(Input).value = "She walked into the"
         await pilot.press("enter")
         screen = await settle(pilot)
-        assert screen.decode.prompt == "She walked into the"
-        assert screen.decode.round is None and screen.phase == "ready"
+        assert screen.state.decode.prompt == "She walked into the"
+        assert screen.state.decode.round is None and screen.state.phase == "ready"
         assert len(recorder.of(messages.ModelsReady)) == 1
         await press(pilot, "space")
-        assert screen.decode.round is not None
+        assert screen.state.decode.round is not None
 
 
 async def test_ctrl_r_restarts_the_decode(make_app: Any) -> None:
@@ -204,9 +208,9 @@ async def test_ctrl_r_restarts_the_decode(make_app: Any) -> None:
         screen = await settle(pilot)
         await press(pilot, "enter", "enter")
         first_run = [m.draft_ids for m in recorder.events(events.RoundDrafted)]
-        run_id = screen.run_id
+        run_id = screen.state.run_id
         await press(pilot, "ctrl+r")
-        assert screen.run_id == run_id + 1 and screen.decode.n_generated == 0
+        assert screen.state.run_id == run_id + 1 and screen.state.decode.n_generated == 0
         await press(pilot, "enter", "enter")
         second_run = [m.draft_ids for m in recorder.events(events.RoundDrafted)][2:]
         assert second_run == first_run, "greedy drafts replay identically"
@@ -217,24 +221,24 @@ async def test_arrow_keys_select_a_token_and_show_its_gates_and_bars(make_app: A
     async with make_app().run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "space", "space", "space")
-        pieces = screen.decode.pieces()
+        pieces = screen.state.decode.pieces()
         await pilot.press("left")
-        assert screen.selected == len(pieces) - 1
+        assert screen.state.selected == len(pieces) - 1
         assert not screen.query_one(GatePanel).display, "at 80 columns the detail replaces it"
         await pilot.press("left", "left", "left")
-        piece = screen.selected_piece()
+        piece = screen.state.selected_piece()
         assert piece is not None and piece.kind is PieceKind.DRAFT and piece.position == 1
         detail = screen.query_one(TokenDetail)
         assert detail.display and detail.border_title == "selected token"
         shown = plain(detail)
         assert "verifier top-10" in shown and "gates" in shown and "▸ soft-guarded" in shown
         await pilot.press("home")
-        assert screen.selected == 0
+        assert screen.state.selected == 0
         await pilot.press("escape")
-        assert screen.selected is None and screen.query_one(GatePanel).display
+        assert screen.state.selected is None and screen.query_one(GatePanel).display
         assert not screen.query_one(TokenDetail).display
         await pilot.press("left", "right")
-        assert screen.selected is None, "past the last token is live again"
+        assert screen.state.selected is None, "past the last token is live again"
 
 
 async def test_models_that_cannot_load_end_the_app_with_status_2(make_app: Any) -> None:
@@ -245,7 +249,7 @@ async def test_models_that_cannot_load_end_the_app_with_status_2(make_app: Any) 
     async with app.run_test(message_hook=recorder) as pilot:
         await wait_until(pilot, lambda: not pilot.app.is_running)
     assert app.return_code == 2
-    assert "does not exist" in str(app.decode_screen.load_failure)
+    assert "does not exist" in str(app.decode_screen.state.load_failure)
     assert recorder.of(messages.LoadProgress), "loading had begun in the app"
     assert not recorder.of(messages.ModelsReady) and not recorder.of(messages.DecodeStarted)
 
@@ -253,12 +257,12 @@ async def test_models_that_cannot_load_end_the_app_with_status_2(make_app: Any) 
 async def test_prompt_too_long_is_reported_and_a_new_prompt_recovers(make_app: Any) -> None:
     async with make_app("word " * 80).run_test() as pilot:
         screen = await settle(pilot)
-        assert screen.phase == "error" and "shorten it" in (screen.error or "")
+        assert screen.state.phase == "error" and "shorten it" in (screen.state.error or "")
         await pilot.press("e")
         pilot.app.screen.query_one(Input).value = PROMPT
         await pilot.press("enter")
         screen = await settle(pilot)
-        assert screen.phase == "ready" and screen.error is None
+        assert screen.state.phase == "ready" and screen.state.error is None
         assert not screen.query_one("#error", Static).display
 
 
@@ -297,11 +301,11 @@ async def test_command_palette_offers_every_action(make_app: Any) -> None:
             assert title in commands
         await commands["Step"].callback()
         await settle(pilot)
-        assert screen.decode.round is not None
+        assert screen.state.decode.round is not None
         await commands["Policy"].callback()
-        assert screen.config.policy == "sample"  # the cycle after soft-guarded
+        assert screen.state.config.policy == "sample"  # the cycle after soft-guarded
         await commands["Policy: greedy-exact"].callback()
-        assert screen.config.policy == "greedy"
+        assert screen.state.config.policy == "greedy"
 
 
 async def test_resizes_keep_the_layout_working(make_app: Any) -> None:

@@ -13,10 +13,10 @@ async def test_t_cycles_through_them_and_the_settings_form_has_their_fields(make
     async with make_app(policy="sample").run_test(size=(120, 40)) as pilot:
         screen = await settle(pilot)
         await press(pilot, "t")
-        assert screen.config.policy == "relaxed"
+        assert screen.state.config.policy == "relaxed"
         assert "relaxed-acceptance" in screen.status_text
         await press(pilot, "t")
-        assert screen.config.policy == "typical"
+        assert screen.state.config.policy == "typical"
         await press(pilot, "s")
         settings = pilot.app.screen
         assert isinstance(settings, SettingsScreen)

@@ -33,7 +33,7 @@ async def test_pick_a_prompt_from_the_file_by_its_category(tiny_pair: Any, tmp_p
 
     async with file_app(tiny_pair, prompts).run_test(size=(100, 30)) as pilot:
         screen = await settle(pilot)
-        assert screen.decode.prompt == "Once upon a time,"
+        assert screen.state.decode.prompt == "Once upon a time,"
         await pilot.press("e")
         editor = pilot.app.screen
         assert isinstance(editor, PromptScreen)
@@ -47,9 +47,9 @@ async def test_pick_a_prompt_from_the_file_by_its_category(tiny_pair: Any, tmp_p
         await pilot.press("tab", "down", "enter")  # to the list, the second prompt, pick it
         screen = await settle(pilot)
         assert pilot.app.screen is screen
-        assert screen.prompt == "The capital of France is"
-        assert screen.decode.prompt == "The capital of France is"
-        assert screen.phase == "ready" and screen.decode.round is None  # a fresh decode
+        assert screen.state.prompt == "The capital of France is"
+        assert screen.state.decode.prompt == "The capital of France is"
+        assert screen.state.phase == "ready" and screen.state.decode.round is None  # a fresh decode
 
 
 async def test_examples_without_categories_are_listed_as_before(tiny_pair: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ async def save_live(app: SpectuiApp, pilot: Pilot[Any], path: Path, *keys: str) 
     """Press `keys`, then save the trace with w (to --trace FILE, as the app was started)."""
     await press(pilot, *keys)
     await press(pilot, "w")
-    assert app.decode_screen.trace_path == path and path.exists()
+    assert app.decode_screen.state.trace_path == path and path.exists()
 
 
 async def record_live(app: SpectuiApp, path: Path, *keys: str) -> None:
@@ -53,7 +54,8 @@ def live_app(make_app: Any, tmp_path: Path) -> Any:
 
     def make(**overrides: Any) -> SpectuiApp:
         app = make_app(**overrides)
-        app.decode_screen.trace_path = tmp_path / "live.jsonl"
+        live = tmp_path / "live.jsonl"
+        app.decode_screen.state = replace(app.decode_screen.state, trace_path=live)
         return app
 
     return make
@@ -76,18 +78,18 @@ async def test_a_finished_decode_replays_message_for_message(
     app = live_app(max_new_tokens=16, **overrides)
     async with app.run_test(message_hook=live) as pilot:
         screen = await settle(pilot)
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
-        live_stats = screen.decode.stats
-        live_text = [piece.text for piece in screen.decode.pieces()]
+        live_stats = screen.state.decode.stats
+        live_text = [piece.text for piece in screen.state.decode.pieces()]
     assert path.exists(), "--trace FILE saves when the decode ends"
     async with replay_app(read_trace(path), timings=False).run_test(message_hook=replayed) as pilot:
         screen = await settle(pilot)
-        assert isinstance(screen.session, TraceSession) and screen.pair is None
-        while screen.phase != "finished":
+        assert isinstance(screen.state.session, TraceSession) and screen.state.pair is None
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
-        assert screen.decode.stats == live_stats
-        assert [piece.text for piece in screen.decode.pieces()] == live_text
+        assert screen.state.decode.stats == live_stats
+        assert [piece.text for piece in screen.state.decode.pieces()] == live_text
         assert "finished (max tokens)" in screen.status_text
 
     assert decode_events(replayed) == decode_events(live)
@@ -100,25 +102,25 @@ async def test_replay_steps_selects_and_restarts(live_app: Any, tmp_path: Path) 
     async with app.run_test() as pilot:
         await settle(pilot)
         await save_live(app, pilot, path, "enter", "enter", "enter")
-        live_stats = app.decode_screen.decode.stats
+        live_stats = app.decode_screen.state.decode.stats
     async with replay_app(read_trace(path)).run_test() as pilot:
         screen = await settle(pilot)
-        assert screen.phase == "ready" and screen.decode.round is None
+        assert screen.state.phase == "ready" and screen.state.decode.round is None
         assert f"replay of {path.name}" in screen.status_text
         await press(pilot, "space", "space")  # draft, then one gate check
-        assert screen.decode.round is not None and screen.decode.round.n_checked == 1
+        assert screen.state.decode.round is not None and screen.state.decode.round.n_checked == 1
         await press(pilot, "enter", "enter", "enter")
-        assert screen.decode.stats == live_stats
+        assert screen.state.decode.stats == live_stats
         await press(pilot, "left")
-        piece = screen.selected_piece()
+        piece = screen.state.selected_piece()
         assert piece is not None and piece.check is not None
         assert len(piece.check.alternatives) == len(piece.check.check.alternatives) > 0
         # A trace saved mid-decode ends after its last round.
-        assert screen.phase == "finished" and "end of trace" in screen.status_text
+        assert screen.state.phase == "finished" and "end of trace" in screen.status_text
         await press(pilot, "ctrl+r")  # restart replays from the start
-        assert screen.phase == "ready" and screen.decode.round is None
+        assert screen.state.phase == "ready" and screen.state.decode.round is None
         await press(pilot, "enter")
-        assert screen.decode.round is not None and screen.decode.round.index == 0
+        assert screen.state.decode.round is not None and screen.state.decode.round.index == 0
 
 
 async def test_replay_offers_only_what_a_recording_can_do(live_app: Any, tmp_path: Path) -> None:
@@ -128,7 +130,7 @@ async def test_replay_offers_only_what_a_recording_can_do(live_app: Any, tmp_pat
     await record_live(live_app(), path, "enter")
     async with replay_app(read_trace(path)).run_test() as pilot:
         screen = await settle(pilot)
-        policy, span = screen.config.policy, screen.config.draft_span
+        policy, span = screen.state.config.policy, screen.state.config.draft_span
         for action in ("toggle_policy", "use_policy", "settings", "span", "edit_prompt"):
             assert screen.check_action(action, ()) is False, action
         shown = {key for key, active in pilot.app.active_bindings.items() if active.binding.show}
@@ -139,7 +141,7 @@ async def test_replay_offers_only_what_a_recording_can_do(live_app: Any, tmp_pat
         await press(pilot, "t", "s", "e", "right_square_bracket")
         await screen.run_action("use_policy('greedy')")  # as a stale palette entry would
         assert pilot.app.screen is screen
-        assert (screen.config.policy, screen.config.draft_span) == (policy, span)
+        assert (screen.state.config.policy, screen.state.config.draft_span) == (policy, span)
 
 
 async def test_replay_loads_no_torch(live_app: Any, tmp_path: Path) -> None:
@@ -161,7 +163,7 @@ async def main():
         for _ in range(3):
             await pilot.press("enter")
             await screen.settled()
-        assert screen.decode.stats.rounds == 2, screen.decode.stats
+        assert screen.state.decode.stats.rounds == 2, screen.state.decode.stats
 asyncio.run(main())
 assert "torch" not in sys.modules and "transformers" not in sys.modules
 print("ok")
@@ -227,13 +229,13 @@ async def test_autoplay_in_a_replay(live_app: Any, tmp_path: Path) -> None:
     app = live_app(max_new_tokens=12)
     async with app.run_test() as pilot:
         screen = await settle(pilot)
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
     async with replay_app(read_trace(path)).run_test() as pilot:
         screen = await settle(pilot)
         await pilot.press("plus", "plus", "plus", "p")
-        await wait_until(pilot, lambda: screen.phase == "finished")
-        assert screen.decode.n_generated == 12 and not screen.playing
+        await wait_until(pilot, lambda: screen.state.phase == "finished")
+        assert screen.state.decode.n_generated == 12 and not screen.state.playing
 
 
 async def test_a_replay_saves_the_same_trace(live_app: Any, tmp_path: Path) -> None:
@@ -261,9 +263,9 @@ async def test_traces_written_before_policy_records_still_replay(name: str) -> N
 
     async with replay_app(trace, timings=False).run_test() as pilot:
         screen = await settle(pilot)
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
-        assert screen.decode.stats == trace.done.stats  # type: ignore[union-attr]
-        view = screen.decode
+        assert screen.state.decode.stats == trace.done.stats  # type: ignore[union-attr]
+        view = screen.state.decode
         output = view.history + (view.round.appended if view.round is not None else [])
         assert "".join(piece.text for piece in output) == "".join(trace.appended_texts)

@@ -31,14 +31,14 @@ def _timeless(stats: StatsSnapshot | None) -> StatsSnapshot | None:
 
 def shown_output(screen: DecodeScreen) -> list[tuple[str, str]]:
     """What the stream shows after the prompt: each output token's text and origin."""
-    rounds = screen.decode.rounds()
+    rounds = screen.state.decode.rounds()
     return [(piece.text, piece.kind.value) for view in rounds for piece in view.appended]
 
 
 def expected_output(screen: DecodeScreen, decoder: Fresh) -> list[tuple[str, str]]:
     """The same for an engine decode, its texts cut as the app's worker cuts them."""
-    assert screen.pair is not None
-    tokenizer = screen.pair.tokenizer
+    assert screen.state.pair is not None
+    tokenizer = screen.state.pair.tokenizer
     texts = StreamText(lambda ids: tokenizer.decode(list(ids), skip_special_tokens=False))
     return [(texts.add(token), origin) for token, origin in decoder.appended]
 
@@ -51,9 +51,9 @@ class Fresh(SpeculativeDecoder):
 
 def fresh_switch(screen: DecodeScreen, at_round: int, **changes: Any) -> Fresh:
     """The engine on its own: the app's first settings, retuned live just before `at_round`."""
-    assert screen.pair is not None
-    config = screen.decode.rounds()[0].config
-    decoder = Fresh(screen.pair, config, PROMPT)
+    assert screen.state.pair is not None
+    config = screen.state.decode.rounds()[0].config
+    decoder = Fresh(screen.state.pair, config, PROMPT)
     decoder.appended = []
     if at_round == 0:
         decoder.retune(**changes)
@@ -67,7 +67,7 @@ def fresh_switch(screen: DecodeScreen, at_round: int, **changes: Any) -> Fresh:
 
 async def run_to_the_end(pilot: Pilot[Any]) -> DecodeScreen:
     screen = await settle(pilot)
-    while screen.phase != "finished":
+    while screen.state.phase != "finished":
         await press(pilot, "enter")
     return screen
 
@@ -76,28 +76,28 @@ async def test_b_and_n_step_through_earlier_rounds(make_app: Any) -> None:
     async with make_app(policy="greedy").run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "enter", "enter", "enter")
-        assert screen.decode.round is not None and screen.decode.round.index == 2
+        assert screen.state.decode.round is not None and screen.state.decode.round.index == 2
         await press(pilot, "b")
-        assert screen.viewed == 1
+        assert screen.state.viewed == 1
         gates = screen.query_one(GatePanel)
         assert str(gates.border_title).startswith("◀ past round 2")
         assert "B branch here" in str(gates.border_subtitle)
         shown = plain(gates)
-        for slot in screen.decode.rounds()[1].drafts:
+        for slot in screen.state.decode.rounds()[1].drafts:
             if slot.check is not None:
                 assert ("✓" in shown) or ("✗" in shown)
         stream = plain(screen.query_one(TokenStream).query_one(Panel))
         assert stream.count("⟦") == 1 and stream.count("⟧") == 1
         assert "◀ round 2/3 · B branch" in screen.status_text
         await press(pilot, "b")
-        assert screen.viewed == 0
+        assert screen.state.viewed == 0
         await press(pilot, "b")  # there is no round before the first
-        assert screen.viewed == 0
+        assert screen.state.viewed == 0
         await press(pilot, "n", "n")
-        assert screen.viewed is None
+        assert screen.state.viewed is None
         assert str(gates.border_title).startswith("round 3")
         await press(pilot, "b", "escape")
-        assert screen.viewed is None
+        assert screen.state.viewed is None
 
 
 @pytest.mark.parametrize(
@@ -115,29 +115,29 @@ async def test_branch_after_the_end_equals_a_fresh_decode_switching_there(
 
     async with make_app(policy=policy).run_test(message_hook=recorder) as pilot:
         screen = await run_to_the_end(pilot)
-        assert len(screen.decode.rounds()) >= 4
+        assert len(screen.state.decode.rounds()) >= 4
         await press(pilot, "b", "b")  # from the last round back two
-        target = screen.viewed
+        target = screen.state.viewed
         assert target is not None
         await press(pilot, *(["t"] * toggles))
-        assert screen.config.policy == switched_to
+        assert screen.state.config.policy == switched_to
         await press(pilot, "B")
         rewound = recorder.events(events.RoundRewound)
         assert len(rewound) == 1 and rewound[0].round_index == target
-        assert screen.phase == "ready" and screen.viewed is None
-        assert len(screen.decode.rounds()) == target
-        assert screen.decode.n_generated == rewound[0].n_generated
+        assert screen.state.phase == "ready" and screen.state.viewed is None
+        assert len(screen.state.decode.rounds()) == target
+        assert screen.state.decode.n_generated == rewound[0].n_generated
         assert rewound[0].stats.rounds == target
         assert rewound[0].config.policy == switched_to
         await press(pilot, "enter")
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None and current.index == target
         assert current.config.policy == switched_to
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
         fresh = fresh_switch(screen, target, policy=switched_to)
         assert shown_output(screen) == expected_output(screen, fresh)
-        assert _timeless(screen.decode.stats) == _timeless(fresh.tally.snapshot())
+        assert _timeless(screen.state.decode.stats) == _timeless(fresh.tally.snapshot())
 
 
 async def test_branch_mid_round_drops_the_rest_of_the_round(make_app: Any) -> None:
@@ -146,17 +146,17 @@ async def test_branch_mid_round_drops_the_rest_of_the_round(make_app: Any) -> No
     async with make_app(policy="soft").run_test(message_hook=recorder) as pilot:
         screen = await settle(pilot)
         await press(pilot, "enter", "enter", "space", "space")  # round 3 half checked
-        assert screen.decode.round is not None and screen.decode.round.n_checked == 1
+        assert screen.state.decode.round is not None and screen.state.decode.round.n_checked == 1
         checked = len(recorder.events(events.TokenChecked))
         await press(pilot, "t", "t", "t", "t", "b", "B")  # → greedy-exact, from round 2
         assert len(recorder.events(events.TokenChecked)) == checked, "no check after B"
-        assert len(screen.decode.rounds()) == 1 and screen.decode.stats is not None
-        assert screen.decode.stats.rounds == 1
-        while screen.phase != "finished":
+        assert len(screen.state.decode.rounds()) == 1 and screen.state.decode.stats is not None
+        assert screen.state.decode.stats.rounds == 1
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
         fresh = fresh_switch(screen, 1, policy="greedy")
         assert shown_output(screen) == expected_output(screen, fresh)
-        assert _timeless(screen.decode.stats) == _timeless(fresh.tally.snapshot())
+        assert _timeless(screen.state.decode.stats) == _timeless(fresh.tally.snapshot())
 
 
 async def test_branch_needs_a_viewed_round_and_can_go_back_to_the_start(make_app: Any) -> None:
@@ -169,11 +169,11 @@ async def test_branch_needs_a_viewed_round_and_can_go_back_to_the_start(make_app
         assert any("Step back to a round" in m.text for m in recorder.of(StatusLine.Said))
         await press(pilot, "enter", "enter", "b", "B")
         assert [m.round_index for m in recorder.events(events.RoundRewound)] == [0]
-        assert screen.decode.round is None and screen.decode.n_generated == 0
-        assert screen.decode.stats is not None and screen.decode.stats.rounds == 0
+        assert screen.state.decode.round is None and screen.state.decode.n_generated == 0
+        assert screen.state.decode.stats is not None and screen.state.decode.stats.rounds == 0
         await press(pilot, "enter")
-        assert screen.decode.round is not None and screen.decode.round.index == 0
-        assert screen.decode.stats.rounds == 1
+        assert screen.state.decode.round is not None and screen.state.decode.round.index == 0
+        assert screen.state.decode.stats.rounds == 1
 
 
 async def test_compare_screen_shows_both_outputs_and_the_costs(make_app: Any) -> None:
@@ -184,8 +184,10 @@ async def test_compare_screen_shows_both_outputs_and_the_costs(make_app: Any) ->
         assert isinstance(compare, CompareScreen)
         await compare.settled()
         await pilot.pause()
-        assert screen.pair is not None
-        expected = compare_policies(screen.pair, screen.config, PROMPT, max_new_tokens=24)
+        assert screen.state.pair is not None
+        expected = compare_policies(
+            screen.state.pair, screen.state.config, PROMPT, max_new_tokens=24
+        )
         result = compare.comparison
         assert result is not None
         assert [side.output_ids for side in result.sides] == [

@@ -64,19 +64,19 @@ async def test_a_retune_names_the_round_it_applies_from_at_each_boundary(make_ap
         screen = await started(pilot)
         assert await retune_span(pilot, recorder) == "draft span k 4 from round 1"
         await press(pilot, "space")  # round 1 drafted: its settings are fixed
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None and current.config.draft_span == 4
         assert await retune_span(pilot, recorder) == "draft span k 3 from round 2"
         await press(pilot, "space")  # a check shown
         assert current.n_checked == 1 and not current.finished
         assert await retune_span(pilot, recorder, "]") == "draft span k 4 from round 2"
         await press(pilot, "enter")
-        assert screen.decode.round is current and current.finished
+        assert screen.state.decode.round is current and current.finished
         # Round 1 finished, round 2 not drafted yet: the bug said "from round 1" here.
         assert await retune_span(pilot, recorder) == "draft span k 3 from round 2"
         await press(pilot, "space")
-        assert screen.decode.round is not None and screen.decode.round.index == 1
-        assert screen.decode.round.config.draft_span == 3, "it applied from round 2"
+        assert screen.state.decode.round is not None and screen.state.decode.round.index == 1
+        assert screen.state.decode.round.config.draft_span == 3, "it applied from round 2"
 
 
 async def test_a_retune_after_the_decode_ended_says_no_round_is_left(make_app: Any) -> None:
@@ -85,7 +85,7 @@ async def test_a_retune_after_the_decode_ended_says_no_round_is_left(make_app: A
     app = make_app(max_new_tokens=6)
     async with app.run_test(message_hook=recorder, notifications=True) as pilot:
         screen = await started(pilot)
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
         note = await retune_span(pilot, recorder)
         assert "from round" not in note and "the decode has ended" in note
@@ -99,22 +99,22 @@ async def test_a_branch_clears_stale_labels_and_retunes_from_the_branched_round(
     async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
         screen = await started(pilot)
         await press(pilot, *["enter"] * 6)  # rounds 1-6 finished
-        assert screen.decode.round is not None and screen.decode.round.index == 5
-        assert screen.phase == "ready"
+        assert screen.state.decode.round is not None and screen.state.decode.round.index == 5
+        assert screen.state.phase == "ready"
         assert await retune_span(pilot, recorder) == "draft span k 4 from round 7"
         assert "draft span k 4 from round 7" in shown_notes(pilot)
         await press(pilot, "b", "b", "b")  # view round 3 (of 6)
-        assert screen.viewed == 2
+        assert screen.state.viewed == 2
         await press(pilot, "B")
-        assert screen.decode.round is not None and screen.decode.round.index == 1
+        assert screen.state.decode.round is not None and screen.state.decode.round.index == 1
         shown = shown_notes(pilot)
         assert not any("from round 7" in note for note in shown), shown
         assert any("back at the start of round 3" in note for note in shown), shown
         # Round 3 is to be drafted again: a retune now is its own.
         assert await retune_span(pilot, recorder) == "draft span k 3 from round 3"
         await press(pilot, "space")
-        assert screen.decode.round.index == 2
-        assert screen.decode.round.config.draft_span == 3
+        assert screen.state.decode.round.index == 2
+        assert screen.state.decode.round.config.draft_span == 3
         assert await retune_span(pilot, recorder) == "draft span k 2 from round 4"
 
 
@@ -126,12 +126,12 @@ async def test_a_restart_clears_stale_labels_and_retunes_from_round_1(make_app: 
         await press(pilot, "enter", "enter")
         assert await retune_span(pilot, recorder) == "draft span k 4 from round 3"
         await press(pilot, "ctrl+r")
-        assert screen.decode.round is None
+        assert screen.state.decode.round is None
         assert not any("from round 3" in note for note in shown_notes(pilot))
         assert await retune_span(pilot, recorder) == "draft span k 3 from round 1"
         await press(pilot, "space")
-        assert screen.decode.round is not None
-        assert screen.decode.round.config.draft_span == 3
+        assert screen.state.decode.round is not None
+        assert screen.state.decode.round.config.draft_span == 3
 
 
 async def test_a_retune_after_an_error_applies_from_the_retried_round(
@@ -153,14 +153,14 @@ async def test_a_retune_after_an_error_applies_from_the_retried_round(
     async with make_app().run_test(message_hook=recorder, notifications=True) as pilot:
         screen = await started(pilot)
         await press(pilot, "enter", "enter", "enter")  # round 3's verifier pass fails
-        assert screen.phase == "error"
+        assert screen.state.phase == "error"
         assert "ctrl+r retry from round 3" in plain(screen.query_one("#error"), width=200)
         assert await retune_span(pilot, recorder) == "draft span k 4 from round 3"
         await press(pilot, "ctrl+r")
-        assert screen.phase == "ready"
+        assert screen.state.phase == "ready"
         assert not any("from round 3" in note for note in shown_notes(pilot))
         await press(pilot, "space")
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None and current.index == 2
         assert current.config.draft_span == 4, "the retune went with the retry"
 
@@ -201,7 +201,7 @@ def test_the_step_control_knows_the_round_before_the_screen_does() -> None:
 async def select(pilot: Pilot[Any], index: int) -> str:
     """Select piece `index` with the keys (home, then →) and return the detail's text."""
     screen = await press(pilot, "home", *["right"] * index)
-    assert screen.selected == index
+    assert screen.state.selected == index
     return plain(screen.query_one(TokenDetail))
 
 
@@ -222,7 +222,7 @@ async def test_the_detail_tells_each_kind_of_piece_apart_with_its_own_numbers(
         pending = await select(pilot, 4)
         assert "pending draft" in pending and "not judged yet" in pending
         await press(pilot, "escape", "enter")
-        pieces = screen.decode.pieces()
+        pieces = screen.state.decode.pieces()
         kinds = [piece.kind for piece in pieces]
         assert kinds[:3] == [PieceKind.DRAFT] * 3, kinds
 
@@ -260,10 +260,10 @@ async def test_the_detail_tells_each_kind_of_piece_apart_with_its_own_numbers(
         assert "not judged yet" not in shown
 
         await press(pilot, "escape")
-        while not any(piece.kind is PieceKind.BONUS for piece in screen.decode.pieces()):
+        while not any(piece.kind is PieceKind.BONUS for piece in screen.state.decode.pieces()):
             await press(pilot, "enter")
-            assert screen.phase == "ready", "a fully accepted round comes before the end"
-        pieces = screen.decode.pieces()
+            assert screen.state.phase == "ready", "a fully accepted round comes before the end"
+        pieces = screen.state.decode.pieces()
         bonus_at = index_of(pieces, PieceKind.BONUS)
         assert pieces[bonus_at].q is None
         shown = await select(pilot, bonus_at)
@@ -290,7 +290,7 @@ async def test_sampling_shows_the_q_its_test_used_and_a_true_coin(make_app: Any)
     async with make_app(policy="sample", seed=1).run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "space", "space", "space")
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None and not current.config.sample_draft
         verdicts = []
         for position in (0, 1):
@@ -311,7 +311,7 @@ async def test_sampling_shows_the_q_its_test_used_and_a_true_coin(make_app: Any)
             verdicts.append(check.accepted)
         assert verdicts == [True, False], "the seed gives one of each"
 
-        pieces = screen.decode.pieces()
+        pieces = screen.state.decode.pieces()
         correction_at = index_of(pieces, PieceKind.CORRECTION)
         shown = await select(pilot, correction_at)
         assert pieces[correction_at].verifier_p() is None, "drawn outside the top-10"

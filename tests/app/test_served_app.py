@@ -55,7 +55,7 @@ async def test_w_in_a_browser_downloads_the_trace_and_writes_nothing(
     saved = tmp_path / "downloaded.jsonl"
     saved.write_text(text, encoding="utf-8")
     trace = read_trace(saved)  # what the browser gets is a trace `spectui replay` opens
-    assert len(trace.rounds) == 2 and trace.header.prompt == screen.prompt
+    assert len(trace.rounds) == 2 and trace.header.prompt == screen.state.prompt
     assert "Trace sent to the browser: 2 rounds as spectui-trace.jsonl" in status, status
     assert sorted(tmp_path.iterdir()) == [saved], "nothing written on the server's disk"
 

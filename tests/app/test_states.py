@@ -3,6 +3,7 @@ reflows, and replays and ended decodes that say what they are and what to do nex
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ async def test_a_replay_says_what_it_is_and_what_to_do_at_its_end(
     path = tmp_path / "live.jsonl"
 
     app = make_app(max_new_tokens=40)
-    app.decode_screen.trace_path = path
+    app.decode_screen.state = replace(app.decode_screen.state, trace_path=path)
     async with app.run_test() as pilot:
         await settle(pilot)
         await press(pilot, "enter", "enter", "w")  # saved midway: it ends "end of trace"
@@ -113,12 +114,12 @@ async def test_a_replay_says_what_it_is_and_what_to_do_at_its_end(
         shown = "\n".join(screen_lines(pilot))
         assert "press space to draft one" not in shown
         assert "press space to play" in shown
-        assert "float32" not in shown and "live.jsonl: " in screen.models
-        while screen.phase != "finished":
+        assert "float32" not in shown and "live.jsonl: " in screen.state.models
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
         await press(pilot, "space")
         assert status(pilot).startswith("The trace has ended: q quits"), (
-            screen.phase,
+            screen.state.phase,
             status(pilot),
         )
 
@@ -126,7 +127,7 @@ async def test_a_replay_says_what_it_is_and_what_to_do_at_its_end(
 async def test_space_at_the_end_of_a_decode_says_what_comes_next(make_app: Any) -> None:
     async with make_app(max_new_tokens=6).run_test() as pilot:
         screen = await settle(pilot)
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
         for key in ("space", "p"):
             await press(pilot, key)

@@ -76,7 +76,7 @@ async def test_enter_on_a_row_decodes_that_setting(sweep_file: Path) -> None:
         assert app.screen is decode
         chosen = sweep.config_of(sweep.rows[2])
         assert chosen.policy == "soft" and chosen.p_thresh == 0.3
-        assert decode.config == chosen and decode.prompt == PROMPTS[0]
+        assert decode.state.config == chosen and decode.state.prompt == PROMPTS[0]
         await pilot.press("enter")  # one round of the new decode
         await settle(pilot)
         drafted = recorder.events(RoundDrafted)
@@ -84,7 +84,7 @@ async def test_enter_on_a_row_decodes_that_setting(sweep_file: Path) -> None:
         await pilot.press("v")  # the sweep again; esc leaves the decode as it was
         assert isinstance(app.screen, SweepScreen)
         await pilot.press("escape")
-        assert app.screen is decode and decode.config == chosen
+        assert app.screen is decode and decode.state.config == chosen
 
 
 async def test_the_sweep_key_is_offered_only_with_a_sweep(make_app: Any, sweep_file: Path) -> None:
@@ -135,9 +135,9 @@ async def test_a_setting_chosen_while_the_models_load_starts_the_decode(
     async with app.run_test(size=(140, 44), message_hook=recorder) as pilot:
         await pilot.pause()
         decode = app.decode_screen
-        assert decode.phase == "loading"
+        assert decode.state.phase == "loading"
         await pilot.press("down", "enter")
-        assert app.screen is decode and decode.config == sweep.config_of(sweep.rows[1])
+        assert app.screen is decode and decode.state.config == sweep.config_of(sweep.rows[1])
         loaded.set()
         await settle(pilot)
         await pilot.press("enter")

@@ -193,7 +193,7 @@ async def test_a_policys_own_threshold_is_in_the_settings_help_and_gate_panel(
         field = settings.query_one("#toy_floor", Input)
         field.value = "0.5"
         await press(pilot, "ctrl+s")
-        assert screen.config.setting("toy_floor") == 0.5
+        assert screen.state.config.setting("toy_floor") == 0.5
         await press(pilot, "question_mark")
         help_text = " ".join(plain(w, 120) for w in pilot.app.screen.query(Static))
         assert "floored" in help_text and "--toy-floor" in help_text

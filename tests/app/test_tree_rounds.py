@@ -20,6 +20,6 @@ async def test_tree_rounds_step_through_the_app(make_app: Any) -> None:
         await press(pilot, "enter", "enter", "enter")
         finished = recorder.events(events.RoundFinished)
         assert len(finished) >= 2 and all(event.tree is not None for event in finished)
-        stats = screen.decode.stats
-        assert stats is not None and screen.decode.n_generated == stats.new_tokens
+        stats = screen.state.decode.stats
+        assert stats is not None and screen.state.decode.n_generated == stats.new_tokens
         assert stats.drafted == sum(len(event.draft_ids) for event in finished)

@@ -7,6 +7,7 @@ Regenerate the snapshots with `pytest tests/app/test_tree_screen.py --snapshot-u
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ async def test_the_tree_follows_the_walk_check_by_check(make_app: Any) -> None:
         assert [node.token_id for node in tree.record.nodes] == list(drafted.draft_ids)
         assert [node.parent for node in tree.record.nodes] == list(drafted.parents)
         assert tree.record.walk == () and not tree.finished
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None
         step = 0
         while not current.finished:  # each space reveals the walk's next judgement
@@ -133,24 +134,24 @@ async def test_a_chain_round_has_no_tree_and_no_tree_key(make_app: Any) -> None:
 async def test_a_trace_with_trees_replays_its_trees(make_app: Any, tmp_path: Path) -> None:
     path = tmp_path / "trees.jsonl"
     app = make_app(max_new_tokens=12, **TREE)
-    app.decode_screen.trace_path = path
+    app.decode_screen.state = replace(app.decode_screen.state, trace_path=path)
     async with app.run_test() as pilot:
         screen = await settle(pilot)
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
-        live = [r.tree for r in screen.decode.rounds()]
-        live_pieces = [(p.text, p.kind) for p in screen.decode.pieces()]
+        live = [r.tree for r in screen.state.decode.rounds()]
+        live_pieces = [(p.text, p.kind) for p in screen.state.decode.pieces()]
     assert all(tree is not None for tree in live)
     async with replay_app(read_trace(path), timings=False).run_test() as pilot:
         screen = await settle(pilot)
         await press(pilot, "space", "space")  # the first round, its first check
         tree = tree_of(pilot)
         assert tree.display and tree.record is not None and len(tree.record.walk) == 1
-        while screen.phase != "finished":
+        while screen.state.phase != "finished":
             await press(pilot, "enter")
-        assert [r.tree for r in screen.decode.rounds()] == live
+        assert [r.tree for r in screen.state.decode.rounds()] == live
         assert tree.record == live[-1]
-        assert [(p.text, p.kind) for p in screen.decode.pieces()] == live_pieces
+        assert [(p.text, p.kind) for p in screen.state.decode.pieces()] == live_pieces
 
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -163,7 +164,7 @@ def test_snapshot_mid_walk(snap_compare: Any, make_app: Any, size: tuple[int, in
     async def run_before(pilot: Pilot[Any]) -> None:
         screen = await settle(pilot)
         await press(pilot, "enter", "space", "space")  # round 2 drafted, its first check
-        current = screen.decode.round
+        current = screen.state.decode.round
         assert current is not None and current.n_checked == 1 and not current.finished
 
     assert snap_compare(make_app(**TREE), terminal_size=size, run_before=run_before)

@@ -34,6 +34,7 @@ from spectui.app.pacing import SWITCH_INTERVAL
 from spectui.app.replay import replay_app
 from spectui.app.rounds import Piece, PieceKind
 from spectui.app.screens.compare import CompareScreen
+from spectui.app.screens.decode.inputs import SelectToken
 from spectui.app.widgets import GatePanel, StatusLine, TokenDetail, TokenStream
 from spectui.engine.policy.registry import policy_label, policy_names
 from spectui.engine.trace.header import TRACE_VERSION
@@ -49,7 +50,7 @@ def test_the_active_verdict_is_on_screen_at_every_width(make_app: Any, policy: s
         async with app.run_test(size=(160, 20)) as pilot:
             screen = await settle(pilot)
             await press(pilot, "enter", "enter")  # a finished round: its judged rows
-            current = screen.decode.round
+            current = screen.state.decode.round
             assert current is not None and current.n_checked
             verdicts = [slot.check.check.accepted for slot in current.drafts if slot.check]
             header = "▸" + short_name(policy)
@@ -176,7 +177,7 @@ async def a_round_with_a_rejection(pilot: Any) -> Any:
     screen = await settle(pilot)
     for _ in range(20):
         await press(pilot, "space")  # draft
-        current = screen.decode.round
+        current = screen.state.decode.round
         while current is not None and not current.finished and current.n_checked < 5:
             await press(pilot, "space")
             kinds = [piece.kind for piece in current.pieces()]
@@ -222,9 +223,9 @@ def test_copy_takes_the_committed_output_only(make_app: Any) -> None:
             current = await a_round_with_a_rejection(pilot)
             screen = app.decode_screen
             await press(pilot, "y")
-            committed = screen.decode.prompt + "".join(
+            committed = screen.state.decode.prompt + "".join(
                 p.text
-                for p in screen.decode.pieces()
+                for p in screen.state.decode.pieces()
                 if p.kind in (PieceKind.DRAFT, PieceKind.CORRECTION, PieceKind.BONUS)
             )
             assert app.clipboard == committed
@@ -246,7 +247,7 @@ def test_a_correction_equal_to_its_rejected_draft_says_so(make_app: Any) -> None
             screen = await settle(pilot)
             for _ in range(10):
                 await press(pilot, "enter")
-                pieces = screen.decode.pieces()
+                pieces = screen.state.decode.pieces()
                 same = [
                     n
                     for n, p in enumerate(pieces)
@@ -257,12 +258,12 @@ def test_a_correction_equal_to_its_rejected_draft_says_so(make_app: Any) -> None
                 if same:
                     break
             assert same, "p_thresh 0.99 rejects a top-1 draft"
-            screen.selected = same[-1]
+            screen.dispatch(SelectToken(same[-1]))
             await pilot.pause()
             shown = plain(screen.query_one(TokenDetail), 60).replace("\n", " ")
             assert "same token as the rejected draft" in shown, shown
             assert "p≥0.99✗" in shown.replace(" ", "") or "p≥0.99 ✗" in shown, shown
-            screen.selected = same[-1] - 1  # the rejected draft itself
+            screen.dispatch(SelectToken(same[-1] - 1))  # the rejected draft itself
             await pilot.pause()
             shown = plain(screen.query_one(TokenDetail), 60).replace("\n", " ")
             assert "verifier's top-1" in shown and "appended again" in shown, shown
@@ -356,7 +357,9 @@ def test_the_latest_check_panel_never_says_none_while_checks_are_shown(make_app:
     async def scenario() -> None:
         async with make_app().run_test(size=(160, 48)) as pilot:
             screen = await press(pilot, "enter", "space")  # round 2 drafted, none of it checked
-            assert screen.decode.round is not None and screen.decode.round.n_checked == 0
+            assert (
+                screen.state.decode.round is not None and screen.state.decode.round.n_checked == 0
+            )
             shown = plain(screen.query_one(TokenDetail), 60)
             assert "No gate check yet" not in shown, shown
             assert "round 1" in shown, shown

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from textual.notifications import SeverityLevel
 
-from spectui.app.screens import saving
+from spectui.app.screens.decode import files
 from spectui.engine.observe.request import ObservedRequest
 
 NO_TRACE = (
@@ -36,7 +36,7 @@ def save_request_trace(
             else "the server's response holds only its counts, no drafts and no probabilities"
         )
         return NO_TRACE.format(number=request.number, why=why), "warning"
-    target = path or saving.default_trace_path()
+    target = path or files.default_trace_path()
     try:
         shutil.copyfile(request.trace, target)
     except OSError as error:

@@ -1,9 +1,8 @@
-"""What the decode screen knows, in one typed object, and what its parts may ask of the screen.
+"""What the decode screen knows, in one frozen value, and which keys it offers in it.
 
-The screen owns one `ScreenState`; its parts (browsing, stepping, tuning, saving, sweeping,
-receiving, drawing) are plain objects handed that state and a `Surface` to speak and redraw
-through. Only the UI thread reads or writes it: the engine worker hands things over by
-message (the pair arrives in `ModelsReady`, the decode's source in `DecodeStarted`).
+Only the UI thread holds one: the engine worker hands things over by message (the pair
+arrives in `ModelsReady`, the decode's source in `DecodeStarted`), which the reducer
+(reduce.py) folds into a new state.
 
 The decode itself, as its events tell it, is not here but in the `DecodeView` this state
 holds (decode_view.py): the screen's state is the session, the settings, the run and what the
@@ -12,23 +11,20 @@ reader looks at; the decode's view is what the event log folds to.
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING
 
 from spectui.app.control import StepControl
 from spectui.app.decode_view import DecodeView
 from spectui.app.keys import NEEDS, NO_SWEEP, REFUSALS, action_name, binding_for, key_names
 from spectui.app.rounds import Piece, RoundView
 from spectui.app.sessions import Session
-from spectui.engine.config import ConfigError, DecodeConfig
-from spectui.engine.errors import ChatTemplateError, SpectuiError
+from spectui.engine.config import DecodeConfig
 from spectui.engine.trace.source import Ability
 
 if TYPE_CHECKING:
-    from textual.notifications import SeverityLevel
-
     from spectui.engine.cost.model import CostModel
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.models.progress import Bar
@@ -38,34 +34,6 @@ if TYPE_CHECKING:
 
 # Actions that need a running decode; shown greyed out otherwise.
 DECODE_ACTIONS = frozenset({"step", "finish_round", "toggle_play", "fast_forward", "speed"})
-
-
-class Surface(Protocol):
-    """What the decode screen's parts ask of the screen: a message, a redraw."""
-
-    def say(self, text: str, severity: SeverityLevel = "information") -> None:
-        """Show a decode message in the status line, instead of the one before."""
-        ...
-
-    def refresh_view(self, force: bool = False) -> None:
-        """Redraw the panels whose inputs changed (`force`: all of them)."""
-        ...
-
-    def refresh_header(self) -> None:
-        """Redraw the header (policy, round, what the engine is doing)."""
-        ...
-
-    def redraw_soon(self, counted: int) -> None:
-        """Redraw once the queued messages are handled (`counted`: engine events in them)."""
-        ...
-
-    def selection_changed(self, selected: int | None) -> None:
-        """A token was (de)selected: the panels that show it follow."""
-        ...
-
-    def state_changed(self) -> None:
-        """The phase or autoplay may have changed: the Footer's keys and the header follow."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -84,14 +52,20 @@ class RunOrder:
     timed_costs: dict[int, CostModel]  # the cost models the screen has, by draft span
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScreenState:
-    """Everything the decode screen knows about its session, its settings and its decode."""
+    """Everything the decode screen knows about its session, its settings and its decode.
+
+    A transition returns a new one (`dataclasses.replace`), never changes this one, with one
+    exception: a decode event is appended to `event_log` and folded into `decode` in place
+    (copying the view per event would cost fast-forward its speed); `decode.version` counts
+    those changes, and a new run or a branch puts a new log and view in a new state.
+    """
 
     session: Session
     config: DecodeConfig  # the settings the next round uses: the UI's one copy of them
     prompt: str
-    prompts: list[str]  # what `e` offers
+    prompts: tuple[str, ...]  # what `e` offers
     timings: bool = True
     trace_path: Path | None = None  # --trace FILE: saved when a decode ends and on exit
     text_marks: bool = False  # m / --text-marks: each token's kind written into the text
@@ -99,12 +73,13 @@ class ScreenState:
     pair: ModelPair | None = None  # from ModelsReady (None while loading, and in a replay)
     source: EventSource | None = None  # from DecodeStarted: a retry gives it to its worker
     # The run: its step control, its events and the view folded from them.
+    # The control is the one owner of what the worker does (paused, playing, ...): a
+    # transition reads it, and asks things of it only by an effect (effects.py).
     control: StepControl = field(default_factory=StepControl)
     run_id: int = 0
     event_log: EventLog | None = None  # the running decode's events (None before it starts)
     decode: DecodeView = field(default_factory=DecodeView)
     busy: bool = False  # the worker is computing for us
-    settled: asyncio.Event = field(default_factory=asyncio.Event)  # set when it caught up
     error: str | None = None
     error_mendable: bool = True  # whether ctrl+r or e can get past the error
     # What the reader looks at: a token of pieces() (None: live), an earlier round (b/n).
@@ -115,10 +90,10 @@ class ScreenState:
     tree_node: tuple[int, int] | None = None
     # Loading, and what the models are.
     load_status: str = "starting…"
-    load_bars: dict[tuple[str, str], Bar] = field(default_factory=dict)  # by Bar.key
+    load_bars: Mapping[tuple[str, str], Bar] = field(default_factory=dict)  # by Bar.key
     models: str = ""
     model_sizes: str = ""  # "drafter 1.2M → verifier 5.9M" (model_info.py)
-    costs: dict[int, CostModel] = field(default_factory=dict)  # by draft span, once timed
+    costs: Mapping[int, CostModel] = field(default_factory=dict)  # by draft span, once timed
     # For the command, once the app has ended.
     autosave_error: str | None = None  # a failed save on exit
     load_failure: BaseException | None = None  # models that never loaded: the app exits
@@ -145,15 +120,6 @@ class ScreenState:
     def can(self, ability: Ability) -> bool:
         """Whether this session can do `ability`."""
         return ability in self.session.abilities
-
-    def set_busy(self, busy: bool) -> bool:
-        """The worker is (no longer) computing for the screen; whether that changed."""
-        if busy:
-            self.settled.clear()
-        else:
-            self.settled.set()
-        changed, self.busy = busy != self.busy, busy
-        return changed
 
     def loading_models(self) -> bool:
         """Whether the worker is still loading (a restart now would load a second copy)."""
@@ -186,52 +152,6 @@ class ScreenState:
         if not self.can(Ability.DECODE):
             return "The trace has ended: q quits, b steps back through its rounds"
         return "The decode has ended: ctrl+r restarts, e edits the prompt, w saves the trace"
-
-    # --- transitions the screen makes --------------------------------------------------------
-
-    def begin_run(self, resume_at: int | None = None) -> RunOrder:
-        """A new run of the prompt: the old one's worker is stopped; what the new one gets.
-
-        `resume_at`: go on with the same decode from the start of that round instead (a
-        retry after an error: the finished rounds stay).
-        """
-        self.control.stop()  # the previous worker returns at its next stop point
-        self.control = StepControl(speed=self.control.speed, first_round=resume_at or 0)
-        if resume_at is not None:  # the retry rewinds to the round's own settings: then ours
-            self.control.retune(self.config)
-        self.run_id += 1
-        if resume_at is None:
-            self.event_log = None
-            self.decode = DecodeView(prompt=self.prompt)
-        self.error = None
-        resumed = self.source if resume_at is not None else None
-        return RunOrder(
-            self.run_id,
-            self.session,
-            self.control,
-            self.config,
-            self.prompt,
-            self.pair,
-            resumed,
-            resume_at,
-            self.timings,
-            dict(self.costs),
-        )
-
-    def fail(self, error: BaseException | None) -> bool:
-        """The worker stopped on `error`: keep it to show; False if the models never loaded
-        (nothing here can mend a model path or a server address: the app exits)."""
-        if error is not None and not self.loaded:
-            self.load_failure = error
-            return False
-        # No key mends a tokenizer without a chat template: the panel offers q alone.
-        self.error_mendable = not isinstance(error, ChatTemplateError)
-        if isinstance(error, (SpectuiError, ConfigError)):
-            self.error = str(error)
-        else:
-            self.error = f"{type(error).__name__}: {error} (this looks like a bug in spectui)"
-        self.control.set_playing(False)
-        return True
 
     # --- which keys this session offers now ----------------------------------------------------
 
@@ -268,26 +188,3 @@ class ScreenState:
         if action == "sweep" and not sweep:
             return f"{binding.description} ({key_names(binding)}): {NO_SWEEP}"
         return None
-
-
-T = TypeVar("T")
-
-
-class Exposed(Generic[T]):
-    """A `ScreenState` attribute, read (and a field set) as one of the screen that owns it.
-
-    What the app, the command and the tests read of the decode screen; its parts read the
-    state itself."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, screen: None, owner: type) -> Exposed[T]: ...
-    @overload
-    def __get__(self, screen: Any, owner: type) -> T: ...
-    def __get__(self, screen: Any, owner: type) -> Exposed[T] | T:
-        return self if screen is None else getattr(screen.state, self.name)
-
-    def __set__(self, screen: Any, value: T) -> None:
-        setattr(screen.state, self.name, value)
