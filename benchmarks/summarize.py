@@ -41,10 +41,10 @@ def summarize(result: dict[str, Any]) -> str:
         lines.append(
             f"| {m['label']} | {_spread(m['tokens_per_second'], 1)} | "
             f"{_spread(m['ratio_vs_plain'], 2)} | {_spread(m['ratio_vs_hf_assisted'], 2)} | "
-            f"{m['verifier_forwards_per_token']:.2f} | "
-            f"{m['verifier_input_tokens_per_token']:.1f} | "
+            f"{_num(m['verifier_forwards_per_token'])} | "
+            f"{_num(m['verifier_input_tokens_per_token'], 1)} | "
             f"{_num(m['verifier_forwards_per_round'])} | {_num(m['drafter_forwards_per_round'])} | "
-            f"{_num(_draft_acceptance(m))} | {_num(m['tokens_per_round'])} | "
+            f"{_num(m['draft_acceptance_rate'])} | {_num(m['tokens_per_round'])} | "
             f"{'yes' if m['identical_to_plain'] else 'no'} |"
         )
     lines += [
@@ -80,8 +80,8 @@ def _spread(spread: dict[str, float] | None, digits: int) -> str:
     return f"{spread['median']:.{digits}f} ({spread['min']:.{digits}f}–{spread['max']:.{digits}f})"
 
 
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}"
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _load(values: list[float] | None) -> str:
