@@ -82,3 +82,24 @@ def _role_and_size(words: str, index: int) -> str:
 def _size_only(words: str, _: int) -> str:
     match = SIZE.match(words)
     return words if match is None else match["size"]
+
+
+INSPECT = "←/→ inspect"
+
+
+def stream_subtitle_forms(summary: str) -> tuple[str, ...]:
+    """The stream's border, longest first, for its painter to take the first that fits:
+    the inspect hint and the models line (`sessions.models_summary`), its names without file
+    suffixes, then without the hint, then the device and precision alone."""
+    if not summary:
+        return ("",)
+    names, separator, rest = summary.partition(NOTICE)
+    short = ARROW.join(_file_stem(name) for name in names.split(ARROW)) + separator + rest
+    forms = [f"{INSPECT} · {summary}", f"{INSPECT} · {short}", short]
+    if rest:
+        forms += [f"{INSPECT} · {rest}", rest]
+    return tuple(dict.fromkeys(forms))
+
+
+def _file_stem(name: str) -> str:
+    return name.removesuffix(".gguf").removesuffix(".safetensors")

@@ -10,7 +10,12 @@ from app_helpers import plain
 from textual.app import App, ComposeResult
 
 from spectui.app.decode_view import round_seconds
-from spectui.app.model_info import model_sizes, short_count, shorter_forms
+from spectui.app.model_info import (
+    model_sizes,
+    short_count,
+    shorter_forms,
+    stream_subtitle_forms,
+)
 from spectui.app.widgets.stats_panel import round_times
 from spectui.app.widgets.status_header import StatusHeader
 from spectui.engine.stats import StatsTally
@@ -100,3 +105,17 @@ async def test_a_status_too_wide_drops_its_last_parts_whole() -> None:
         await pilot.pause()
         line = plain(header, width=55).strip()
         assert line == "soft-guarded · k=5 · round 3 · finished (max tokens)", line
+
+
+def test_the_streams_border_has_a_form_for_every_width() -> None:
+    """At 80×24 on the default pair the stream's border ended `· cpu · f…`: its painter now
+    takes the longest of these that fits."""
+    summary = "smollm2-drafter → SmolLM2-135M-Instruct.Q4_1.gguf · cpu · float32"
+    assert stream_subtitle_forms(summary) == (
+        f"←/→ inspect · {summary}",
+        "←/→ inspect · smollm2-drafter → SmolLM2-135M-Instruct.Q4_1 · cpu · float32",
+        "smollm2-drafter → SmolLM2-135M-Instruct.Q4_1 · cpu · float32",
+        "←/→ inspect · cpu · float32",
+        "cpu · float32",
+    )
+    assert stream_subtitle_forms("") == ("",)

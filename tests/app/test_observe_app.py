@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from app_helpers import wait_until
+from app_helpers import plain, wait_until
 from textual.pilot import Pilot
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from vllm_servers import PROMPTS
 
 from spectui.app.observe.app import ObserveApp
@@ -201,6 +201,12 @@ async def test_a_rebuilt_request_opens_the_decode_screen_on_its_trace(
             (s.drafted, s.accepted) for s in request.local.steps[:2]
         ]
         assert "r" in footer_keys(pilot)
+        await pilot.press("question_mark")  # the help lists r too
+        await pilot.pause()
+        help_text = " ".join(plain(w, 120) for w in pilot.app.screen.query(Static))
+        assert "Back to the table of requests" in help_text
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(pilot.app.screen, RequestsScreen)

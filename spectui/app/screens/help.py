@@ -51,6 +51,9 @@ SECTIONS: list[tuple[str, list[str]]] = [
             "Δ = p₁ − p.",
         ],
     ),
+]
+# After the stats' definitions: what the compare key shows.
+AFTER_STATS: list[tuple[str, list[str]]] = [
     (
         "compare (the c key)",
         [
@@ -82,16 +85,21 @@ class HelpScreen(Dialog[None]):
             yield Static(_legend())
             yield Static(_heading("policies"))
             yield Static(_policies_table())
+            yield from _sections(SECTIONS)
             yield Static(_heading("stats (each cell's figures)"))
             yield Static(_definitions_table(), classes="help-paragraph")
-            for title, paragraphs in SECTIONS:
-                yield Static(_heading(title))
-                for paragraph in paragraphs:
-                    yield Static(Text(paragraph), classes="help-paragraph")
+            yield from _sections(AFTER_STATS)
 
     def action_close(self) -> None:
         """Close help."""
         self.close()
+
+
+def _sections(sections: list[tuple[str, list[str]]]) -> ComposeResult:
+    for title, paragraphs in sections:
+        yield Static(_heading(title))
+        for paragraph in paragraphs:
+            yield Static(Text(paragraph), classes="help-paragraph")
 
 
 def _heading(title: str) -> Text:

@@ -15,7 +15,7 @@ from spectui.app.looks.catalog import give_way, looks_of, short_name, shown_gate
 from spectui.app.looks.library import P_COLUMN, Q_COLUMN
 from spectui.app.looks.records import Column, GateLooks
 from spectui.app.rounds import CheckView, PieceKind, RoundView
-from spectui.app.widgets.panel import Panel
+from spectui.app.widgets.panel import BORDER_SPARE, Panel
 from spectui.engine.config import DecodeConfig
 from spectui.engine.policy.records import Policy
 from spectui.engine.policy.registry import POLICIES
@@ -69,7 +69,6 @@ class GatePanel(Panel):
 # (`fit`); the active policy's verdict never does (every verdict is also in the token detail).
 LEAD_COLUMNS: tuple[tuple[str, int, bool], ...] = (("#", 2, False), ("token", 7, False))
 ASSUMED_WIDTH = 76  # the table's width before the panel has been laid out (80 columns)
-BORDER_SPARE = 2  # the corners and the spaces a border keeps around its subtitle, beyond padding
 
 
 def fitted_rules(lead: str, rules: list[str], width: int) -> str:

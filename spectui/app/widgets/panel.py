@@ -13,6 +13,10 @@ from collections.abc import Hashable
 from textual.visual import VisualType
 from textual.widgets import Static
 
+# A `.panel`'s subtitle fits in its content width less this: the spaces the border keeps
+# around it (the padding covers the corners' dashes). Longer, Textual cuts it with "…".
+BORDER_SPARE = 2
+
 
 class SkipsUnchanged:
     """A widget the screen redraws only when the inputs it draws from change."""

@@ -117,18 +117,7 @@ class StatsGrid:
         if width < self.TWO_COLUMNS:
             return None
         pairs = [self.cells[start : start + 2] for start in range(0, len(self.cells), 2)]
-        paired = [len(pair) == 2 for pair in pairs]
-        while True:  # a pair set apart no longer widens the left column: the rest may now fit
-            left = max(
-                (p[0].cell_len for p, two in zip(pairs, paired, strict=True) if two), default=0
-            )
-            fits = [
-                two and left + self.GAP + p[1].cell_len <= width
-                for p, two in zip(pairs, paired, strict=True)
-            ]
-            if fits == paired:
-                break
-            paired = fits
+        left, paired = self._left_column(pairs, width)
         lines: list[Text] = []
         for pair, two in zip(pairs, paired, strict=True):
             if not two:
@@ -139,6 +128,22 @@ class StatsGrid:
             line.append_text(pair[1])
             lines.append(line)
         return lines
+
+    def _left_column(self, pairs: list[list[Text]], width: int) -> tuple[int, list[bool]]:
+        """The left column's width that lets the most pairs share a line, and which do: a
+        pair fits where its left cell is no wider than the column and its right cell fits
+        beside it (a wide pair on two lines no longer widens the column for the others)."""
+        best: tuple[int, list[bool]] = (0, [False] * len(pairs))
+        for column in sorted({pair[0].cell_len for pair in pairs if len(pair) == 2}):
+            fits = [
+                len(pair) == 2
+                and pair[0].cell_len <= column
+                and column + self.GAP + pair[1].cell_len <= width
+                for pair in pairs
+            ]
+            if sum(fits) > sum(best[1]):
+                best = (column, fits)
+        return best
 
     def _wrapped(self, line: Text, console: Console, width: int) -> list[Text]:
         """`line` as is when it fits, else broken between words, later lines indented."""

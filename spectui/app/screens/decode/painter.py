@@ -26,7 +26,7 @@ from spectui.app.widgets import (
     TokenStream,
     TokenTree,
 )
-from spectui.app.widgets.panel import Panel
+from spectui.app.widgets.panel import BORDER_SPARE, Panel
 
 PALETTE_HINT = 140  # columns from which the Footer also shows ^p palette (at 120 keys fill it)
 
@@ -177,7 +177,9 @@ class Painter:
             stream.show_message(part.loading, shape=part.loading_shape)
         elif not stream.unchanged(view.stream_key):
             stream.show(part.decode, part.pieces, part.selected, part.viewed, part.marks)
-        stream.border_subtitle = part.subtitle
+        room = stream.content_size.width - BORDER_SPARE
+        forms = part.subtitles
+        stream.border_subtitle = next((f for f in forms if len(f) <= room), forms[-1])
 
     def paint_tree(self, view: ScreenView) -> None:
         """The token tree of a tree round on screen, if its inputs changed."""

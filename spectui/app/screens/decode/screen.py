@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import ActiveBinding
+from textual.binding import ActiveBinding, Binding
 from textual.containers import Horizontal, Vertical
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -215,7 +215,9 @@ class DecodeScreen(Screen[None]):
             case effects.CompareDialog(pair, config, prompt, max_new_tokens):
                 self.app.push_screen(CompareScreen(pair, config, prompt, max_new_tokens))
             case effects.HelpDialog(offered=offered):
-                self.app.push_screen(HelpScreen(offered))
+                # and the app's own shown keys (an observed request's r: back to the requests)
+                own = [b for b in self.app.BINDINGS if isinstance(b, Binding) and b.show]
+                self.app.push_screen(HelpScreen([*offered, *own]))
 
     def answer(self, given: Callable[[T], inputs.Input]) -> Callable[[T], None]:
         """A pushed screen's callback: its answer, as an input."""

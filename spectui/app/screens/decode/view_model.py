@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from spectui.app.format import drafting_words
+from spectui.app.model_info import stream_subtitle_forms
 from spectui.app.pacing import SPEEDS
 from spectui.app.rounds import Piece, RoundView
 from spectui.app.screens.decode.state import ScreenState
@@ -187,7 +188,7 @@ class ScreenView:
         if state.phase == "loading" and state.error is None:
             bars = state.load_bars.values()
             loading, shape = loading_view(state.load_status, bars), len(bars)
-        subtitle = f"←/→ inspect · {state.models}" if state.models else ""
+        subtitles = stream_subtitle_forms(state.models)
         return StreamView(
             loading,
             shape,
@@ -196,7 +197,7 @@ class ScreenView:
             self.selected,
             state.viewed,
             state.text_marks,
-            subtitle,
+            subtitles,
         )
 
     # --- which panels show --------------------------------------------------------------------

@@ -60,7 +60,7 @@ class StreamView:
     selected: int | None
     viewed: int | None  # an earlier round stepped back to (marked in the stream)
     marks: bool  # each token's kind written into the text
-    subtitle: str
+    subtitles: tuple[str, ...]  # its border's forms, longest first: the painter fits one
 
 
 @dataclass(frozen=True)
