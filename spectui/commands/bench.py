@@ -39,6 +39,7 @@ class Preset:
     tree: bool  # a token tree beside the chain
     kernel_all_cores: bool  # the kernel table at every core too
     kernel_dtypes: tuple[str, ...]  # precisions the kernel table loads the verifier in
+    block_check_every_kernel: bool  # block vs step on each kernel's copy (else the pair's)
 
 
 # --quick answers "does speculation pay here, at which k, on which kernel" in under a minute
@@ -57,6 +58,7 @@ QUICK = Preset(
     tree=False,
     kernel_all_cores=False,
     kernel_dtypes=("float32",),  # both kernels, exact: bfloat16's row is a full run's
+    block_check_every_kernel=False,
 )
 FULL = Preset(
     new_tokens=128,
@@ -71,6 +73,7 @@ FULL = Preset(
     tree=True,
     kernel_all_cores=True,
     kernel_dtypes=("float32", "bfloat16"),
+    block_check_every_kernel=True,
 )
 
 
@@ -229,6 +232,7 @@ def main(args: argparse.Namespace) -> int:
         tree=preset.tree if args.tree_method is None else args.tree_method,
         kernel_all_cores=preset.kernel_all_cores,
         kernel_dtypes=preset.kernel_dtypes,
+        block_check_every_kernel=preset.block_check_every_kernel,
         spans=preset.spans if args.spans is None else args.spans,
         kernel_repeats=(
             preset.kernel_repeats if args.kernel_repeats is None else args.kernel_repeats
