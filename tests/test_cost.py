@@ -125,15 +125,15 @@ def test_a_cost_model_says_how_old_how_noisy_and_under_what_load() -> None:
         (301, 0.4, 100, True),  # older than five minutes
         (60, 1.5, 100, True),  # the load moved by a core or more
         (60, None, 100, False),  # no load average here: age and context decide
-        (60, 0.4, 180, False),  # under twice the context timed
-        (60, 0.4, 201, True),  # over twice it, by more than 64 tokens
+        (60, 0.4, 400, False),  # the decode grew: not timed again (it would hold the engine)
         (60, 0.4, 40, False),  # under half, but by fewer than 64 tokens
+        (60, 0.4, 30, True),  # a restart on a shorter context: under half, by over 64 tokens
     ],
 )
 def test_a_cost_model_goes_stale(
     seconds_later: float, load_now: float | None, context_now: int, stale: bool
 ) -> None:
-    model = timed(0.4)
+    model = timed(0.4, context=100)
     assert model.stale(TAKEN + seconds_later, load_now, context_now) is stale
 
 

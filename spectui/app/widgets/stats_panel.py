@@ -49,7 +49,7 @@ DEFINITIONS: dict[str, str] = {
     "token, timed at this decode's context; a round costs k·c + r_k verifier steps; then "
     "when it was timed, ± the verifier step's spread (interquartile range / median), and the "
     "load where other work kept over half the cores busy. Timed again after 5 minutes, when "
-    "the load moves by a core, or when the context is far from the one timed",
+    "the load moves by a core, or after a restart on a much shorter context",
     "speedup": "predicted: expected τ / mean(k·c + r_k) over the rounds; measured: tokens × "
     "one verifier step's seconds / (draft + verify seconds); both over plain decoding",
 }

@@ -51,16 +51,16 @@ class CostModel:
 
     def stale(self, now: float, load: float | None, context_tokens: int) -> bool:
         """Whether to time it again: older than STALE_SECONDS, the machine's load moved by a
-        core or more since, or the decode's context is more than twice or under half the one
-        timed, by more than CONTEXT_SLACK tokens (a new prompt, a long decode: attention costs
-        grow with the context)."""
+        core or more since, or the context is under half the one timed, by more than
+        CONTEXT_SLACK tokens (a restart on a shorter prompt). A decode's own growth does not
+        count: timing holds the engine's thread, and at fast-forward on a small pair two
+        more timings cost half its speed (measured with benchmarks/app_latency.py)."""
         if now - self.taken_at > STALE_SECONDS:
             return True
         if load is not None and self.load is not None and abs(load - self.load) >= 1.0:
             return True
         timed = self.context_tokens
-        far = context_tokens > 2 * timed or context_tokens < timed / 2
-        return far and abs(context_tokens - timed) > CONTEXT_SLACK
+        return context_tokens < timed / 2 and timed - context_tokens > CONTEXT_SLACK
 
     @property
     def c(self) -> float:
