@@ -71,7 +71,7 @@ def _without_suffix(words: str, _: int) -> str:
     match = SIZE.match(words)
     if match is None:
         return words
-    return f"{match['name'].removesuffix('.gguf').removesuffix('.safetensors')} {match['size']}"
+    return f"{_file_stem(match['name'])} {match['size']}"
 
 
 def _role_and_size(words: str, index: int) -> str:

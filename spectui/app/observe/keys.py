@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from spectui.app.keys import describe, key_names
 from spectui.app.screens.dialog import Dialog
+from spectui.app.screens.help import keys_table
 
 HELP = Binding("question_mark", "help", "Help", key_display="?", tooltip="All keys", id="help")
 QUIT = Binding("q", "quit", "Quit", tooltip="Quit spectui", id="quit")
@@ -90,7 +89,7 @@ class ObserveHelp(Dialog[None]):
             body.border_title = "spectui observe keys"
             body.border_subtitle = "esc close"
             yield Static(Text("keys", style="bold underline"))
-            yield Static(_keys_table(self.bindings))
+            yield Static(keys_table(self.bindings))
             yield Static(Text("figures", style="bold underline"))
             for paragraph in COLUMNS_HELP:
                 yield Static(Text(paragraph), classes="help-paragraph")
@@ -98,13 +97,3 @@ class ObserveHelp(Dialog[None]):
     def action_close(self) -> None:
         """Close help."""
         self.close()
-
-
-def _keys_table(bindings: list[Binding]) -> Table:
-    table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    for binding in bindings:
-        table.add_row(key_names(binding), describe(binding))
-    table.add_row("ctrl+p", "command palette: every action by name")
-    return table

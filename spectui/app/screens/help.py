@@ -81,7 +81,7 @@ class HelpScreen(Dialog[None]):
             body.border_title = "spectui keys"
             body.border_subtitle = "esc close"
             yield Static(_heading("keys"))
-            yield Static(_keys_table(self.bindings))
+            yield Static(keys_table(self.bindings))
             yield Static(_legend())
             yield Static(_heading("policies"))
             yield Static(_policies_table())
@@ -124,7 +124,8 @@ def _definitions_table() -> Table:
     return table
 
 
-def _keys_table(bindings: list[Binding]) -> Table:
+def keys_table(bindings: list[Binding]) -> Table:
+    """Each key and what it does, and the command palette's key (every help screen's)."""
     table = Table(box=None, padding=(0, 2, 0, 0), show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
