@@ -195,12 +195,16 @@ def _freeze_long_lived_objects() -> None:
 def models_summary(pair: ModelPair) -> str:
     """The models line: drafter → verifier · device · dtype; on a CPU whose linears run on
     torch's default kernel (asked for, or where the fast one cannot run) `MKL` after the dtype,
-    and `not exact` below float32. The default, oneDNN in float32, adds nothing."""
+    on the int4 kernel `int4`, and `not exact` below float32. The default, oneDNN in float32,
+    adds nothing."""
     dtype_name = str(pair.dtype).removeprefix("torch.")
     line = f"{model_label(pair.drafter_id)} → {model_label(pair.verifier_id)}"
     line += f" · {pair.device.type} · {dtype_name}"
-    if pair.kernels is not None and pair.device.type == "cpu" and pair.kernels.running != "fast":
+    running = pair.kernels.running if pair.kernels is not None else None
+    if pair.device.type == "cpu" and running == "default":
         line += " MKL"
+    if running == "int4":
+        line += " int4"
     if dtype_name != "float32":
         # Below float32 a block's argmax can differ from a step's (near-ties round apart):
         # greedy-exact is then not exactly the verifier's one-token-at-a-time greedy text.

@@ -25,18 +25,23 @@ from spectui.engine.config import DecodeConfig
 from spectui.engine.cost.sampler import StepTimer
 from spectui.engine.models.cache import CachedModel
 from spectui.engine.models.kernels import KERNEL_LABELS, fast_kernel_problem
-from spectui.engine.models.loading import ModelPair, load_pair, pick_dtype
+from spectui.engine.models.loading import ModelPair, gguf_files, load_pair, pick_dtype
 
 MAX_ROWS = 8
 # (kernel, dtype) pairs timed beside the pair's own, in this order where they load here.
-VARIANTS = (("fast", "float32"), ("default", "float32"), ("fast", "bfloat16"))
+VARIANTS = (
+    ("fast", "float32"),
+    ("default", "float32"),
+    ("fast", "bfloat16"),
+    ("int4", "bfloat16"),  # only where the verifier is a GGUF file with Q4_1 layers
+)
 
 
 @dataclass(frozen=True)
 class BlockCosts:
     """One kernel's forward times for M = 1..MAX_ROWS rows at one thread count."""
 
-    kernel: str  # "fast" or "default"
+    kernel: str  # "fast", "default" or "int4"
     dtype: str  # "float32", "bfloat16"
     threads: int
     milliseconds: tuple[float, ...]  # [M-1]: median forward over M new rows, KV-cached
@@ -77,9 +82,12 @@ def variant_models(
             continue
         if kernel == "fast" and fast_kernel_problem(pair.device, pick_dtype(dtype)) is not None:
             continue
+        if kernel == "int4" and gguf_files(config)["verifier"] is None:
+            continue
         say(f"loading the verifier again on {KERNEL_LABELS[kernel]} {dtype}")
         copy = load_pair(replace(config, drafter="ngram", kernels=kernel, dtype=dtype))
-        models.append((kernel, dtype, copy.local("verifier")))
+        if copy.kernels is not None and copy.kernels.running == kernel:
+            models.append((kernel, dtype, copy.local("verifier")))
     return models
 
 
@@ -190,10 +198,13 @@ def thread_counts(bench_threads: int) -> list[int]:
 
 
 def _weights(model: torch.nn.Module) -> list[torch.Tensor]:
+    from spectui.engine.models.int4 import Int4GroupLinear
     from spectui.engine.models.kernels import PrepackedLinear
 
     tensors: list[torch.Tensor] = list(model.parameters())
     tensors += [m.packed_weight for m in model.modules() if isinstance(m, PrepackedLinear)]
+    for layer in (m for m in model.modules() if isinstance(m, Int4GroupLinear)):
+        tensors += [layer.packed_weight, layer.scales_and_zeros]
     # The embedding is read one row a token, not streamed: a tied head's packed copy is.
     embedding = model.get_input_embeddings().weight  # type: ignore[operator]
     return [t for t in tensors if t is not embedding]

@@ -256,6 +256,14 @@ def _with_texts(line: dict[str, Any], event: RoundFinished, log: Any) -> dict[st
     }
 
 
+def _precision(pair: ModelPair) -> str:
+    """`float32 on oneDNN prepacked`; below float32 `, not exact` (a block's argmax can
+    differ from a step's there)."""
+    dtype = str(pair.dtype).removeprefix("torch.")
+    kernel = f" on {pair.kernels.label}" if pair.kernels is not None else ""
+    return f"{dtype}{kernel}{'' if dtype == 'float32' else ', not exact'}"
+
+
 def _print_report(
     pair: ModelPair, records: list[DecodeRecord], config: DecodeConfig, gates: str | None
 ) -> None:
@@ -265,7 +273,8 @@ def _print_report(
     console = Console()
     console.print(  # whole on one line, however long the model paths (a pipe is 80 wide)
         f"[bold]drafter[/] {pair.drafter_id}  [bold]verifier[/] {pair.verifier_id}  "
-        f"device {pair.device}  k={config.draft_span}  bonus={'on' if config.bonus else 'off'}",
+        f"device {pair.device} {_precision(pair)}  k={config.draft_span}  "
+        f"bonus={'on' if config.bonus else 'off'}",
         soft_wrap=True,
     )
     for policy in dict.fromkeys(record.policy for record in records):

@@ -32,7 +32,7 @@ from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
-KERNEL_NAMES = ("fast", "default")  # engine/models/kernels.py
+KERNEL_NAMES = ("fast", "default", "int4")  # engine/models/kernels.py
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 MAX_TREE_NODES = 1024
@@ -262,7 +262,9 @@ class DecodeConfig:
     kernels: str = knob(
         "fast",
         "CPU linear kernels: fast = oneDNN with weights prepacked once at load (exact float32 "
-        "or bfloat16, flat in a block's rows), default = torch's own (MKL)",
+        "or bfloat16, flat in a block's rows), default = torch's own (MKL), int4 = a GGUF "
+        "verifier's own Q4_1 layers as int4 weights with bfloat16 activations (--dtype auto "
+        "= bfloat16; not exact)",
         choices=lambda: KERNEL_NAMES,
     )
     threads: int | None = knob(

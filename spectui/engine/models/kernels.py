@@ -6,18 +6,21 @@ the weight reordered once at load (`torch.ops.mkldnn._reorder_linear_weight`, th
 `_linear_pointwise` per call, as torch's Inductor does for frozen CPU graphs) streams the weight
 the same way for 1 to 6 rows, and computes the same float32 sums (argmax identical along the
 seed's texts; |Δlogit| ≈ 1e-4). `prepack_linears` swaps every `nn.Linear` of a model, the tied
-LM head included, for a `PrepackedLinear`; `--kernels default` keeps torch's own.
+LM head included, for a `PrepackedLinear`; `--kernels default` keeps torch's own; `--kernels
+int4` runs a GGUF's own Q4_1 layers on torch's int4 kernel (`int4.py`), the rest on oneDNN.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from spectui.engine.config import KERNEL_NAMES
+from spectui.engine.models.int4 import Int4GroupLinear
 
 __all__ = [
     "KERNEL_NAMES",
@@ -32,6 +35,7 @@ __all__ = [
 KERNEL_LABELS = {
     "fast": "oneDNN prepacked",
     "default": "torch default (MKL)",
+    "int4": "int4 (the GGUF's Q4_1) + oneDNN",
 }
 
 
@@ -74,8 +78,8 @@ class PrepackedLinear(nn.Module):
 class KernelChoice:
     """The kernel a model's linears run on, and why, where it is not the one asked for."""
 
-    asked: str  # "fast" or "default"
-    running: str  # what runs: "fast" or "default"
+    asked: str  # "fast", "default" or "int4"
+    running: str  # what runs: "fast", "default" or "int4"
     reason: str = ""  # why `running` differs from `asked` (empty when it does not)
 
     @property
@@ -115,11 +119,13 @@ def _probe(dtype: torch.dtype) -> str | None:
     return None
 
 
-def prepack_linears(model: nn.Module, asked: str) -> KernelChoice:
-    """Run `model`'s linear layers on the kernel `asked` for ("fast" or "default").
+def prepack_linears(model: nn.Module, asked: str, gguf: Path | None = None) -> KernelChoice:
+    """Run `model`'s linear layers on the kernel `asked` for ("fast", "default" or "int4").
 
     "fast" swaps each `nn.Linear` for a `PrepackedLinear` in place, where the kernel runs here;
-    elsewhere the model is left as it was and the choice says why.
+    "int4" first swaps the layers stored as Q4_1 in `gguf` (the file the model was converted
+    from) for `Int4GroupLinear`s, then the rest as "fast". Where the asked kernel cannot run,
+    the next one does (int4 → fast → default) and the choice says why.
     """
     if asked == "default":
         return KernelChoice(asked, "default")
@@ -127,8 +133,23 @@ def prepack_linears(model: nn.Module, asked: str) -> KernelChoice:
     problem = fast_kernel_problem(parameter.device, parameter.dtype)
     if problem is not None:
         return KernelChoice(asked, "default", problem)
+    if asked == "int4":
+        problem = _int4_swap(model, parameter, gguf)
+        _swap_linears(model)
+        return KernelChoice(asked, "fast", problem) if problem else KernelChoice(asked, "int4")
     _swap_linears(model)
     return KernelChoice(asked, "fast")
+
+
+def _int4_swap(model: nn.Module, parameter: torch.Tensor, gguf: Path | None) -> str | None:
+    """Swap the model's Q4_1 layers for int4 ones; why not, where it cannot."""
+    from spectui.engine.models.int4 import ACTIVATION_DTYPE, int4_problem, swap_q4_1_linears
+
+    if gguf is None:
+        return "int4 runs a GGUF file's own Q4_1 layers, and this model is not a GGUF file"
+    if parameter.dtype != ACTIVATION_DTYPE:
+        return f"int4 runs with bfloat16 activations, not {_dtype_name(parameter.dtype)}"
+    return int4_problem(parameter.device) or swap_q4_1_linears(model, gguf)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -138,6 +159,8 @@ def parameter_count(model: nn.Module) -> int:
         seen[parameter.untyped_storage().data_ptr()] = parameter.numel()
     total = sum(seen.values())
     for module in model.modules():
+        if isinstance(module, Int4GroupLinear):
+            total += module.in_features * module.out_features
         if isinstance(module, PrepackedLinear):
             storage, numel = module.source
             if storage not in seen:

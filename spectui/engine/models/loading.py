@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -171,9 +172,12 @@ def pick_device(requested: str) -> torch.device:
     return torch.device("cpu")
 
 
-def pick_dtype(requested: str) -> torch.dtype:
-    """torch dtype for a config name; "auto" is float32, the seed's precision."""
-    return torch.float32 if requested == "auto" else getattr(torch, requested)
+def pick_dtype(requested: str, kernels: str = "fast") -> torch.dtype:
+    """torch dtype for a config name; "auto" is float32, the seed's precision, except on the
+    int4 kernel, which runs fast only with bfloat16 activations."""
+    if requested == "auto":
+        return torch.bfloat16 if kernels == "int4" else torch.float32
+    return getattr(torch, requested)
 
 
 def load_pair(
@@ -197,7 +201,7 @@ def load_pair(
     started = time.perf_counter()
     device = _checked_device(config.device)
     torch.set_num_threads(engine_threads(config.threads, device))
-    dtype = pick_dtype(config.dtype)
+    dtype = pick_dtype(config.dtype, config.kernels)
     converting = time.perf_counter()
     local = converted_config(config, say, bars, cancel)
     conversion_seconds = time.perf_counter() - converting if local != config else 0.0
@@ -235,7 +239,7 @@ def load_pair(
         None if models["drafter"] is None else read_draft_vocabulary(local.drafter, tokenizer)
     )
     check_vocabularies(local, tokenizer, models["drafter"], models["verifier"], vocabulary)
-    kernels = run_on_kernels(models, config.kernels, say)
+    kernels = run_on_kernels(models, config.kernels, say, gguf_files(config))
     drafter_id = _model_id(config.drafter, endpoints["drafter"])
     if method is not None:
         drafter_id = method_label(method, models["verifier"])
@@ -282,12 +286,21 @@ def drafter_dtype(
 
 
 def run_on_kernels(
-    models: dict[str, PreTrainedModel | None], asked: str, say: Progress
+    models: dict[str, PreTrainedModel | None],
+    asked: str,
+    say: Progress,
+    files: dict[str, Path | None] | None = None,
 ) -> KernelChoice | None:
-    """Put the local models' linear layers on the kernel `asked` for; the verifier's choice
-    (else the drafter's), said once where it falls back."""
+    """Put the local models' linear layers on the kernel `asked` for (int4 reads the GGUF
+    `files` each model was converted from); the verifier's choice (else the drafter's), said
+    once where it falls back."""
+    files = files or {}
+    if asked == "int4":
+        say("packing the GGUF's Q4_1 layers as int4 (each checked against the loaded weight)")
     choices = {
-        role: prepack_linears(model, asked) for role, model in models.items() if model is not None
+        role: prepack_linears(model, asked, files.get(role))
+        for role, model in models.items()
+        if model is not None
     }
     choice = choices.get("verifier") or choices.get("drafter")
     if choice is not None and choice.reason:
@@ -306,6 +319,14 @@ def engine_threads(asked: int | None, device: torch.device) -> int:
     if device.type != "cpu":
         return torch.get_num_threads()
     return max(1, (os.cpu_count() or 1) // 2)
+
+
+def gguf_files(config: DecodeConfig) -> dict[str, Path | None]:
+    """The GGUF file each local model of `config` is named by, or None."""
+    return {
+        "drafter": gguf_file(config.drafter) if config.drafter_url is None else None,
+        "verifier": gguf_file(config.verifier) if config.verifier_url is None else None,
+    }
 
 
 def converted_config(
