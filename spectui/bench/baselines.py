@@ -61,9 +61,14 @@ def hf_assisted(pair: ModelPair, prompt_ids: tuple[int, ...], new_tokens: int) -
 
 
 def _generate(model: PreTrainedModel, inputs: dict[str, Any]) -> torch.Tensor:
-    """`model.generate(**inputs)`: the output ids [1, prompt + new]."""
+    """`model.generate(**inputs)`: the output ids [1, prompt + new].
+
+    In inference mode, as spectui's own forwards (`CachedModel.forward`) run: a baseline left
+    under generate's no_grad would pay ~4 ms a SmolLM2 step more, and a speedup over it would
+    be partly the mode's, not speculation's."""
     generate: Any = model.generate  # typed as a Tensor attribute through nn.Module.__getattr__
-    return generate(**inputs)
+    with torch.inference_mode():
+        return generate(**inputs)
 
 
 def _generate_inputs(
