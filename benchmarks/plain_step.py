@@ -1,0 +1,128 @@
+"""Plain decoding's one-token step on the default pair's verifier, on every kernel and harness
+tried: is any exact path 1.3× torch's default float32 `F.linear` (MKL) at one thread? (issue 31)
+
+    python benchmarks/plain_step.py              # 1 thread, context 64, 60 steps each, idle machine
+
+Each variant is the same SmolLM2-135M verifier (the GGUF, converted as spectui converts it),
+KV-cached after 64 tokens; one step each in turn, in a shuffled order every round, so that a
+change in the machine's load reaches every variant alike; medians. "exact" = float32 sums (the
+argmax of the default kernel at every position of `tests/test_kernels.py`'s texts); int4 is
+spectui's opt-in `--kernels int4`, not exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from statistics import median
+
+import torch
+from torch import nn
+from transformers import DynamicCache, PreTrainedModel
+
+from spectui.engine.config import DecodeConfig
+from spectui.engine.models.kernels import PrepackedLinear
+from spectui.engine.models.loading import load_pair
+from spectui.models import smollm2_gguf
+
+
+class UnpaddedLinear(nn.Module):
+    """spectui's prepacked oneDNN linear without its padding to 4 rows."""
+
+    def __init__(self, inner: PrepackedLinear) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner._linear(x)
+
+
+class RowMajorOneRow(nn.Module):
+    """One row through MKL's sgemm on the weight stored K × N (streams it once, in order);
+    more rows through oneDNN. Twice the weights' memory."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        self.transposed = linear.weight.detach().t().contiguous()
+        self.packed = PrepackedLinear(linear)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] == 1:
+            return torch.mm(x.reshape(1, -1), self.transposed).reshape(*x.shape[:-1], -1)
+        return self.packed(x)
+
+
+def swap(module: nn.Module, kind: type, make: Callable[[nn.Module], nn.Module]) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, kind):
+            setattr(module, name, make(child))
+        else:
+            swap(child, kind, make)
+
+
+def stepper(model: PreTrainedModel, context: list[int], mode: Callable[[], object]):
+    cache = DynamicCache(config=model.config)
+    with mode():  # type: ignore[operator]
+        model(input_ids=torch.tensor([context]), past_key_values=cache, use_cache=True)
+
+    def step(token: int) -> float:
+        started = time.perf_counter()
+        with mode():  # type: ignore[operator]
+            model(
+                input_ids=torch.tensor([[token]]),
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        return time.perf_counter() - started
+
+    return step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=60)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = DecodeConfig(verifier=str(smollm2_gguf()), drafter="ngram", threads=args.threads)
+
+    def verifier(**changes: str) -> PreTrainedModel:
+        return load_pair(replace(config, **changes)).local("verifier")
+
+    unpadded = verifier()
+    swap(unpadded, PrepackedLinear, UnpaddedLinear)
+    row_major = verifier(kernels="default")
+    swap(row_major, nn.Linear, RowMajorOneRow)
+    no_grad, inference = torch.no_grad, torch.inference_mode
+    variants = {
+        "F.linear (MKL), no_grad (transformers' generate)": (verifier(kernels="default"), no_grad),
+        "F.linear (MKL), inference mode": (verifier(kernels="default"), inference),
+        "oneDNN prepacked, one row as is, no_grad": (unpadded, no_grad),
+        "oneDNN prepacked, rows padded to 4, no_grad": (verifier(), no_grad),
+        "oneDNN prepacked, rows padded to 4, inference mode (spectui)": (verifier(), inference),
+        "one row on MKL with the weight K × N, inference mode": (row_major, inference),
+        "int4 from the GGUF's Q4_1, bfloat16 (not exact)": (verifier(kernels="int4"), inference),
+    }
+    context = list(range(100, 164))
+    steps = {name: stepper(model, context, mode) for name, (model, mode) in variants.items()}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(steps)
+    for at in range(args.steps):
+        random.Random(at).shuffle(order)
+        for name in order:
+            times[name].append(steps[name](context[at % len(context)]))
+    baseline = median(times[next(iter(variants))][5:])
+    print(f"one-token step, SmolLM2-135M verifier, {args.threads} thread(s), context 64+")
+    print("| variant | ms (median) | × MKL under no_grad |")
+    print("| --- | --- | --- |")
+    for name, samples in times.items():
+        ms = median(samples[5:])
+        print(f"| {name} | {ms * 1e3:.1f} | {baseline / ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
