@@ -17,7 +17,7 @@ import torch
 from reference import verifier_greedy
 from transformers.modeling_gguf_pytorch_utils import LlamaTensorProcessor
 
-from spectui.bench.kernels import block_step_agreement, variant_models
+from spectui.bench.kernels import agreement_per_kernel, variant_models
 from spectui.engine import DecodeConfig, load_pair
 from spectui.engine.decode import encode_prompt
 from spectui.engine.models.int4 import BLOCK_BYTES, GROUP, Int4GroupLinear, Q4Blocks
@@ -117,7 +117,7 @@ def test_on_the_real_verifier_int4_keeps_most_of_the_float32_argmax_and_the_benc
         ("fast", "float32", exact.local("verifier")),
         ("int4", "bfloat16", int4.local("verifier")),
     ]
-    float32_row, int4_row = block_step_agreement(models, ids, len(prompt_ids), 4)
+    float32_row, int4_row = agreement_per_kernel(models, ids, len(prompt_ids), 4)
     assert float32_row["block_differs_from_step"] == 0  # the exact kernel
     assert int4_row["positions"] == 32
     # Not exact, but the same model: a step's argmax is the float32 one's at most positions.

@@ -16,11 +16,11 @@ import torch
 from reference import verifier_greedy
 from torch import nn
 
-from spectui.bench.kernels import block_step_argmaxes
 from spectui.engine import DecodeConfig, SpeculativeDecoder, load_pair
 from spectui.engine.config import ConfigError
 from spectui.engine.decode import encode_prompt
 from spectui.engine.events import DecodeFinished
+from spectui.engine.models.agreement import block_step_argmaxes
 from spectui.engine.models.kernels import (
     KernelChoice,
     PrepackedLinear,

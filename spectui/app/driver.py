@@ -10,7 +10,7 @@ the live session), so the app's first frame never waits for them.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -80,14 +80,14 @@ def drive(
     run: int,
     open_source: Callable[[], EventSource],
     resume_at: int | None = None,
-    before_round: Callable[[EventSource], None] | None = None,
+    before_round: Sequence[Callable[[EventSource], None]] = (),
 ) -> None:
     """Open a source and play it, stepping as `control` allows, until the run is stopped.
 
     `resume_at`: the source is a decode that failed in that round; it goes back to the
-    round's start (posted as a rewind) and on from there. `before_round(source)` runs in
-    this thread before each round is drafted, before the wait and again with the round's
-    settings applied (the cost timer, which times each draft span once).
+    round's start (posted as a rewind) and on from there. Each of `before_round(source)` runs
+    in this thread before each round is drafted, before the wait and again with the round's
+    settings applied (the cost timer, which times each draft span once; the precision check).
     """
     poster = Poster(post, control, run)
     source = open_source()  # loading errors and PromptError surface in the app
@@ -98,8 +98,9 @@ def drive(
     stream = source.events()
     ended = False  # the decode's end was posted: only a branch takes it further
     while True:
-        if before_round is not None and not source.finished:
-            before_round(source)  # while the user reads the screen, not after their key
+        if not source.finished:
+            for check in before_round:  # while the user reads the screen, not after their key
+                check(source)
         # Wait *before* drafting, so settings changed between rounds apply to the next one;
         # when the source has nothing left to draft, its end is posted at once.
         if (ended or not source.finished) and not control.wait(poster.waiting):
@@ -114,8 +115,9 @@ def drive(
         if (settings := control.take_settings()) is not None:
             source.retune_to(settings)
         ended = source.finished
-        if before_round is not None and not ended:
-            before_round(source)  # a retune's new span (each span is timed once)
+        if not ended:
+            for check in before_round:  # a retune's new span (each span is timed once)
+                check(source)
         if not play_round(stream, source, poster):
             return
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from spectui.engine.compare import PolicyComparison
     from spectui.engine.cost.model import CostModel
     from spectui.engine.events import EngineEvent
+    from spectui.engine.models.agreement import BlockStepAgreement
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.models.progress import Bar
     from spectui.engine.trace.header import TraceHeader
@@ -97,6 +98,15 @@ class CostMeasured(EngineMessage, bubble=False):
 
     run: int
     cost: CostModel
+
+
+@dataclass
+class PrecisionChecked(EngineMessage, bubble=False):
+    """Where a block's argmax and a step's differ along the decode's text (a pair below
+    float32; `precision.py`)."""
+
+    run: int
+    agreement: BlockStepAgreement
 
 
 @dataclass

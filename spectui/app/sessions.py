@@ -205,7 +205,7 @@ def models_summary(pair: ModelPair) -> str:
         line += " MKL"
     if running == "int4":
         line += " int4"
-    if dtype_name != "float32":
+    if not pair.exact:
         # Below float32 a block's argmax can differ from a step's (near-ties round apart):
         # greedy-exact is then not exactly the verifier's one-token-at-a-time greedy text.
         line += ", not exact"

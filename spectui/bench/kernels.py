@@ -23,7 +23,7 @@ from transformers import PreTrainedModel
 
 from spectui.engine.config import DecodeConfig
 from spectui.engine.cost.sampler import StepTimer
-from spectui.engine.models.cache import CachedModel
+from spectui.engine.models.agreement import block_step_argmaxes, differing
 from spectui.engine.models.kernels import KERNEL_LABELS, fast_kernel_problem
 from spectui.engine.models.loading import ModelPair, gguf_files, load_pair, pick_dtype
 
@@ -122,24 +122,7 @@ def block_costs(
     return costs
 
 
-def block_step_argmaxes(
-    model: PreTrainedModel, ids: Sequence[int], start: int, block: int
-) -> tuple[list[int], list[int]]:
-    """The argmax after each position from `start` on, fed one token a forward (a step) and
-    `block` tokens a forward (a verification block), both through the KV cache."""
-    device = next(model.parameters()).device
-    step_model, block_model = CachedModel(model, device), CachedModel(model, device)
-    step_model.forward(list(ids[:start]), n_logits=1)
-    block_model.forward(list(ids[:start]), n_logits=1)
-    steps = [int(step_model.forward([token], 1).argmax()) for token in ids[start:]]
-    blocks: list[int] = []
-    for at in range(start, len(ids), block):
-        feed = list(ids[at : at + block])
-        blocks += block_model.forward(feed, len(feed)).argmax(-1).tolist()
-    return steps, blocks
-
-
-def block_step_agreement(
+def agreement_per_kernel(
     models: Sequence[tuple[str, str, PreTrainedModel]], ids: Sequence[int], start: int, block: int
 ) -> list[dict[str, Any]]:
     """Per kernel: at how many positions of `ids` a block of `block` rows and one-token steps
@@ -156,12 +139,8 @@ def block_step_agreement(
                     "dtype": dtype,
                     "block": block,
                     "positions": len(steps),
-                    "block_differs_from_step": sum(
-                        a != b for a, b in zip(steps, blocks, strict=True)
-                    ),
-                    "step_differs_from_pair": sum(
-                        a != b for a, b in zip(steps, reference, strict=True)
-                    ),
+                    "block_differs_from_step": differing(steps, blocks),
+                    "step_differs_from_pair": differing(steps, reference),
                 }
             )
     return rows

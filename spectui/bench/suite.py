@@ -26,8 +26,8 @@ from spectui.bench.baselines import (
 from spectui.bench.categories import per_category
 from spectui.bench.drafting import CHAIN, DRAFTING, tree_at_chain_budget
 from spectui.bench.kernels import (
+    agreement_per_kernel,
     block_costs,
-    block_step_agreement,
     read_bandwidth_floor,
     thread_counts,
     variant_models,
@@ -523,7 +523,7 @@ def _kernel_section(
     verifier = pair.local("verifier")
     return {
         "blocks": [cost.as_dict() for cost in costs],
-        "block_vs_step": block_step_agreement(
+        "block_vs_step": agreement_per_kernel(
             kernel_models if settings.block_check_every_kernel else kernel_models[:1],
             *greedy_text,
             settings.k + 1,

@@ -15,10 +15,12 @@ from spectui.app.widgets.stats_panel import (
     DEFINITIONS,
     StatsGrid,
     cell,
+    precision_cell,
     round_times,
     stats_cells,
     stats_text,
 )
+from spectui.engine.models.agreement import BlockStepAgreement
 
 
 def rendered(width: int) -> str:
@@ -45,7 +47,8 @@ def test_every_cell_names_its_convention() -> None:
 
 def timed_cells() -> list[Text]:
     """Every cell the panel shows with timings on: the statistics, the last round's times and
-    the cost model's, with long figures (a 4-digit verify time, a derived-span note)."""
+    the cost model's, with long figures (a 4-digit verify time, a derived-span note), and a
+    pair below float32's block-vs-step count."""
     stats = scripted_decode()[-1].stats
     return [
         *stats_cells(stats, timings=True),
@@ -57,6 +60,7 @@ def timed_cells() -> list[Text]:
             " predicted · 1.31× measured",
             (" (k=3 derived from k=5)", "dim"),
         ),
+        precision_cell(BlockStepAgreement(positions=32, differ=2, block=4)),
     ]
 
 

@@ -20,6 +20,7 @@ from spectui.engine.cost.model import (
 
 if TYPE_CHECKING:
     from spectui.engine.cost.model import CostModel
+    from spectui.engine.models.agreement import BlockStepAgreement
     from spectui.engine.stats import StatsSnapshot
 
 SHOWN_POSITIONS = 5  # per-position figures written out (the sparkline shows every position)
@@ -50,6 +51,9 @@ DEFINITIONS: dict[str, str] = {
     "when it was timed, ± the verifier step's spread (interquartile range / median), and the "
     "load where other work kept over half the cores busy. Timed again after 5 minutes, when "
     "the load moves by a core, or after a restart on a much shorter context",
+    "block ≠ step": "below float32 only (bfloat16, int4): positions of the decode's first 32 "
+    "tokens where the verifier's argmax in a block of k+1 rows differs from its argmax fed one "
+    "token a forward; where it does, greedy-exact is not exactly the verifier's greedy text",
     "speedup": "predicted: expected τ / mean(k·c + r_k) over the rounds; measured: tokens × "
     "one verifier step's seconds / (draft + verify seconds); both over plain decoding",
 }
@@ -71,9 +75,11 @@ class StatsPanel(Panel):
         timings: bool,
         round_seconds: tuple[float, float] | None = None,
         costs: Mapping[int, CostModel] | None = None,
+        precision: BlockStepAgreement | None = None,
     ) -> None:
         """Render `stats`; if `timings`, also tokens per second, the last round's times and
-        the cost model (`costs`, by draft span) with its predicted and measured speedups."""
+        the cost model (`costs`, by draft span) with its predicted and measured speedups;
+        below float32, where a block and a step disagree (`precision`, once checked)."""
         self.border_title = "stats"
         if stats is None or stats.rounds == 0:
             self.show_content(Text("No finished round yet.", style="dim"), 0)
@@ -84,6 +90,8 @@ class StatsPanel(Panel):
             cells.append(cell("last round", round_times(round_seconds)))
         if timings and costs:
             cells += cost_cells(stats, costs)
+        if precision is not None:
+            cells.append(precision_cell(precision))
         self.show_content(StatsGrid(cells), 1)  # always the same cells
 
 
@@ -202,6 +210,17 @@ def cost_cells(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> list[Tex
             (_derived_note(stats, costs), "dim"),
         ),
     ]
+
+
+def precision_cell(precision: BlockStepAgreement) -> Text:
+    """`block ≠ step 2/32 positions (blocks of 4, this text)`: a pair below float32."""
+    style = "yellow" if precision.differ else ""
+    return cell(
+        "block ≠ step",
+        (f"{precision.differ}/{precision.positions}", style),
+        " positions",
+        (f" (blocks of {precision.block}, this text)", "dim"),
+    )
 
 
 def _derived_note(stats: StatsSnapshot, costs: Mapping[int, CostModel]) -> str:

@@ -135,6 +135,13 @@ class ModelPair:
         return model
 
     @property
+    def exact(self) -> bool:
+        """Whether the local models compute float32 sums, so that a block's argmax is a
+        step's (below it, bfloat16 or int4, a near-tie can round apart)."""
+        running = self.kernels.running if self.kernels is not None else None
+        return self.dtype == torch.float32 and running != "int4"
+
+    @property
     def tree_problem(self) -> str | None:
         """Why this pair cannot draft and verify token trees (`engine.tree`), or None."""
         from spectui.engine.tree.mask import tree_problem

@@ -46,7 +46,7 @@ def begin_run(state: ScreenState, resume_at: int | None = None) -> Outcome:
         state = replace(state, event_log=None, decode=DecodeView(prompt=state.prompt))
     else:
         effects.append(Retune(state.config))
-    state = replace(state, control=control, run_id=state.run_id + 1, error=None)
+    state = replace(state, control=control, run_id=state.run_id + 1, error=None, precision=None)
     resumed = state.source if resume_at is not None else None
     order = RunOrder(
         state.run_id,

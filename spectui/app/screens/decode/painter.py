@@ -202,7 +202,7 @@ class Painter:
         stats = self.screen.query_one(StatsPanel)
         if not stats.unchanged(view.stats_key):
             part = view.stats
-            stats.show(part.stats, part.timings, part.round_seconds, part.costs)
+            stats.show(part.stats, part.timings, part.round_seconds, part.costs, part.precision)
             self._last_stats = now
 
     def paint_error(self, view: ScreenView) -> None:

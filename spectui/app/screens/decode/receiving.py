@@ -63,6 +63,8 @@ def take(state: ScreenState, message: messages.EngineMessage) -> Outcome:
             return models_ready(state, message)
         case messages.CostMeasured(cost=cost):
             return replace(state, costs={**state.costs, cost.k: cost}), (RepaintSoon(counted=0),)
+        case messages.PrecisionChecked(run=run, agreement=agreement) if run == state.run_id:
+            return replace(state, precision=agreement), (RepaintSoon(counted=0),)
         case messages.DecodeStarted(header=header, source=source):
             log = EventLog(header)
             state = replace(state, event_log=log, source=source, decode=DecodeView.fold(log))

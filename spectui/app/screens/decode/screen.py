@@ -22,8 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from spectui.app import messages
-from spectui.app.costs import CostTimer
+from spectui.app import costs, messages, precision
 from spectui.app.driver import drive
 from spectui.app.keys import DECODE_BINDINGS, footer_keys
 from spectui.app.launch import launch_of
@@ -271,9 +270,9 @@ class DecodeScreen(Screen[None]):
                 return session.start(order.pair, order.config, order.prompt)
             return session.open(post, run, order.config, order.prompt)
 
-        timer = CostTimer(post, run, order.timed_costs) if order.timings else None
-        before_round = timer.ensure if timer is not None else None
-        drive(post, order.control, run, open_source, order.resume_at, before_round=before_round)
+        timer = [costs.CostTimer(post, run, order.timed_costs).ensure] if order.timings else []
+        checks = [*timer, precision.PrecisionCheck(post, run).ensure]
+        drive(post, order.control, run, open_source, order.resume_at, before_round=checks)
 
     @on(messages.EngineMessage)
     def engine_message(self, message: messages.EngineMessage) -> None:

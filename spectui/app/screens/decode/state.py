@@ -26,6 +26,7 @@ from spectui.engine.trace.source import Ability
 
 if TYPE_CHECKING:
     from spectui.engine.cost.model import CostModel
+    from spectui.engine.models.agreement import BlockStepAgreement
     from spectui.engine.models.loading import ModelPair
     from spectui.engine.models.progress import Bar
     from spectui.engine.trace.log import EventLog
@@ -94,6 +95,8 @@ class ScreenState:
     models: str = ""
     model_sizes: str = ""  # "drafter 1.2M → verifier 5.9M" (model_info.py)
     costs: Mapping[int, CostModel] = field(default_factory=dict)  # by draft span, once timed
+    # Where a block's argmax and a step's differ along this run's text (a pair below float32).
+    precision: BlockStepAgreement | None = None
     # For the command, once the app has ended.
     autosave_error: str | None = None  # a failed save on exit
     load_failure: BaseException | None = None  # models that never loaded: the app exits

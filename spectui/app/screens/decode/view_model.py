@@ -337,10 +337,12 @@ class ScreenView:
     def stats_key(self) -> Hashable:
         """The stats are redrawn when this changes."""
         state = self.state
-        return (state.run_id, id(state.decode.stats), len(state.costs))
+        return (state.run_id, id(state.decode.stats), len(state.costs), state.precision)
 
     @cached_property
     def stats(self) -> StatsView:
         """The stats panel's inputs."""
         state, decode = self.state, self.state.decode
-        return StatsView(decode.stats, state.timings, decode.round_seconds, state.costs)
+        return StatsView(
+            decode.stats, state.timings, decode.round_seconds, state.costs, state.precision
+        )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from spectui.app.decode_view import DecodeView
     from spectui.engine.cost.model import CostModel
+    from spectui.engine.models.agreement import BlockStepAgreement
     from spectui.engine.stats import StatsSnapshot
     from spectui.engine.tree.record import TreeRecord
 
@@ -104,6 +105,7 @@ class StatsView:
     timings: bool
     round_seconds: tuple[float, float] | None
     costs: Mapping[int, CostModel]
+    precision: BlockStepAgreement | None = None
 
 
 def last_piece_of(pieces: list[Piece], round_index: int) -> Piece | None:
