@@ -20,7 +20,12 @@ import torch
 from torch import nn
 
 from spectui.engine.config import KERNEL_NAMES
-from spectui.engine.models.int4 import Int4GroupLinear
+from spectui.engine.models.int4 import (
+    ACTIVATION_DTYPE,
+    Int4GroupLinear,
+    int4_problem,
+    swap_q4_1_linears,
+)
 
 __all__ = [
     "KERNEL_NAMES",
@@ -66,9 +71,9 @@ class PrepackedLinear(nn.Module):
         rows = x.reshape(1, -1, self.in_features)
         if rows.shape[1] >= MIN_ROWS:
             return self._linear(x)
-        # oneDNN streams the weight fastest from 4 rows on: a whole SmolLM2 forward over one
-        # row took 52.9 ms here, over one row padded with zeros to 4 rows 49.1 ms (2 rows
-        # alone: 66 ms). The zero rows cost nothing in a memory-bound call.
+        # oneDNN streams the weight fastest from 4 rows on: a whole SmolLM2 step over one row
+        # took 57.9 ms here, over one row padded with zeros to 4 rows 54.7 ms (a lone 2-row
+        # block: 66 ms; benchmarks/plain_step.py). Zero rows cost nothing in a memory-bound call.
         padded = nn.functional.pad(rows, (0, 0, 0, MIN_ROWS - rows.shape[1]))
         y = self._linear(padded)[:, : rows.shape[1]]
         return y.reshape(*x.shape[:-1], self.out_features)
@@ -149,8 +154,6 @@ def prepack_linears(model: nn.Module, asked: str, gguf: Path | None = None) -> K
 
 def _int4_swap(model: nn.Module, parameter: torch.Tensor, gguf: Path | None) -> str | None:
     """Swap the model's Q4_1 layers for int4 ones; why not, where it cannot."""
-    from spectui.engine.models.int4 import ACTIVATION_DTYPE, int4_problem, swap_q4_1_linears
-
     if gguf is None:
         return "int4 runs a GGUF file's own Q4_1 layers, and this model is not a GGUF file"
     if parameter.dtype != ACTIVATION_DTYPE:
