@@ -219,3 +219,18 @@ def test_progress_lines_on_stderr_when_it_is_no_terminal_and_none_with_quiet(
     )
     assert main([*argv, "--max-new-tokens", "4", "--quiet"]) == 0
     assert "decode 1/1" not in capsys.readouterr().err
+
+
+def test_the_report_names_the_precision_and_kernel_and_says_when_it_is_not_exact(
+    tiny_pair: TinyPair, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def first_line(*extra: str) -> str:
+        status, out, _ = run_cli(
+            capsys, "run", *pair_args(tiny_pair), "--prompt", "She", "--device", "cpu", *extra
+        )
+        assert status == 0
+        return out.splitlines()[0]
+
+    assert "device cpu float32 on oneDNN prepacked  k=" in first_line()
+    assert "float32 on torch default (MKL)  k=" in first_line("--kernels", "default")
+    assert "bfloat16 on oneDNN prepacked, not exact  k=" in first_line("--dtype", "bfloat16")
