@@ -51,9 +51,15 @@ async def test_a_bfloat16_decode_counts_where_block_and_step_disagree(tiny_pair:
         prompt = list(screen.state.source.decoder.prompt_ids)  # type: ignore[union-attr]
         text = list(screen.state.source.decoder.output_ids[:CHECK_TOKENS])  # type: ignore[union-attr]
         assert checked.differ == by_hand(pair.verifier, prompt, text, checked.block)
-        shown = plain(screen.query_one(StatsPanel), width=150)
+        panel = screen.query_one(StatsPanel)
+        shown = plain(panel, width=150)
         assert f"block ≠ step {checked.differ}/{CHECK_TOKENS} positions" in shown
         assert f"(blocks of {checked.block}, this text)" in shown
+        # ... and on screen: the panel grew to the cell that came last (it kept its first
+        # height and cut the new cells off)
+        at_its_width = plain(panel, width=panel.size.width).rstrip("\n").splitlines()
+        assert len(at_its_width) <= panel.size.height
+        assert "block ≠ step" in at_its_width[-1] or "block ≠ step" in at_its_width[-2]
 
 
 async def test_an_exact_pair_is_not_checked(tiny_pair: Any) -> None:

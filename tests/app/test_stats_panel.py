@@ -106,3 +106,30 @@ def test_the_gate_rules_line_keeps_whole_rules_and_counts_the_rest() -> None:
     assert fitted_rules("gates: ", rules, 80) == "gates: " + " · ".join(rules)
     assert fitted_rules("gates: ", rules, 40) == "gates: p≥0.05 · top-5 · Δ≤0.2 · +3 more"
     assert fitted_rules("gates: ", rules, 5) == "gates: p≥0.05"  # the active policy's first
+
+
+async def test_the_panel_grows_with_cells_that_come_after_its_first_draw() -> None:
+    """The panel repaints without a layout while its content keeps its shape; a precision
+    check (or a cost model) arriving after the first rounds added lines that a panel holding
+    its first height cut off (seen on the default pair in int4, 160×48)."""
+    from textual.app import App, ComposeResult
+
+    from spectui.app.widgets import StatsPanel
+
+    class OnePanel(App[None]):
+        def compose(self) -> ComposeResult:
+            yield StatsPanel()
+
+    stats = scripted_decode()[-1].stats
+    async with OnePanel().run_test(size=(60, 40)) as pilot:
+        panel = pilot.app.query_one(StatsPanel)
+        panel.show(stats, timings=False)
+        await pilot.pause()
+        first = panel.size.height
+        panel.show(stats, timings=False, precision=BlockStepAgreement(32, 2, 4))
+        await pilot.pause()
+        console = Console(width=panel.size.width, record=True, file=io.StringIO())
+        console.print(panel.content)
+        lines = console.export_text().rstrip("\n").splitlines()
+        assert panel.size.height == len(lines) > first
+        assert lines[-1].startswith("block ≠ step 2/32")

@@ -92,7 +92,18 @@ class StatsPanel(Panel):
             cells += cost_cells(stats, costs)
         if precision is not None:
             cells.append(precision_cell(precision))
-        self.show_content(StatsGrid(cells), 1)  # always the same cells
+        grid = StatsGrid(cells)
+        # Laid out again only when its line count moves (a cost model or a precision check
+        # arriving, a figure wrapping): a height kept from fewer cells cut the last ones off.
+        self.show_content(grid, self._lines(grid))
+
+    def _lines(self, grid: StatsGrid) -> int | None:
+        """How many lines `grid` takes at the panel's width (None before it has one)."""
+        width = self.content_region.width
+        if width <= 0:
+            return None
+        console = self.app.console
+        return sum(1 for _ in grid.__rich_console__(console, console.options.update_width(width)))
 
 
 class StatsGrid:
