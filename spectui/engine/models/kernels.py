@@ -72,7 +72,7 @@ class PrepackedLinear(nn.Module):
         if rows.shape[1] >= MIN_ROWS:
             return self._linear(x)
         # oneDNN streams the weight faster from 4 rows on: a whole SmolLM2 step over one row
-        # took 61.0 ms here, over one row padded with zeros to 4 rows 58.3 ms (a lone 2-row
+        # took 62.2 ms here, over one row padded with zeros to 4 rows 59.0 ms (a lone 2-row
         # block: 66 ms; benchmarks/plain_step.py). Zero rows cost nothing in a memory-bound call.
         padded = nn.functional.pad(rows, (0, 0, 0, MIN_ROWS - rows.shape[1]))
         y = self._linear(padded)[:, : rows.shape[1]]
