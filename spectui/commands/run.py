@@ -257,11 +257,11 @@ def _with_texts(line: dict[str, Any], event: RoundFinished, log: Any) -> dict[st
 
 
 def _precision(pair: ModelPair) -> str:
-    """`float32 on oneDNN prepacked`; below float32 `, not exact` (a block's argmax can
-    differ from a step's there)."""
+    """`float32 on oneDNN prepacked`; `, not exact` where the pair is not (`ModelPair.exact`:
+    below float32 a block's argmax can differ from a step's)."""
     dtype = str(pair.dtype).removeprefix("torch.")
     kernel = f" on {pair.kernels.label}" if pair.kernels is not None else ""
-    return f"{dtype}{kernel}{'' if dtype == 'float32' else ', not exact'}"
+    return f"{dtype}{kernel}{'' if pair.exact else ', not exact'}"
 
 
 def _print_report(
