@@ -161,11 +161,12 @@ def test_quick_json_names_its_kernel_and_commit_and_times_every_block_size(
     quick_json: dict[str, Any],
 ) -> None:
     settings = quick_json["settings"]
-    assert settings["kernels"] == "oneDNN prepacked" and settings["kernels_asked"] == "fast"
+    assert settings["kernels"] == "spectui panels" and settings["kernels_asked"] == "fast"
     assert settings["commit"] is None or re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", settings["commit"])
     blocks = quick_json["kernels"]["blocks"]
     labels = [(block["kernel"], block["dtype"], block["threads"]) for block in blocks]
-    assert labels[0] == ("fast", "float32", 1)  # the pair's own kernel first
+    assert labels[0] == ("panel", "float32", 1)  # the pair's own kernel first
+    assert ("onednn", "float32", 1) in labels
     assert ("default", "float32", 1) in labels
     assert {dtype for _, dtype, _ in labels} == {"float32"}, "quick: the exact kernels only"
     for block in blocks:
@@ -174,6 +175,7 @@ def test_quick_json_names_its_kernel_and_commit_and_times_every_block_size(
             assert r == pytest.approx(block["milliseconds"][rows - 1] / block["milliseconds"][0])
         assert block["exact"] == (block["dtype"] == "float32")
     floor = quick_json["kernels"]["floor"][0]
+    assert floor["weight_bytes"] > 0.5 * 4 * quick_json["settings"]["verifier_parameters"]
     assert floor["floor_ms"] == pytest.approx(
         floor["weight_bytes"] / (floor["read_gb_per_s"] * 1e9) * 1e3
     )

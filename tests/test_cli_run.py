@@ -231,6 +231,6 @@ def test_the_report_names_the_precision_and_kernel_and_says_when_it_is_not_exact
         assert status == 0
         return out.splitlines()[0]
 
-    assert "device cpu float32 on oneDNN prepacked  k=" in first_line()
+    assert "device cpu float32 on spectui panels  k=" in first_line()
     assert "float32 on torch default (MKL)  k=" in first_line("--kernels", "default")
-    assert "bfloat16 on oneDNN prepacked, not exact  k=" in first_line("--dtype", "bfloat16")
+    assert "bfloat16 on spectui panels, not exact  k=" in first_line("--dtype", "bfloat16")

@@ -69,7 +69,7 @@ def test_int4_on_a_model_that_is_no_gguf_file_runs_on_onednn_and_says_why() -> N
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
         pair = load_pair(DecodeConfig(device="cpu", kernels="int4"))
-    assert pair.kernels is not None and pair.kernels.running == "fast"
+    assert pair.kernels is not None and pair.kernels.running == "onednn"
     assert "not a GGUF file" in pair.kernels.reason
     assert pair.dtype == torch.bfloat16  # --dtype auto on int4: its activations' precision
     assert not any(isinstance(m, Int4GroupLinear) for m in pair.verifier.modules())  # type: ignore[union-attr]
@@ -114,7 +114,7 @@ def test_on_the_real_verifier_int4_keeps_most_of_the_float32_argmax_and_the_benc
     prompt_ids = encode_prompt(exact, SEED_PROMPTS[0])
     ids = [*prompt_ids, *verifier_greedy(exact, prompt_ids, 32)]
     models = [
-        ("fast", "float32", exact.local("verifier")),
+        ("panel", "float32", exact.local("verifier")),
         ("int4", "bfloat16", int4.local("verifier")),
     ]
     float32_row, int4_row = agreement_per_kernel(models, ids, len(prompt_ids), 4)
@@ -135,7 +135,7 @@ def test_the_bench_times_int4_beside_the_exact_kernels_where_the_verifier_is_a_g
         patch.setenv("HF_HUB_OFFLINE", "1")
         models = variant_models(exact, config, lambda _: None, dtypes=("bfloat16",))
     assert [(kernel, dtype) for kernel, dtype, _ in models] == [
-        ("fast", "float32"),
-        ("fast", "bfloat16"),
+        ("panel", "float32"),
+        ("panel", "bfloat16"),
         ("int4", "bfloat16"),
     ]

@@ -1,6 +1,7 @@
 """The CPU kernels a local model's linear layers run on (`engine/models/kernels.py`).
 
-The fast kernel (oneDNN, weights prepacked once) must compute what torch's default computes:
+The fast kernels (spectui's panels, oneDNN with weights prepacked once) must compute what
+torch's default computes:
 the same argmax along real text, a block of rows the same argmax as one row at a time, and
 greedy-exact the verifier's own `generate` token for token. Where it cannot run, the model
 stays on the default kernel and the pair says why.
@@ -23,6 +24,7 @@ from spectui.engine.events import DecodeFinished
 from spectui.engine.models.agreement import block_step_argmaxes
 from spectui.engine.models.kernels import (
     KernelChoice,
+    PanelLinear,
     PrepackedLinear,
     fast_kernel_problem,
     prepack_linears,
@@ -50,7 +52,7 @@ def test_prepacking_swaps_every_linear_and_default_leaves_the_model_alone() -> N
     model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Sequential(nn.Linear(8, 4)))
     assert prepack_linears(model, "default") == KernelChoice("default", "default")
     assert all(not isinstance(m, PrepackedLinear) for m in model.modules())
-    assert prepack_linears(model, "fast") == KernelChoice("fast", "fast")
+    assert prepack_linears(model, "onednn") == KernelChoice("onednn", "onednn")
     assert sum(isinstance(m, PrepackedLinear) for m in model.modules()) == 2
     assert not any(isinstance(m, nn.Linear) for m in model.modules())
 
@@ -82,10 +84,10 @@ def test_the_bundled_pair_loads_on_the_fast_kernel_by_default(
     tiny_both: tuple[ModelPair, ModelPair],
 ) -> None:
     fast, default = tiny_both
-    assert fast.kernels == KernelChoice("fast", "fast")
+    assert fast.kernels == KernelChoice("fast", "panel")
     assert default.kernels == KernelChoice("default", "default")
     for model in (fast.verifier, fast.drafter):
-        assert isinstance(model.get_output_embeddings(), PrepackedLinear)  # type: ignore[union-attr]
+        assert isinstance(model.get_output_embeddings(), PanelLinear)  # type: ignore[union-attr]
 
 
 def test_on_the_bundled_pair_greedy_exact_on_fast_kernels_is_the_default_kernels_generate(
@@ -126,7 +128,7 @@ def test_on_the_real_verifier_a_block_of_2_3_or_5_rows_gives_every_steps_argmax(
     real_both: tuple[ModelPair, ModelPair],
 ) -> None:
     fast, default = real_both
-    assert fast.kernels == KernelChoice("fast", "fast")
+    assert fast.kernels == KernelChoice("fast", "panel")
     for prompt in SEED_PROMPTS:
         prompt_ids = encode_prompt(fast, prompt)
         ids = [*prompt_ids, *verifier_greedy(default, prompt_ids, 32)]
@@ -168,9 +170,10 @@ def test_the_models_line_names_the_default_kernel_and_an_inexact_precision_only(
         pair = ModelPair(None, None, None, torch.device("cpu"), dtype, "d", "v", 1000, 0.0)
         return models_summary(replace(pair, kernels=KernelChoice("fast", kernel)))
 
-    assert line("fast", torch.float32) == "d → v · cpu · float32"  # the default says nothing
+    assert line("panel", torch.float32) == "d → v · cpu · float32"  # the default says nothing
+    assert line("onednn", torch.float32) == "d → v · cpu · float32 oneDNN"
     assert line("default", torch.float32) == "d → v · cpu · float32 MKL"
-    assert line("fast", torch.bfloat16) == "d → v · cpu · bfloat16, not exact"
+    assert line("panel", torch.bfloat16) == "d → v · cpu · bfloat16, not exact"
 
 
 @pytest.mark.smollm2

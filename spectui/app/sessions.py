@@ -194,15 +194,17 @@ def _freeze_long_lived_objects() -> None:
 
 def models_summary(pair: ModelPair) -> str:
     """The models line: drafter → verifier · device · dtype; on a CPU whose linears run on
-    torch's default kernel (asked for, or where the fast one cannot run) `MKL` after the dtype,
-    on the int4 kernel `int4`, and `not exact` below float32. The default, oneDNN in float32,
-    adds nothing."""
+    torch's default kernel (asked for, or where no fast one can run) `MKL` after the dtype, on
+    oneDNN `oneDNN`, on the int4 kernel `int4`, and `not exact` below float32. The default,
+    spectui's panels in float32, adds nothing."""
     dtype_name = str(pair.dtype).removeprefix("torch.")
     line = f"{model_label(pair.drafter_id)} → {model_label(pair.verifier_id)}"
     line += f" · {pair.device.type} · {dtype_name}"
     running = pair.kernels.running if pair.kernels is not None else None
     if pair.device.type == "cpu" and running == "default":
         line += " MKL"
+    if running == "onednn":
+        line += " oneDNN"
     if running == "int4":
         line += " int4"
     if not pair.exact:

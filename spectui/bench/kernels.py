@@ -2,11 +2,11 @@
 
 Speculative decoding pays only where verifying k drafts in one block costs about one step
 (r_{k+1} ≈ 1). That is a property of the kernel, not of the CPU: on torch's default float32
-path (MKL) r_4 was 1.3–2 here, on oneDNN with weights prepacked it is ≈ 1. So the bench times
-the verifier's forward for M = 1..8 rows on every kernel and precision it can load (`VARIANTS`),
-at the bench's thread count and with every core, interleaved (one M of each variant in turn),
-each a median over `repeats`; and it measures what streaming the weights once costs at this
-machine's read bandwidth (the floor of a one-token step).
+path (MKL) r_4 was 1.3–2 here, on spectui's panels or oneDNN with weights prepacked ≈ 1. So
+the bench times the verifier's forward for M = 1..8 rows on every kernel and precision it can
+load (`VARIANTS`), at the bench's thread count and with every core, interleaved (one M of each
+variant in turn), each a median over `repeats`; and it measures what streaming the weights once
+costs at this machine's read bandwidth (the floor of a one-token step).
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from spectui.engine.models.loading import ModelPair, gguf_files, load_pair, pick
 MAX_ROWS = 8
 # (kernel, dtype) pairs timed beside the pair's own, in this order where they load here.
 VARIANTS = (
-    ("fast", "float32"),
+    ("panel", "float32"),
+    ("onednn", "float32"),
     ("default", "float32"),
-    ("fast", "bfloat16"),
+    ("panel", "bfloat16"),
     ("int4", "bfloat16"),  # only where the verifier is a GGUF file with Q4_1 layers
 )
 
@@ -41,7 +42,7 @@ VARIANTS = (
 class BlockCosts:
     """One kernel's forward times for M = 1..MAX_ROWS rows at one thread count."""
 
-    kernel: str  # "fast", "default" or "int4"
+    kernel: str  # the running kernel: "panel", "onednn", "default" or "int4"
     dtype: str  # "float32", "bfloat16"
     threads: int
     milliseconds: tuple[float, ...]  # [M-1]: median forward over M new rows, KV-cached
@@ -49,7 +50,7 @@ class BlockCosts:
 
     @property
     def label(self) -> str:
-        """`oneDNN prepacked float32`, `torch default (MKL) float32`."""
+        """`spectui panels float32`, `torch default (MKL) float32`."""
         return f"{KERNEL_LABELS[self.kernel]} {self.dtype}"
 
     def r(self, rows: int) -> float:
@@ -80,7 +81,7 @@ def variant_models(
     for kernel, dtype in VARIANTS:
         if (kernel, dtype) == own or pair.device.type != "cpu" or dtype not in dtypes:
             continue
-        if kernel == "fast" and fast_kernel_problem(pair.device, pick_dtype(dtype)) is not None:
+        if kernel == "onednn" and fast_kernel_problem(pair.device, pick_dtype(dtype)) is not None:
             continue
         if kernel == "int4" and gguf_files(config)["verifier"] is None:
             continue
@@ -178,10 +179,11 @@ def thread_counts(bench_threads: int) -> list[int]:
 
 def _weights(model: torch.nn.Module) -> list[torch.Tensor]:
     from spectui.engine.models.int4 import Int4GroupLinear
-    from spectui.engine.models.kernels import PrepackedLinear
+    from spectui.engine.models.kernels import PanelLinear, PrepackedLinear
 
     tensors: list[torch.Tensor] = list(model.parameters())
     tensors += [m.packed_weight for m in model.modules() if isinstance(m, PrepackedLinear)]
+    tensors += [m.panels for m in model.modules() if isinstance(m, PanelLinear)]
     for layer in (m for m in model.modules() if isinstance(m, Int4GroupLinear)):
         tensors += [layer.packed_weight, layer.scales_and_zeros]
     # The embedding is read one row a token, not streamed: a tied head's packed copy is.

@@ -294,7 +294,7 @@ def _kernel_plot(result: dict[str, Any]) -> Text:
     return Text(str(plt.uncolorize(str(plt.build()))) + "\n")
 
 
-KERNEL_SHORT = {"fast": "oneDNN", "default": "MKL", "int4": "int4"}
+KERNEL_SHORT = {"panel": "panels", "onednn": "oneDNN", "default": "MKL", "int4": "int4"}
 
 
 def _median_of(spread: dict[str, float] | None) -> float | None:

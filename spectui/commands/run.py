@@ -257,7 +257,7 @@ def _with_texts(line: dict[str, Any], event: RoundFinished, log: Any) -> dict[st
 
 
 def _precision(pair: ModelPair) -> str:
-    """`float32 on oneDNN prepacked`; `, not exact` where the pair is not (`ModelPair.exact`:
+    """`float32 on spectui panels`; `, not exact` where the pair is not (`ModelPair.exact`:
     below float32 a block's argmax can differ from a step's)."""
     dtype = str(pair.dtype).removeprefix("torch.")
     kernel = f" on {pair.kernels.label}" if pair.kernels is not None else ""

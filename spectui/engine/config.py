@@ -32,7 +32,7 @@ from spectui.engine.warps import Warp
 from spectui.models import BUNDLED_DRAFTER, BUNDLED_VERIFIER
 
 DTYPE_NAMES = ("auto", "float32", "float16", "bfloat16")
-KERNEL_NAMES = ("fast", "default", "int4")  # engine/models/kernels.py
+KERNEL_NAMES = ("fast", "panel", "onednn", "default", "int4")  # engine/models/kernels.py
 DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")  # accelerate's strategies
 MAX_DRAFT_SPAN = 64
 MAX_TREE_NODES = 1024
@@ -261,10 +261,11 @@ class DecodeConfig:
     )
     kernels: str = knob(
         "fast",
-        "CPU linear kernels: fast = oneDNN with weights prepacked once at load (exact float32 "
-        "or bfloat16, flat in a block's rows), default = torch's own (MKL), int4 = a GGUF "
-        "verifier's own Q4_1 layers as int4 weights with bfloat16 activations (--dtype auto "
-        "= bfloat16; not exact)",
+        "CPU linear kernels, each weight laid out once at load: fast = spectui's panels where "
+        "they run here (one thread, a C compiler, AVX2 or AVX-512), else oneDNN; panel = "
+        "spectui's panels; onednn = oneDNN prepacked (both exact in float32 and flat in a "
+        "block's rows); default = torch's own (MKL); int4 = a GGUF verifier's own Q4_1 layers "
+        "as int4 weights with bfloat16 activations (--dtype auto = bfloat16; not exact)",
         choices=lambda: KERNEL_NAMES,
     )
     threads: int | None = knob(

@@ -25,6 +25,7 @@ from transformers import PreTrainedModel
 from spectui.engine.cost.model import CostModel, load_average, relative_spread
 from spectui.engine.models.cache import CachedModel
 from spectui.engine.models.draft_vocabulary import DraftVocabulary
+from spectui.engine.models.lean import LeanLlama, drafter_runner
 from spectui.engine.models.loading import ModelPair
 from spectui.engine.tree.mask import tree_mask
 
@@ -66,7 +67,7 @@ class CostSampler:
         self.k = k
         prefix, feed = timed[: -(k + 1)], timed[-(k + 1) :]
         self.context_tokens = len(prefix)
-        drafter = StepTimer(pair, pair.local("drafter"), prefix, pair.drafter_vocabulary)
+        drafter = StepTimer(pair, pair.local("drafter"), prefix, pair.drafter_vocabulary, True)
         verifier = StepTimer(pair, pair.local("verifier"), prefix)
         self._steps: list[Callable[[], float]] = [
             lambda: drafter.time(feed[:1]),
@@ -141,10 +142,16 @@ class StepTimer:
         model: PreTrainedModel,
         prefix: list[int],
         draft_vocabulary: DraftVocabulary | None = None,
+        drafter: bool = False,
     ) -> None:
         self._device = pair.device
-        # The engine's own forward and rollback (a drafter's through its draft vocabulary).
-        self._model = CachedModel(model, pair.device, None, draft_vocabulary)
+        # The engine's own forward and rollback (a drafter's through its draft vocabulary, on
+        # what the decode runs it on).
+        self._model: CachedModel | LeanLlama = (
+            drafter_runner(model, pair.device, None, draft_vocabulary)
+            if drafter
+            else CachedModel(model, pair.device, None, draft_vocabulary)
+        )
         self._model.forward(prefix, n_logits=1)
         self._cached = len(prefix)
 

@@ -1,18 +1,23 @@
-"""Which kernel a local model's linear layers run on: prepacked oneDNN on CPU, or torch's default.
+"""Which kernel a local model's linear layers run on: spectui's panels or prepacked oneDNN on a
+CPU, or torch's default.
 
 On a CPU, float32 `F.linear` goes to MKL's sgemm, which re-packs the weight on every call: a
-verifier block of 4 rows costs 1.3–2× a single row, so speculative decoding loses. oneDNN with
-the weight reordered once at load (`torch.ops.mkldnn._reorder_linear_weight`, then
-`_linear_pointwise` per call, as torch's Inductor does for frozen CPU graphs) streams the weight
-the same way for 1 to 6 rows, and computes the same float32 sums (argmax identical along the
-seed's texts; |Δlogit| ≈ 1e-4). `prepack_linears` swaps every `nn.Linear` of a model, the tied
-LM head included, for a `PrepackedLinear`; `--kernels default` keeps torch's own; `--kernels
-int4` runs a GGUF's own Q4_1 layers on torch's int4 kernel (`int4.py`), the rest on oneDNN.
+verifier block of 4 rows costs 1.3–2× a single row, so speculative decoding loses. Two kernels
+stream each weight the same way for 1 to 8 rows, laid out once at load, and compute float32
+sums (argmax identical along the seed's texts; |Δlogit| ≈ 1e-4 from MKL's): spectui's panel
+kernel (`panel.py`, on one thread, at close to the machine's read bandwidth), and oneDNN with
+the weight reordered once (`torch.ops.mkldnn._reorder_linear_weight`, then `_linear_pointwise`
+per call, as torch's Inductor does for frozen CPU graphs). `prepack_linears` swaps every
+`nn.Linear` of a model, the tied LM head included: `--kernels fast` (the default) for the
+panels where they run here, else oneDNN, saying why; `panel` and `onednn` ask for one;
+`default` keeps torch's own; `int4` runs a GGUF's own Q4_1 layers on torch's int4 kernel
+(`int4.py`), the rest on oneDNN.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +31,12 @@ from spectui.engine.models.int4 import (
     int4_problem,
     swap_q4_1_linears,
 )
+from spectui.engine.models.panel import PanelLinear, panel_library, panel_problem
 
 __all__ = [
     "KERNEL_NAMES",
     "KernelChoice",
+    "PanelLinear",
     "PrepackedLinear",
     "output_rows",
     "parameter_count",
@@ -39,9 +46,10 @@ __all__ = [
 # Fewer rows than this are padded with zeros to it (see PrepackedLinear.forward).
 MIN_ROWS = 4
 
-# What a kernel name means on screen and in a bench's JSON.
+# What a running kernel's name means on screen and in a bench's JSON.
 KERNEL_LABELS = {
-    "fast": "oneDNN prepacked",
+    "panel": "spectui panels",
+    "onednn": "oneDNN prepacked",
     "default": "torch default (MKL)",
     "int4": "int4 (the GGUF's Q4_1) + oneDNN",
 }
@@ -89,8 +97,8 @@ class PrepackedLinear(nn.Module):
 class KernelChoice:
     """The kernel a model's linears run on, and why, where it is not the one asked for."""
 
-    asked: str  # "fast", "default" or "int4"
-    running: str  # what runs: "fast", "default" or "int4"
+    asked: str  # one of KERNEL_NAMES: "fast", "panel", "onednn", "default" or "int4"
+    running: str  # what runs: "panel", "onednn", "default" or "int4" (KERNEL_LABELS)
     reason: str = ""  # why `running` differs from `asked` (empty when it does not)
 
     @property
@@ -131,25 +139,39 @@ def _probe(dtype: torch.dtype) -> str | None:
 
 
 def prepack_linears(model: nn.Module, asked: str, gguf: Path | None = None) -> KernelChoice:
-    """Run `model`'s linear layers on the kernel `asked` for ("fast", "default" or "int4").
+    """Run `model`'s linear layers on the kernel `asked` for (one of KERNEL_NAMES).
 
-    "fast" swaps each `nn.Linear` for a `PrepackedLinear` in place, where the kernel runs here;
-    "int4" first swaps the layers stored as Q4_1 in `gguf` (the file the model was converted
-    from) for `Int4GroupLinear`s, then the rest as "fast". Where the asked kernel cannot run,
-    the next one does (int4 → fast → default) and the choice says why.
+    "fast" and "panel" swap each `nn.Linear` for a `PanelLinear` where the panel kernel runs
+    here, "onednn" for a `PrepackedLinear`; "int4" first swaps the layers stored as Q4_1 in
+    `gguf` (the file the model was converted from) for `Int4GroupLinear`s, then the rest as
+    "onednn". Where the asked kernel cannot run, the next one does (int4 → oneDNN, panels →
+    oneDNN → default) and the choice says why.
     """
     if asked == "default":
         return KernelChoice(asked, "default")
     parameter = next(model.parameters())
     problem = fast_kernel_problem(parameter.device, parameter.dtype)
+    if asked in ("fast", "panel"):
+        threads = torch.get_num_threads()
+        panel = panel_problem(parameter.device, parameter.dtype, threads)
+        if panel is None:
+            library = panel_library()
+            assert not isinstance(library, str)
+            _swap_linears(model, lambda linear: PanelLinear(linear, library))
+            return KernelChoice(asked, "panel")
+        reason = f"the panel kernel: {panel}"
+        if problem is not None:
+            return KernelChoice(asked, "default", f"{reason}; oneDNN: {problem}")
+        _swap_linears(model, PrepackedLinear)
+        return KernelChoice(asked, "onednn", reason)
     if problem is not None:
         return KernelChoice(asked, "default", problem)
     if asked == "int4":
         problem = _int4_swap(model, parameter, gguf)
-        _swap_linears(model)
-        return KernelChoice(asked, "fast", problem) if problem else KernelChoice(asked, "int4")
-    _swap_linears(model)
-    return KernelChoice(asked, "fast")
+        _swap_linears(model, PrepackedLinear)
+        return KernelChoice(asked, "onednn", problem) if problem else KernelChoice(asked, "int4")
+    _swap_linears(model, PrepackedLinear)
+    return KernelChoice(asked, "onednn")
 
 
 def _int4_swap(model: nn.Module, parameter: torch.Tensor, gguf: Path | None) -> str | None:
@@ -170,7 +192,7 @@ def parameter_count(model: nn.Module) -> int:
     for module in model.modules():
         if isinstance(module, Int4GroupLinear):
             total += module.in_features * module.out_features
-        if isinstance(module, PrepackedLinear):
+        if isinstance(module, (PrepackedLinear, PanelLinear)):
             storage, numel = module.source
             if storage not in seen:
                 seen[storage] = numel
@@ -179,18 +201,18 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def output_rows(model: nn.Module) -> int:
-    """How many tokens the model's LM head scores (an `nn.Linear` or a `PrepackedLinear`)."""
+    """How many tokens the model's LM head scores (an `nn.Linear` or a swapped one)."""
     head = model.get_output_embeddings()  # type: ignore[operator]
     rows = getattr(head, "out_features", None)
     return int(rows) if rows is not None else int(head.weight.shape[0])
 
 
-def _swap_linears(module: nn.Module) -> None:
+def _swap_linears(module: nn.Module, swapped: Callable[[nn.Linear], nn.Module]) -> None:
     for name, child in module.named_children():
         if isinstance(child, nn.Linear):
-            setattr(module, name, PrepackedLinear(child))
+            setattr(module, name, swapped(child))
         else:
-            _swap_linears(child)
+            _swap_linears(child, swapped)
 
 
 def _reorder(weight: torch.Tensor) -> torch.Tensor:

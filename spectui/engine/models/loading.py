@@ -281,7 +281,7 @@ def drafter_dtype(
     if config.drafter_dtype == "auto":
         return dtype
     asked = pick_dtype(config.drafter_dtype)
-    if device.type == "cpu" and config.kernels == "fast" and asked != dtype:
+    if device.type == "cpu" and config.kernels in ("fast", "onednn") and asked != dtype:
         from spectui.engine.models.kernels import fast_kernel_problem
 
         problem = fast_kernel_problem(device, asked)

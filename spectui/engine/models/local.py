@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel
 
+    from spectui.engine.models.cache import CachedModel
     from spectui.engine.models.draft_vocabulary import DraftVocabulary
+    from spectui.engine.models.lean import LeanLlama
 
 
 class LocalModel:
@@ -32,9 +34,19 @@ class LocalModel:
         vocab_size: int | None = None,
         draft_vocabulary: DraftVocabulary | None = None,
     ) -> None:
+        self.model = self.runner(model, device, vocab_size, draft_vocabulary)
+
+    @staticmethod
+    def runner(
+        model: PreTrainedModel,
+        device: torch.device,
+        vocab_size: int | None,
+        draft_vocabulary: DraftVocabulary | None,
+    ) -> CachedModel | LeanLlama:
+        """What runs the model and its cache: transformers' own forward."""
         from spectui.engine.models.cache import CachedModel
 
-        self.model = CachedModel(model, device, vocab_size, draft_vocabulary)
+        return CachedModel(model, device, vocab_size, draft_vocabulary)
 
     @property
     def cached_length(self) -> int:
@@ -54,8 +66,21 @@ class LocalDrafter(LocalModel):
     """A local causal LM drafting one cached forward per token.
 
     With a `draft_vocabulary` it drafts over part of the verifier's vocabulary (its rows
-    mapped to the verifier's ids; q is 0 outside them).
+    mapped to the verifier's ids; q is 0 outside them). A Llama drafter runs on spectui's own
+    loop over its layers (`lean.py`: the same logits, less Python a step).
     """
+
+    @staticmethod
+    def runner(
+        model: PreTrainedModel,
+        device: torch.device,
+        vocab_size: int | None,
+        draft_vocabulary: DraftVocabulary | None,
+    ) -> CachedModel | LeanLlama:
+        """`LeanLlama` where the drafter is a Llama, else transformers' own forward."""
+        from spectui.engine.models.lean import drafter_runner
+
+        return drafter_runner(model, device, vocab_size, draft_vocabulary)
 
     def propose(
         self,
