@@ -1,5 +1,5 @@
 """Plain decoding's one-token step on the default pair's verifier, on every kernel and harness
-tried: is any exact path 1.3× torch's default float32 `F.linear` (MKL) at one thread? (issue 31)
+tried: is an exact path 1.3× torch's default float32 `F.linear` (MKL) at one thread? (issue 31)
 
     python benchmarks/plain_step.py              # 1 thread, context 64, 60 steps each, idle machine
 
@@ -115,7 +115,7 @@ def main() -> None:
         return load_pair(replace(config, **changes)).local("verifier")
 
     def unpadded() -> PreTrainedModel:
-        model = verifier()
+        model = verifier(kernels="onednn")
         swap(model, PrepackedLinear, UnpaddedLinear)
         return model
 
@@ -128,8 +128,15 @@ def main() -> None:
     variants: dict[str, tuple[Callable[[], PreTrainedModel], Callable[[], object]]] = {
         "F.linear (MKL), inference mode": (lambda: verifier(kernels="default"), inference),
         "oneDNN prepacked, one row as is, no_grad": (unpadded, no_grad),
-        "oneDNN prepacked, rows padded to 4, no_grad": (verifier, no_grad),
-        "oneDNN prepacked, rows padded to 4, inference mode (spectui)": (verifier, inference),
+        "oneDNN prepacked, rows padded to 4, no_grad": (
+            lambda: verifier(kernels="onednn"),
+            no_grad,
+        ),
+        "oneDNN prepacked, rows padded to 4, inference mode": (
+            lambda: verifier(kernels="onednn"),
+            inference,
+        ),
+        "spectui panels, inference mode (spectui's default)": (verifier, inference),
         "one row on MKL with the weight K × N, inference mode": (row_major, inference),
         "int4 from the GGUF's Q4_1, bfloat16 (not exact)": (
             lambda: verifier(kernels="int4"),

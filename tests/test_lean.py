@@ -21,18 +21,18 @@ CPU = torch.device("cpu")
 
 def tiny_llama(dtype: torch.dtype = torch.float32, **changes: object) -> LlamaForCausalLM:
     torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=96,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=64,
-        tie_word_embeddings=True,
-        attn_implementation="sdpa",
-        **changes,
-    )
+    settings: dict[str, object] = {
+        "vocab_size": 96,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 64,
+        "tie_word_embeddings": True,
+        "attn_implementation": "sdpa",
+    }
+    config = LlamaConfig(**{**settings, **changes})
     return LlamaForCausalLM(config).eval().to(dtype)
 
 
@@ -108,11 +108,15 @@ def test_it_runs_llama_drafters_only_and_says_why_not() -> None:
     assert isinstance(drafter_runner(tiny_llama(), CPU), LeanLlama)
 
 
-def test_its_cache_holds_the_models_context_and_says_so_past_it() -> None:
-    lean = LeanLlama(tiny_llama(), CPU)
-    lean.forward(list(range(60)), 1)
-    with pytest.raises(ValueError, match="holds 64 positions"):
-        lean.forward(list(range(5)), 1)
+def test_its_cache_grows_with_the_decode_up_to_the_models_context() -> None:
+    model = tiny_llama(max_position_embeddings=600)
+    reference, lean = both(model)
+    assert lean.keys.shape[3] == 256  # not the whole context up front
+    for feed in ([i % 96 for i in range(250)], list(range(10, 20)), [7] * 300):
+        assert torch.equal(lean.forward(feed, 1), reference.forward(feed, 1))
+    assert lean.keys.shape[3] == 600 and lean.cached_length == 560
+    with pytest.raises(ValueError, match="context holds 600 positions"):
+        lean.forward([5] * 41, 1)
 
 
 @pytest.mark.smollm2

@@ -4,8 +4,8 @@ A drafter step is paid k times a round, and on a CPU a small drafter's step is m
 transformers' Python, not arithmetic: the SmolLM2 drafter (2 layers) took 2.2 ms a step through
 `LlamaForCausalLM.forward`, of which its linears were 0.9 ms. `LeanLlama` calls the model's own
 modules (embedding, norms, projections, rotary embedding, MLP: the same arithmetic) in one loop,
-attends with `scaled_dot_product_attention` over a cache allocated once for the model's
-context, and rolls back by setting a length: no mask building, no `torch.cat` into the cache,
+attends with `scaled_dot_product_attention` over a cache it allocates ahead (doubling as the
+decode grows), and rolls back by setting a length: no mask building, no `torch.cat` into the cache,
 no keyword plumbing or output records.
 
 It serves the drafter only. The verifier stays on transformers' own forward, so that what
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
     from spectui.engine.models.draft_vocabulary import DraftVocabulary
+
+# Positions the cache first makes room for; it doubles as a decode grows, up to the context
+# (which is 128k positions for some Llama models: too much to allocate up front).
+FIRST_CAPACITY = 256
 
 # What a model's config must say for the loop below to be its forward.
 LEAN_MODEL_TYPES = ("llama",)
@@ -77,17 +81,15 @@ class LeanLlama:
         self.heads = config.num_attention_heads
         self.kv_heads = config.num_key_value_heads
         self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
-        self.capacity = config.max_position_embeddings
+        self.context = config.max_position_embeddings
         decoder = model.model  # type: ignore[attr-defined]
         self.layers = list(decoder.layers)
         self.embed = decoder.embed_tokens
         self.norm = decoder.norm
         self.rotary = decoder.rotary_emb
         self.head = model.lm_head  # type: ignore[attr-defined]
-        shape = (len(self.layers), 1, self.kv_heads, self.capacity, self.head_dim)
-        with torch.inference_mode():
-            self.keys = torch.zeros(shape, dtype=model.dtype, device=device)
-            self.values = torch.zeros(shape, dtype=model.dtype, device=device)
+        self.keys = self.values = torch.empty(0)
+        self._reserve(min(self.context, FIRST_CAPACITY))
         self.length = 0
 
     @property
@@ -114,8 +116,10 @@ class LeanLlama:
         causally.
         """
         start, rows = self.length, len(feed)
-        if start + rows > self.capacity:
-            raise ValueError(f"the drafter's cache holds {self.capacity} positions")
+        if start + rows > self.context:
+            raise ValueError(f"the drafter's context holds {self.context} positions")
+        if start + rows > self.keys.shape[3]:
+            self._reserve(min(self.context, max(start + rows, 2 * self.keys.shape[3])))
         input_ids = torch.tensor([feed], device=self.device)  # [1, M]
         if self.draft_vocabulary is not None:
             input_ids = self.draft_vocabulary.drafter_ids(input_ids)
@@ -166,6 +170,18 @@ class LeanLlama:
             enable_gqa=self.heads != self.kv_heads,
         )  # [1, H, M, d]
         return attention.o_proj(out.transpose(1, 2).reshape(1, rows, self.heads * self.head_dim))
+
+    def _reserve(self, capacity: int) -> None:
+        """Room for `capacity` positions in every layer's cache (what it holds is kept)."""
+        shape = (len(self.layers), 1, self.kv_heads, capacity, self.head_dim)
+        with torch.inference_mode():
+            keys = torch.zeros(shape, dtype=self.model.dtype, device=self.device)
+            values = torch.zeros(shape, dtype=self.model.dtype, device=self.device)
+            held = min(self.keys.shape[3], capacity) if self.keys.dim() == 5 else 0
+            if held:
+                keys[:, :, :, :held] = self.keys[:, :, :, :held]
+                values[:, :, :, :held] = self.values[:, :, :, :held]
+        self.keys, self.values = keys, values
 
     def crop_to(self, length: int) -> None:
         """Drop cached positions beyond `length` (they are overwritten by the next feed)."""
