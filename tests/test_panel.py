@@ -67,6 +67,11 @@ def test_a_panel_linear_computes_f_linear(
     assert torch.allclose(got, want, atol=1e-4, rtol=1e-5)
 
 
+def test_no_rows_give_no_rows(library: panel.PanelLibrary) -> None:
+    layer = PanelLinear(linear(16, 40, torch.float32, bias=True), library)
+    assert layer(torch.zeros(1, 0, 16)).shape == (1, 0, 40)
+
+
 def test_in_bfloat16_it_sums_in_float32_and_rounds_once(library: panel.PanelLibrary) -> None:
     layer = linear(64, 100, torch.bfloat16, bias=False)
     x = torch.randn(5, 64, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)

@@ -67,7 +67,9 @@ class CostSampler:
         self.k = k
         prefix, feed = timed[: -(k + 1)], timed[-(k + 1) :]
         self.context_tokens = len(prefix)
-        drafter = StepTimer(pair, pair.local("drafter"), prefix, pair.drafter_vocabulary, True)
+        drafter = StepTimer(
+            pair, pair.local("drafter"), prefix, pair.drafter_vocabulary, drafter=True
+        )
         verifier = StepTimer(pair, pair.local("verifier"), prefix)
         self._steps: list[Callable[[], float]] = [
             lambda: drafter.time(feed[:1]),

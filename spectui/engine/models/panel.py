@@ -69,6 +69,8 @@ class PanelLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, self.in_features).float().contiguous()  # [M, in]
+        if rows.shape[0] == 0:
+            return x.new_zeros(*x.shape[:-1], self.out_features)
         y = torch.empty(rows.shape[0], self._padded_out)  # [M, out rounded up to 32]
         status = self._multiply(
             rows.data_ptr(),
