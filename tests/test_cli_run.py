@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import torch
 from tiny_models import TinyPair
 
 from spectui.cli import SEED_PROMPTS, main
@@ -234,3 +235,8 @@ def test_the_report_names_the_precision_and_kernel_and_says_when_it_is_not_exact
     assert "device cpu float32 on spectui panels  k=" in first_line()
     assert "float32 on torch default (MKL)  k=" in first_line("--kernels", "default")
     assert "bfloat16 on spectui panels, not exact  k=" in first_line("--dtype", "bfloat16")
+    threads = torch.get_num_threads()
+    try:  # the panels run on one thread: on two, fast is oneDNN
+        assert "float32 on oneDNN prepacked  k=" in first_line("--threads", "2")
+    finally:
+        torch.set_num_threads(threads)

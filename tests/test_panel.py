@@ -129,7 +129,7 @@ def test_on_more_than_one_thread_fast_runs_on_onednn_and_says_why(
     finally:
         torch.set_num_threads(before)
     assert choice.running == "onednn"
-    assert choice.reason == "the panel kernel: it runs on one thread and this decode runs on 2"
+    assert choice.reason == "the panel kernel runs on one thread and this decode runs on 2"
     assert isinstance(model[0], PrepackedLinear)
     assert prepack_linears(nn.Sequential(nn.Linear(8, 8)), "onednn") == KernelChoice(
         "onednn", "onednn"
@@ -159,7 +159,9 @@ def test_without_a_compiler_the_model_runs_on_onednn_and_the_choice_says_why(
 ) -> None:
     monkeypatch.delenv("CC", raising=False)
     monkeypatch.setattr(panel.shutil, "which", lambda _name: None)
-    assert panel_library() == "it is compiled at first use and this machine has no C compiler (cc)"
+    assert panel_library() == (
+        "the panel kernel is compiled at first use and this machine has no C compiler (cc)"
+    )
     model = nn.Sequential(nn.Linear(8, 8))
     choice = prepack_linears(model, "fast")
     assert choice.running == "onednn" and "no C compiler" in choice.reason
@@ -173,7 +175,7 @@ def test_a_compiler_that_fails_is_named_with_its_first_line(
     failing.write_text("#!/bin/sh\necho 'cc: error: unknown target' >&2\nexit 1\n")
     failing.chmod(0o755)
     monkeypatch.setenv("CC", str(failing))
-    assert panel_library() == "cc could not compile it (cc: error: unknown target)"
+    assert panel_library() == "cc could not compile the panel kernel (cc: error: unknown target)"
     assert not list(fresh_build.glob("*.so"))  # nothing half-written left behind
 
 
@@ -181,4 +183,6 @@ def test_on_another_cpu_architecture_it_says_so(
     fresh_build: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(panel.platform, "machine", lambda: "aarch64")
-    assert panel_library() == "it is built for x86-64 vectors and this CPU is aarch64"
+    assert panel_library() == (
+        "the panel kernel is built for x86-64 vectors and this CPU is aarch64"
+    )

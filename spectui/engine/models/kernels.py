@@ -159,11 +159,10 @@ def prepack_linears(model: nn.Module, asked: str, gguf: Path | None = None) -> K
             assert not isinstance(library, str)
             _swap_linears(model, lambda linear: PanelLinear(linear, library))
             return KernelChoice(asked, "panel")
-        reason = f"the panel kernel: {panel}"
         if problem is not None:
-            return KernelChoice(asked, "default", f"{reason}; oneDNN: {problem}")
+            return KernelChoice(asked, "default", f"{panel}; oneDNN: {problem}")
         _swap_linears(model, PrepackedLinear)
-        return KernelChoice(asked, "onednn", reason)
+        return KernelChoice(asked, "onednn", panel)
     if problem is not None:
         return KernelChoice(asked, "default", problem)
     if asked == "int4":

@@ -120,11 +120,12 @@ class PanelLibrary:
 def panel_problem(device: torch.device, dtype: torch.dtype, threads: int) -> str | None:
     """Why the panel kernel cannot run a model here, or None."""
     if device.type != "cpu":
-        return f"it is a CPU kernel and the models run on {device.type}"
+        return f"the panel kernel is a CPU kernel and the models run on {device.type}"
     if dtype not in DTYPES:
-        return f"it takes float32 or bfloat16 weights, not {str(dtype).removeprefix('torch.')}"
+        name = str(dtype).removeprefix("torch.")
+        return f"the panel kernel takes float32 or bfloat16 weights, not {name}"
     if threads != 1:
-        return f"it runs on one thread and this decode runs on {threads}"
+        return f"the panel kernel runs on one thread and this decode runs on {threads}"
     library = panel_library()
     if isinstance(library, str):
         return library
@@ -136,10 +137,10 @@ def panel_library() -> PanelLibrary | str:
     """The panel kernel built for this machine (from the cache, or compiled now); a string
     saying why not where it cannot be built or should not be used."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return f"it is built for x86-64 vectors and this CPU is {platform.machine()}"
+        return f"the panel kernel is built for x86-64 vectors and this CPU is {platform.machine()}"
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        return "it is compiled at first use and this machine has no C compiler (cc)"
+        return "the panel kernel is compiled at first use and this machine has no C compiler (cc)"
     path = cache_root() / "kernels" / f"panel-{_build_key(compiler)}.so"
     if not path.is_file():
         problem = _compile(compiler, path)
@@ -147,7 +148,7 @@ def panel_library() -> PanelLibrary | str:
             return problem
     library = PanelLibrary(path)
     if library.vector_bits == 0:
-        return "this CPU has neither AVX-512 nor AVX2 with FMA"
+        return "the panel kernel needs AVX-512 or AVX2 with FMA, and this CPU has neither"
     return library
 
 
@@ -186,7 +187,7 @@ def _compile(compiler: str, path: Path) -> str | None:
         )
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["no message"])[0]
-            return f"{Path(compiler).name} could not compile it ({first})"
+            return f"{Path(compiler).name} could not compile the panel kernel ({first})"
         os.replace(scratch, path)
         return None
     finally:
@@ -211,7 +212,7 @@ def _check(dtype: torch.dtype) -> str | None:
         steps = torch.cat([panel(rows[i : i + 1]) for i in range(rows.shape[0])])
         want = nn.functional.linear(rows.float(), linear.weight.float())
     if not torch.allclose(block.float(), want, rtol=1e-2, atol=1e-2):
-        return "its check disagreed with F.linear on a test matrix"
+        return "the panel kernel disagreed with F.linear on a test matrix"
     if not torch.equal(block, steps):
-        return "its check found a block of rows differing from one row at a time"
+        return "the panel kernel gave a block of rows other sums than one row at a time"
     return None
