@@ -106,6 +106,12 @@ def test_it_runs_llama_drafters_only_and_says_why_not() -> None:
     biased = tiny_llama(attention_bias=True)
     assert lean_problem(biased) == "it runs Llama layers without biases"
     assert isinstance(drafter_runner(tiny_llama(), CPU), LeanLlama)
+    placed = tiny_llama()
+    placed.hf_device_map = {"": "cpu"}  # what --device-map leaves on a model
+    assert (
+        lean_problem(placed)
+        == "it runs a model on one device, and this one was placed by --device-map"
+    )
 
 
 def test_its_cache_grows_with_the_decode_up_to_the_models_context() -> None:

@@ -44,6 +44,10 @@ def lean_problem(model: PreTrainedModel) -> str | None:
         return "it runs Llama layers without biases"
     if getattr(config, "pretraining_tp", 1) != 1:
         return "it runs Llama layers without tensor-parallel slicing (pretraining_tp 1)"
+    if getattr(model, "hf_device_map", None):
+        # accelerate's hooks move each block's inputs to its device; this loop calls the
+        # blocks' parts directly and keeps its cache on one device.
+        return "it runs a model on one device, and this one was placed by --device-map"
     return None
 
 
