@@ -157,3 +157,16 @@ def test_the_default_pairs_drafter_runs_the_lean_loop_with_the_same_logits(
     assert torch.equal(lean.forward(prompt, 1), reference.forward(prompt, 1))
     for token in (330, 1115, 28):
         assert torch.equal(lean.forward([token], 1), reference.forward([token], 1))
+
+
+def test_the_bench_counts_the_lean_loops_forwards_by_its_embedding() -> None:
+    from spectui.bench.runner import ForwardCounter
+
+    model = tiny_llama()
+    lean = LeanLlama(model, CPU)
+    counter = ForwardCounter(model.get_input_embeddings())
+    lean.forward([1, 2, 3], 1)
+    lean.forward([4], 1)
+    assert counter.take() == (2, 4)
+    CachedModel(model, CPU).forward([5, 6], 1)  # transformers' forward: the same count
+    assert counter.take() == (1, 2)

@@ -114,7 +114,8 @@ class Timings:
 
 
 class ForwardCounter:
-    """Counts a model's forward calls and the input tokens they were fed (a forward pre-hook)."""
+    """Counts a module's forward calls and the input tokens they were fed (a forward pre-hook
+    on a model, or on its input embedding, whose first argument is the ids)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.calls = 0
@@ -154,7 +155,10 @@ def run_interleaved(
     `bars` hears of each timed run (method × prompt × repeat) done, of how many.
     """
     timings = Timings({method.key: [] for method in methods})
-    verifier_counter, drafter_counter = ForwardCounter(verifier), ForwardCounter(drafter)
+    verifier_counter = ForwardCounter(verifier)
+    # A Llama drafter runs spectui's own loop (engine/models/lean.py), which never calls the
+    # model's forward: its embedding is called once a forward on either path.
+    drafter_counter = ForwardCounter(drafter.get_input_embeddings())  # type: ignore[operator]
     scheduled = sum(
         _scheduled(method, repeat, index)
         for repeat in range(repeats)
