@@ -3,7 +3,8 @@
 A drafter step is paid k times a round, and on a CPU a small drafter's step is mostly
 transformers' Python, not arithmetic: the SmolLM2 drafter (2 layers) took 2.2 ms a step through
 `LlamaForCausalLM.forward`, of which its linears were 0.9 ms. `LeanLlama` calls the model's own
-modules (embedding, norms, projections, rotary embedding, MLP: the same arithmetic) in one loop,
+modules (embedding, norms, projections, rotary embedding, MLP: the same arithmetic; the same
+logits bit for bit as transformers' default SDPA attention) in one loop,
 attends with `scaled_dot_product_attention` over a cache it allocates ahead (doubling as the
 decode grows), and rolls back by setting a length: no mask building, no `torch.cat` into the cache,
 no keyword plumbing or output records.
