@@ -32,6 +32,7 @@ from spectui.engine.models.int4 import (
     swap_q4_1_linears,
 )
 from spectui.engine.models.panel import PanelLinear, panel_library, panel_problem
+from spectui.engine.models.swapped import SwappedLinear
 
 __all__ = [
     "KERNEL_NAMES",
@@ -55,21 +56,15 @@ KERNEL_LABELS = {
 }
 
 
-class PrepackedLinear(nn.Module):
+class PrepackedLinear(SwappedLinear):
     """An `nn.Linear` whose weight oneDNN reordered once: y = x Wᵀ + b, flat in x's rows."""
 
     packed_weight: torch.Tensor
     bias: torch.Tensor | None
 
     def __init__(self, linear: nn.Linear) -> None:
-        super().__init__()
-        self.in_features = linear.in_features
-        self.out_features = linear.out_features
+        super().__init__(linear)
         weight = linear.weight.detach()
-        # The weight it came from, by storage and size: a tied LM head shares the embedding's,
-        # so `parameter_count` counts it once, as `parameters()` did before the swap.
-        self.source = (weight.untyped_storage().data_ptr(), weight.numel())
-        self.bias_numel = 0 if linear.bias is None else linear.bias.numel()
         # Buffers, not parameters: the packed layout is oneDNN's, not a trainable tensor.
         self.register_buffer("packed_weight", _reorder(weight), persistent=False)
         bias = None if linear.bias is None else linear.bias.detach()
@@ -150,7 +145,7 @@ def prepack_linears(model: nn.Module, asked: str, gguf: Path | None = None) -> K
     if asked == "default":
         return KernelChoice(asked, "default")
     parameter = next(model.parameters())
-    problem = fast_kernel_problem(parameter.device, parameter.dtype)
+    panel = None
     if asked in ("fast", "panel"):
         threads = torch.get_num_threads()
         panel = panel_problem(parameter.device, parameter.dtype, threads)
@@ -159,6 +154,8 @@ def prepack_linears(model: nn.Module, asked: str, gguf: Path | None = None) -> K
             assert not isinstance(library, str)
             _swap_linears(model, lambda linear: PanelLinear(linear, library))
             return KernelChoice(asked, "panel")
+    problem = fast_kernel_problem(parameter.device, parameter.dtype)
+    if panel is not None:  # the panels asked for cannot run: oneDNN, else torch's default
         if problem is not None:
             return KernelChoice(asked, "default", f"{panel}; oneDNN: {problem}")
         _swap_linears(model, PrepackedLinear)
@@ -191,7 +188,7 @@ def parameter_count(model: nn.Module) -> int:
     for module in model.modules():
         if isinstance(module, Int4GroupLinear):
             total += module.in_features * module.out_features
-        if isinstance(module, (PrepackedLinear, PanelLinear)):
+        if isinstance(module, SwappedLinear):
             storage, numel = module.source
             if storage not in seen:
                 seen[storage] = numel

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 class LocalModel:
     """A Hugging Face causal LM in this process and the KV cache of what it has seen."""
 
+    # Whether a Llama model runs on spectui's own loop (`lean.py`) rather than transformers'.
+    lean_loop = False
+
     def __init__(
         self,
         model: PreTrainedModel,
@@ -34,19 +37,11 @@ class LocalModel:
         vocab_size: int | None = None,
         draft_vocabulary: DraftVocabulary | None = None,
     ) -> None:
-        self.model = self.runner(model, device, vocab_size, draft_vocabulary)
-
-    @staticmethod
-    def runner(
-        model: PreTrainedModel,
-        device: torch.device,
-        vocab_size: int | None,
-        draft_vocabulary: DraftVocabulary | None,
-    ) -> CachedModel | LeanLlama:
-        """What runs the model and its cache: transformers' own forward."""
         from spectui.engine.models.cache import CachedModel
+        from spectui.engine.models.lean import drafter_runner
 
-        return CachedModel(model, device, vocab_size, draft_vocabulary)
+        runner = drafter_runner if self.lean_loop else CachedModel
+        self.model: CachedModel | LeanLlama = runner(model, device, vocab_size, draft_vocabulary)
 
     @property
     def cached_length(self) -> int:
@@ -70,17 +65,7 @@ class LocalDrafter(LocalModel):
     loop over its layers (`lean.py`: the same logits, less Python a step).
     """
 
-    @staticmethod
-    def runner(
-        model: PreTrainedModel,
-        device: torch.device,
-        vocab_size: int | None,
-        draft_vocabulary: DraftVocabulary | None,
-    ) -> CachedModel | LeanLlama:
-        """`LeanLlama` where the drafter is a Llama, else transformers' own forward."""
-        from spectui.engine.models.lean import drafter_runner
-
-        return drafter_runner(model, device, vocab_size, draft_vocabulary)
+    lean_loop = True
 
     def propose(
         self,

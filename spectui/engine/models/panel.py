@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from spectui.engine.models.gguf import cache_root
+from spectui.engine.models.swapped import SwappedLinear
 
 SOURCE = Path(__file__).with_name("panel.c")
 PANEL = 32  # output columns per panel (panel.c's PANEL)
@@ -47,20 +48,15 @@ FLAGS = (
 )
 
 
-class PanelLinear(nn.Module):
+class PanelLinear(SwappedLinear):
     """An `nn.Linear` run by the panel kernel: y = x Wᵀ + b, W read once per call."""
 
     panels: torch.Tensor
     bias: torch.Tensor | None
 
     def __init__(self, linear: nn.Linear, library: PanelLibrary) -> None:
-        super().__init__()
-        self.in_features = linear.in_features
-        self.out_features = linear.out_features
+        super().__init__(linear)
         weight = linear.weight.detach()
-        # As PrepackedLinear: a tied LM head shares the embedding's storage, counted once.
-        self.source = (weight.untyped_storage().data_ptr(), weight.numel())
-        self.bias_numel = 0 if linear.bias is None else linear.bias.numel()
         self.register_buffer("panels", weight_panels(weight), persistent=False)
         bias = None if linear.bias is None else linear.bias.detach().float()
         self.register_buffer("bias", bias, persistent=False)
